@@ -1,0 +1,20 @@
+"""One router for every app's API, mounted at /api/v1/."""
+
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+import analytics.api
+import crm.api
+import loyalty.api
+import marketing.api
+import reservations.api
+import support.api
+
+router = DefaultRouter()
+extra_urlpatterns = []
+for module in (crm.api, reservations.api, loyalty.api, support.api, marketing.api, analytics.api):
+    register = getattr(module, "register", None)
+    if register is not None:
+        extra_urlpatterns += register(router) or []
+
+api_urlpatterns = [*extra_urlpatterns, path("", include(router.urls))]

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CrmConfig(AppConfig):
+    name = "crm"
+    verbose_name = _("Customers")
+
+    def ready(self) -> None:
+        from crm import receivers  # noqa: F401  (registers crm's own customer extension)

@@ -1,0 +1,191 @@
+"""Reads of the customer record shared by office views, portal views, the API and tasks."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+
+import phonenumbers
+from django.conf import settings
+from django.contrib.postgres.search import TrigramSimilarity
+from django.db import connection
+from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models.functions import Lower
+
+from crm import registry
+from crm.errors import NotFound
+from crm.models import (
+    CUSTOMER_NUMBER_ALPHABET,
+    CUSTOMER_NUMBER_LENGTH,
+    ConsentChannel,
+    ConsentEvent,
+    ConsentPurpose,
+    Customer,
+    CustomerAccess,
+    Lead,
+    TimelineEntry,
+)
+
+CUSTOMER_NUMBER_RE = re.compile(rf"^[{CUSTOMER_NUMBER_ALPHABET}]{{{CUSTOMER_NUMBER_LENGTH}}}$")
+NAME_SIMILARITY_THRESHOLD = 0.2
+
+
+def identity_hash(value: str | None) -> str:
+    """Keyed hash of a document number, for exact lookup without decrypting every row."""
+    normalized = re.sub(r"[\s-]", "", (value or "")).upper()
+    if not normalized:
+        return ""
+    return hmac.new(settings.FIELD_HASH_KEY.encode(), normalized.encode(), hashlib.sha256).hexdigest()
+
+
+def normalize_phone(text: str) -> str | None:
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def customer_queryset() -> QuerySet[Customer]:
+    return Customer.objects.filter(anonymized_at__isnull=True).select_related("user")
+
+
+def customer_search(*, query: str, limit: int = 25) -> list[Customer]:
+    """One search box: e-mail, phone, customer number, passport, any app's reference, or a name.
+
+    Names match by trigram similarity, so "Jonh Smiht" still finds John Smith; exact
+    matches on identifiers come first.
+    """
+    text = (query or "").strip()
+    if not text:
+        return []
+    exact_ids: set[int] = set()
+    base = customer_queryset()
+    if "@" in text:
+        exact_ids.update(base.annotate(email_lower=Lower("email")).filter(email_lower=text.lower()).values_list("id", flat=True)[:limit])
+    compact = re.sub(r"[\s-]", "", text).upper()
+    if CUSTOMER_NUMBER_RE.match(compact):
+        exact_ids.update(base.filter(customer_number=compact).values_list("id", flat=True))
+    if re.fullmatch(r"\+?[\d\s().-]{7,20}", text):
+        phone = normalize_phone(text if text.startswith("+") else "+" + re.sub(r"\D", "", text))
+        if phone:
+            exact_ids.update(base.filter(phone=phone).values_list("id", flat=True)[:limit])
+    if re.fullmatch(r"[A-Za-z0-9\s-]{5,40}", text) and any(ch.isdigit() for ch in text):
+        digest = identity_hash(text)
+        exact_ids.update(base.filter(passport_hash=digest).values_list("id", flat=True)[:limit])
+        exact_ids.update(base.filter(national_id_hash=digest).values_list("id", flat=True)[:limit])
+    exact_ids.update(registry.search(text))
+
+    results: list[Customer] = []
+    if exact_ids:
+        results = list(base.filter(id__in=list(exact_ids)[:limit]).order_by("family_name", "given_name", "id"))
+    remaining = limit - len(results)
+    if remaining > 0 and "@" not in text and not any(ch.isdigit() for ch in text):
+        name = " ".join(text.lower().split())
+        with connection.cursor() as cursor:
+            cursor.execute("SET pg_trgm.similarity_threshold = %s", [NAME_SIMILARITY_THRESHOLD])
+        similar = (
+            base.filter(search_name__trigram_similar=name)
+            .exclude(id__in=exact_ids)
+            .annotate(similarity=TrigramSimilarity("search_name", name))
+            .order_by("-similarity", "id")[:remaining]
+        )
+        results.extend(similar)
+    return results
+
+
+def customer_get(*, customer_number: str) -> Customer:
+    try:
+        return customer_queryset().get(customer_number=customer_number)
+    except Customer.DoesNotExist:
+        raise NotFound("No customer with that number.") from None
+
+
+def customer_get_for_user(*, user) -> Customer:  # noqa: ANN001
+    """The passenger's own record; a login without one is 'not found', never someone else's."""
+    if not user.is_authenticated:
+        raise NotFound("No customer record.")
+    try:
+        return customer_queryset().get(user=user)
+    except Customer.DoesNotExist:
+        raise NotFound("No customer record.") from None
+
+
+def consent_current(*, customer: Customer) -> dict[tuple[str, str], ConsentEvent | None]:
+    """Latest event per channel and purpose; None where the customer never answered (= no consent)."""
+    latest = (
+        ConsentEvent.objects.filter(customer=customer)
+        .order_by("channel", "purpose", "-recorded_at", "-id")
+        .distinct("channel", "purpose")
+    )
+    found = {(e.channel, e.purpose): e for e in latest}
+    return {(c, p): found.get((c, p)) for c in ConsentChannel.values for p in ConsentPurpose.values}
+
+
+def consent_is_granted(*, customer: Customer, channel: str, purpose: str) -> bool:
+    event = (
+        ConsentEvent.objects.filter(customer=customer, channel=channel, purpose=purpose)
+        .order_by("-recorded_at", "-id")
+        .only("granted")
+        .first()
+    )
+    return bool(event and event.granted)
+
+
+def consent_history(*, customer: Customer) -> QuerySet[ConsentEvent]:
+    return ConsentEvent.objects.filter(customer=customer).select_related("recorded_by").order_by("-recorded_at", "-id")
+
+
+def timeline_for_customer(*, customer: Customer) -> QuerySet[TimelineEntry]:
+    return TimelineEntry.objects.filter(customer=customer).select_related("actor").order_by("-occurred_at", "-id")
+
+
+def access_log(*, customer: Customer | None = None) -> QuerySet[CustomerAccess]:
+    qs = CustomerAccess.objects.select_related("user", "customer").order_by("-accessed_at", "-id")
+    return qs.filter(customer=customer) if customer is not None else qs
+
+
+def lead_list(*, status: str | None = None) -> QuerySet[Lead]:
+    qs = Lead.objects.select_related("owner", "referred_by", "converted_customer")
+    return qs.filter(status=status) if status else qs
+
+
+def customer_duplicate_candidates(*, limit: int = 50) -> list[tuple[Customer, Customer, str]]:
+    """Pairs that are probably one person: same e-mail, phone or passport, or a similar name born the same day."""
+    sql = """
+        WITH live AS (SELECT * FROM crm_customer WHERE anonymized_at IS NULL)
+        SELECT a.id, b.id, reason FROM (
+            SELECT a.id AS aid, b.id AS bid, 'same e-mail' AS reason FROM live a JOIN live b
+              ON lower(a.email) = lower(b.email) AND a.id < b.id WHERE a.email <> ''
+            UNION ALL
+            SELECT a.id, b.id, 'same phone' FROM live a JOIN live b
+              ON a.phone = b.phone AND a.id < b.id WHERE a.phone <> ''
+            UNION ALL
+            SELECT a.id, b.id, 'same passport' FROM live a JOIN live b
+              ON a.passport_hash = b.passport_hash AND a.id < b.id WHERE a.passport_hash <> ''
+            UNION ALL
+            SELECT a.id, b.id, 'similar name, same date of birth' FROM live a JOIN live b
+              ON a.date_of_birth = b.date_of_birth AND a.id < b.id
+             AND similarity(a.search_name, b.search_name) >= 0.5
+        ) pairs
+        JOIN crm_customer a ON a.id = pairs.aid JOIN crm_customer b ON b.id = pairs.bid
+        ORDER BY a.id, b.id LIMIT %s
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [limit * 4])
+        rows = cursor.fetchall()
+    reasons: dict[tuple[int, int], list[str]] = {}
+    for aid, bid, reason in rows:
+        reasons.setdefault((aid, bid), []).append(reason)
+    pairs = list(reasons.items())[:limit]
+    ids = {i for (a, b), _ in pairs for i in (a, b)}
+    by_id = Customer.objects.in_bulk(ids)
+    return [(by_id[a], by_id[b], ", ".join(r)) for (a, b), r in pairs]
+
+
+def customer_ids_ordered(ids: list[int]) -> Case:
+    """Keep a list's order in SQL (used when ids come ranked from elsewhere)."""
+    return Case(*[When(id=pk, then=Value(i)) for i, pk in enumerate(ids)], output_field=IntegerField())

@@ -1,0 +1,452 @@
+"""Every write to the customer record, and the rules that go with it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from auditlog.context import disable_auditlog
+from auditlog.models import LogEntry
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from rest_framework.authtoken.models import Token
+
+from crm import registry
+from crm.errors import ApplicationError, Conflict
+from crm.models import (
+    ConsentChannel,
+    ConsentEvent,
+    ConsentPurpose,
+    ConsentSource,
+    Customer,
+    CustomerAccess,
+    CustomerMerge,
+    Lead,
+    LeadNote,
+    LeadStatus,
+    TimelineEntry,
+    User,
+    new_customer_number,
+)
+from crm.permissions import PASSENGER
+from crm.selectors import identity_hash
+
+# Fields a person may set on a customer record (through a form, the API or an import).
+EDITABLE_FIELDS = (
+    "title", "given_name", "family_name", "gender", "date_of_birth", "email", "phone", "nationality",
+    "preferred_language", "address_line1", "address_line2", "city", "region", "postal_code", "country",
+    "national_id_number", "passport_number", "passport_expiry", "passport_country", "meal_preference",
+    "seat_preference", "special_assistance", "preferred_cabin", "home_airport", "travel_purposes",
+    "emergency_contact_name", "emergency_contact_phone", "emergency_contact_relationship",
+)  # fmt: skip
+DOCUMENT_FIELDS = {"national_id_number": "national_id_hash", "passport_number": "passport_hash"}
+
+
+def _validation_error_to_application_error(exc: ValidationError) -> ApplicationError:
+    fields = {k: [str(m) for m in v] for k, v in exc.message_dict.items()} if hasattr(exc, "error_dict") else {}
+    message = _("Please correct the highlighted fields.") if fields else " ".join(exc.messages)
+    return ApplicationError(message, code="invalid", fields=fields)
+
+
+def _clean_customer(customer: Customer) -> None:
+    from django.conf import settings
+
+    errors: dict[str, list[str]] = {}
+    if customer.home_airport:
+        customer.home_airport = customer.home_airport.upper()
+        if customer.home_airport not in _airports():
+            errors["home_airport"] = [_("Unknown IATA airport code.")]
+    if customer.date_of_birth and customer.date_of_birth > timezone.localdate():
+        errors["date_of_birth"] = [_("Date of birth cannot be in the future.")]
+    if customer.preferred_language and customer.preferred_language not in dict(settings.LANGUAGES) | {"": ""}:
+        # Languages the portal does not speak yet are still worth recording.
+        if len(customer.preferred_language) > 10:
+            errors["preferred_language"] = [_("Use a language code such as en or zh-hans.")]
+    customer.email = (customer.email or "").strip().lower()
+    for field in DOCUMENT_FIELDS:
+        value = getattr(customer, field)
+        if value:
+            setattr(customer, field, "".join(value.split()).upper())
+    try:
+        customer.full_clean(exclude=["customer_number", "user", "search_name"])
+    except ValidationError as exc:
+        for k, v in exc.message_dict.items():
+            errors.setdefault(k, []).extend(v)
+    if errors:
+        raise ApplicationError(_("Please correct the highlighted fields."), code="invalid", fields=errors)
+
+
+_AIRPORTS: set[str] | None = None
+
+
+def _airports() -> set[str]:
+    global _AIRPORTS
+    if _AIRPORTS is None:
+        import airportsdata
+
+        _AIRPORTS = set(airportsdata.load("IATA"))
+    return _AIRPORTS
+
+
+def _refresh_hashes(customer: Customer) -> None:
+    for field, hash_field in DOCUMENT_FIELDS.items():
+        setattr(customer, hash_field, identity_hash(getattr(customer, field)))
+
+
+def _display(value: Any) -> Any:
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return str(value) if value not in (None, "") else ""
+
+
+@transaction.atomic
+def customer_create(*, data: dict[str, Any], by: User | None = None, user: User | None = None) -> Customer:
+    """Create a customer; agents may create one with no portal login."""
+    unknown = set(data) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ApplicationError(_("Unknown fields: %s") % ", ".join(sorted(unknown)), code="invalid")
+    customer = Customer(user=user, **data)
+    _clean_customer(customer)
+    _refresh_hashes(customer)
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                customer.save()
+            break
+        except IntegrityError:
+            customer.customer_number = new_customer_number()
+    else:
+        raise Conflict(_("Could not allocate a customer number; please try again."))
+    timeline_record(customer=customer, kind="customer.created", summary=_("Customer record created"), actor=by)
+    return customer
+
+
+@transaction.atomic
+def customer_update(*, customer: Customer, data: dict[str, Any], by: User | None = None) -> Customer:
+    """Change profile fields; the change log (who, from, to) is kept by auditlog."""
+    unknown = set(data) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ApplicationError(_("Unknown fields: %s") % ", ".join(sorted(unknown)), code="invalid")
+    locked = Customer.objects.select_for_update().get(pk=customer.pk)
+    if locked.is_anonymized:
+        raise ApplicationError(_("This customer record has been erased."), code="erased")
+    changed = [f for f, v in data.items() if getattr(locked, f) != v]
+    for field in changed:
+        setattr(locked, field, data[field])
+    _clean_customer(locked)
+    if not changed:
+        return locked
+    _refresh_hashes(locked)
+    update_fields = set(changed) | {"updated_at", "email"}
+    update_fields |= {DOCUMENT_FIELDS[f] for f in changed if f in DOCUMENT_FIELDS}
+    locked.save(update_fields=sorted(update_fields))
+    labels = [str(Customer._meta.get_field(f).verbose_name) for f in changed]
+    timeline_record(
+        customer=locked,
+        kind="profile.changed",
+        summary=_("Profile changed: %s") % ", ".join(labels),
+        data={"fields": changed},
+        actor=by,
+    )
+    return locked
+
+
+def timeline_record(
+    *,
+    customer: Customer,
+    kind: str,
+    summary: str,
+    data: dict[str, Any] | None = None,
+    link: str = "",
+    actor: User | None = None,
+    occurred_at: datetime | None = None,
+) -> TimelineEntry:
+    """Append to the customer's timeline; any app may call this (keep personal data out of summaries)."""
+    return TimelineEntry.objects.create(
+        customer=customer,
+        kind=kind,
+        summary=str(summary)[:300],
+        data=data or {},
+        link=link,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        occurred_at=occurred_at or timezone.now(),
+    )
+
+
+@transaction.atomic
+def consent_record(
+    *,
+    customer: Customer,
+    channel: str,
+    purpose: str,
+    granted: bool,
+    source: str,
+    method: str = "",
+    by: User | None = None,
+) -> ConsentEvent:
+    """Append a grant or withdrawal; the history is never rewritten."""
+    if channel not in ConsentChannel.values:
+        raise ApplicationError(_("Unknown consent channel."), code="invalid", fields={"channel": [_("Unknown channel.")]})
+    if purpose not in ConsentPurpose.values:
+        raise ApplicationError(_("Unknown consent purpose."), code="invalid", fields={"purpose": [_("Unknown purpose.")]})
+    if source not in ConsentSource.values:
+        raise ApplicationError(_("Unknown consent source."), code="invalid", fields={"source": [_("Unknown source.")]})
+    event = ConsentEvent.objects.create(
+        customer=customer,
+        channel=channel,
+        purpose=purpose,
+        granted=granted,
+        source=source,
+        method=method[:200],
+        recorded_by=by if by is not None and by.is_authenticated else None,
+    )
+    verb = _("granted") if granted else _("withdrawn")
+    timeline_record(
+        customer=customer,
+        kind="consent.changed",
+        summary=_("Consent %(verb)s: %(channel)s / %(purpose)s")
+        % {"verb": verb, "channel": event.get_channel_display(), "purpose": event.get_purpose_display()},
+        actor=by,
+    )
+    return event
+
+
+def customer_access_record(*, customer: Customer, user: User, surface: str, path: str, view_name: str = "") -> CustomerAccess:
+    """Audit one staff look at a customer record."""
+    return CustomerAccess.objects.create(customer=customer, user=user, surface=surface, path=path[:300], view_name=view_name[:100])
+
+
+# --- Portal accounts ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def passenger_register(
+    *, email: str, password: str, given_name: str, family_name: str, preferred_language: str = "en"
+) -> User:
+    """A self-service account: a login (username = e-mail) linked to a new or existing customer.
+
+    An existing customer record with the same e-mail and no login yet is adopted, so a
+    passenger an agent already knows keeps their history.
+    """
+    from django.contrib.auth.password_validation import validate_password
+
+    email = email.strip().lower()
+    if User.objects.filter(username__iexact=email).exists():
+        raise ApplicationError(
+            _("An account with this e-mail already exists."), code="email_taken", fields={"email": [_("An account with this e-mail already exists.")]}
+        )
+    user = User(username=email, email=email, first_name=given_name[:150], last_name=family_name[:150])
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ApplicationError(" ".join(exc.messages), code="invalid", fields={"password": list(exc.messages)}) from None
+    user.set_password(password)
+    user.save()
+    user.groups.add(Group.objects.get(name=PASSENGER))
+    existing = (
+        Customer.objects.select_for_update()
+        .filter(email=email, user__isnull=True, anonymized_at__isnull=True)
+        .order_by("id")
+        .first()
+    )
+    if existing:
+        existing.user = user
+        existing.save(update_fields=["user", "updated_at"])
+        timeline_record(customer=existing, kind="account.registered", summary=_("Registered for the self-service portal"))
+    else:
+        customer_create(
+            data={"given_name": given_name, "family_name": family_name, "email": email, "preferred_language": preferred_language},
+            user=user,
+        )
+        timeline_record(customer=user.customer, kind="account.registered", summary=_("Registered for the self-service portal"))
+    return user
+
+
+def passenger_verify_email(*, user: User) -> User:
+    if user.email_verified_at is None:
+        user.email_verified_at = timezone.now()
+        user.save(update_fields=["email_verified_at"])
+    return user
+
+
+# --- Leads ----------------------------------------------------------------------------------
+
+LEAD_TRANSITIONS = {
+    LeadStatus.NEW: {LeadStatus.CONTACTED, LeadStatus.QUALIFIED, LeadStatus.LOST},
+    LeadStatus.CONTACTED: {LeadStatus.QUALIFIED, LeadStatus.LOST},
+    LeadStatus.QUALIFIED: {LeadStatus.CONTACTED, LeadStatus.CONVERTED, LeadStatus.LOST},
+    LeadStatus.LOST: {LeadStatus.NEW},
+    LeadStatus.CONVERTED: set(),
+}
+
+
+@transaction.atomic
+def lead_create(*, data: dict[str, Any], by: User | None = None) -> Lead:
+    """Marketing (or anyone) hands a prospect to sales."""
+    lead = Lead(created_by=by, **data)
+    lead.email = (lead.email or "").strip().lower()
+    try:
+        lead.full_clean(exclude=["converted_customer", "created_by"])
+    except ValidationError as exc:
+        raise _validation_error_to_application_error(exc) from None
+    lead.save()
+    LeadNote.objects.create(lead=lead, to_status=lead.status, text=_("Lead created"), author=by)
+    return lead
+
+
+@transaction.atomic
+def lead_advance(*, lead: Lead, to_status: str, by: User | None = None, note: str = "", lost_reason: str = "") -> Lead:
+    """Move a lead along the pipeline (new → contacted → qualified → converted, or lost)."""
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    if to_status == LeadStatus.CONVERTED:
+        raise ApplicationError(_("Convert a lead by linking it to a customer."), code="use_convert")
+    if to_status not in LEAD_TRANSITIONS.get(lead.status, set()):
+        raise ApplicationError(
+            _("A %(from)s lead cannot become %(to)s.") % {"from": lead.get_status_display(), "to": to_status},
+            code="invalid_transition",
+        )
+    if to_status == LeadStatus.LOST and not lost_reason.strip():
+        raise ApplicationError(_("Say why the lead was lost."), code="invalid", fields={"lost_reason": [_("This field is required.")]})
+    LeadNote.objects.create(lead=lead, from_status=lead.status, to_status=to_status, text=note, author=by)
+    lead.status = to_status
+    lead.lost_reason = lost_reason.strip() if to_status == LeadStatus.LOST else ""
+    lead.save(update_fields=["status", "lost_reason", "updated_at"])
+    return lead
+
+
+@transaction.atomic
+def lead_convert(*, lead: Lead, customer: Customer | None = None, by: User | None = None) -> Lead:
+    """The prospect became a customer: link them (creating the record if needed)."""
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    if lead.status == LeadStatus.CONVERTED:
+        raise Conflict(_("This lead is already converted."), code="already_converted")
+    if lead.status == LeadStatus.LOST:
+        raise ApplicationError(_("Reopen a lost lead before converting it."), code="invalid_transition")
+    if customer is None:
+        customer = customer_create(
+            data={"given_name": lead.given_name, "family_name": lead.family_name, "email": lead.email, "phone": lead.phone},
+            by=by,
+        )
+    LeadNote.objects.create(lead=lead, from_status=lead.status, to_status=LeadStatus.CONVERTED, text=_("Converted"), author=by)
+    lead.status = LeadStatus.CONVERTED
+    lead.converted_customer = customer
+    lead.converted_at = timezone.now()
+    lead.save(update_fields=["status", "converted_customer", "converted_at", "updated_at"])
+    timeline_record(
+        customer=customer,
+        kind="lead.converted",
+        summary=_("Became a customer from a lead (%s)") % lead.get_source_display(),
+        data={"lead_id": lead.pk, "source": lead.source, "source_detail": lead.source_detail},
+        actor=by,
+    )
+    return lead
+
+
+# --- Duplicates, export, erasure ------------------------------------------------------------
+
+
+@transaction.atomic
+def customer_merge(*, survivor: Customer, loser: Customer, by: User | None = None) -> CustomerMerge:
+    """Fold ``loser`` into ``survivor``: every app moves its rows, blanks are filled, loser goes.
+
+    Both rows are locked in primary-key order so two merges never deadlock.
+    """
+    if survivor.pk == loser.pk:
+        raise ApplicationError(_("A customer cannot be merged with itself."), code="same_customer")
+    locked = {c.pk: c for c in Customer.objects.select_for_update().filter(pk__in=[survivor.pk, loser.pk]).order_by("pk")}
+    if len(locked) != 2:
+        raise Conflict(_("One of these customers no longer exists (already merged?)."), code="gone")
+    survivor, loser = locked[survivor.pk], locked[loser.pk]
+    if survivor.is_anonymized or loser.is_anonymized:
+        raise ApplicationError(_("Erased customers cannot be merged."), code="erased")
+    if survivor.user_id and loser.user_id:
+        raise Conflict(
+            _("Both customers have a portal login; one of them must close their account first."), code="two_logins"
+        )
+    filled = []
+    for field in EDITABLE_FIELDS:
+        if getattr(survivor, field) in ("", None, []) and getattr(loser, field) not in ("", None, []):
+            setattr(survivor, field, getattr(loser, field))
+            filled.append(field)
+    moved = registry.merge(survivor, loser)
+    loser_user = loser.user
+    record = CustomerMerge.objects.create(
+        survivor=survivor,
+        loser_customer_number=loser.customer_number,
+        loser_name=loser.full_name,
+        moved=moved,
+        filled_fields=filled,
+        merged_by=by if by is not None and by.is_authenticated else None,
+    )
+    loser.delete()
+    if loser_user is not None:
+        survivor.user = loser_user
+        filled.append("user")
+    _refresh_hashes(survivor)
+    survivor.save()
+    timeline_record(
+        customer=survivor,
+        kind="customer.merged",
+        summary=_("Merged with duplicate record %s") % record.loser_customer_number,
+        data={"moved": moved, "filled": filled},
+        actor=by,
+    )
+    return record
+
+
+def customer_export(*, customer: Customer) -> dict[str, Any]:
+    """Everything every app holds about the customer, as one JSON-ready document."""
+    return {
+        "customer_number": customer.customer_number,
+        "exported_at": timezone.now().isoformat(),
+        **registry.export(customer),
+    }
+
+
+@transaction.atomic
+def customer_erase(*, customer: Customer, by: User | None = None) -> Customer:
+    """Right to erasure: anonymize everywhere, keep what the airline must keep, close the login."""
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if customer.is_anonymized:
+        return customer
+    with disable_auditlog():
+        registry.erase(customer)
+        LogEntry.objects.get_for_object(customer).update(changes={}, changes_text="", object_repr=customer.customer_number)
+    return customer
+
+
+def customer_profile_erase(customer: Customer) -> None:
+    """crm's own eraser: blank the profile, drop the timeline, close the login."""
+    user = customer.user
+    for field in EDITABLE_FIELDS:
+        model_field = Customer._meta.get_field(field)
+        if field in ("given_name", "family_name"):
+            setattr(customer, field, _("Erased"))
+        elif model_field.null:
+            setattr(customer, field, None)
+        else:
+            default = model_field.get_default()
+            setattr(customer, field, default if default is not None else "")
+    customer.national_id_hash = ""
+    customer.passport_hash = ""
+    customer.anonymized_at = timezone.now()
+    customer.user = None
+    customer.save()
+    customer.timeline.all().delete()
+    for lead in customer.leads.all():
+        lead.given_name, lead.family_name, lead.email, lead.phone, lead.company, lead.interest = (
+            _("Erased"), "", "", "", "", ""
+        )  # fmt: skip
+        lead.save(update_fields=["given_name", "family_name", "email", "phone", "company", "interest"])
+    if user is not None:
+        user.username = f"erased-{customer.customer_number.lower()}"
+        user.email = ""
+        user.first_name = ""
+        user.last_name = ""
+        user.is_active = False
+        user.set_unusable_password()
+        user.save()
+        Token.objects.filter(user=user).delete()

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class LoyaltyConfig(AppConfig):
+    name = "loyalty"
+
+    def ready(self) -> None:
+        from loyalty import receivers  # noqa: F401

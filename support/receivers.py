@@ -1,0 +1,1 @@
+"""Reactions to other apps' events and this app's customer-record extension."""
