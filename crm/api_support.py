@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError as DjangoValidationError
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
@@ -45,7 +46,9 @@ def _fields(detail: Any) -> dict[str, list[str]]:
     return {}
 
 
-def error_response(*, code: str, message: str, fields: dict | None = None, status_code: int = 400, headers: dict | None = None) -> Response:
+def error_response(
+    *, code: str, message: str, fields: dict | None = None, status_code: int = 400, headers: dict | None = None
+) -> Response:
     return Response({"error": {"code": code, "message": message, "fields": fields or {}}}, status=status_code, headers=headers)
 
 
@@ -73,5 +76,5 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     detail = getattr(exc, "detail", "")
     code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
     message = str(detail) if not isinstance(detail, (dict, list)) else str(getattr(exc, "default_detail", "Error."))
-    headers = {k: v for k, v in response.items()}
+    headers = dict(response.items())
     return error_response(code=str(code), message=message, status_code=response.status_code, headers=headers)

@@ -121,7 +121,9 @@ class TravelPurpose(models.TextChoices):
 class Customer(models.Model):
     """One person the airline knows, whoever in the airline met them first."""
 
-    customer_number = models.CharField(_("customer number"), max_length=12, unique=True, default=new_customer_number, editable=False)
+    customer_number = models.CharField(
+        _("customer number"), max_length=12, unique=True, default=new_customer_number, editable=False
+    )
     user = models.OneToOneField("crm.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="customer")
 
     title = models.CharField(_("title"), max_length=4, choices=Title.choices, blank=True)
@@ -155,14 +157,22 @@ class Customer(models.Model):
     passport_country = CountryField(_("passport issuing country"), blank=True)
 
     meal_preference = models.CharField(_("meal preference"), max_length=4, choices=MealCode.choices, blank=True)
-    seat_preference = models.CharField(_("seat preference"), max_length=10, choices=SeatPreference.choices, default=SeatPreference.NONE)
+    seat_preference = models.CharField(
+        _("seat preference"), max_length=10, choices=SeatPreference.choices, default=SeatPreference.NONE
+    )
     special_assistance = ArrayField(
-        models.CharField(max_length=4, choices=AssistanceCode.choices), verbose_name=_("special assistance"), default=list, blank=True
+        models.CharField(max_length=4, choices=AssistanceCode.choices),
+        verbose_name=_("special assistance"),
+        default=list,
+        blank=True,
     )
     preferred_cabin = models.CharField(_("preferred cabin"), max_length=20, choices=Cabin.choices, blank=True)
     home_airport = models.CharField(_("home airport"), max_length=3, blank=True, help_text=_("IATA airport code"))
     travel_purposes = ArrayField(
-        models.CharField(max_length=12, choices=TravelPurpose.choices), verbose_name=_("usual purposes of travel"), default=list, blank=True
+        models.CharField(max_length=12, choices=TravelPurpose.choices),
+        verbose_name=_("usual purposes of travel"),
+        default=list,
+        blank=True,
     )
 
     emergency_contact_name = models.CharField(_("emergency contact name"), max_length=200, blank=True)
@@ -307,7 +317,9 @@ class Lead(models.Model):
     referred_by = models.ForeignKey(Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="referrals")
     interest = models.TextField(_("interest"), blank=True)
     status = models.CharField(_("status"), max_length=10, choices=LeadStatus.choices, default=LeadStatus.NEW)
-    owner = models.ForeignKey("crm.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="leads_owned", verbose_name=_("sales owner"))
+    owner = models.ForeignKey(
+        "crm.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="leads_owned", verbose_name=_("sales owner")
+    )
     created_by = models.ForeignKey("crm.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     converted_customer = models.ForeignKey(Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="leads")
     converted_at = models.DateTimeField(_("converted at"), null=True, blank=True)
@@ -367,3 +379,30 @@ class CustomerMerge(models.Model):
 
     class Meta:
         ordering = ["-merged_at"]
+
+
+class OutboundEmail(models.Model):
+    """An e-mail to send, recorded before the task runs so a lost broker message is swept up.
+
+    The context (which may hold one-time links) is cleared once the message is sent.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    to = models.EmailField()
+    template = models.CharField(max_length=100, help_text="emails/<template>.txt, .html and _subject.txt")
+    context = models.JSONField(default=dict, blank=True)
+    language = models.CharField(max_length=10, default="en")
+    customer = models.ForeignKey(Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="emails")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"], name="email_pending")]

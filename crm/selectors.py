@@ -65,7 +65,9 @@ def customer_search(*, query: str, limit: int = 25) -> list[Customer]:
     exact_ids: set[int] = set()
     base = customer_queryset()
     if "@" in text:
-        exact_ids.update(base.annotate(email_lower=Lower("email")).filter(email_lower=text.lower()).values_list("id", flat=True)[:limit])
+        exact_ids.update(
+            base.annotate(email_lower=Lower("email")).filter(email_lower=text.lower()).values_list("id", flat=True)[:limit]
+        )
     compact = re.sub(r"[\s-]", "", text).upper()
     if CUSTOMER_NUMBER_RE.match(compact):
         exact_ids.update(base.filter(customer_number=compact).values_list("id", flat=True))

@@ -7,6 +7,7 @@ from typing import Any
 
 from auditlog.context import disable_auditlog
 from auditlog.models import LogEntry
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -27,6 +28,7 @@ from crm.models import (
     Lead,
     LeadNote,
     LeadStatus,
+    OutboundEmail,
     TimelineEntry,
     User,
     new_customer_number,
@@ -52,8 +54,6 @@ def _validation_error_to_application_error(exc: ValidationError) -> ApplicationE
 
 
 def _clean_customer(customer: Customer) -> None:
-    from django.conf import settings
-
     errors: dict[str, list[str]] = {}
     if customer.home_airport:
         customer.home_airport = customer.home_airport.upper()
@@ -61,10 +61,6 @@ def _clean_customer(customer: Customer) -> None:
             errors["home_airport"] = [_("Unknown IATA airport code.")]
     if customer.date_of_birth and customer.date_of_birth > timezone.localdate():
         errors["date_of_birth"] = [_("Date of birth cannot be in the future.")]
-    if customer.preferred_language and customer.preferred_language not in dict(settings.LANGUAGES) | {"": ""}:
-        # Languages the portal does not speak yet are still worth recording.
-        if len(customer.preferred_language) > 10:
-            errors["preferred_language"] = [_("Use a language code such as en or zh-hans.")]
     customer.email = (customer.email or "").strip().lower()
     for field in DOCUMENT_FIELDS:
         value = getattr(customer, field)
@@ -216,16 +212,16 @@ def consent_record(
 
 def customer_access_record(*, customer: Customer, user: User, surface: str, path: str, view_name: str = "") -> CustomerAccess:
     """Audit one staff look at a customer record."""
-    return CustomerAccess.objects.create(customer=customer, user=user, surface=surface, path=path[:300], view_name=view_name[:100])
+    return CustomerAccess.objects.create(
+        customer=customer, user=user, surface=surface, path=path[:300], view_name=view_name[:100]
+    )
 
 
 # --- Portal accounts ------------------------------------------------------------------------
 
 
 @transaction.atomic
-def passenger_register(
-    *, email: str, password: str, given_name: str, family_name: str, preferred_language: str = "en"
-) -> User:
+def passenger_register(*, email: str, password: str, given_name: str, family_name: str, preferred_language: str = "en") -> User:
     """A self-service account: a login (username = e-mail) linked to a new or existing customer.
 
     An existing customer record with the same e-mail and no login yet is adopted, so a
@@ -236,7 +232,9 @@ def passenger_register(
     email = email.strip().lower()
     if User.objects.filter(username__iexact=email).exists():
         raise ApplicationError(
-            _("An account with this e-mail already exists."), code="email_taken", fields={"email": [_("An account with this e-mail already exists.")]}
+            _("An account with this e-mail already exists."),
+            code="email_taken",
+            fields={"email": [_("An account with this e-mail already exists.")]},
         )
     user = User(username=email, email=email, first_name=given_name[:150], last_name=family_name[:150])
     try:
@@ -309,7 +307,9 @@ def lead_advance(*, lead: Lead, to_status: str, by: User | None = None, note: st
             code="invalid_transition",
         )
     if to_status == LeadStatus.LOST and not lost_reason.strip():
-        raise ApplicationError(_("Say why the lead was lost."), code="invalid", fields={"lost_reason": [_("This field is required.")]})
+        raise ApplicationError(
+            _("Say why the lead was lost."), code="invalid", fields={"lost_reason": [_("This field is required.")]}
+        )
     LeadNote.objects.create(lead=lead, from_status=lead.status, to_status=to_status, text=note, author=by)
     lead.status = to_status
     lead.lost_reason = lost_reason.strip() if to_status == LeadStatus.LOST else ""
@@ -363,9 +363,7 @@ def customer_merge(*, survivor: Customer, loser: Customer, by: User | None = Non
     if survivor.is_anonymized or loser.is_anonymized:
         raise ApplicationError(_("Erased customers cannot be merged."), code="erased")
     if survivor.user_id and loser.user_id:
-        raise Conflict(
-            _("Both customers have a portal login; one of them must close their account first."), code="two_logins"
-        )
+        raise Conflict(_("Both customers have a portal login; one of them must close their account first."), code="two_logins")
     filled = []
     for field in EDITABLE_FIELDS:
         if getattr(survivor, field) in ("", None, []) and getattr(loser, field) not in ("", None, []):
@@ -450,3 +448,67 @@ def customer_profile_erase(customer: Customer) -> None:
         user.set_unusable_password()
         user.save()
         Token.objects.filter(user=user).delete()
+
+
+# --- E-mail ---------------------------------------------------------------------------------
+
+EMAIL_MAX_ATTEMPTS = 5
+
+
+def email_queue(
+    *, to: str, template: str, context: dict[str, Any], language: str = "en", customer: Customer | None = None
+) -> OutboundEmail:
+    """Record the e-mail, then hand it to a worker once the surrounding transaction commits."""
+    from crm.tasks import send_email
+
+    email = OutboundEmail.objects.create(to=to, template=template, context=context, language=language, customer=customer)
+    transaction.on_commit(lambda: send_email.delay(email_id=email.pk))
+    return email
+
+
+def email_send(*, email_id: int) -> OutboundEmail | None:
+    """Send one recorded e-mail; safe to run twice (a sent message is never sent again)."""
+    from django.core.mail import EmailMultiAlternatives
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    with transaction.atomic():
+        email = OutboundEmail.objects.select_for_update(skip_locked=True).filter(pk=email_id).first()
+        if email is None or email.status != OutboundEmail.Status.PENDING:
+            return email
+        context = {**email.context, "site_url": settings.SITE_URL, "airline_name": settings.AIRLINE_NAME}
+        with translation.override(email.language or "en"):
+            subject = " ".join(render_to_string(f"emails/{email.template}_subject.txt", context).split())
+            text = render_to_string(f"emails/{email.template}.txt", context)
+            html = render_to_string(f"emails/{email.template}.html", context)
+        message = EmailMultiAlternatives(subject=subject, body=text, to=[email.to])
+        message.attach_alternative(html, "text/html")
+        email.attempts += 1
+        try:
+            message.send()
+        except Exception as exc:  # noqa: BLE001 - any transport failure is retried by the sweep
+            email.last_error = f"{exc.__class__.__name__}: {exc}"[:300]
+            if email.attempts >= EMAIL_MAX_ATTEMPTS:
+                email.status = OutboundEmail.Status.FAILED
+            email.save(update_fields=["attempts", "last_error", "status"])
+            raise
+        email.status = OutboundEmail.Status.SENT
+        email.sent_at = timezone.now()
+        email.context = {}
+        email.save(update_fields=["status", "sent_at", "context", "attempts"])
+        return email
+
+
+def email_sweep_pending(*, older_than_seconds: int = 120) -> int:
+    """Re-enqueue pending e-mails whose task was lost (broker restart, worker killed)."""
+    from crm.tasks import send_email
+
+    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
+    ids = list(
+        OutboundEmail.objects.filter(status=OutboundEmail.Status.PENDING, created_at__lt=cutoff, attempts__lt=EMAIL_MAX_ATTEMPTS)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:1000]
+    )
+    for pk in ids:
+        send_email.delay(email_id=pk)
+    return len(ids)

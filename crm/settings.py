@@ -142,11 +142,7 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": env.str(
-            "STATICFILES_BACKEND", default="django.contrib.staticfiles.storage.StaticFilesStorage"
-        )
-    },
+    "staticfiles": {"BACKEND": env.str("STATICFILES_BACKEND", default="django.contrib.staticfiles.storage.StaticFilesStorage")},
 }
 MEDIA_ROOT = BASE_DIR / "media"
 
@@ -158,9 +154,7 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Personal data. Passport and ID numbers are encrypted with keys derived from SECRET_KEY and
 # FIELD_ENCRYPTION_KEY; several comma-separated keys rotate (the first encrypts, all decrypt).
-FIELD_ENCRYPTION_KEYS = env.list(
-    "FIELD_ENCRYPTION_KEY", default=["local-development-field-key-change-me"]
-)
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEY", default=["local-development-field-key-change-me"])
 SALT_KEY = FIELD_ENCRYPTION_KEYS
 # Keyed hash for exact lookup of encrypted values; must stay stable across key rotation.
 FIELD_HASH_KEY = env.str("FIELD_HASH_KEY", default=FIELD_ENCRYPTION_KEYS[-1])

@@ -30,4 +30,3 @@ urlpatterns = [
     path("", include("marketing.urls_portal")),
     path("", include("crm.urls_portal")),
 ]
-

@@ -1,0 +1,108 @@
+"""Shared fixtures: staff in each role, passengers with their own customer record, API clients."""
+
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+
+from crm.permissions import AGENT, ANALYST, MARKETER, PASSENGER, SUPERVISOR
+from tests.crm.factories import CustomerFactory, StaffFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(settings):
+    """Each test gets its own cache namespace (throttles, lockouts) in the real Redis."""
+    import uuid
+
+    settings.CACHES = {
+        "default": {**settings.CACHES["default"], "KEY_PREFIX": f"test-{uuid.uuid4().hex}"},
+    }
+
+
+@pytest.fixture
+def make_staff(db):
+    def make(role: str, **kwargs):
+        return StaffFactory(roles=[role], **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def agent(make_staff):
+    return make_staff(AGENT, username="agent1")
+
+
+@pytest.fixture
+def supervisor(make_staff):
+    return make_staff(SUPERVISOR, username="supervisor1")
+
+
+@pytest.fixture
+def marketer(make_staff):
+    return make_staff(MARKETER, username="marketer1")
+
+
+@pytest.fixture
+def analyst(make_staff):
+    return make_staff(ANALYST, username="analyst1")
+
+
+@pytest.fixture
+def make_passenger(db):
+    """A portal login with its own customer record."""
+
+    def make(email: str | None = None, **customer_kwargs):
+        user = UserFactory(**({"username": email} if email else {}), roles=[PASSENGER])
+        customer = CustomerFactory(user=user, email=user.email, **customer_kwargs)
+        return user, customer
+
+    return make
+
+
+@pytest.fixture
+def passenger(make_passenger):
+    return make_passenger("passenger1@example.com")
+
+
+def _logged_in(user) -> Client:
+    client = Client()
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    return client
+
+
+@pytest.fixture
+def agent_client(agent):
+    return _logged_in(agent)
+
+
+@pytest.fixture
+def supervisor_client(supervisor):
+    return _logged_in(supervisor)
+
+
+@pytest.fixture
+def marketer_client(marketer):
+    return _logged_in(marketer)
+
+
+@pytest.fixture
+def passenger_client(passenger):
+    return _logged_in(passenger[0])
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def api_as():
+    """APIClient authenticated as the given user (token auth, like other systems use)."""
+    from rest_framework.authtoken.models import Token
+
+    def make(user) -> APIClient:
+        client = APIClient()
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return make

@@ -1,0 +1,24 @@
+from django.db import connection
+
+from crm.selectors import customer_search
+from crm.services import customer_create
+
+
+def test_passport_number_is_not_stored_in_plaintext(db):
+    # given a customer with a passport
+    customer = customer_create(data={"given_name": "Ada", "family_name": "Lovelace", "passport_number": "k 7654321"})
+    # when we read the raw column
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT passport_number, passport_hash FROM crm_customer WHERE id = %s", [customer.pk])
+        raw, digest = cursor.fetchone()
+    # then it is ciphertext, yet the model and the keyed hash still find it
+    assert "7654321" not in raw
+    customer.refresh_from_db()
+    assert customer.passport_number == "K7654321"
+    assert digest and customer_search(query="K7654321") == [customer]
+
+
+def test_name_search_tolerates_typos(db):
+    john = customer_create(data={"given_name": "John", "family_name": "Smith"})
+    customer_create(data={"given_name": "Maria", "family_name": "Garcia"})
+    assert customer_search(query="Jonh Smiht")[0] == john
