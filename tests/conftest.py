@@ -18,6 +18,17 @@ def _isolated_cache(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def _celery_eager():
+    """Tasks run in-process unless a test starts a real worker (see tests/crm/test_worker.py)."""
+    from crm.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager = False
+
+
 @pytest.fixture
 def make_staff(db):
     def make(role: str, **kwargs):
