@@ -434,6 +434,15 @@ def customer_profile_erase(customer: Customer) -> None:
     customer.user = None
     customer.save()
     customer.timeline.all().delete()
+    # Copies of the address in outgoing mail and login-attempt records are personal data too.
+    addresses = {a for a in (user.email if user else "", user.username if user else "") if a}
+    OutboundEmail.objects.filter(customer=customer).update(to="", context={}, customer=None)
+    if addresses:
+        from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+
+        OutboundEmail.objects.filter(to__in=addresses).update(to="", context={})
+        for model in (AccessAttempt, AccessFailureLog, AccessLog):
+            model.objects.filter(username__in=addresses).delete()
     for lead in customer.leads.all():
         lead.given_name, lead.family_name, lead.email, lead.phone, lead.company, lead.interest = (
             _("Erased"), "", "", "", "", ""
