@@ -1,5 +1,849 @@
-"""Customer-record API: customers, consent, timeline, leads, token login."""
+"""Customer-record API: token login, customers (with consent, timeline, export, merge), leads, "me".
+
+Input serializers validate, a service in ``crm.services`` does the work, output serializers render.
+
+Who reaches what:
+
+- ``/customers/`` and ``/leads/`` are the back-office's: staff with the model permission for the
+  action. A passenger (any login that is not staff) gets **403 on the collections** and **404 on
+  every object under them, their own customer number included** — they use ``/me/``; so the
+  answer never reveals whether a customer number exists.
+- ``/me/...`` is the logged-in person's own customer record and nothing else.
+- Every staff read of one customer (record, consent, timeline, export) writes a ``CustomerAccess``.
+- Passport and national ID numbers are plaintext only for ``crm.view_identity_documents``; others
+  get them masked (``••••••21``), and the customer list never carries them at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from axes.helpers import get_cool_off
+from django.contrib.auth import authenticate, user_logged_in
+from django.db.models import Prefetch
+from django.http import HttpRequest
+from django.urls import reverse
+from django_countries.serializers import CountryFieldMixin
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from phonenumber_field.serializerfields import PhoneNumberField
+from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from crm import selectors, services
+from crm.api_support import ErrorResponseSerializer, StaffPermission, StandardPagination
+from crm.errors import NotFound
+from crm.models import (
+    Cabin,
+    ConsentChannel,
+    ConsentEvent,
+    ConsentPurpose,
+    ConsentSource,
+    Customer,
+    CustomerMerge,
+    Gender,
+    Lead,
+    LeadNote,
+    LeadSource,
+    LeadStatus,
+    TimelineEntry,
+    User,
+)
+from crm.permissions import can_see_identity_documents, mask
+
+IDENTITY_FIELDS = ("national_id_number", "passport_number")
+# Passengers change their login e-mail in the portal, where the new address is verified first.
+PASSENGER_EDITABLE_FIELDS = tuple(f for f in services.EDITABLE_FIELDS if f != "email")
+SEARCH_LIMIT = 200  # a search finds people; browsing everyone is what the filters are for
+
+
+def error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ErrorResponseSerializer, description=description)
+
+
+def _locked_out(django_request: HttpRequest) -> exceptions.APIException:
+    cool_off = get_cool_off(django_request)
+    return exceptions.Throttled(
+        wait=cool_off.total_seconds() if cool_off else None,
+        detail="Too many failed attempts; this login is locked for a while.",
+        code="locked_out",
+    )
+
+
+def _authenticate(request: Request, *, username: str, password: str) -> User | None:
+    """authenticate() with the Django request, so django-axes counts failures and locks out.
+
+    When axes locks the login it flags the request for its middleware, which would answer
+    with an HTML page; the API answers 429 in its own error shape instead.
+    """
+    django_request = request._request
+    user = authenticate(django_request, username=username, password=password)
+    if user is None and getattr(django_request, "axes_locked_out", False):
+        django_request.axes_locked_out = False
+        raise _locked_out(django_request)
+    return user
+
+
+class StrictInputSerializer(serializers.Serializer):
+    """Input serializers refuse keys they do not know, so a typo is an error, not a silent no-op."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if hasattr(self.initial_data, "keys"):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            unknown = sorted(str(k) for k in self.initial_data if k not in writable)
+            if unknown:
+                raise serializers.ValidationError({k: ["Unknown or read-only field."] for k in unknown})
+        return super().validate(attrs)
+
+
+# --- Token login ----------------------------------------------------------------------------
+
+
+class TokenObtainThrottle(SimpleRateThrottle):
+    """Password guessing is throttled per client address, whoever it claims to be."""
+
+    scope = "token"
+
+    def get_cache_key(self, request: Request, view: APIView) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class TokenObtainInputSerializer(StrictInputSerializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=1024, trim_whitespace=False, style={"input_type": "password"})
+
+
+class TokenOutputSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="Send as `Authorization: Token <token>`.")
+
+
+class TokenObtainView(APIView):
+    """Exchange a username and password for the login's API token."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [TokenObtainThrottle]
+
+    @extend_schema(
+        operation_id="auth_token_obtain",
+        request=TokenObtainInputSerializer,
+        responses={200: TokenOutputSerializer},
+        auth=[],
+        description="Bad credentials answer 400; repeated failures lock the login out (429, code `locked_out`).",
+    )
+    def post(self, request: Request, **kwargs: Any) -> Response:
+        data = TokenObtainInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = _authenticate(request, username=data.validated_data["username"], password=data.validated_data["password"])
+        if user is None:
+            raise exceptions.ValidationError({"non_field_errors": ["Unable to log in with these credentials."]})
+        # Like a session login: last_login, axes' success log and the reset of its failure count.
+        user_logged_in.send(sender=user.__class__, request=request._request, user=user)
+        token = services.api_token_issue(user=user)
+        return Response(TokenOutputSerializer({"token": token.key}).data)
+
+
+# --- Customers: serializers -----------------------------------------------------------------
+
+
+class CustomerInputSerializer(CountryFieldMixin, StrictInputSerializer, serializers.ModelSerializer):
+    """The fields a person may set (``crm.services.EDITABLE_FIELDS``); the service validates the rest."""
+
+    phone = PhoneNumberField(required=False, allow_blank=True, help_text="E.164, e.g. +442079460958")
+    emergency_contact_phone = PhoneNumberField(required=False, allow_blank=True)
+    special_assistance = serializers.ListField(
+        child=serializers.ChoiceField(choices=Customer._meta.get_field("special_assistance").base_field.choices),
+        required=False,
+        max_length=20,
+    )
+    travel_purposes = serializers.ListField(
+        child=serializers.ChoiceField(choices=Customer._meta.get_field("travel_purposes").base_field.choices),
+        required=False,
+        max_length=10,
+    )
+
+    class Meta:
+        model = Customer
+        fields = services.EDITABLE_FIELDS
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        user = self.context["request"].user
+        if self.context.get("own_record"):
+            return attrs
+        if set(IDENTITY_FIELDS) & set(attrs) and not can_see_identity_documents(user):
+            raise exceptions.PermissionDenied("You may not set passport or national ID numbers.")
+        return attrs
+
+
+class PassengerProfileInputSerializer(CustomerInputSerializer):
+    class Meta(CustomerInputSerializer.Meta):
+        fields = PASSENGER_EDITABLE_FIELDS
+
+
+class CustomerSummarySerializer(CountryFieldMixin, serializers.ModelSerializer):
+    """One row of a customer list: enough to pick the right person, never identity documents."""
+
+    phone = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Customer
+        fields = (
+            "customer_number", "title", "given_name", "family_name", "gender", "date_of_birth", "email", "phone",
+            "nationality", "country", "home_airport", "preferred_cabin", "created_at",
+        )  # fmt: skip
+        read_only_fields = fields
+
+
+class CustomerSerializer(CountryFieldMixin, serializers.ModelSerializer):
+    """The whole customer record; passport and ID numbers are masked for logins without crm.view_identity_documents."""
+
+    phone = serializers.CharField(read_only=True)
+    emergency_contact_phone = serializers.CharField(read_only=True)
+    national_id_number = serializers.CharField(
+        read_only=True, allow_null=True, help_text="Masked (e.g. `••••••21`) without crm.view_identity_documents."
+    )
+    passport_number = serializers.CharField(
+        read_only=True, allow_null=True, help_text="Masked (e.g. `••••••21`) without crm.view_identity_documents."
+    )
+    has_portal_login = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Customer
+        fields = ("customer_number", *services.EDITABLE_FIELDS, "has_portal_login", "created_at", "updated_at")
+        read_only_fields = fields
+
+    def get_has_portal_login(self, customer: Customer) -> bool:
+        return customer.user_id is not None
+
+    def to_representation(self, customer: Customer) -> dict[str, Any]:
+        data = super().to_representation(customer)
+        if not self.context.get("show_documents", False):
+            for field in IDENTITY_FIELDS:
+                if data.get(field):
+                    data[field] = mask(data[field])
+        return data
+
+
+NO_RECORD = error("This login has no customer record.")
+
+
+def _customer_context(request: Request, *, own: bool = False) -> dict[str, Any]:
+    return {"request": request, "show_documents": own or can_see_identity_documents(request.user)}
+
+
+class ConsentInputSerializer(StrictInputSerializer):
+    channel = serializers.ChoiceField(choices=ConsentChannel.choices)
+    purpose = serializers.ChoiceField(choices=ConsentPurpose.choices)
+    granted = serializers.BooleanField()
+    method = serializers.CharField(max_length=200, required=False, allow_blank=True, help_text="e.g. phone call, app settings")
+
+
+class ConsentEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ConsentEvent
+        fields = ("channel", "purpose", "granted", "recorded_at", "source", "method")
+        read_only_fields = fields
+
+
+class StaffConsentEventSerializer(ConsentEventSerializer):
+    recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+
+    class Meta(ConsentEventSerializer.Meta):
+        fields = (*ConsentEventSerializer.Meta.fields, "recorded_by")
+        read_only_fields = fields
+
+
+class ConsentCurrentSerializer(serializers.Serializer):
+    channel = serializers.ChoiceField(choices=ConsentChannel.choices)
+    purpose = serializers.ChoiceField(choices=ConsentPurpose.choices)
+    granted = serializers.BooleanField(help_text="False when the customer never answered: no answer is no consent.")
+    recorded_at = serializers.DateTimeField(allow_null=True)
+    source = serializers.ChoiceField(choices=ConsentSource.choices, allow_null=True)
+
+
+class ConsentStateSerializer(serializers.Serializer):
+    current = ConsentCurrentSerializer(many=True)
+    history = ConsentEventSerializer(many=True, help_text="Every grant and withdrawal, newest first.")
+
+
+class StaffConsentStateSerializer(ConsentStateSerializer):
+    history = StaffConsentEventSerializer(many=True, help_text="Every grant and withdrawal, newest first.")
+
+
+def _consent_state(customer: Customer) -> dict[str, Any]:
+    current = [
+        {
+            "channel": channel,
+            "purpose": purpose,
+            "granted": bool(event and event.granted),
+            "recorded_at": event.recorded_at if event else None,
+            "source": event.source if event else None,
+        }
+        for (channel, purpose), event in selectors.consent_current(customer=customer).items()
+    ]
+    return {"current": current, "history": list(selectors.consent_history(customer=customer))}
+
+
+def _record_consent(request: Request, customer: Customer) -> ConsentEvent:
+    data = ConsentInputSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    return services.consent_record(
+        customer=customer,
+        channel=data.validated_data["channel"],
+        purpose=data.validated_data["purpose"],
+        granted=data.validated_data["granted"],
+        method=data.validated_data.get("method") or "API request",
+        source=ConsentSource.API,
+        by=request.user,
+    )
+
+
+class TimelineEntrySerializer(serializers.ModelSerializer):
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = TimelineEntry
+        fields = ("occurred_at", "kind", "summary", "data", "link", "actor")
+        read_only_fields = fields
+
+
+class MergeInputSerializer(StrictInputSerializer):
+    loser = serializers.CharField(max_length=12, help_text="Customer number of the duplicate to fold into this customer.")
+
+
+class MergeOutputSerializer(serializers.ModelSerializer):
+    survivor = serializers.SlugRelatedField(slug_field="customer_number", read_only=True)
+    merged_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    moved = serializers.DictField(child=serializers.DictField(child=serializers.IntegerField()), read_only=True)
+    filled_fields = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = CustomerMerge
+        fields = ("survivor", "loser_customer_number", "loser_name", "moved", "filled_fields", "merged_by", "merged_at")
+        read_only_fields = fields
+
+
+class CustomerSearchSerializer(serializers.Serializer):
+    search = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class CustomerFilter(filters.FilterSet):
+    nationality = filters.CharFilter(method="filter_country_code", max_length=2)
+    country = filters.CharFilter(method="filter_country_code", max_length=2)
+    home_airport = filters.CharFilter(method="filter_upper", max_length=3, help_text="IATA code")
+    preferred_cabin = filters.ChoiceFilter(choices=Cabin.choices)
+    gender = filters.ChoiceFilter(choices=Gender.choices)
+    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Customer
+        fields = ["nationality", "country", "home_airport", "preferred_cabin", "gender"]
+
+    def filter_country_code(self, queryset, name, value):  # noqa: ANN001, ANN201
+        return queryset.filter(**{name: value.upper()})
+
+    def filter_upper(self, queryset, name, value):  # noqa: ANN001, ANN201
+        return queryset.filter(**{name: value.upper()})
+
+
+def _customer_number(value: str) -> str:
+    """A customer number as typed (any case, stray spaces); junk is simply 'not found'."""
+    number = "".join(str(value).split()).upper()
+    if not number.isalnum() or not number.isascii() or len(number) > 12:
+        raise exceptions.NotFound("No customer with that number.")
+    return number
+
+
+# --- Customers: the viewset -----------------------------------------------------------------
+
+CUSTOMER_NUMBER_PARAM = OpenApiParameter(
+    "customer_number", OpenApiTypes.STR, OpenApiParameter.PATH, description="e.g. `K7P2XQ9M`"
+)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Find customers",
+        description="`?search=` takes a name (typo-tolerant), e-mail, phone, customer number, passport or any app's "
+        f"reference; results come best match first (at most {SEARCH_LIMIT}) unless `ordering` is given. "
+        "Staff with crm.view_customer; passengers get 403.",
+        parameters=[OpenApiParameter("search", OpenApiTypes.STR, description="One search box, as in the back-office.")],
+        responses=CustomerSummarySerializer(many=True),
+    ),
+    create=extend_schema(summary="Create a customer", request=CustomerInputSerializer, responses={201: CustomerSerializer}),
+    retrieve=extend_schema(summary="Read a customer (audited)", parameters=[CUSTOMER_NUMBER_PARAM], responses=CustomerSerializer),
+    partial_update=extend_schema(
+        summary="Change a customer",
+        parameters=[CUSTOMER_NUMBER_PARAM],
+        request=CustomerInputSerializer,
+        responses=CustomerSerializer,
+    ),
+)
+class CustomerViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The centralized customer record, for the back-office and other systems."""
+
+    lookup_field = "customer_number"
+    lookup_value_regex = "[^/]+"
+    queryset = Customer.objects.none()  # for introspection; get_queryset() is what runs
+    serializer_class = CustomerSummarySerializer
+    permission_classes = [StaffPermission]
+    pagination_class = StandardPagination
+    filter_backends = [filters.DjangoFilterBackend, OrderingFilter]
+    filterset_class = CustomerFilter
+    ordering_fields = ["family_name", "given_name", "customer_number", "date_of_birth", "created_at", "updated_at"]
+    ordering = None  # the queryset's own order: best match for a search, by name otherwise
+
+    permissions_by_action = {
+        None: ("crm.view_customer",),
+        "list": ("crm.view_customer",),
+        "retrieve": ("crm.view_customer",),
+        "create": ("crm.view_customer", "crm.add_customer"),
+        "partial_update": ("crm.view_customer", "crm.change_customer"),
+        "timeline": ("crm.view_customer", "crm.view_timelineentry"),
+        "export": ("crm.view_customer", "crm.view_identity_documents"),
+        "merge": ("crm.view_customer", "crm.merge_customer"),
+    }
+
+    def required_permissions(self) -> tuple[str, ...]:
+        if self.action == "consents":
+            write = self.request.method == "POST"
+            return ("crm.view_customer", "crm.add_consentevent" if write else "crm.view_consentevent")
+        return self.permissions_by_action.get(self.action, self.permissions_by_action[None])
+
+    def get_queryset(self):  # noqa: ANN201
+        queryset = selectors.customer_queryset()
+        if getattr(self, "swagger_fake_view", False) or self.action != "list":
+            return queryset
+        # The list shows neither documents nor the login: don't load (and decrypt) them.
+        queryset = queryset.select_related(None).defer(*IDENTITY_FIELDS)
+        params = CustomerSearchSerializer(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
+        query = params.validated_data.get("search", "").strip()
+        if not query:
+            return queryset
+        ids = [c.pk for c in selectors.customer_search(query=query, limit=SEARCH_LIMIT)]
+        if not ids:
+            return queryset.none()
+        return queryset.filter(pk__in=ids).order_by(selectors.customer_ids_ordered(ids))
+
+    def get_object(self) -> Customer:
+        customer = selectors.customer_get(customer_number=_customer_number(self.kwargs[self.lookup_field]))
+        self.check_object_permissions(self.request, customer)
+        return customer
+
+    def _audit(self, customer: Customer) -> None:
+        match = self.request.resolver_match
+        services.customer_access_record(
+            customer=customer,
+            user=self.request.user,
+            surface="api",
+            path=self.request.get_full_path(),
+            view_name=match.view_name if match else "",
+        )
+
+    def retrieve(self, request: Request, customer_number: str, **kwargs: Any) -> Response:
+        customer = self.get_object()
+        self._audit(customer)
+        return Response(CustomerSerializer(customer, context=_customer_context(request)).data)
+
+    def create(self, request: Request, **kwargs: Any) -> Response:
+        data = CustomerInputSerializer(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        customer = services.customer_create(data=dict(data.validated_data), by=request.user)
+        location = reverse("customer-detail", kwargs={"customer_number": customer.customer_number})
+        return Response(
+            CustomerSerializer(customer, context=_customer_context(request)).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": location},
+        )
+
+    def partial_update(self, request: Request, customer_number: str, **kwargs: Any) -> Response:
+        customer = self.get_object()
+        data = CustomerInputSerializer(customer, data=request.data, partial=True, context={"request": request})
+        data.is_valid(raise_exception=True)
+        customer = services.customer_update(customer=customer, data=dict(data.validated_data), by=request.user)
+        return Response(CustomerSerializer(customer, context=_customer_context(request)).data)
+
+    @extend_schema(
+        methods=["GET"],
+        summary="Consent: current state and history (audited)",
+        parameters=[CUSTOMER_NUMBER_PARAM],
+        responses=StaffConsentStateSerializer,
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Record a grant or withdrawal (source `api`)",
+        parameters=[CUSTOMER_NUMBER_PARAM],
+        request=ConsentInputSerializer,
+        responses={201: StaffConsentEventSerializer},
+    )
+    @action(detail=True, methods=["get", "post"], filter_backends=[], pagination_class=None)
+    def consents(self, request: Request, customer_number: str, **kwargs: Any) -> Response:
+        customer = self.get_object()
+        if request.method == "POST":
+            event = _record_consent(request, customer)
+            return Response(StaffConsentEventSerializer(event).data, status=status.HTTP_201_CREATED)
+        self._audit(customer)
+        return Response(StaffConsentStateSerializer(_consent_state(customer)).data)
+
+    @extend_schema(
+        summary="Timeline, newest first (audited)",
+        parameters=[CUSTOMER_NUMBER_PARAM],
+        responses=TimelineEntrySerializer(many=True),
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def timeline(self, request: Request, customer_number: str, **kwargs: Any) -> Response:
+        customer = self.get_object()
+        self._audit(customer)
+        page = self.paginate_queryset(selectors.timeline_for_customer(customer=customer))
+        return self.get_paginated_response(TimelineEntrySerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Everything every app holds about the customer (audited)",
+        description="Needs crm.view_identity_documents as well: the export carries passport and ID numbers in clear. "
+        "One key per registered app (`crm`, `reservations`, ...).",
+        parameters=[CUSTOMER_NUMBER_PARAM],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def export(self, request: Request, customer_number: str, **kwargs: Any) -> Response:
+        customer = self.get_object()
+        self._audit(customer)
+        return Response(services.customer_export(customer=customer))
+
+    @extend_schema(
+        summary="Fold a duplicate into this customer",
+        description="Everything that points at `loser`, in every app, moves to this customer; blanks are filled "
+        "from the loser; the loser is deleted. One transaction, audited.",
+        parameters=[CUSTOMER_NUMBER_PARAM],
+        request=MergeInputSerializer,
+        responses={200: MergeOutputSerializer, 409: error("Already merged, or both have a portal login.")},
+    )
+    @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
+    def merge(self, request: Request, customer_number: str, **kwargs: Any) -> Response:
+        survivor = self.get_object()
+        data = MergeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            loser = selectors.customer_get(customer_number=_customer_number(data.validated_data["loser"]))
+        except (exceptions.NotFound, NotFound):
+            raise exceptions.ValidationError({"loser": ["No customer with that number."]}) from None
+        record = services.customer_merge(survivor=survivor, loser=loser, by=request.user)
+        return Response(MergeOutputSerializer(record).data)
+
+
+# --- Leads ----------------------------------------------------------------------------------
+
+
+class LeadInputSerializer(StrictInputSerializer, serializers.ModelSerializer):
+    phone = PhoneNumberField(required=False, allow_blank=True)
+    referred_by = serializers.SlugRelatedField(
+        slug_field="customer_number",
+        queryset=Customer.objects.filter(anonymized_at__isnull=True),
+        required=False,
+        allow_null=True,
+        help_text="Customer number of the customer who referred this prospect.",
+    )
+    owner = serializers.SlugRelatedField(
+        slug_field="username",
+        queryset=User.objects.filter(is_staff=True, is_active=True),
+        required=False,
+        allow_null=True,
+        help_text="Username of the sales owner.",
+    )
+
+    class Meta:
+        model = Lead
+        fields = services.LEAD_EDITABLE_FIELDS
+
+
+class LeadNoteSerializer(serializers.ModelSerializer):
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = LeadNote
+        fields = ("from_status", "to_status", "text", "author", "created_at")
+        read_only_fields = fields
+
+
+class LeadSerializer(serializers.ModelSerializer):
+    phone = serializers.CharField(read_only=True)
+    referred_by = serializers.SlugRelatedField(slug_field="customer_number", read_only=True, allow_null=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    converted_customer = serializers.SlugRelatedField(slug_field="customer_number", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Lead
+        fields = (
+            "id", "given_name", "family_name", "email", "phone", "company", "source", "source_detail", "referred_by",
+            "interest", "status", "owner", "created_by", "converted_customer", "converted_at", "lost_reason",
+            "created_at", "updated_at",
+        )  # fmt: skip
+        read_only_fields = fields
+
+
+class LeadDetailSerializer(LeadSerializer):
+    notes = LeadNoteSerializer(many=True, read_only=True)
+
+    class Meta(LeadSerializer.Meta):
+        fields = (*LeadSerializer.Meta.fields, "notes")
+        read_only_fields = fields
+
+
+class LeadAdvanceInputSerializer(StrictInputSerializer):
+    status = serializers.ChoiceField(choices=LeadStatus.choices, help_text="Any status but `converted` (see `/convert/`).")
+    note = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+    lost_reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class LeadConvertInputSerializer(StrictInputSerializer):
+    customer_number = serializers.CharField(
+        max_length=12, required=False, allow_blank=True, help_text="The existing customer; omit to create one from the lead."
+    )
+
+
+class LeadFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=LeadStatus.choices)
+    source = filters.ChoiceFilter(choices=LeadSource.choices)
+    owner = filters.CharFilter(field_name="owner__username", max_length=150, help_text="Username of the sales owner.")
+
+    class Meta:
+        model = Lead
+        fields = ["status", "source", "owner"]
+
+
+LEAD_ID_PARAM = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Leads, newest first", responses=LeadSerializer(many=True)),
+    create=extend_schema(summary="Hand a prospect to sales", request=LeadInputSerializer, responses={201: LeadDetailSerializer}),
+    retrieve=extend_schema(summary="Read a lead with its notes", parameters=[LEAD_ID_PARAM], responses=LeadDetailSerializer),
+    partial_update=extend_schema(
+        summary="Correct a lead's details",
+        parameters=[LEAD_ID_PARAM],
+        request=LeadInputSerializer,
+        responses=LeadDetailSerializer,
+    ),
+)
+class LeadViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Prospects marketing hands to sales, worked through new → contacted → qualified → converted (or lost)."""
+
+    lookup_value_regex = "[^/]+"
+    queryset = Lead.objects.none()
+    serializer_class = LeadSerializer
+    permission_classes = [StaffPermission]
+    pagination_class = StandardPagination
+    filter_backends = [filters.DjangoFilterBackend, OrderingFilter]
+    filterset_class = LeadFilter
+    ordering_fields = ["created_at", "updated_at", "status", "family_name"]
+    ordering = None
+
+    permissions_by_action = {
+        None: ("crm.view_lead",),
+        "list": ("crm.view_lead",),
+        "retrieve": ("crm.view_lead",),
+        "create": ("crm.view_lead", "crm.add_lead"),
+        "partial_update": ("crm.view_lead", "crm.change_lead"),
+        "advance": ("crm.view_lead", "crm.change_lead"),
+        "convert": ("crm.view_lead", "crm.change_lead"),
+    }
+
+    def get_queryset(self):  # noqa: ANN201
+        return selectors.lead_list().select_related("created_by")
+
+    def get_object(self) -> Lead:
+        lead = selectors.lead_get(lead_id=self.kwargs["pk"])
+        self.check_object_permissions(self.request, lead)
+        return lead
+
+    def _detail(self, lead: Lead, status_code: int = status.HTTP_200_OK) -> Response:
+        lead = (
+            self.get_queryset()
+            .prefetch_related(Prefetch("notes", queryset=LeadNote.objects.select_related("author")))
+            .get(pk=lead.pk)
+        )
+        return Response(LeadDetailSerializer(lead).data, status=status_code)
+
+    def retrieve(self, request: Request, pk: str, **kwargs: Any) -> Response:
+        return self._detail(self.get_object())
+
+    def create(self, request: Request, **kwargs: Any) -> Response:
+        data = LeadInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        lead = services.lead_create(data=dict(data.validated_data), by=request.user)
+        return self._detail(lead, status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: str, **kwargs: Any) -> Response:
+        lead = self.get_object()
+        data = LeadInputSerializer(lead, data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        lead = services.lead_update(lead=lead, data=dict(data.validated_data), by=request.user)
+        return self._detail(lead)
+
+    @extend_schema(
+        summary="Move a lead along the pipeline",
+        description="`lost` needs a `lost_reason`; conversion is `/convert/`.",
+        parameters=[LEAD_ID_PARAM],
+        request=LeadAdvanceInputSerializer,
+        responses=LeadDetailSerializer,
+    )
+    @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
+    def advance(self, request: Request, pk: str, **kwargs: Any) -> Response:
+        lead = self.get_object()
+        data = LeadAdvanceInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        lead = services.lead_advance(
+            lead=lead,
+            to_status=data.validated_data["status"],
+            note=data.validated_data.get("note", ""),
+            lost_reason=data.validated_data.get("lost_reason", ""),
+            by=request.user,
+        )
+        return self._detail(lead)
+
+    @extend_schema(
+        summary="Convert a lead into a customer",
+        description="Links the lead to `customer_number` (needs crm.view_customer), or creates the customer from the "
+        "lead's details (needs crm.add_customer).",
+        parameters=[LEAD_ID_PARAM],
+        request=LeadConvertInputSerializer,
+        responses={200: LeadDetailSerializer, 409: error("The lead is already converted.")},
+    )
+    @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
+    def convert(self, request: Request, pk: str, **kwargs: Any) -> Response:
+        lead = self.get_object()
+        data = LeadConvertInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        number = data.validated_data.get("customer_number", "").strip()
+        customer = None
+        if number:
+            if not request.user.has_perm("crm.view_customer"):
+                raise exceptions.PermissionDenied()
+            try:
+                customer = selectors.customer_get(customer_number=_customer_number(number))
+            except (exceptions.NotFound, NotFound):
+                raise exceptions.ValidationError({"customer_number": ["No customer with that number."]}) from None
+        elif not request.user.has_perm("crm.add_customer"):
+            raise exceptions.PermissionDenied("Creating the customer needs permission to add customers.")
+        lead = services.lead_convert(lead=lead, customer=customer, by=request.user)
+        return self._detail(lead)
+
+
+# --- Me: the logged-in person's own record --------------------------------------------------
+
+
+class EraseInputSerializer(StrictInputSerializer):
+    password = serializers.CharField(max_length=1024, trim_whitespace=False, help_text="The login's password, to confirm.")
+
+
+def _own_customer(request: Request) -> Customer:
+    return selectors.customer_get_for_user(user=request.user)
+
+
+class MeView(APIView):
+    """The logged-in person's own customer record (passengers; anyone whose login has one)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(operation_id="me_retrieve", summary="My customer record", responses={200: CustomerSerializer, 404: NO_RECORD})
+    def get(self, request: Request, **kwargs: Any) -> Response:
+        customer = _own_customer(request)
+        return Response(CustomerSerializer(customer, context=_customer_context(request, own=True)).data)
+
+    @extend_schema(
+        operation_id="me_partial_update",
+        summary="Change my profile and preferences",
+        description="The login e-mail is changed in the portal, where the new address is verified.",
+        request=PassengerProfileInputSerializer,
+        responses={200: CustomerSerializer, 404: NO_RECORD},
+    )
+    def patch(self, request: Request, **kwargs: Any) -> Response:
+        customer = _own_customer(request)
+        data = PassengerProfileInputSerializer(
+            customer, data=request.data, partial=True, context={"request": request, "own_record": True}
+        )
+        data.is_valid(raise_exception=True)
+        customer = services.customer_update(customer=customer, data=dict(data.validated_data), by=request.user)
+        return Response(CustomerSerializer(customer, context=_customer_context(request, own=True)).data)
+
+    @extend_schema(
+        operation_id="me_erase",
+        summary="Delete my account",
+        description="Anonymizes my personal data in every app (records the airline must keep, such as tickets and "
+        "payments, stay without my identity) and closes the login. Confirm with the password.",
+        request=EraseInputSerializer,
+        responses={204: None, 404: NO_RECORD},
+    )
+    def delete(self, request: Request, **kwargs: Any) -> Response:
+        customer = _own_customer(request)
+        data = EraseInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = _authenticate(request, username=request.user.get_username(), password=data.validated_data["password"])
+        if user is None or user.pk != request.user.pk:
+            raise exceptions.ValidationError({"password": ["The password is not correct."]})
+        services.customer_erase(customer=customer, by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeConsentsView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="me_consents_retrieve",
+        summary="My consent, current and history",
+        responses={200: ConsentStateSerializer, 404: NO_RECORD},
+    )
+    def get(self, request: Request, **kwargs: Any) -> Response:
+        return Response(ConsentStateSerializer(_consent_state(_own_customer(request))).data)
+
+    @extend_schema(
+        operation_id="me_consents_record",
+        summary="Grant or withdraw consent",
+        request=ConsentInputSerializer,
+        responses={201: ConsentEventSerializer, 404: NO_RECORD},
+    )
+    def post(self, request: Request, **kwargs: Any) -> Response:
+        event = _record_consent(request, _own_customer(request))
+        return Response(ConsentEventSerializer(event).data, status=status.HTTP_201_CREATED)
+
+
+class MeExportView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="me_export",
+        summary="Download my data",
+        description="One JSON document with everything every app holds about me, one key per app.",
+        responses={200: OpenApiTypes.OBJECT, 404: NO_RECORD},
+    )
+    def get(self, request: Request, **kwargs: Any) -> Response:
+        return Response(services.customer_export(customer=_own_customer(request)))
 
 
 def register(router) -> list:  # noqa: ANN001
-    return []
+    from django.urls import re_path
+    from rest_framework.urlpatterns import format_suffix_patterns
+
+    router.register("customers", CustomerViewSet, basename="customer")
+    router.register("leads", LeadViewSet, basename="lead")
+    # Like the router's routes these also answer with a format suffix (me.json), hence **kwargs on
+    # every handler; regex routes, so the schema leaves the suffixed duplicates out as it does the router's.
+    return format_suffix_patterns(
+        [
+            re_path(r"^auth/token/$", TokenObtainView.as_view(), name="api-token"),
+            re_path(r"^me/$", MeView.as_view(), name="api-me"),
+            re_path(r"^me/consents/$", MeConsentsView.as_view(), name="api-me-consents"),
+            re_path(r"^me/export/$", MeExportView.as_view(), name="api-me-export"),
+        ]
+    )

@@ -1,18 +1,24 @@
-"""What every app's API shares: the one error shape, pagination, the audit of staff reads."""
+"""What every app's API shares: the one error shape, pagination, parsing, permissions and the schema.
+
+Every failure answers ``{"error": {"code", "message", "fields"}}``, whatever raised it: a
+serializer, a service (``ApplicationError``), DRF (401, 403, 404, 405, 406, 415, 429), Django
+(``Http404``, ``PermissionDenied``) or a malformed body.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
-from rest_framework import exceptions, status
+from django.http import Http404, JsonResponse
+from rest_framework import authentication, exceptions, parsers, permissions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from crm.errors import ApplicationError
+from crm.permissions import is_staff_member
 
 
 class StandardPagination(PageNumberPagination):
@@ -21,44 +27,115 @@ class StandardPagination(PageNumberPagination):
     max_page_size = 200
 
 
+# A lone UTF-16 surrogate ("\ud800" in JSON) is valid JSON but not text: it cannot be stored or even
+# echoed back in an error message, so it is refused at the door.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_lone_surrogate(data: Any) -> bool:
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _LONE_SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser; absurd nesting and unencodable strings are a 400 like any other bad JSON."""
+
+    def parse(self, stream, media_type=None, parser_context=None):  # noqa: ANN001, ANN201
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError("JSON parse error - the document is nested too deeply.") from None
+        if _has_lone_surrogate(data):
+            raise exceptions.ParseError("JSON parse error - the document contains an unpaired surrogate (\\uD800-\\uDFFF).")
+        return data
+
+
+# --- The error shape ------------------------------------------------------------------------
+
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable, machine-readable reason, e.g. `invalid`, `not_found`, `throttled`.")
+    message = serializers.CharField(help_text="For people; may be translated.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Field name (dotted for nested input) to its messages; empty unless the input was invalid.",
+    )
+
+
+class ErrorResponseSerializer(serializers.Serializer):
+    """The body of every 4xx answer."""
+
+    error = ErrorSerializer()
+
+
+def _text(value: Any) -> str:
+    """Messages may echo the input; make sure whatever they echo can be encoded."""
+    return str(value).encode("utf-8", "replace").decode("utf-8")
+
+
 def _fields(detail: Any) -> dict[str, list[str]]:
     if isinstance(detail, dict):
         out: dict[str, list[str]] = {}
         for key, value in detail.items():
             if isinstance(value, dict):
                 for sub, msgs in _fields(value).items():
-                    out[f"{key}.{sub}"] = msgs
+                    out[f"{_text(key)}.{sub}"] = msgs
             elif isinstance(value, list):
                 flat: list[str] = []
                 for i, item in enumerate(value):
                     if isinstance(item, dict):
                         for sub, msgs in _fields(item).items():
-                            out[f"{key}[{i}].{sub}"] = msgs
+                            out[f"{_text(key)}[{i}].{sub}"] = msgs
+                    elif isinstance(item, list):
+                        for msg in item:
+                            out.setdefault(f"{_text(key)}[{i}]", []).append(_text(msg))
                     else:
-                        flat.append(str(item))
+                        flat.append(_text(item))
                 if flat:
-                    out[key] = flat
+                    out[_text(key)] = flat
             else:
-                out[key] = [str(value)]
+                out[_text(key)] = [_text(value)]
         return out
     if isinstance(detail, list):
-        return {"non_field_errors": [str(d) for d in detail]}
+        return {"non_field_errors": [_text(d) for d in detail]}
     return {}
+
+
+# Headers of DRF's own error responses worth keeping (the rest is rebuilt by the renderer).
+_KEPT_HEADERS = ("WWW-Authenticate", "Retry-After", "Allow")
 
 
 def error_response(
     *, code: str, message: str, fields: dict | None = None, status_code: int = 400, headers: dict | None = None
 ) -> Response:
-    return Response({"error": {"code": code, "message": message, "fields": fields or {}}}, status=status_code, headers=headers)
+    body = {"code": code, "message": _text(message), "fields": fields or {}}
+    return Response({"error": body}, status=status_code, headers=headers)
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """Every API failure, whatever raised it, answers {"error": {"code", "message", "fields"}}."""
+    # Imported here: rest_framework.views reads the parser setting, which points back at this module.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     if isinstance(exc, ApplicationError):
         return error_response(code=exc.code, message=exc.message, fields=exc.fields, status_code=exc.status)
     if isinstance(exc, DjangoValidationError):
         fields = {k: [str(m) for m in v] for k, v in exc.message_dict.items()} if hasattr(exc, "error_dict") else {}
         return error_response(code="invalid", message=" ".join(exc.messages), fields=fields)
+    if isinstance(exc, RequestDataTooBig):
+        return error_response(code="too_large", message="The request body is too large.", status_code=413)
+    if isinstance(exc, SuspiciousOperation):  # too many fields or files, a malformed body Django refused to read
+        return error_response(code="bad_request", message="The request could not be read.", status_code=400)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -76,5 +153,122 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     detail = getattr(exc, "detail", "")
     code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
     message = str(detail) if not isinstance(detail, (dict, list)) else str(getattr(exc, "default_detail", "Error."))
-    headers = dict(response.items())
+    headers = {name: response[name] for name in _KEPT_HEADERS if response.has_header(name)}
     return error_response(code=str(code), message=message, status_code=response.status_code, headers=headers)
+
+
+def api_not_found(request, *args, **kwargs) -> JsonResponse:  # noqa: ANN001, ANN002, ANN003
+    """For the end of the API URLconf (``re_path(r"^.*$", api_not_found)``): unknown paths get the error shape too."""
+    body = {"error": {"code": "not_found", "message": "No such API endpoint.", "fields": {}}}
+    return JsonResponse(body, status=404)
+
+
+# --- Authentication -------------------------------------------------------------------------
+
+
+class TokenAuthentication(authentication.TokenAuthentication):
+    """DRF's token auth, but a key that cannot be a token (NUL bytes, 10 kB of junk) never reaches SQL.
+
+    PostgreSQL refuses NUL characters in a query, and the driver error would be a 500.
+    """
+
+    def authenticate_credentials(self, key: str):  # noqa: ANN201
+        if not (key.isascii() and key.isalnum() and len(key) <= 64):
+            raise exceptions.AuthenticationFailed("Invalid token.")
+        return super().authenticate_credentials(key)
+
+
+# --- Permissions ----------------------------------------------------------------------------
+
+
+class StaffPermission(permissions.BasePermission):
+    """Back-office endpoints: a staff member holding every permission the view asks for this action.
+
+    A viewset says what it needs with ``required_permissions(self) -> tuple[str, ...]`` (or a
+    ``permissions_by_action`` dict). Anyone else who is logged in (a passenger) gets 403 on a
+    collection and 404 on any object under it, so an answer never tells them what exists.
+    """
+
+    def has_permission(self, request, view) -> bool:  # noqa: ANN001
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        if not is_staff_member(user):
+            if getattr(view, "detail", False):
+                raise exceptions.NotFound()
+            return False
+        return user.has_perms(self._required(view))
+
+    @staticmethod
+    def _required(view) -> tuple[str, ...]:  # noqa: ANN001
+        required = getattr(view, "required_permissions", None)
+        if callable(required):
+            return tuple(required())
+        by_action = getattr(view, "permissions_by_action", {})
+        return tuple(by_action.get(getattr(view, "action", None), by_action.get(None, ())))
+
+
+def country_choices() -> list[tuple[str, str]]:
+    """One ``CountryEnum`` for nationality, country and passport country (SPECTACULAR_SETTINGS)."""
+    from django_countries import countries
+
+    return [(code, name) for code, name in countries]
+
+
+# --- OpenAPI --------------------------------------------------------------------------------
+
+_ERROR_DESCRIPTIONS = {
+    "400": "Invalid input: malformed body or query, or a business rule refused it (`fields` says where).",
+    "401": "Not authenticated: send `Authorization: Token <key>` or a session cookie.",
+    "403": "Authenticated, but this login may not do this.",
+    "404": "No such object, or not one this login may reach.",
+    "409": "Conflicts with the current state (e.g. already converted, already merged).",
+    "413": "The request body is too large.",
+    "415": "Unsupported media type: send `application/json`.",
+    "429": "Too many requests (throttled, or the login is locked out after failed attempts); see `Retry-After`.",
+}
+
+
+def _build_auto_schema() -> type:
+    from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+
+    class AutoSchema(SpectacularAutoSchema):
+        """drf-spectacular's schema, plus the error shape on every operation's 4xx answers."""
+
+        def _error_codes(self) -> list[str]:
+            codes = ["400"]
+            try:
+                open_to_all = all(isinstance(p, permissions.AllowAny) for p in self.view.get_permissions())
+            except Exception:  # noqa: BLE001 - a view whose permissions need a real request: assume protected
+                open_to_all = False
+            if not open_to_all:
+                codes += ["401", "403"]
+            if "{" in self.path:
+                codes.append("404")
+            if self.method in ("POST", "PUT", "PATCH"):
+                codes += ["413", "415"]
+            codes.append("429")
+            return codes
+
+        def _get_response_bodies(self, direction: str = "response") -> dict:
+            responses = super()._get_response_bodies(direction)
+            if direction != "response":
+                return responses
+            for code in self._error_codes():
+                if code not in responses:
+                    response = self._get_response_for_code(ErrorResponseSerializer, code, direction=direction)
+                    response["description"] = _ERROR_DESCRIPTIONS[code]
+                    responses[code] = response
+            return responses
+
+    return AutoSchema
+
+
+def __getattr__(name: str) -> Any:
+    """``AutoSchema`` is built on first use: DRF imports this module (for the pagination class) while
+    it is still importing ``rest_framework.generics``, which drf-spectacular's schema module needs."""
+    if name == "AutoSchema":
+        schema_class = _build_auto_schema()
+        globals()["AutoSchema"] = schema_class
+        return schema_class
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,7 +1,9 @@
 """One router for every app's API, mounted at /api/v1/."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from rest_framework.routers import DefaultRouter
+
+from crm.api_support import api_not_found
 
 import analytics.api
 import crm.api
@@ -17,4 +19,5 @@ for module in (crm.api, reservations.api, loyalty.api, support.api, marketing.ap
     if register is not None:
         extra_urlpatterns += register(router) or []
 
-api_urlpatterns = [*extra_urlpatterns, path("", include(router.urls))]
+# Unknown paths answer in the API's error shape too, not with an HTML page.
+api_urlpatterns = [*extra_urlpatterns, path("", include(router.urls)), re_path(r"^.*$", api_not_found)]

@@ -155,6 +155,13 @@ def lead_list(*, status: str | None = None) -> QuerySet[Lead]:
     return qs.filter(status=status) if status else qs
 
 
+def lead_get(*, lead_id: int | str) -> Lead:
+    try:
+        return lead_list().select_related("created_by").get(pk=int(lead_id))
+    except (Lead.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise NotFound("No lead with that id.") from None
+
+
 def customer_duplicate_candidates(*, limit: int = 50) -> list[tuple[Customer, Customer, str]]:
     """Pairs that are probably one person: same e-mail, phone or passport, or a similar name born the same day."""
     sql = """

@@ -270,6 +270,12 @@ def passenger_verify_email(*, user: User) -> User:
     return user
 
 
+def api_token_issue(*, user: User) -> Token:
+    """The API token of a login that just proved its password (one per user, reused until erased)."""
+    token, _created = Token.objects.get_or_create(user=user)
+    return token
+
+
 # --- Leads ----------------------------------------------------------------------------------
 
 LEAD_TRANSITIONS = {
@@ -292,6 +298,35 @@ def lead_create(*, data: dict[str, Any], by: User | None = None) -> Lead:
         raise _validation_error_to_application_error(exc) from None
     lead.save()
     LeadNote.objects.create(lead=lead, to_status=lead.status, text=_("Lead created"), author=by)
+    return lead
+
+
+# Fields that may change on a lead after it was handed over; status moves only through lead_advance/lead_convert.
+LEAD_EDITABLE_FIELDS = (
+    "given_name", "family_name", "email", "phone", "company", "source", "source_detail", "referred_by",
+    "interest", "owner",
+)  # fmt: skip
+
+
+@transaction.atomic
+def lead_update(*, lead: Lead, data: dict[str, Any], by: User | None = None) -> Lead:
+    """Correct or complete a lead's details (not its pipeline status)."""
+    unknown = set(data) - set(LEAD_EDITABLE_FIELDS)
+    if unknown:
+        raise ApplicationError(_("Unknown fields: %s") % ", ".join(sorted(unknown)), code="invalid")
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    changed = [f for f, v in data.items() if getattr(lead, f) != v]
+    for field in changed:
+        setattr(lead, field, data[field])
+    lead.email = (lead.email or "").strip().lower()
+    try:
+        lead.full_clean(exclude=["converted_customer", "created_by"])
+    except ValidationError as exc:
+        raise _validation_error_to_application_error(exc) from None
+    if changed:
+        lead.save(update_fields=sorted(set(changed) | {"email", "updated_at"}))
+        labels = [str(Lead._meta.get_field(f).verbose_name) for f in changed]
+        LeadNote.objects.create(lead=lead, text=_("Details changed: %s") % ", ".join(labels), author=by)
     return lead
 
 

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "phonenumber_field",
     "django_countries",
@@ -172,6 +173,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
+SESSION_ENGINE = "crm.sessions"
 SESSION_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 CONTENT_SECURITY_POLICY = {
@@ -191,9 +193,15 @@ CONTENT_SECURITY_POLICY = {
 
 # REST API
 REST_FRAMEWORK = {
+    # Token first: its WWW-Authenticate header is what turns "not logged in" into a 401 (not a 403).
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "crm.api_support.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PARSER_CLASSES": [
+        "crm.api_support.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "crm.api_support.StandardPagination",
@@ -202,7 +210,7 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "crm.api_support.AutoSchema",
     "EXCEPTION_HANDLER": "crm.api_support.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
@@ -220,6 +228,18 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from the installed sidecar package, not a CDN (the CSP allows 'self' only).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",  # tags and operation ids by resource: customers, leads, me...
+    # Fields of the same name with different choices (and one choice set under several names).
+    "ENUM_NAME_OVERRIDES": {
+        "CountryEnum": "crm.api_support.country_choices",
+        "ConsentSourceEnum": "crm.models.ConsentSource",
+        "LeadSourceEnum": "crm.models.LeadSource",
+        "LeadStatusEnum": "crm.models.LeadStatus",
+    },
 }
 
 # Celery: Redis broker; campaigns run on their own queue so they never delay bookings.
