@@ -3,14 +3,13 @@
 from django.urls import include, path, re_path
 from rest_framework.routers import DefaultRouter
 
-from crm.api_support import api_not_found
-
 import analytics.api
 import crm.api
 import loyalty.api
 import marketing.api
 import reservations.api
 import support.api
+from crm.api_support import api_not_found
 
 router = DefaultRouter()
 extra_urlpatterns = []
