@@ -5,13 +5,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from datetime import datetime
 
 import phonenumbers
+from auditlog.models import LogEntry
 from django.conf import settings
 from django.contrib.postgres.search import TrigramSimilarity
 from django.db import connection
-from django.db.models import Case, IntegerField, QuerySet, Value, When
-from django.db.models.functions import Lower
+from django.db.models import Case, Count, F, IntegerField, Max, QuerySet, Value, When, Window
+from django.db.models.functions import Lower, RowNumber
 
 from crm import registry
 from crm.errors import NotFound
@@ -23,7 +25,10 @@ from crm.models import (
     ConsentPurpose,
     Customer,
     CustomerAccess,
+    CustomerMerge,
     Lead,
+    LeadNote,
+    LeadStatus,
     TimelineEntry,
 )
 
@@ -116,6 +121,26 @@ def customer_get_for_user(*, user) -> Customer:  # noqa: ANN001
         raise NotFound("No customer record.") from None
 
 
+def login_get_by_email(*, email: str):  # noqa: ANN201
+    """The active login whose username is this e-mail address (the portal's usernames), or None."""
+    from django.contrib.auth import get_user_model
+
+    address = (email or "").strip().lower()
+    if not address:
+        return None
+    return get_user_model().objects.filter(username=address, is_active=True).first()
+
+
+def login_get_by_id(*, user_id: int | str | None):  # noqa: ANN201
+    """The active login with this id (from a one-time link), or None for anything else."""
+    from django.contrib.auth import get_user_model
+
+    try:
+        return get_user_model().objects.filter(pk=int(user_id), is_active=True).first()
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
 def consent_current(*, customer: Customer) -> dict[tuple[str, str], ConsentEvent | None]:
     """Latest event per channel and purpose; None where the customer never answered (= no consent)."""
     latest = (
@@ -198,3 +223,87 @@ def customer_duplicate_candidates(*, limit: int = 50) -> list[tuple[Customer, Cu
 def customer_ids_ordered(ids: list[int]) -> Case:
     """Keep a list's order in SQL (used when ids come ranked from elsewhere)."""
     return Case(*[When(id=pk, then=Value(i)) for i, pk in enumerate(ids)], output_field=IntegerField())
+
+
+# --- Back-office ----------------------------------------------------------------------------
+
+
+def customer_recently_viewed(*, user, limit: int = 10) -> list[tuple[Customer, datetime]]:  # noqa: ANN001
+    """The customers this staff member looked at last, most recent first (from the access log)."""
+    latest = list(
+        CustomerAccess.objects.filter(user=user, customer__anonymized_at__isnull=True)
+        .values("customer_id")
+        .annotate(last_viewed=Max("accessed_at"))
+        .order_by("-last_viewed", "-customer_id")[:limit]
+    )
+    by_id = Customer.objects.in_bulk([row["customer_id"] for row in latest])
+    return [(by_id[row["customer_id"]], row["last_viewed"]) for row in latest if row["customer_id"] in by_id]
+
+
+def customer_referrals(*, customer: Customer) -> QuerySet[Lead]:
+    """Prospects this customer referred to the airline."""
+    return Lead.objects.filter(referred_by=customer).select_related("converted_customer").order_by("-created_at", "-id")
+
+
+def customer_converted_leads(*, customer: Customer) -> QuerySet[Lead]:
+    """The leads that became this customer, so sales can follow the customer after the sale."""
+    return Lead.objects.filter(converted_customer=customer).select_related("owner").order_by("-converted_at", "-id")
+
+
+def customer_merges(*, customer: Customer) -> QuerySet[CustomerMerge]:
+    return CustomerMerge.objects.filter(survivor=customer).select_related("merged_by").order_by("-merged_at", "-id")
+
+
+def customer_change_history(*, customer: Customer) -> QuerySet[LogEntry]:
+    """Who changed what on the record, from what to what (auditlog), newest first."""
+    return LogEntry.objects.get_for_object(customer).select_related("actor").order_by("-timestamp", "-id")
+
+
+def customer_related_counts(*, customer: Customer) -> dict[str, int]:
+    """How much hangs off a record in crm, to help choose which of two duplicates survives."""
+    return {
+        "timeline": TimelineEntry.objects.filter(customer=customer).count(),
+        "consent_events": ConsentEvent.objects.filter(customer=customer).count(),
+        "referrals": Lead.objects.filter(referred_by=customer).count(),
+        "leads": Lead.objects.filter(converted_customer=customer).count(),
+    }
+
+
+def access_log_search(*, customer_number: str = "", username: str = "") -> QuerySet[CustomerAccess]:
+    """The staff access log, narrowed to one customer and/or one staff login."""
+    qs = access_log()
+    if customer_number:
+        qs = qs.filter(customer__customer_number=customer_number)
+    if username:
+        qs = qs.filter(user__username__iexact=username)
+    return qs
+
+
+def lead_counts_by_status(*, source: str = "") -> dict[str, int]:
+    qs = Lead.objects.filter(source=source) if source else Lead.objects.all()
+    counts = dict(qs.order_by().values_list("status").annotate(n=Count("id")))
+    return {status: counts.get(status, 0) for status in LeadStatus.values}
+
+
+def lead_pipeline(*, source: str = "", per_status: int = 20) -> dict[str, list[Lead]]:
+    """The newest ``per_status`` leads of each status, in one query, for the pipeline board."""
+    qs = lead_list().filter(source=source) if source else lead_list()
+    ranked = qs.annotate(
+        pipeline_rank=Window(RowNumber(), partition_by=[F("status")], order_by=[F("created_at").desc(), F("id").desc()])
+    ).filter(pipeline_rank__lte=per_status)
+    columns: dict[str, list[Lead]] = {status: [] for status in LeadStatus.values}
+    for lead in ranked.order_by("status", "-created_at", "-id"):
+        columns.setdefault(lead.status, []).append(lead)
+    return columns
+
+
+def lead_notes(*, lead: Lead) -> QuerySet[LeadNote]:
+    return LeadNote.objects.filter(lead=lead).select_related("author").order_by("-created_at", "-id")
+
+
+def lead_converted_list(*, source: str = "") -> QuerySet[Lead]:
+    """Leads that became customers, newest conversion first: which referrals paid off."""
+    qs = lead_list(status=LeadStatus.CONVERTED).select_related("created_by")
+    if source:
+        qs = qs.filter(source=source)
+    return qs.order_by("-converted_at", "-id")

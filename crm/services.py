@@ -10,7 +10,7 @@ from auditlog.models import LogEntry
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
@@ -210,6 +210,30 @@ def consent_record(
     return event
 
 
+@transaction.atomic
+def consent_record_changes(
+    *,
+    customer: Customer,
+    wanted: dict[tuple[str, str], bool],
+    source: str,
+    method: str = "",
+    by: User | None = None,
+) -> list[ConsentEvent]:
+    """Record only the answers that differ from the current state (never answered counts as no consent).
+
+    The customer row is locked first, so a form submitted twice at once records each change once.
+    """
+    from crm.selectors import consent_current
+
+    Customer.objects.select_for_update().filter(pk=customer.pk).first()
+    current = consent_current(customer=customer)
+    return [
+        consent_record(customer=customer, channel=channel, purpose=purpose, granted=granted, source=source, method=method, by=by)
+        for (channel, purpose), granted in wanted.items()
+        if bool(current.get((channel, purpose)) and current[(channel, purpose)].granted) != bool(granted)
+    ]
+
+
 def customer_access_record(*, customer: Customer, user: User, surface: str, path: str, view_name: str = "") -> CustomerAccess:
     """Audit one staff look at a customer record."""
     return CustomerAccess.objects.create(
@@ -222,10 +246,11 @@ def customer_access_record(*, customer: Customer, user: User, surface: str, path
 
 @transaction.atomic
 def passenger_register(*, email: str, password: str, given_name: str, family_name: str, preferred_language: str = "en") -> User:
-    """A self-service account: a login (username = e-mail) linked to a new or existing customer.
+    """A self-service account: a login (username = e-mail) with a customer record of its own.
 
-    An existing customer record with the same e-mail and no login yet is adopted, so a
-    passenger an agent already knows keeps their history.
+    A record an agent made earlier for the same address is joined only once the address is
+    verified by someone who also knows the password (passenger_verify_email), so registering
+    someone else's address never opens their record.
     """
     from django.contrib.auth.password_validation import validate_password
 
@@ -244,29 +269,31 @@ def passenger_register(*, email: str, password: str, given_name: str, family_nam
     user.set_password(password)
     user.save()
     user.groups.add(Group.objects.get(name=PASSENGER))
-    existing = (
-        Customer.objects.select_for_update()
-        .filter(email=email, user__isnull=True, anonymized_at__isnull=True)
-        .order_by("id")
-        .first()
+    customer = customer_create(
+        data={"given_name": given_name, "family_name": family_name, "email": email, "preferred_language": preferred_language},
+        user=user,
     )
-    if existing:
-        existing.user = user
-        existing.save(update_fields=["user", "updated_at"])
-        timeline_record(customer=existing, kind="account.registered", summary=_("Registered for the self-service portal"))
-    else:
-        customer_create(
-            data={"given_name": given_name, "family_name": family_name, "email": email, "preferred_language": preferred_language},
-            user=user,
-        )
-        timeline_record(customer=user.customer, kind="account.registered", summary=_("Registered for the self-service portal"))
+    timeline_record(customer=customer, kind="account.registered", summary=_("Registered for the self-service portal"))
     return user
 
 
+@transaction.atomic
 def passenger_verify_email(*, user: User) -> User:
-    if user.email_verified_at is None:
-        user.email_verified_at = timezone.now()
-        user.save(update_fields=["email_verified_at"])
+    """Mark the address verified and adopt the record an agent made for it, so history is kept."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if user.email_verified_at is not None:
+        return user
+    user.email_verified_at = timezone.now()
+    user.save(update_fields=["email_verified_at"])
+    own = Customer.objects.filter(user=user).first()
+    known = (
+        Customer.objects.annotate(email_lower=models.functions.Lower("email"))
+        .filter(email_lower=user.email.lower(), user__isnull=True, anonymized_at__isnull=True)
+        .order_by("id")
+        .first()
+    )
+    if own is not None and known is not None and user.email:
+        customer_merge(survivor=known, loser=own, by=user)
     return user
 
 
@@ -380,6 +407,14 @@ def lead_convert(*, lead: Lead, customer: Customer | None = None, by: User | Non
     return lead
 
 
+def lead_note_add(*, lead: Lead, text: str, by: User | None = None) -> LeadNote:
+    """A contact note on a lead (a call, an e-mail) that does not move it along the pipeline."""
+    text = (text or "").strip()
+    if not text:
+        raise ApplicationError(_("Write the note first."), code="invalid", fields={"text": [_("This field is required.")]})
+    return LeadNote.objects.create(lead=lead, text=text[:5000], author=by if by is not None and by.is_authenticated else None)
+
+
 # --- Duplicates, export, erasure ------------------------------------------------------------
 
 
@@ -478,6 +513,8 @@ def customer_profile_erase(customer: Customer) -> None:
         OutboundEmail.objects.filter(to__in=addresses).update(to="", context={})
         for model in (AccessAttempt, AccessFailureLog, AccessLog):
             model.objects.filter(username__in=addresses).delete()
+        # auditlog keeps the acting login's address beside each change the passenger made themselves.
+        LogEntry.objects.filter(actor_email__in=addresses).update(actor_email="")
     for lead in customer.leads.all():
         lead.given_name, lead.family_name, lead.email, lead.phone, lead.company, lead.interest = (
             _("Erased"), "", "", "", "", ""

@@ -255,6 +255,11 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Periodic work. django_celery_beat's DatabaseScheduler copies these into its tables at start-up,
+# where the office admin can pause or re-time them.
+CELERY_BEAT_SCHEDULE = {
+    "crm-sweep-pending-emails": {"task": "crm.tasks.sweep_pending_emails", "schedule": 120.0},
+}
 
 PHONENUMBER_DEFAULT_REGION = env.str("PHONENUMBER_DEFAULT_REGION", default=None)
 PHONENUMBER_DEFAULT_FORMAT = "E164"

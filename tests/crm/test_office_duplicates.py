@@ -1,0 +1,153 @@
+"""Back-office duplicates: supervisors review likely pairs, compare them and merge one into the other."""
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+
+from crm.models import ConsentEvent, Customer, CustomerAccess, CustomerMerge, Lead, TimelineEntry
+from crm.services import consent_record, customer_access_record, customer_create, lead_create, timeline_record
+from tests.crm.factories import LeadFactory, UserFactory
+
+DUPLICATES = reverse("office:duplicates")
+MERGE = reverse("office:customer_merge")
+
+
+def merge_url(a, b) -> str:
+    return f"{MERGE}?a={a.customer_number}&b={b.customer_number}"
+
+
+@pytest.fixture
+def pair(db):
+    """The same person, recorded twice: once by an agent, once with more details."""
+    keep = customer_create(data={"given_name": "Mei", "family_name": "Wang", "email": "mei@example.com"})
+    dupe = customer_create(
+        data={
+            "given_name": "Mei",
+            "family_name": "Wang",
+            "email": "MEI@example.com",
+            "phone": "+8613800138000",
+            "passport_number": "E12345678",
+            "date_of_birth": dt.date(1990, 5, 17),
+        }
+    )
+    return keep, dupe
+
+
+def test_supervisor_sees_likely_duplicates_with_the_reason(supervisor_client, pair):
+    keep, dupe = pair
+    response = supervisor_client.get(DUPLICATES)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert keep.customer_number in html and dupe.customer_number in html
+    assert "same e-mail" in html
+    assert merge_url(keep, dupe).replace("&", "&amp;") in html
+
+
+def test_agents_may_not_review_or_merge_duplicates(agent_client, pair):
+    keep, dupe = pair
+    assert agent_client.get(DUPLICATES).status_code == 403
+    assert agent_client.get(merge_url(keep, dupe)).status_code == 403
+    assert agent_client.post(merge_url(keep, dupe), {"survivor": keep.customer_number, "confirm": "on"}).status_code == 403
+    assert Customer.objects.count() == 2
+
+
+def test_compare_page_shows_both_records_side_by_side_and_audits_both(supervisor_client, supervisor, pair):
+    keep, dupe = pair
+    response = supervisor_client.get(merge_url(keep, dupe))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "+8613800138000" in html and "E12345678" in html  # supervisors may see documents
+    assert html.count("<h1") == 1
+    assert set(CustomerAccess.objects.values_list("customer_id", flat=True)) == {keep.pk, dupe.pk}
+    assert set(CustomerAccess.objects.values_list("view_name", flat=True)) == {"office:customer_merge"}
+
+
+def test_merging_moves_everything_to_the_survivor_and_deletes_the_duplicate(supervisor_client, supervisor, agent, pair):
+    keep, dupe = pair
+    # given consents, timeline, leads and accesses on the duplicate
+    consent_record(customer=dupe, channel="email", purpose="marketing", granted=True, source="portal")
+    timeline_record(customer=dupe, kind="booking.created", summary="Booked AU1 PEK-LHR")
+    referral = lead_create(data={"given_name": "Li", "family_name": "Lei", "source": "referral", "referred_by": dupe})
+    converted = LeadFactory(status="converted", converted_customer=dupe)
+    customer_access_record(customer=dupe, user=agent, surface="office", path="/x")
+    # when the supervisor keeps the first record and confirms
+    response = supervisor_client.post(merge_url(keep, dupe), {"survivor": keep.customer_number, "confirm": "on"})
+    # then they land on the survivor's 360 with a confirmation
+    assert response.status_code == 302
+    assert response["Location"] == reverse("office:customer_detail", args=[keep.customer_number])
+    follow = supervisor_client.get(response["Location"])
+    assert "was merged into" in follow.content.decode()
+    # and everything moved, blanks were filled and the duplicate is gone
+    assert not Customer.objects.filter(pk=dupe.pk).exists()
+    assert ConsentEvent.objects.filter(customer=keep).count() == 1
+    assert TimelineEntry.objects.filter(customer=keep, kind="booking.created").exists()
+    assert Lead.objects.get(pk=referral.pk).referred_by == keep
+    assert Lead.objects.get(pk=converted.pk).converted_customer == keep
+    assert CustomerAccess.objects.filter(customer=keep, user=agent).exists()
+    keep.refresh_from_db()
+    assert (str(keep.phone), keep.passport_number, keep.date_of_birth) == ("+8613800138000", "E12345678", dt.date(1990, 5, 17))
+    merge = CustomerMerge.objects.get()
+    assert (merge.survivor, merge.loser_customer_number, merge.merged_by) == (keep, dupe.customer_number, supervisor)
+    # and the survivor's 360 lists the merge
+    assert dupe.customer_number in follow.content.decode()
+
+
+def test_the_supervisor_may_keep_either_record(supervisor_client, pair):
+    keep, dupe = pair
+    response = supervisor_client.post(merge_url(keep, dupe), {"survivor": dupe.customer_number, "confirm": "on"})
+    assert response["Location"] == reverse("office:customer_detail", args=[dupe.customer_number])
+    assert list(Customer.objects.all()) == [dupe]
+
+
+def test_merging_needs_a_confirmation(supervisor_client, pair):
+    keep, dupe = pair
+    response = supervisor_client.post(merge_url(keep, dupe), {"survivor": keep.customer_number})
+    assert response.status_code == 200
+    assert "confirm" in response.context["form"].errors
+    assert Customer.objects.count() == 2
+
+
+def test_a_refused_merge_is_explained_and_changes_nothing(supervisor_client, pair):
+    # given both records have a portal login
+    keep, dupe = pair
+    for customer in pair:
+        customer.user = UserFactory()
+        customer.save(update_fields=["user"])
+    # when the supervisor tries to merge them
+    response = supervisor_client.post(merge_url(keep, dupe), {"survivor": keep.customer_number, "confirm": "on"})
+    # then the service's reason is shown and nothing changed
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'role="alert"' in html and "Both customers have a portal login" in html
+    assert Customer.objects.count() == 2 and CustomerMerge.objects.count() == 0
+
+
+@pytest.mark.parametrize("survivor", ["", "ZZZZZZZZ", "\x00"])
+def test_a_survivor_outside_the_pair_is_refused(supervisor_client, pair, survivor):
+    keep, dupe = pair
+    response = supervisor_client.post(merge_url(keep, dupe), {"survivor": survivor, "confirm": "on"})
+    assert response.status_code == 200 and "survivor" in response.context["form"].errors
+    assert Customer.objects.count() == 2
+
+
+@pytest.mark.parametrize("query", ["", "?a=ZZZZZZZZ&b=YYYYYYYY", "?a=%00&b=x", "?a=" + "A" * 100 + "&b=B"])
+def test_unknown_or_missing_customers_are_404(supervisor_client, pair, query):
+    assert supervisor_client.get(MERGE + query).status_code == 404
+    assert supervisor_client.post(MERGE + query, {"confirm": "on"}).status_code == 404
+
+
+def test_a_record_cannot_be_merged_with_itself(supervisor_client, pair):
+    keep, _dupe = pair
+    response = supervisor_client.get(merge_url(keep, keep))
+    assert response.status_code == 302 and response["Location"] == DUPLICATES
+    response = supervisor_client.post(merge_url(keep, keep), {"survivor": keep.customer_number, "confirm": "on"})
+    assert response.status_code == 200 and response.context["form"].errors
+    assert Customer.objects.count() == 2
+
+
+def test_a_merged_record_is_gone_afterwards(supervisor_client, pair):
+    keep, dupe = pair
+    supervisor_client.post(merge_url(keep, dupe), {"survivor": keep.customer_number, "confirm": "on"})
+    assert supervisor_client.get(merge_url(keep, dupe)).status_code == 404
+    assert supervisor_client.get(reverse("office:customer_detail", args=[dupe.customer_number])).status_code == 404

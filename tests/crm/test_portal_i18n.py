@@ -1,0 +1,179 @@
+"""The portal in English and Simplified Chinese: the switcher, translated pages and e-mails, dates for the language."""
+
+import datetime
+import gettext
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+from django.conf import settings
+from django.core import mail
+from django.core.management import call_command
+from django.urls import reverse
+
+from crm.models import ConsentEvent
+from crm.services import customer_update
+
+SETLANG = "/i18n/setlang/"
+LOCALE_DIR = Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES"
+# Where the portal's strings live; for crm/forms.py only the portal section (below its marker) counts.
+PORTAL_SOURCES = (
+    "templates/base.html",
+    "templates/lockout.html",
+    "templates/portal/",
+    "templates/emails/crm/",
+    "crm/views/portal.py",
+    "crm/models.py",
+)
+
+
+def portal_forms_first_line() -> int:
+    lines = (Path(settings.BASE_DIR) / "crm" / "forms.py").read_text().splitlines()
+    return next(i for i, line in enumerate(lines, 1) if line.startswith("# --- Portal"))
+
+
+def is_portal_string(message, forms_marker: int) -> bool:
+    return any(
+        path.startswith(PORTAL_SOURCES) or (path == "crm/forms.py" and line > forms_marker) for path, line in message.locations
+    )
+
+
+def switch_language(client, language: str, next_url: str = "/"):
+    return client.post(SETLANG, {"language": language, "next": next_url})
+
+
+def test_choosing_chinese_in_the_switcher_shows_the_home_page_in_chinese(db, client):
+    # given an anonymous visitor on the English home page
+    assert "Welcome to Aurora Air" in client.get("/").content.decode()
+    # when they choose 简体中文 in the header
+    response = switch_language(client, "zh-hans")
+    assert response.status_code == 302 and response.url == "/"
+    # then the home page is in Chinese
+    page = client.get("/").content.decode()
+    assert '<html lang="zh-hans">' in page
+    assert "欢迎来到 Aurora Air" in page and "登录" in page and "注册" in page and "跳到主要内容" in page
+    assert "Welcome to Aurora Air" not in page
+    # and they can switch back
+    switch_language(client, "en")
+    assert "Welcome to Aurora Air" in client.get("/").content.decode()
+
+
+def test_the_switcher_works_for_a_logged_in_passenger_and_translates_choices_and_countries(passenger, passenger_client):
+    user, customer = passenger
+    customer_update(customer=customer, data={"meal_preference": "VGML", "nationality": "CN", "title": "MR"})
+    # when the passenger switches to Chinese on their profile page
+    response = switch_language(passenger_client, "zh-hans", reverse("portal:profile"))
+    assert response.url == reverse("portal:profile")
+    page = passenger_client.get(reverse("portal:profile")).content.decode()
+    # then labels, legends, model choices and country names are Chinese
+    for text in (
+        "我的资料",
+        "旅行证件",
+        "紧急联系人",
+        "护照号码",
+        "纯素餐 (VGML)",
+        "先生",
+        "靠窗",
+        "公务舱",
+        "探亲访友",
+        "中国",
+        "保存我的资料",
+    ):
+        assert text in page, text
+    consent_page = passenger_client.get(reverse("portal:consent")).content.decode()
+    for text in ("联系偏好", "短信", "营销信息", "服务通知", "保存我的偏好"):
+        assert text in consent_page, text
+
+
+def test_validation_errors_are_in_the_passengers_language(passenger, passenger_client):
+    switch_language(passenger_client, "zh-hans")
+    form = passenger_client.get(reverse("portal:profile")).context["form"]
+    data = {name: form[name].value() for name in form.fields if form[name].value() not in (None, "", [])}
+    response = passenger_client.post(reverse("portal:profile"), {**data, "home_airport": "XQZ", "given_name": ""})
+    page = response.content.decode()
+    assert "请更正以下问题" in page and "这个字段是必填项。" in page
+
+
+def test_dates_and_times_are_formatted_for_the_language(passenger, passenger_client):
+    # given a consent recorded at a known moment
+    _, customer = passenger
+    ConsentEvent.objects.create(
+        customer=customer,
+        channel="sms",
+        purpose="marketing",
+        granted=True,
+        source="office",
+        recorded_at=datetime.datetime(2026, 3, 5, 14, 30, tzinfo=datetime.UTC),
+    )
+    # then the history shows it the English way, and the Chinese way after switching
+    english = passenger_client.get(reverse("portal:consent")).content.decode()
+    assert "03/05/2026 2:30 p.m." in english
+    switch_language(passenger_client, "zh-hans")
+    chinese = passenger_client.get(reverse("portal:consent")).content.decode()
+    assert "2026年3月5日 14:30" in chinese and "后台客服人员" in chinese
+
+
+def test_the_verification_email_is_in_the_language_chosen_at_registration(db, client, django_capture_on_commit_callbacks):
+    password = "Chang-Cheng-Great-Wall-88"
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("portal:register"),
+            {
+                "email": "li.na@example.com",
+                "given_name": "娜",
+                "family_name": "李",
+                "password1": password,
+                "password2": password,
+                "preferred_language": "zh-hans",
+            },
+        )
+    message = mail.outbox[0]
+    assert message.subject == "确认您在 Aurora Air 的电子邮箱"
+    assert "娜，您好" in message.body and "该链接只能使用一次" in message.body
+    html = message.alternatives[0][0]
+    assert '<html lang="zh-hans">' in html and "确认我的电子邮箱" in html
+
+
+def test_every_portal_string_has_a_chinese_translation_and_none_is_fuzzy():
+    # given the catalogue in the repository
+    with open(LOCALE_DIR / "django.po", "rb") as f:
+        catalog = read_po(f, locale="zh_Hans")
+    marker = portal_forms_first_line()
+    # then no entry is fuzzy, and every portal string is translated
+    assert not catalog.fuzzy
+    assert [m.id for m in catalog if m.id and m.fuzzy] == []
+    untranslated = [
+        m.id
+        for m in catalog
+        if m.id and is_portal_string(m, marker) and not all(m.string if isinstance(m.string, tuple) else [m.string])
+    ]
+    assert untranslated == []
+    # and the compiled catalogue Django loads is the same as the source
+    with open(LOCALE_DIR / "django.mo", "rb") as f:
+        compiled = gettext.GNUTranslations(f)
+    for message in catalog:
+        if message.id and not isinstance(message.id, tuple) and message.string:
+            key = f"{message.context}\x04{message.id}" if message.context else message.id
+            assert compiled._catalog.get(key) == message.string, message.id
+
+
+def test_the_catalogue_has_every_string_of_the_portal_source(tmp_path, settings, monkeypatch):
+    """makemessages on a scratch tree of links to the sources: every portal string must be in the committed catalogue."""
+    # makemessages writes next to the sources it finds a locale/ for, so it runs where there is none.
+    source = tmp_path / "src"
+    source.mkdir()
+    skip = {"locale", "tests", "bench", "staticfiles", "media", "node_modules"}
+    for entry in Path(settings.BASE_DIR).iterdir():
+        if entry.name not in skip and not entry.name.startswith("."):
+            (source / entry.name).symlink_to(entry)
+    monkeypatch.chdir(source)
+    settings.LOCALE_PATHS = [tmp_path / "out"]
+    call_command("makemessages", locale=["zh_Hans"], symlinks=True, ignore_patterns=["*.egg-info"], verbosity=0)
+    with open(tmp_path / "out" / "zh_Hans" / "LC_MESSAGES" / "django.po", "rb") as f:
+        fresh = read_po(f, locale="zh_Hans")
+    with open(LOCALE_DIR / "django.po", "rb") as f:
+        committed = read_po(f, locale="zh_Hans")
+    marker = portal_forms_first_line()
+    portal = [m for m in fresh if m.id and is_portal_string(m, marker)]
+    assert len(portal) > 300
+    missing = sorted(str(m.id) for m in portal if committed.get(m.id, context=m.context) is None)
+    assert missing == [], "run makemessages -l zh_Hans and translate these portal strings"
