@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date, datetime
 from typing import Any
 
-from auditlog.context import disable_auditlog
+from auditlog.context import disable_auditlog, set_actor
 from auditlog.models import LogEntry
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -138,7 +139,9 @@ def customer_update(*, customer: Customer, data: dict[str, Any], by: User | None
     _refresh_hashes(locked)
     update_fields = set(changed) | {"updated_at", "email"}
     update_fields |= {DOCUMENT_FIELDS[f] for f in changed if f in DOCUMENT_FIELDS}
-    locked.save(update_fields=sorted(update_fields))
+    # The change log names the person even outside a web request (API token, task, command).
+    with set_actor(by) if by is not None and by.is_authenticated else contextlib.nullcontext():
+        locked.save(update_fields=sorted(update_fields))
     labels = [str(Customer._meta.get_field(f).verbose_name) for f in changed]
     timeline_record(
         customer=locked,

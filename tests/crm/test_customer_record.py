@@ -22,3 +22,18 @@ def test_name_search_tolerates_typos(db):
     john = customer_create(data={"given_name": "John", "family_name": "Smith"})
     customer_create(data={"given_name": "Maria", "family_name": "Garcia"})
     assert customer_search(query="Jonh Smiht")[0] == john
+
+
+def test_change_log_names_who_changed_what_from_what_to_what_outside_a_web_request(agent):
+    from auditlog.models import LogEntry
+
+    from crm.services import customer_update
+
+    # given a customer
+    customer = customer_create(data={"given_name": "Ada", "family_name": "Lovelace", "city": "London"})
+    # when an agent changes the city through the service (as the API or a task would)
+    customer_update(customer=customer, data={"city": "Paris"}, by=agent)
+    # then the change log holds the agent and the before and after values
+    entry = LogEntry.objects.get_for_object(customer).filter(action=LogEntry.Action.UPDATE).get()
+    assert entry.actor == agent
+    assert entry.changes_dict["city"] == ["London", "Paris"]
