@@ -268,6 +268,15 @@ PHONENUMBER_DEFAULT_FORMAT = "E164"
 AIRLINE_NAME = env.str("AIRLINE_NAME", default="Aurora Air")
 AIRLINE_DESIGNATOR = env.str("AIRLINE_DESIGNATOR", default="AU")
 SITE_URL = env.str("SITE_URL", default="http://localhost:8000")
+# First three digits of every e-ticket number (the airline's accounting code).
+AIRLINE_TICKET_PREFIX = env.str("AIRLINE_TICKET_PREFIX", default="878")
+
+# Reservations rules that operations may tune per deployment.
+BOOKING_CURRENCY = env.str("BOOKING_CURRENCY", default="EUR")
+BOOKING_HOLD_MINUTES = env.int("BOOKING_HOLD_MINUTES", default=30)
+CHECK_IN_OPENS_HOURS = env.int("CHECK_IN_OPENS_HOURS", default=24)
+CHECK_IN_CLOSES_MINUTES = env.int("CHECK_IN_CLOSES_MINUTES", default=60)
+DISRUPTION_DELAY_MINUTES = env.int("DISRUPTION_DELAY_MINUTES", default=180)
 
 LOGGING = {
     "version": 1,

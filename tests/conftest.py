@@ -18,6 +18,37 @@ def _isolated_cache(settings):
     }
 
 
+# Migrations that create the roles; a transactional test's flush empties auth_group, so they are
+# re-applied from the same tables of permissions after such a test.
+ROLE_MIGRATIONS = {"crm": "crm.migrations.0003_roles", "reservations": "reservations.migrations.0002_roles"}
+
+
+def restore_roles() -> None:
+    import importlib
+
+    from django.contrib.auth.models import Group, Permission
+
+    for app_label, module_name in ROLE_MIGRATIONS.items():
+        roles = importlib.import_module(module_name).ROLES
+        for name, codes in roles.items():
+            group, _ = Group.objects.get_or_create(name=name)
+            if codes == "*":
+                group.permissions.add(*Permission.objects.filter(content_type__app_label=app_label))
+                continue
+            for code in codes:
+                label, codename = code.split(".")
+                group.permissions.add(Permission.objects.get(content_type__app_label=label, codename=codename))
+
+
+@pytest.fixture(autouse=True)
+def _roles_survive_flush(request, django_db_blocker):
+    """Its teardown runs after transactional_db's flush (autouse fixtures are set up first)."""
+    yield
+    if {"transactional_db", "live_server"} & set(request.fixturenames):
+        with django_db_blocker.unblock():
+            restore_roles()
+
+
 @pytest.fixture(autouse=True)
 def _celery_eager():
     """Tasks run in-process unless a test starts a real worker (see tests/crm/test_worker.py)."""
