@@ -259,6 +259,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 # where the office admin can pause or re-time them.
 CELERY_BEAT_SCHEDULE = {
     "crm-sweep-pending-emails": {"task": "crm.tasks.sweep_pending_emails", "schedule": 120.0},
+    "reservations-expire-unpaid-holds": {"task": "reservations.tasks.expire_unpaid_holds", "schedule": 60.0},
 }
 
 PHONENUMBER_DEFAULT_REGION = env.str("PHONENUMBER_DEFAULT_REGION", default=None)
