@@ -22,7 +22,7 @@ from crm.models import (
     TravelPurpose,
     User,
 )
-from crm.permissions import is_staff_member
+from crm.permissions import AGENT, SUPERVISOR, is_staff_member
 
 # --- Back-office ------------------------------------------------------------------------------
 
@@ -214,7 +214,10 @@ class LeadForm(forms.Form):
         )
         self.fields["owner"] = forms.ModelChoiceField(
             label=_("Sales owner"),
-            queryset=User.objects.filter(is_staff=True, is_active=True).order_by("username"),
+            # Sales works leads: agents and supervisors, not marketers or analysts.
+            queryset=User.objects.filter(is_staff=True, is_active=True, groups__name__in=[AGENT, SUPERVISOR])
+            .distinct()
+            .order_by("username"),
             to_field_name="username",
             required=False,
         )

@@ -278,3 +278,12 @@ def test_unknown_or_huge_lead_ids_are_404(agent_client, db):
         assert agent_client.get(f"/office/leads/{lead_id}/").status_code == 404
         assert agent_client.post(f"/office/leads/{lead_id}/advance/", {"status": "contacted"}).status_code == 404
     assert agent_client.get("/office/leads/abc/").status_code == 404
+
+
+def test_only_sales_staff_can_own_a_lead(supervisor_client, agent, marketer, analyst):
+    # given staff in every role
+    # when the lead form is shown
+    owners = {u.username for u in supervisor_client.get(CREATE).context["form"].fields["owner"].queryset}
+    # then agents and supervisors may own the lead, marketers and analysts may not
+    assert agent.username in owners and "supervisor1" in owners
+    assert marketer.username not in owners and analyst.username not in owners
