@@ -41,12 +41,30 @@ def restore_roles() -> None:
 
 
 @pytest.fixture(autouse=True)
-def _roles_survive_flush(request, django_db_blocker):
-    """Its teardown runs after transactional_db's flush (autouse fixtures are set up first)."""
-    yield
-    if {"transactional_db", "live_server"} & set(request.fixturenames):
-        with django_db_blocker.unblock():
+def _roles_survive_flush(request):
+    """Before each database test, put the roles back if an earlier transactional test flushed them."""
+    names = set(request.fixturenames)
+    marker = request.node.get_closest_marker("django_db")
+    if marker is not None and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])):
+        names.add("transactional_db")
+    elif marker is not None:
+        names.add("db")
+    if {"db", "transactional_db", "live_server"} & names:
+        from django.contrib.auth.models import Group
+
+        request.getfixturevalue("transactional_db" if {"transactional_db", "live_server"} & names else "db")
+
+        if not Group.objects.filter(name=PASSENGER).exists():
             restore_roles()
+
+
+@pytest.fixture
+def roles(db):
+    """For fixtures that reach the database only when a test asks for them inside its body."""
+    from django.contrib.auth.models import Group
+
+    if not Group.objects.filter(name=PASSENGER).exists():
+        restore_roles()
 
 
 @pytest.fixture(autouse=True)
@@ -61,7 +79,7 @@ def _celery_eager():
 
 
 @pytest.fixture
-def make_staff(db):
+def make_staff(roles):
     def make(role: str, **kwargs):
         return StaffFactory(roles=[role], **kwargs)
 
@@ -89,7 +107,7 @@ def analyst(make_staff):
 
 
 @pytest.fixture
-def make_passenger(db):
+def make_passenger(roles):
     """A portal login with its own customer record."""
 
     def make(email: str | None = None, **customer_kwargs):
