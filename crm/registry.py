@@ -87,3 +87,34 @@ def search(query: str) -> set[int]:
         if ext.searcher:
             ids.update(ext.searcher(query))
     return ids
+
+
+# --- E-mail attachments -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: bytes
+    mimetype: str
+
+
+AttachmentFn = Callable[[dict[str, Any]], Attachment]
+
+_attachment_builders: dict[str, AttachmentFn] = {}
+
+
+def register_attachment(name: str, builder: AttachmentFn) -> None:
+    """An app names a builder (e.g. "reservations.eticket_receipt_pdf") that a queued e-mail can ask for.
+
+    E-mails keep the builder's name and its parameters, not the file: the attachment is built when the
+    message is sent, in the e-mail's language, from the data as it is then.
+    """
+    _attachment_builders[name] = builder
+
+
+def attachment_build(name: str, params: dict[str, Any]) -> Attachment:
+    builder = _attachment_builders.get(name)
+    if builder is None:
+        raise LookupError(f"No e-mail attachment builder is registered as {name!r}.")
+    return builder(params)

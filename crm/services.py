@@ -537,14 +537,28 @@ def customer_profile_erase(customer: Customer) -> None:
 # --- E-mail ---------------------------------------------------------------------------------
 
 EMAIL_MAX_ATTEMPTS = 5
+# Where a queued e-mail keeps its attachment requests (templates cannot see names starting with "_").
+ATTACHMENTS_KEY = "_attachments"
 
 
 def email_queue(
-    *, to: str, template: str, context: dict[str, Any], language: str = "en", customer: Customer | None = None
+    *,
+    to: str,
+    template: str,
+    context: dict[str, Any],
+    language: str = "en",
+    customer: Customer | None = None,
+    attachments: list[tuple[str, dict[str, Any]]] | None = None,
 ) -> OutboundEmail:
-    """Record the e-mail, then hand it to a worker once the surrounding transaction commits."""
+    """Record the e-mail, then hand it to a worker once the surrounding transaction commits.
+
+    ``attachments`` are (builder name, parameters) pairs from ``crm.registry.register_attachment``;
+    the files are built at sending time, so the database keeps no copy of them.
+    """
     from crm.tasks import send_email
 
+    if attachments:
+        context = {**context, ATTACHMENTS_KEY: [{"builder": name, "params": params} for name, params in attachments]}
     email = OutboundEmail.objects.create(to=to, template=template, context=context, language=language, customer=customer)
     transaction.on_commit(lambda: send_email.delay(email_id=email.pk))
     return email
@@ -556,17 +570,22 @@ def email_send(*, email_id: int) -> OutboundEmail | None:
     from django.template.loader import render_to_string
     from django.utils import translation
 
+    failure: Exception | None = None
     with transaction.atomic():
         email = OutboundEmail.objects.select_for_update(skip_locked=True).filter(pk=email_id).first()
         if email is None or email.status != OutboundEmail.Status.PENDING:
             return email
         context = {**email.context, "site_url": settings.SITE_URL, "airline_name": settings.AIRLINE_NAME}
+        wanted = context.pop(ATTACHMENTS_KEY, [])
         with translation.override(email.language or "en"):
             subject = " ".join(render_to_string(f"emails/{email.template}_subject.txt", context).split())
             text = render_to_string(f"emails/{email.template}.txt", context)
             html = render_to_string(f"emails/{email.template}.html", context)
+            files = [registry.attachment_build(item["builder"], item.get("params") or {}) for item in wanted]
         message = EmailMultiAlternatives(subject=subject, body=text, to=[email.to])
         message.attach_alternative(html, "text/html")
+        for file in files:
+            message.attach(file.filename, file.content, file.mimetype)
         email.attempts += 1
         try:
             message.send()
@@ -575,12 +594,16 @@ def email_send(*, email_id: int) -> OutboundEmail | None:
             if email.attempts >= EMAIL_MAX_ATTEMPTS:
                 email.status = OutboundEmail.Status.FAILED
             email.save(update_fields=["attempts", "last_error", "status"])
-            raise
-        email.status = OutboundEmail.Status.SENT
-        email.sent_at = timezone.now()
-        email.context = {}
-        email.save(update_fields=["status", "sent_at", "context", "attempts"])
-        return email
+            failure = exc
+        else:
+            email.status = OutboundEmail.Status.SENT
+            email.sent_at = timezone.now()
+            email.context = {}
+            email.save(update_fields=["status", "sent_at", "context", "attempts"])
+    if failure is not None:
+        # Raised after the commit, so the attempt and its error stay recorded for the retry and the sweep.
+        raise failure
+    return email
 
 
 def email_sweep_pending(*, older_than_seconds: int = 120) -> int:

@@ -239,6 +239,19 @@ SPECTACULAR_SETTINGS = {
         "ConsentSourceEnum": "crm.models.ConsentSource",
         "LeadSourceEnum": "crm.models.LeadSource",
         "LeadStatusEnum": "crm.models.LeadStatus",
+        "ConsentChannelEnum": "crm.models.ConsentChannel",
+        "ConsentPurposeEnum": "crm.models.ConsentPurpose",
+        "CabinEnum": "crm.models.Cabin",
+        "MealCodeEnum": "crm.models.MealCode",
+        "AssistanceCodeEnum": "crm.models.AssistanceCode",
+        "TravelPurposeEnum": "crm.models.TravelPurpose",
+        "BookingChannelEnum": "reservations.models.Channel",
+        "BookingStatusEnum": "reservations.models.BookingStatus",
+        "SegmentStatusEnum": "reservations.models.SegmentStatus",
+        "FlightStatusEnum": "reservations.models.FlightStatus",
+        "PaymentStatusEnum": "reservations.models.PaymentStatus",
+        "RefundStatusEnum": "reservations.models.RefundStatus",
+        "TicketStatusEnum": "reservations.models.TicketStatus",
     },
 }
 
@@ -260,6 +273,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE = {
     "crm-sweep-pending-emails": {"task": "crm.tasks.sweep_pending_emails", "schedule": 120.0},
     "reservations-expire-unpaid-holds": {"task": "reservations.tasks.expire_unpaid_holds", "schedule": 60.0},
+    "reservations-sweep-pending-refunds": {"task": "reservations.tasks.sweep_pending_refunds", "schedule": 300.0},
 }
 
 PHONENUMBER_DEFAULT_REGION = env.str("PHONENUMBER_DEFAULT_REGION", default=None)
@@ -271,6 +285,8 @@ AIRLINE_DESIGNATOR = env.str("AIRLINE_DESIGNATOR", default="AU")
 SITE_URL = env.str("SITE_URL", default="http://localhost:8000")
 # First three digits of every e-ticket number (the airline's accounting code).
 AIRLINE_TICKET_PREFIX = env.str("AIRLINE_TICKET_PREFIX", default="878")
+# The payment gateway class (dotted path); the simulated card gateway needs no account and no network.
+PAYMENT_GATEWAY = env.str("PAYMENT_GATEWAY", default="reservations.gateway.SimulatedCardGateway")
 
 # Reservations rules that operations may tune per deployment.
 BOOKING_CURRENCY = env.str("BOOKING_CURRENCY", default="EUR")

@@ -1,5 +1,1088 @@
-"""reservations API endpoints, registered on the shared /api/v1/ router."""
+"""Reservations API: flight search, seat maps and flight status; bookings with payments, seats,
+cancellation, check-in and boarding passes.
+
+Input serializers validate, a service in ``reservations.services`` does the work, output serializers
+render. Who reaches what:
+
+- ``/flights/search/``, ``/flights/{id}/seat-map/`` and ``/flight-status/`` are public, like the
+  timetable on the airline's website: no personal data, throttled per client address.
+- ``/bookings/`` needs a login. A passenger (a login that is not staff) sees, books, pays, cancels
+  and checks in only their own bookings (booked by them or with them on board): **404 for anyone
+  else's**. Staff see every booking with ``reservations.view_booking`` and act with the permission
+  for the action (add_booking, add_payment, change_booking, add_seatassignment, add_checkin).
+- Flight times are ISO 8601 in each airport's local time (the offset says which), as printed on
+  a ticket; money is a decimal string with its ISO 4217 currency.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date, timedelta
+from decimal import Decimal
+from functools import cached_property
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django_countries.serializer_fields import CountryField
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field, extend_schema_view
+from phonenumber_field.serializerfields import PhoneNumberField
+from rest_framework import exceptions, mixins, permissions, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from crm import selectors as crm_selectors
+from crm.api_support import ErrorResponseSerializer, StandardPagination
+from crm.errors import ApplicationError, NotFound
+from crm.models import AssistanceCode, Cabin, Customer, MealCode, TravelPurpose
+from crm.permissions import can_see_identity_documents, is_staff_member, mask
+from reservations import selectors, services
+from reservations.models import (
+    Airport,
+    Booking,
+    BookingCharge,
+    BookingPassenger,
+    BookingStatus,
+    DocumentType,
+    FareFamily,
+    Flight,
+    PassengerType,
+    Payment,
+    PaymentMethod,
+    Refund,
+    Segment,
+    Ticket,
+)
+
+
+def error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ErrorResponseSerializer, description=description)
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses keys it does not know, nested objects included, so a typo is an error and not a silent no-op."""
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        unknown: dict[str, list[str]] = {}
+        if isinstance(data, Mapping):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            unknown = {str(k): [_("Unknown or read-only field.")] for k in data if k not in writable}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as invalid:
+            if unknown and isinstance(invalid.detail, dict):
+                raise serializers.ValidationError({**invalid.detail, **unknown}) from None
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
+
+
+# Services number list items from 1 ("passengers.2.given_name"); the API, like every serializer
+# error it gives, counts from 0 ("passengers.1.given_name" is the second passenger sent).
+_SERVICE_ITEM = re.compile(r"^(?P<list>passengers|segments)\.(?P<n>\d+)(?P<rest>(\..*)?)$")
+
+
+def _api_field_name(name: str) -> str:
+    match = _SERVICE_ITEM.match(name)
+    if match is None:
+        return name
+    return f"{match['list']}.{int(match['n']) - 1}{match['rest']}"
+
+
+def _in_api_terms(error: ApplicationError) -> ApplicationError:
+    error.fields = {_api_field_name(k): v for k, v in error.fields.items()}
+    return error
+
+
+# --- Output: flights, fares ---------------------------------------------------------------------
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class LocalTimeField(serializers.Field):
+    """A flight time in an airport's own time zone, e.g. ``2026-05-01T09:40:00+02:00``."""
+
+    def __init__(self, *, time: str, airport: str, **kwargs: Any) -> None:
+        self.time_attribute, self.airport_attribute = time, airport
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, flight: Flight) -> str | None:
+        value = getattr(flight, self.time_attribute)
+        if value is None:
+            return None
+        return value.astimezone(ZoneInfo(getattr(flight, self.airport_attribute).time_zone)).isoformat()
+
+
+class AirportSerializer(serializers.ModelSerializer):
+    country = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Airport
+        fields = ("iata_code", "name", "city", "country", "time_zone")
+        read_only_fields = fields
+
+
+class FlightSerializer(serializers.ModelSerializer):
+    flight_code = serializers.CharField(read_only=True, help_text="Airline designator and number, e.g. `AU123`.")
+    origin = AirportSerializer(read_only=True)
+    destination = AirportSerializer(read_only=True)
+    scheduled_departure = LocalTimeField(time="scheduled_departure", airport="origin")
+    scheduled_arrival = LocalTimeField(time="scheduled_arrival", airport="destination")
+    estimated_departure = LocalTimeField(time="estimated_departure", airport="origin", allow_null=True)
+    estimated_arrival = LocalTimeField(time="estimated_arrival", airport="destination", allow_null=True)
+    duration_minutes = serializers.IntegerField(read_only=True)
+    aircraft = serializers.CharField(source="aircraft_type.name", read_only=True)
+
+    class Meta:
+        model = Flight
+        fields = (
+            "id", "flight_code", "service_date", "origin", "destination", "scheduled_departure", "scheduled_arrival",
+            "estimated_departure", "estimated_arrival", "duration_minutes", "aircraft", "status", "gate",
+        )  # fmt: skip
+        read_only_fields = fields
+
+
+class FlightStatusSerializer(FlightSerializer):
+    status_display = serializers.CharField(source="get_status_display", read_only=True)
+
+    class Meta(FlightSerializer.Meta):
+        fields = (*FlightSerializer.Meta.fields, "status_display", "status_reason")
+        read_only_fields = fields
+
+
+class FareFamilySerializer(serializers.ModelSerializer):
+    """What the fare allows: the rules that changes, refunds, bags and seat selection follow."""
+
+    class Meta:
+        model = FareFamily
+        fields = (
+            "code", "name", "cabin", "currency", "refundable", "changeable", "change_fee", "cancellation_fee",
+            "baggage_pieces", "baggage_kg", "seat_selection_fee", "miles_earn_percent",
+        )  # fmt: skip
+        read_only_fields = fields
+
+
+class TaxLineSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
+class PassengerPriceSerializer(serializers.Serializer):
+    passenger_type = serializers.ChoiceField(choices=PassengerType.choices)
+    count = serializers.IntegerField(help_text="How many passengers of this type the search asked for.")
+    fare = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="Per passenger.")
+    taxes = TaxLineSerializer(many=True, help_text="Per passenger, itemised.")
+    total = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="Fare and taxes, per passenger.")
+
+
+class OfferSerializer(serializers.Serializer):
+    fare_family = FareFamilySerializer()
+    booking_class = serializers.CharField(source="booking_class.code")
+    currency = serializers.CharField()
+    seats_left = serializers.IntegerField(help_text="Seats left in the cabin right now.")
+    fare_total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    taxes_total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    total = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="For the whole party.")
+    prices = serializers.SerializerMethodField()
+
+    @extend_schema_field(PassengerPriceSerializer(many=True))
+    def get_prices(self, offer) -> list[dict[str, Any]]:  # noqa: ANN001
+        rows = [
+            {"passenger_type": t, "count": n, "fare": p.fare, "taxes": p.taxes, "total": p.total}
+            for t, p in offer.prices.items()
+            if (n := offer.counts.get(t, 0))
+        ]
+        return PassengerPriceSerializer(rows, many=True).data
+
+
+class LowestSerializer(serializers.Serializer):
+    fare_family = serializers.CharField(source="fare_family.code")
+    total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    currency = serializers.CharField()
+
+
+class FlightOptionSerializer(serializers.Serializer):
+    flight = FlightSerializer()
+    seats_left = serializers.IntegerField(help_text="Seats left in the searched cabin right now.")
+    sold_out = serializers.BooleanField(help_text="No fare is open for the whole party.")
+    lowest = LowestSerializer(allow_null=True)
+    offers = OfferSerializer(many=True, help_text="One per fare family still open for the party, cheapest first.")
+
+
+class FlightSearchResultSerializer(serializers.Serializer):
+    results = FlightOptionSerializer(many=True)
+
+
+# --- Flights: search, seat map, status ------------------------------------------------------------
+
+
+SALES_HORIZON = timedelta(days=366)
+
+
+class FlightSearchQuerySerializer(serializers.Serializer):
+    origin = serializers.CharField(min_length=3, max_length=3, help_text="IATA airport code, e.g. `LHR`.")
+    destination = serializers.CharField(min_length=3, max_length=3, help_text="IATA airport code, e.g. `CDG`.")
+    date = serializers.DateField(help_text="Local departure date at the origin, `YYYY-MM-DD`.")
+    cabin = serializers.ChoiceField(choices=Cabin.choices, default=Cabin.ECONOMY)
+    adults = serializers.IntegerField(min_value=1, max_value=9, default=1)
+    children = serializers.IntegerField(min_value=0, max_value=8, default=0, help_text="Aged 2-11 on the day.")
+    infants = serializers.IntegerField(min_value=0, max_value=9, default=0, help_text="Under 2, on an adult's lap.")
+    sort = serializers.ChoiceField(choices=[(k, k) for k in selectors.SORT_KEYS], default="price")
+
+    def validate_date(self, value: date) -> date:
+        if value > timezone.localdate() + SALES_HORIZON:
+            raise serializers.ValidationError(_("Flights are on sale up to a year ahead."))
+        return value
+
+
+class FlightStatusQuerySerializer(serializers.Serializer):
+    flight = serializers.CharField(max_length=10, help_text="Flight number, e.g. `AU123`, `AU 123` or `123`.")
+    date = serializers.DateField(help_text="Local departure date at the origin, `YYYY-MM-DD`.")
+
+
+class SeatMapQuerySerializer(serializers.Serializer):
+    cabin = serializers.ChoiceField(choices=Cabin.choices, required=False, help_text="Only this cabin's rows.")
+
+
+class SeatMapSeatSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="e.g. `12C`")
+    letter = serializers.CharField()
+    status = serializers.CharField(help_text="`available`, `exit` (free, at an emergency exit), `taken` or `blocked`.")
+    selectable = serializers.BooleanField()
+    exit_row = serializers.BooleanField()
+    window = serializers.BooleanField()
+    aisle = serializers.BooleanField()
+
+
+class SeatMapRowSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    cabin = serializers.ChoiceField(choices=Cabin.choices)
+    exit_row = serializers.BooleanField()
+    blocks = serializers.ListField(
+        child=SeatMapSeatSerializer(many=True), help_text="Groups of seats between the aisles, left to right."
+    )
+
+
+class SeatMapSerializer(serializers.Serializer):
+    flight = FlightSerializer()
+    cabins = serializers.ListField(child=serializers.ChoiceField(choices=Cabin.choices))
+    rows = SeatMapRowSerializer(many=True)
+
+
+FLIGHT_ID_PARAM = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)
+
+
+class PublicReadMixin:
+    """Public reads: anyone may call, throttled per client address (or per login when logged in)."""
+
+    permission_classes = [permissions.AllowAny]
+
+
+class FlightViewSet(PublicReadMixin, viewsets.GenericViewSet):
+    """Flights with live seat counts and prices; public like the airline's timetable."""
+
+    queryset = Flight.objects.none()
+    serializer_class = FlightSerializer
+    lookup_value_regex = "[0-9]{1,18}"
+    filter_backends: list = []
+    pagination_class = None
+
+    @extend_schema(
+        summary="Search flights",
+        description="Flights from `origin` to `destination` leaving on `date` (local), each with one offer per fare "
+        "family still open for the whole party, priced per passenger type with taxes itemised, and the seats left "
+        "in the cabin now. At most 9 seats (adults and children); no more infants than adults.",
+        parameters=[FlightSearchQuerySerializer],
+        responses=FlightSearchResultSerializer,
+        auth=[],
+    )
+    @action(detail=False, methods=["get"])
+    def search(self, request: Request, **kwargs: Any) -> Response:
+        query = FlightSearchQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        q = query.validated_data
+        try:
+            options = selectors.flight_search(
+                origin=q["origin"],
+                destination=q["destination"],
+                departure_date=q["date"],
+                cabin=q["cabin"],
+                adults=q["adults"],
+                children=q["children"],
+                infants=q["infants"],
+                sort=q["sort"],
+            )
+        except ApplicationError as refused:
+            refused.fields = {("date" if k == "departure_date" else k): v for k, v in refused.fields.items()}
+            raise
+        return Response(FlightSearchResultSerializer({"results": options}).data)
+
+    @extend_schema(
+        summary="Seat map of a flight",
+        description="Every seat of the aircraft, row by row and cabin by cabin, split at the aisles, with its live "
+        "status: `available`, `exit` (free, at an emergency exit: not for children, infants' adults or travellers "
+        "needing assistance), `taken` or `blocked`. Who holds a seat is never shown.",
+        parameters=[FLIGHT_ID_PARAM, SeatMapQuerySerializer],
+        responses=SeatMapSerializer,
+        auth=[],
+    )
+    @action(detail=True, methods=["get"], url_path="seat-map")
+    def seat_map(self, request: Request, pk: str, **kwargs: Any) -> Response:
+        query = SeatMapQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        flight = selectors.flight_get(flight_id=pk)
+        seat_map = selectors.seat_map(flight=flight, cabin=query.validated_data.get("cabin") or None)
+        return Response(SeatMapSerializer(seat_map).data)
+
+
+class FlightStatusView(PublicReadMixin, APIView):
+    """A flight's status by number and date, for anyone (the portal's status page, airport screens)."""
+
+    @extend_schema(
+        operation_id="flight_status_retrieve",
+        summary="Flight status",
+        description="Scheduled and estimated times, gate and status of one flight on one local departure date.",
+        parameters=[FlightStatusQuerySerializer],
+        responses={200: FlightStatusSerializer},
+        auth=[],
+    )
+    def get(self, request: Request, **kwargs: Any) -> Response:
+        query = FlightStatusQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        flight = selectors.flight_status_lookup(
+            flight_code=query.validated_data["flight"], service_date=query.validated_data["date"]
+        )
+        return Response(FlightStatusSerializer(flight).data)
+
+
+# --- Output: bookings -----------------------------------------------------------------------------
+
+
+class BookingPassengerSerializer(serializers.ModelSerializer):
+    document_number = serializers.SerializerMethodField(
+        help_text="Masked (e.g. `••••••21`) unless the login may see identity documents."
+    )
+    nationality = serializers.CharField(read_only=True)
+    document_country = serializers.CharField(read_only=True)
+    infant_of = serializers.SerializerMethodField(help_text="For an infant: the sequence of the adult whose lap it is on.")
+
+    class Meta:
+        model = BookingPassenger
+        fields = (
+            "sequence", "passenger_type", "title", "given_name", "family_name", "date_of_birth", "nationality",
+            "document_type", "document_number", "document_expiry", "document_country", "meal", "assistance",
+            "frequent_flyer_number", "infant_of",
+        )  # fmt: skip
+        read_only_fields = fields
+
+    def get_document_number(self, passenger: BookingPassenger) -> str:
+        number = passenger.document_number or ""
+        return number if self.context.get("show_documents") else mask(number)
+
+    def get_infant_of(self, passenger: BookingPassenger) -> int | None:
+        if passenger.travelling_with_id is None:
+            return None
+        by_id = {p.pk: p.sequence for p in passenger.booking.passengers.all()}
+        return by_id.get(passenger.travelling_with_id)
+
+
+class PassengerSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BookingPassenger
+        fields = ("sequence", "passenger_type", "given_name", "family_name")
+        read_only_fields = fields
+
+
+class SegmentSummarySerializer(serializers.ModelSerializer):
+    flight = FlightSerializer(read_only=True)
+    booking_class = serializers.CharField(source="booking_class.code", read_only=True)
+    fare_family = serializers.CharField(source="fare_family.code", read_only=True)
+
+    class Meta:
+        model = Segment
+        fields = ("sequence", "status", "flight", "cabin", "booking_class", "fare_family")
+        read_only_fields = fields
+
+
+class SeatSerializer(serializers.Serializer):
+    passenger = serializers.IntegerField(help_text="Passenger sequence.")
+    seat = serializers.CharField()
+
+
+class SegmentSerializer(SegmentSummarySerializer):
+    fare_family = FareFamilySerializer(read_only=True)
+    seats = serializers.SerializerMethodField()
+
+    class Meta(SegmentSummarySerializer.Meta):
+        fields = (*SegmentSummarySerializer.Meta.fields, "seats")
+        read_only_fields = fields
+
+    @extend_schema_field(SeatSerializer(many=True))
+    def get_seats(self, segment: Segment) -> list[dict[str, Any]]:
+        sequences = {p.pk: p.sequence for p in segment.booking.passengers.all()}
+        return [
+            {"passenger": sequences.get(a.passenger_id), "seat": a.seat}
+            for a in sorted(segment.seat_assignments.all(), key=lambda a: sequences.get(a.passenger_id, 0))
+        ]
+
+
+class ChargeSerializer(serializers.ModelSerializer):
+    passenger = serializers.IntegerField(source="passenger.sequence", read_only=True, allow_null=True)
+    segment = serializers.SerializerMethodField(help_text="Segment sequence, if the charge is for one flight.")
+
+    class Meta:
+        model = BookingCharge
+        fields = ("kind", "code", "description", "passenger", "segment", "amount", "currency", "reason", "created_at")
+        read_only_fields = fields
+
+    def get_segment(self, charge: BookingCharge) -> int | None:
+        if charge.segment_id is None:
+            return None
+        return next((s.sequence for s in charge.booking.segments.all() if s.pk == charge.segment_id), None)
+
+
+class PaymentSerializer(serializers.ModelSerializer):
+    """A payment as the client may see it: card brand and last four digits, never more."""
+
+    voucher_code = serializers.CharField(source="voucher.code", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Payment
+        fields = (
+            "id", "method", "status", "amount", "currency", "card_brand", "card_last4", "voucher_code", "miles",
+            "decline_reason", "created_at",
+        )  # fmt: skip
+        read_only_fields = fields
+
+
+class RefundSerializer(serializers.ModelSerializer):
+    payment = serializers.IntegerField(source="payment_id", read_only=True)
+
+    class Meta:
+        model = Refund
+        fields = ("id", "payment", "amount", "currency", "status", "reason", "created_at", "completed_at")
+        read_only_fields = fields
+
+
+class CouponSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    segment = serializers.IntegerField(source="segment.sequence")
+    status = serializers.CharField()
+
+
+class TicketSerializer(serializers.ModelSerializer):
+    passenger = serializers.IntegerField(source="passenger.sequence", read_only=True)
+    coupons = CouponSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Ticket
+        fields = ("number", "passenger", "status", "issued_at", "coupons")
+        read_only_fields = fields
+
+
+class BookingSummarySerializer(serializers.ModelSerializer):
+    """One row of a booking list."""
+
+    contact_phone = serializers.CharField(read_only=True)
+    balance_due = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
+    passengers = PassengerSummarySerializer(many=True, read_only=True)
+    segments = SegmentSummarySerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Booking
+        fields = (
+            "record_locator", "status", "trip_type", "channel", "purpose", "contact_email", "contact_phone",
+            "adults", "children", "infants", "currency", "total_amount", "paid_amount", "refunded_amount",
+            "balance_due", "hold_expires_at", "created_at", "cancelled_at", "passengers", "segments",
+        )  # fmt: skip
+        read_only_fields = fields
+
+
+class BookingSerializer(BookingSummarySerializer):
+    """A whole booking: travellers, flights with seats, itemised charges, payments, refunds, e-tickets."""
+
+    customer = serializers.CharField(source="customer.customer_number", read_only=True, allow_null=True)
+    passengers = BookingPassengerSerializer(many=True, read_only=True)
+    segments = SegmentSerializer(many=True, read_only=True)
+    charges = ChargeSerializer(many=True, read_only=True)
+    payments = PaymentSerializer(many=True, read_only=True)
+    refunds = RefundSerializer(many=True, read_only=True)
+    tickets = TicketSerializer(many=True, read_only=True)
+
+    class Meta(BookingSummarySerializer.Meta):
+        fields = (
+            *BookingSummarySerializer.Meta.fields, "customer", "language", "disrupted_at", "disruption_reason",
+            "charges", "payments", "refunds", "tickets",
+        )  # fmt: skip
+        read_only_fields = fields
+
+
+# --- Input: bookings ------------------------------------------------------------------------------
+
+
+class SegmentInputSerializer(StrictSerializer):
+    flight_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    cabin = serializers.ChoiceField(choices=Cabin.choices)
+    fare_family = serializers.CharField(max_length=20, help_text="Fare family code from the search offers, e.g. `ECO_STANDARD`.")
+
+
+class PassengerInputSerializer(StrictSerializer):
+    passenger_type = serializers.ChoiceField(choices=PassengerType.choices)
+    title = serializers.CharField(max_length=4, required=False, allow_blank=True)
+    given_name = serializers.CharField(max_length=100, help_text="As in the travel document.")
+    family_name = serializers.CharField(max_length=100, help_text="As in the travel document.")
+    date_of_birth = serializers.DateField(required=False, allow_null=True, help_text="Required for children and infants.")
+    nationality = CountryField(required=False, allow_blank=True)
+    document_type = serializers.ChoiceField(choices=DocumentType.choices, required=False, allow_blank=True)
+    document_number = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    document_expiry = serializers.DateField(required=False, allow_null=True)
+    document_country = CountryField(required=False, allow_blank=True)
+    meal = serializers.ChoiceField(choices=MealCode.choices, required=False, allow_blank=True)
+    assistance = serializers.ListField(
+        child=serializers.ChoiceField(choices=AssistanceCode.choices), required=False, max_length=10
+    )
+    frequent_flyer_number = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    customer_number = serializers.CharField(
+        max_length=12,
+        required=False,
+        allow_blank=True,
+        help_text="Link this traveller to a customer record (blank preferences and documents are filled from it). "
+        "A passenger may give only their own number.",
+    )
+
+
+class BookingCreateInputSerializer(StrictSerializer):
+    segments = SegmentInputSerializer(many=True, allow_empty=False, max_length=6, help_text="The flights, in order.")
+    passengers = PassengerInputSerializer(
+        many=True, allow_empty=False, max_length=18, help_text="Adults first; each infant sits on an adult's lap."
+    )
+    contact_email = serializers.EmailField(max_length=254)
+    contact_phone = PhoneNumberField(required=False, allow_blank=True, help_text="E.164, e.g. +442079460958")
+    purpose = serializers.ChoiceField(choices=TravelPurpose.choices, required=False, allow_blank=True)
+    customer = serializers.CharField(
+        max_length=12,
+        required=False,
+        allow_blank=True,
+        help_text="Staff: the customer number of whoever books. A passenger's bookings are always their own.",
+    )
+
+
+class CardInputSerializer(StrictSerializer):
+    number = serializers.RegexField(r"^[0-9 ]{12,23}$", max_length=23, help_text="Used once for the charge; never stored.")
+    expiry_month = serializers.IntegerField(min_value=1, max_value=12)
+    expiry_year = serializers.IntegerField(min_value=2000, max_value=2199)
+    cvv = serializers.RegexField(r"^[0-9]{3,4}$", max_length=4, style={"input_type": "password"})
+    holder = serializers.CharField(max_length=100)
+
+
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,64}$")
+
+
+class PaymentInputSerializer(StrictSerializer):
+    method = serializers.ChoiceField(choices=PaymentMethod.choices, help_text="`counter` is for staff only.")
+    amount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=Decimal("0.01"), required=False, help_text="Default: the balance due."
+    )
+    card = CardInputSerializer(required=False, help_text="For `card`.")
+    voucher_code = serializers.CharField(max_length=16, required=False, allow_blank=True, help_text="For `voucher`.")
+    idempotency_key = serializers.RegexField(
+        IDEMPOTENCY_KEY.pattern,
+        required=False,
+        help_text="Or the `Idempotency-Key` header: 1-64 visible ASCII characters, new for each payment you mean.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["method"] == PaymentMethod.CARD and "card" not in attrs:
+            raise serializers.ValidationError({"card": [_("Enter the card details.")]})
+        if attrs["method"] == PaymentMethod.VOUCHER and not attrs.get("voucher_code"):
+            raise serializers.ValidationError({"voucher_code": [_("Enter the voucher code.")]})
+        return attrs
+
+
+class PaymentResultSerializer(serializers.Serializer):
+    payment = PaymentSerializer()
+    booking = BookingSerializer()
+
+
+class CancelInputSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    waive_reason = serializers.CharField(
+        max_length=300, required=False, allow_blank=True, help_text="Staff with reservations.waive_fees: waive the fee, audited."
+    )
+
+
+class SeatInputSerializer(StrictSerializer):
+    segment = serializers.IntegerField(min_value=1, max_value=99, help_text="Segment sequence.")
+    passenger = serializers.IntegerField(min_value=1, max_value=99, help_text="Passenger sequence.")
+    seat = serializers.RegexField(r"^[0-9]{1,3}[A-Za-z]$", max_length=4, help_text="e.g. `12C`.")
+
+
+class CheckInSeatInputSerializer(StrictSerializer):
+    passenger = serializers.IntegerField(min_value=1, max_value=99, help_text="Passenger sequence.")
+    seat = serializers.RegexField(r"^[0-9]{1,3}[A-Za-z]$", max_length=4, help_text="e.g. `12C`.")
+
+
+class BagsInputSerializer(StrictSerializer):
+    passenger = serializers.IntegerField(min_value=1, max_value=99)
+    weights_kg = serializers.ListField(
+        child=serializers.DecimalField(max_digits=4, decimal_places=1, min_value=Decimal("0.1"), max_value=Decimal("99")),
+        max_length=9,
+        help_text="One weight per checked bag.",
+    )
+    hand_carry = serializers.IntegerField(min_value=0, max_value=9, default=0, help_text="Cabin bags.")
+
+
+class CheckInInputSerializer(StrictSerializer):
+    segment = serializers.IntegerField(min_value=1, max_value=99, help_text="Segment sequence.")
+    passengers = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=99), allow_empty=False, max_length=18,
+        help_text="Sequences of the passengers to check in.",
+    )  # fmt: skip
+    seats = CheckInSeatInputSerializer(
+        many=True, required=False, max_length=18, help_text="Seats to choose while checking in; the others are allocated."
+    )
+    bags = BagsInputSerializer(many=True, required=False, max_length=18)
+
+
+class CheckInSerializer(serializers.Serializer):
+    passenger = serializers.IntegerField(source="passenger.sequence")
+    segment = serializers.IntegerField(source="segment.sequence")
+    flight_code = serializers.CharField(source="flight.flight_code")
+    seat = serializers.CharField()
+    sequence_number = serializers.IntegerField()
+    bags = serializers.IntegerField()
+    bag_weights_kg = serializers.ListField(child=serializers.DecimalField(max_digits=5, decimal_places=1))
+    hand_carry = serializers.IntegerField()
+    excess_baggage_fee = serializers.DecimalField(max_digits=12, decimal_places=2)
+    checked_in_at = serializers.DateTimeField()
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class AirportTimeField(serializers.Field):
+    """An already local time (the boarding pass computes them), written with its offset."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(read_only=True, **kwargs)
+
+    def to_representation(self, value: Any) -> str:
+        return value.isoformat()
+
+
+class BoardingPassSerializer(serializers.Serializer):
+    passenger = serializers.IntegerField(source="check_in.passenger.sequence", help_text="Passenger sequence.")
+    segment = serializers.IntegerField(source="check_in.segment.sequence", help_text="Segment sequence.")
+    passenger_name = serializers.CharField(help_text="FAMILY/GIVEN, as printed.")
+    passenger_type = serializers.CharField()
+    record_locator = serializers.CharField()
+    ticket_number = serializers.CharField()
+    flight_code = serializers.CharField()
+    origin = serializers.CharField(source="flight.origin.iata_code")
+    destination = serializers.CharField(source="flight.destination.iata_code")
+    cabin = serializers.CharField()
+    fare_family = serializers.CharField()
+    departure = AirportTimeField(help_text="Local time at the origin.")
+    arrival = AirportTimeField(help_text="Local time at the destination.")
+    boarding = AirportTimeField()
+    gate_closes = AirportTimeField()
+    gate = serializers.CharField()
+    seat = serializers.CharField()
+    sequence = serializers.IntegerField(help_text="Check-in sequence number on the flight.")
+    zone = serializers.IntegerField(help_text="Boarding zone.")
+    bags = serializers.IntegerField()
+    hand_carry = serializers.IntegerField()
+    ssr_codes = serializers.ListField(child=serializers.CharField())
+    bcbp = serializers.CharField(
+        source="barcode", help_text="IATA BCBP string (Resolution 792, format M): the data of the PDF417 barcode."
+    )
+
+
+# --- Bookings -------------------------------------------------------------------------------------
+
+
+class BookingAccess(permissions.BasePermission):
+    """Logged in; staff also need the permissions of the action. Passengers are scoped in the view."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        if not is_staff_member(user):
+            return True
+        return user.has_perms(view.permissions_by_action.get(view.action, ("reservations.view_booking",)))
+
+
+class BookingFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=BookingStatus.choices)
+
+    class Meta:
+        model = Booking
+        fields = ["status"]
+
+
+RECORD_LOCATOR_PARAM = OpenApiParameter(
+    "record_locator", OpenApiTypes.STR, OpenApiParameter.PATH, description="Six characters, e.g. `K7P2XQ`."
+)
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="1-64 visible ASCII characters; repeat it to retry safely (or send `idempotency_key` in the body).",
+)
+NOT_YOURS = "No booking with this reference (or not one this login may reach)."
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Bookings, newest first",
+        description="A passenger's own bookings (booked by them or with them on board); every booking for staff.",
+        responses=BookingSummarySerializer(many=True),
+    ),
+    retrieve=extend_schema(summary="Read a booking", parameters=[RECORD_LOCATOR_PARAM], responses={200: BookingSerializer}),
+    create=extend_schema(
+        summary="Book flights",
+        description="Holds seats for the whole party on every flight at once, prices the fares and taxes, and "
+        "returns the booking held until `hold_expires_at`; pay it with `/payments/`. All or nothing: when a flight "
+        "has too few seats left the answer is 409 `sold_out` and nothing is held.",
+        request=BookingCreateInputSerializer,
+        responses={
+            201: BookingSerializer,
+            409: error("`sold_out`: too few seats left; `fare_unavailable`: that fare family has closed."),
+        },
+    ),
+)
+class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Bookings (PNRs) by record locator."""
+
+    lookup_field = "record_locator"
+    lookup_value_regex = "[^/]+"
+    queryset = Booking.objects.none()
+    serializer_class = BookingSummarySerializer
+    permission_classes = [BookingAccess]
+    pagination_class = StandardPagination
+    filter_backends = [filters.DjangoFilterBackend]
+    filterset_class = BookingFilter
+
+    permissions_by_action = {
+        "list": ("reservations.view_booking",),
+        "retrieve": ("reservations.view_booking",),
+        "create": ("reservations.view_booking", "reservations.add_booking"),
+        "payments": ("reservations.view_booking", "reservations.add_payment"),
+        "cancel": ("reservations.view_booking", "reservations.change_booking"),
+        "seats": ("reservations.view_booking", "reservations.add_seatassignment"),
+        "check_in": ("reservations.view_booking", "reservations.add_checkin"),
+        "boarding_passes": ("reservations.view_booking", "reservations.view_checkin"),
+    }
+
+    @cached_property
+    def is_staff(self) -> bool:
+        """Asked a few times per request; the view lives for one request."""
+        return is_staff_member(self.request.user)
+
+    def _own_customer(self) -> Customer | None:
+        return getattr(self.request.user, "customer", None)
+
+    def get_queryset(self):  # noqa: ANN201
+        if getattr(self, "swagger_fake_view", False):
+            return Booking.objects.none()
+        if self.is_staff:
+            return selectors.booking_queryset()
+        customer = self._own_customer()
+        if customer is None:
+            return Booking.objects.none()
+        return selectors.bookings_for_customer(customer=customer)
+
+    def get_object(self) -> Booking:
+        """The booking with everything the detail shows; someone else's is 404 for a passenger."""
+        locator = self.kwargs[self.lookup_field]
+        if self.is_staff:
+            return selectors.booking_get_for_office(record_locator=locator)
+        found = selectors.booking_get_for_passenger(user=self.request.user, record_locator=locator)
+        return selectors.booking_office_queryset().get(pk=found.pk)
+
+    def _context(self) -> dict[str, Any]:
+        return {"request": self.request, "show_documents": can_see_identity_documents(self.request.user)}
+
+    def _detail(self, booking: Booking, status_code: int = status.HTTP_200_OK, **extra: Any) -> Response:
+        booking = selectors.booking_office_queryset().get(pk=booking.pk)
+        return Response(BookingSerializer(booking, context=self._context()).data, status=status_code, **extra)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(BookingSummarySerializer(page, many=True).data)
+
+    def retrieve(self, request: Request, record_locator: str, **kwargs: Any) -> Response:
+        return Response(BookingSerializer(self.get_object(), context=self._context()).data)
+
+    def _linked_customer(self, number: str, field: str) -> Customer | None:
+        number = "".join(number.split()).upper()
+        if not number:
+            return None
+        if not self.is_staff:
+            own = self._own_customer()
+            if own is None or own.customer_number != number:
+                raise exceptions.ValidationError({field: [_("You can only give your own customer number.")]})
+            return own
+        try:
+            return crm_selectors.customer_get(customer_number=number)
+        except NotFound:
+            raise exceptions.ValidationError({field: [_("No customer with that number.")]}) from None
+
+    def create(self, request: Request, **kwargs: Any) -> Response:
+        data = BookingCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        d = data.validated_data
+        if self.is_staff:
+            booker = self._linked_customer(d.get("customer", ""), "customer")
+        else:
+            booker = self._own_customer()
+            if booker is None:
+                raise exceptions.PermissionDenied(_("This login has no customer record to book for."))
+            if d.get("customer") and self._linked_customer(d["customer"], "customer") != booker:
+                raise exceptions.ValidationError({"customer": [_("You can only book for yourself.")]})
+        passengers = []
+        for i, p in enumerate(d["passengers"]):
+            p = dict(p)
+            customer = self._linked_customer(p.pop("customer_number", ""), f"passengers.{i}.customer_number")
+            p["nationality"] = str(p.get("nationality") or "")
+            p["document_country"] = str(p.get("document_country") or "")
+            passengers.append(services.PassengerRequest(**p, customer=customer))
+        try:
+            booking = services.booking_create(
+                segments=[services.SegmentRequest(**s) for s in d["segments"]],
+                passengers=passengers,
+                contact_email=d["contact_email"],
+                contact_phone=str(d.get("contact_phone") or ""),
+                purpose=d.get("purpose", ""),
+                channel="api",
+                customer=booker,
+                by=request.user,
+                language=get_language() or "en",
+            )
+        except ApplicationError as refused:
+            raise _in_api_terms(refused) from None
+        location = reverse("booking-detail", kwargs={"record_locator": booking.record_locator})
+        return self._detail(booking, status.HTTP_201_CREATED, headers={"Location": location})
+
+    # --- Payments ---
+
+    @extend_schema(
+        summary="Pay for a booking",
+        description="Charges the card (or voucher, miles; `counter` for staff) and, once the balance is paid, "
+        "issues the e-tickets. Send an `Idempotency-Key` header (or `idempotency_key`): repeating a request with "
+        "the same key returns the first result (200) instead of charging again; keys belong to the login that "
+        "sends them. Card details go to the gateway and are never stored or echoed; the answer carries brand and "
+        "last four digits only. A declined card is **402** `payment_declined` (and so is a replay of it); a booking "
+        "that can no longer be paid or owes nothing is 400 (`booking_not_payable`, `nothing_due`).",
+        parameters=[RECORD_LOCATOR_PARAM, IDEMPOTENCY_HEADER],
+        request=PaymentInputSerializer,
+        responses={
+            201: PaymentResultSerializer,
+            200: OpenApiResponse(PaymentResultSerializer, description="A repeat of an earlier request with the same key."),
+            402: error("`payment_declined`: the gateway refused the card; nothing was charged."),
+            409: error("`idempotency_key_reused`: this key already paid for another booking."),
+        },
+    )
+    @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
+    def payments(self, request: Request, record_locator: str, **kwargs: Any) -> Response:
+        booking = self.get_object()
+        data = PaymentInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        d = data.validated_data
+        key = self._idempotency_key(request, d.get("idempotency_key"))
+        card = None
+        if d["method"] == PaymentMethod.CARD:
+            c = d["card"]
+            card = services.CardDetails(
+                number="".join(c["number"].split()),
+                expiry_month=c["expiry_month"],
+                expiry_year=c["expiry_year"],
+                cvv=c["cvv"],
+                holder=c["holder"],
+            )
+        # Keys are the client's own: two logins that both send "1" mean two different payments.
+        scoped_key = f"api:{request.user.pk}:{key}"
+        repeated = Payment.objects.filter(idempotency_key=scoped_key).exists()
+        payment = services.payment_take(
+            booking=booking,
+            method=d["method"],
+            idempotency_key=scoped_key,
+            amount=d.get("amount"),
+            card=card,
+            voucher_code=d.get("voucher_code", ""),
+            by=request.user,
+        )
+        booking = selectors.booking_office_queryset().get(pk=booking.pk)
+        body = PaymentResultSerializer({"payment": payment, "booking": booking}, context=self._context()).data
+        return Response(body, status=status.HTTP_200_OK if repeated else status.HTTP_201_CREATED)
+
+    @staticmethod
+    def _idempotency_key(request: Request, in_body: str | None) -> str:
+        header = request.headers.get("Idempotency-Key")
+        if header is not None and not IDEMPOTENCY_KEY.match(header):
+            raise exceptions.ValidationError({"Idempotency-Key": [_("Use 1-64 visible ASCII characters.")]})
+        if header and in_body and header != in_body:
+            raise exceptions.ValidationError({"idempotency_key": [_("Differs from the Idempotency-Key header.")]})
+        key = header or in_body
+        if not key:
+            raise exceptions.ValidationError(
+                {"idempotency_key": [_("Send an Idempotency-Key header (or this field), new for each payment you mean.")]}
+            )
+        return key
+
+    # --- Cancellation ---
+
+    @extend_schema(
+        summary="Cancel a booking",
+        description="Releases the seats and refunds what the fare rules allow to the original payment method. "
+        "Staff with reservations.waive_fees may waive the cancellation fee with a reason (audited).",
+        parameters=[RECORD_LOCATOR_PARAM],
+        request=CancelInputSerializer,
+        responses={200: BookingSerializer, 409: error("Already cancelled, expired or flown.")},
+    )
+    @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
+    def cancel(self, request: Request, record_locator: str, **kwargs: Any) -> Response:
+        booking = self.get_object()
+        data = CancelInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        booking = services.booking_cancel(
+            booking=booking,
+            by=request.user,
+            reason=data.validated_data.get("reason", ""),
+            waive_reason=data.validated_data.get("waive_reason", ""),
+        )
+        return self._detail(booking)
+
+    # --- Seats ---
+
+    @extend_schema(
+        summary="Choose a seat",
+        description="Assigns one passenger a seat on one segment (replacing their previous seat there). "
+        "A seat is held by one passenger per flight: 409 `seat_taken` when someone else has it.",
+        parameters=[RECORD_LOCATOR_PARAM],
+        request=SeatInputSerializer,
+        responses={200: BookingSerializer, 409: error("`seat_taken`: another passenger holds that seat.")},
+    )
+    @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
+    def seats(self, request: Request, record_locator: str, **kwargs: Any) -> Response:
+        booking = self.get_object()
+        data = SeatInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        segment = _segment_of(booking, data.validated_data["segment"], "segment")
+        passenger = _passenger_of(booking, data.validated_data["passenger"], "passenger")
+        services.seat_assign(segment=segment, passenger=passenger, seat=data.validated_data["seat"].upper(), by=request.user)
+        return self._detail(booking)
+
+    # --- Check-in and boarding passes ---
+
+    @extend_schema(
+        summary="Check in",
+        description="Checks in passengers of one segment, from 24 h to 1 h before departure: seats (optional) and "
+        "bags (weights per bag, hand-carry count); excess over the fare's allowance is priced.",
+        parameters=[RECORD_LOCATOR_PARAM],
+        request=CheckInInputSerializer,
+        responses={
+            201: CheckInSerializer(many=True),
+            409: error("`check_in_closed`: outside the check-in window; or the booking is not ticketed."),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="check-in", filter_backends=[], pagination_class=None)
+    def check_in(self, request: Request, record_locator: str, **kwargs: Any) -> Response:
+        booking = self.get_object()
+        data = CheckInInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        d = data.validated_data
+        segment = _segment_of(booking, d["segment"], "segment")
+        chosen = [_passenger_of(booking, n, f"passengers.{i}") for i, n in enumerate(d["passengers"])]
+        seats = {
+            _passenger_of(booking, s["passenger"], f"seats.{i}.passenger").pk: s["seat"].upper()
+            for i, s in enumerate(d.get("seats", []))
+        }
+        bags: dict[int, list[Decimal]] = {}
+        hand_carry: dict[int, int] = {}
+        bag_entry: dict[int, int] = {}
+        for i, b in enumerate(d.get("bags", [])):
+            pk = _passenger_of(booking, b["passenger"], f"bags.{i}.passenger").pk
+            bags[pk], hand_carry[pk], bag_entry[pk] = list(b["weights_kg"]), b["hand_carry"], i
+        try:
+            check_ins = services.check_in(
+                booking=booking,
+                segment=segment,
+                passengers=chosen,
+                seats=seats or None,
+                bags=bags or None,
+                hand_carry=hand_carry or None,
+                channel="api",
+                by=request.user,
+            )
+        except ApplicationError as refused:
+            refused.fields = _check_in_fields(refused.fields, chosen=[p.pk for p in chosen], bag_entry=bag_entry)
+            raise
+        return Response(CheckInSerializer(check_ins, many=True).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Boarding passes",
+        description="One per checked-in passenger and flight, with the IATA BCBP string its PDF417 barcode encodes.",
+        parameters=[RECORD_LOCATOR_PARAM],
+        responses={200: BoardingPassSerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"], url_path="boarding-passes", filter_backends=[], pagination_class=None)
+    def boarding_passes(self, request: Request, record_locator: str, **kwargs: Any) -> Response:
+        booking = self.get_object()
+        passes = [selectors.boarding_pass(check_in=c) for c in selectors.check_ins_for_booking(booking=booking)]
+        return Response(BoardingPassSerializer(passes, many=True).data)
+
+
+_CHECK_IN_FIELD = re.compile(r"^(?P<name>passengers|bags|hand_carry)\.(?P<pk>\d+)$")
+
+
+def _check_in_fields(fields: dict, *, chosen: list[int], bag_entry: dict[int, int]) -> dict:
+    """check_in names travellers by id ("bags.812"); the API names the entry of the request ("bags.0.weights_kg")."""
+    renamed: dict[str, list[str]] = {}
+    for key, messages in fields.items():
+        match = _CHECK_IN_FIELD.match(key)
+        if match is None:
+            renamed[key] = messages
+            continue
+        name, pk = match["name"], int(match["pk"])
+        if name == "passengers":
+            key = f"passengers.{chosen.index(pk)}" if pk in chosen else "passengers"
+        elif pk in bag_entry:
+            key = f"bags.{bag_entry[pk]}.{'weights_kg' if name == 'bags' else 'hand_carry'}"
+        else:
+            key = "bags"
+        renamed.setdefault(key, []).extend(messages)
+    return renamed
+
+
+def _segment_of(booking: Booking, sequence: int, field: str) -> Segment:
+    found = next((s for s in booking.segments.all() if s.sequence == sequence), None)
+    if found is None:
+        raise exceptions.ValidationError({field: [_("The booking has no such segment.")]})
+    return found
+
+
+def _passenger_of(booking: Booking, sequence: int, field: str) -> BookingPassenger:
+    found = next((p for p in booking.passengers.all() if p.sequence == sequence), None)
+    if found is None:
+        raise exceptions.ValidationError({field: [_("The booking has no such passenger.")]})
+    return found
 
 
 def register(router) -> list:  # noqa: ANN001
-    return []
+    from django.urls import re_path
+    from rest_framework.urlpatterns import format_suffix_patterns
+
+    router.register("flights", FlightViewSet, basename="flight")
+    router.register("bookings", BookingViewSet, basename="booking")
+    return format_suffix_patterns([re_path(r"^flight-status/$", FlightStatusView.as_view(), name="api-flight-status")])

@@ -5,4 +5,5 @@ class ReservationsConfig(AppConfig):
     name = "reservations"
 
     def ready(self) -> None:
-        from reservations import receivers  # noqa: F401
+        # receivers connect to other apps' events; documents registers the e-mail attachments
+        from reservations import documents, receivers  # noqa: F401

@@ -12,8 +12,10 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Concat, Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
@@ -397,6 +399,11 @@ class BookingPassenger(models.Model):
     title = models.CharField(_("title"), max_length=4, blank=True)
     given_name = models.CharField(_("given name"), max_length=100)
     family_name = models.CharField(_("family name"), max_length=100)
+    search_name = models.GeneratedField(
+        expression=Lower(Concat("given_name", models.Value(" "), "family_name")),
+        output_field=models.CharField(max_length=201),
+        db_persist=True,
+    )
     date_of_birth = models.DateField(_("date of birth"), null=True, blank=True)
     nationality = CountryField(_("nationality"), blank=True)
     document_type = models.CharField(_("document type"), max_length=1, choices=DocumentType.choices, blank=True)
@@ -419,6 +426,7 @@ class BookingPassenger(models.Model):
         verbose_name_plural = _("passengers")
         ordering = ["booking", "sequence"]
         constraints = [models.UniqueConstraint(fields=["booking", "sequence"], name="passenger_sequence_unique")]
+        indexes = [GinIndex(OpClass("search_name", name="gin_trgm_ops"), name="passenger_search_name_trgm")]
 
     def __str__(self) -> str:
         return f"{self.family_name}/{self.given_name}".upper()

@@ -20,7 +20,11 @@ def _isolated_cache(settings):
 
 # Migrations that create the roles; a transactional test's flush empties auth_group, so they are
 # re-applied from the same tables of permissions after such a test.
-ROLE_MIGRATIONS = {"crm": "crm.migrations.0003_roles", "reservations": "reservations.migrations.0002_roles"}
+ROLE_MIGRATIONS = (
+    ("crm", "crm.migrations.0003_roles"),
+    ("reservations", "reservations.migrations.0002_roles"),
+    ("reservations", "reservations.migrations.0004_passenger_name_search"),
+)
 
 
 def restore_roles() -> None:
@@ -28,7 +32,7 @@ def restore_roles() -> None:
 
     from django.contrib.auth.models import Group, Permission
 
-    for app_label, module_name in ROLE_MIGRATIONS.items():
+    for app_label, module_name in ROLE_MIGRATIONS:
         roles = importlib.import_module(module_name).ROLES
         for name, codes in roles.items():
             group, _ = Group.objects.get_or_create(name=name)

@@ -1,1 +1,841 @@
-"""Office pages."""
+"""The back-office for reservations: find a booking and see it whole, book for a customer, take payment,
+change, cancel, rebook, check in; the day's flights with their status, manifests and disruptions.
+
+Every page that shows a booking linked to a customer writes a ``CustomerAccess`` row for each linked
+customer. Travel document numbers are masked unless the user may see identity documents.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views import View
+
+from crm import selectors as crm_selectors
+from crm import services as crm_services
+from crm.errors import ApplicationError, NotFound
+from crm.forms import normalize_customer_number
+from crm.models import Customer
+from crm.permissions import StaffPermissionRequiredMixin, can_see_identity_documents, mask
+from reservations import selectors, services
+from reservations.forms import (
+    CheckInPassengerForm,
+    FlightSearchForm,
+    OfficeAlternativeDayForm,
+    OfficeBookForCustomerForm,
+    OfficeBookingSearchForm,
+    OfficeCancelBookingForm,
+    OfficeCardPaymentForm,
+    OfficeChangeFlightForm,
+    OfficeCounterPaymentForm,
+    OfficeFlightDayForm,
+    OfficeFlightStatusForm,
+    OfficeItineraryForm,
+    OfficeRebookForm,
+    PassengerForm,
+    new_office_payment_key,
+)
+from reservations.models import (
+    Booking,
+    BookingStatus,
+    Channel,
+    FareFamily,
+    Flight,
+    PaymentMethod,
+    Segment,
+    SegmentStatus,
+)
+
+BOOKING_PAGE_SIZE = 25
+DISRUPTION_PAGE_SIZE = 50
+MAX_LEGS = 4
+
+SEE_BOOKINGS = ("reservations.view_booking", "reservations.view_bookingpassenger")
+WAIVE = "reservations.waive_fees"
+
+
+# --- Helpers --------------------------------------------------------------------------------
+
+
+class ReservationsOfficeView(StaffPermissionRequiredMixin, View):
+    """Logged in at the office, a staff member, holding every listed permission (bookings by default)."""
+
+    permission_required: tuple[str, ...] = SEE_BOOKINGS
+
+
+def _page(request: HttpRequest, queryset: QuerySet | list, per_page: int) -> Page:
+    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+
+
+def _apply_error(form: forms.Form, exc: ApplicationError) -> None:
+    """A service's refusal becomes form errors: on the fields it names, otherwise on the form."""
+    placed = False
+    for field, field_messages in exc.fields.items():
+        if field in form.fields:
+            form.add_error(field, list(field_messages))
+            placed = True
+    if not placed:
+        form.add_error(None, exc.message)
+
+
+def _all_valid(forms_: list[forms.Form]) -> bool:
+    """Validate every form (so each shows its errors), not only up to the first invalid one."""
+    results = [f.is_valid() for f in forms_]
+    return all(results)
+
+
+def _booking_or_404(record_locator: str) -> Booking:
+    try:
+        return selectors.booking_get_for_office(record_locator=record_locator)
+    except NotFound:
+        raise Http404("No booking with this reference.") from None
+
+
+def _segment_or_404(booking: Booking, sequence: int) -> Segment:
+    segment = next((s for s in booking.segments.all() if s.sequence == sequence), None)
+    if segment is None:
+        raise Http404("No such flight in this booking.")
+    return segment
+
+
+def _flight_or_404(flight_id: int) -> Flight:
+    try:
+        return selectors.flight_get(flight_id=flight_id)
+    except NotFound:
+        raise Http404("No such flight.") from None
+
+
+def _customer_or_404(customer_number: str) -> Customer:
+    number = normalize_customer_number(customer_number)
+    try:
+        return crm_selectors.customer_get(customer_number=number or "")
+    except NotFound:
+        raise Http404("No customer with that number.") from None
+
+
+def _record_access(request: HttpRequest, customers: list[Customer | None]) -> None:
+    """Audit one staff look at each customer record this page shows."""
+    match = request.resolver_match
+    for customer in {c.pk: c for c in customers if c is not None}.values():
+        crm_services.customer_access_record(
+            customer=customer, user=request.user, surface="office", path=request.path, view_name=match.view_name if match else ""
+        )
+
+
+def _record_booking_access(request: HttpRequest, booking: Booking) -> None:
+    _record_access(request, [booking.customer, *(p.customer for p in booking.passengers.all())])
+
+
+def _refuse_unauthorised_waiver(request: HttpRequest) -> None:
+    """Only Supervisors waive fees; anyone else who sends a waiver reason is refused outright."""
+    if request.POST.get("waive_reason", "").strip() and not request.user.has_perm(WAIVE):
+        raise PermissionDenied
+
+
+def _waiver_form(form: forms.Form, request: HttpRequest) -> forms.Form:
+    if not request.user.has_perm(WAIVE):
+        form.fields.pop("waive_reason", None)
+    return form
+
+
+def _booking_url(booking: Booking) -> str:
+    return reverse("reservations_office:booking_detail", args=[booking.record_locator])
+
+
+# --- Finding and showing a booking ------------------------------------------------------------
+
+
+class BookingSearchView(ReservationsOfficeView):
+    """One box: a booking reference or e-ticket number opens the booking; a name lists its bookings."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        form = OfficeBookingSearchForm(request.GET or None)
+        query = ""
+        if form.is_bound and form.is_valid():
+            query = " ".join(form.cleaned_data["q"].split())
+        bookings = selectors.booking_search(query=query)
+        if query and (selectors.looks_like_record_locator(query) or selectors.looks_like_ticket_number(query)):
+            found = list(bookings[:2])
+            if len(found) == 1:
+                return redirect(_booking_url(found[0]))
+        page = _page(request, bookings, BOOKING_PAGE_SIZE)
+        return render(request, "office/reservations/booking_search.html", {"form": form, "query": query, "page_obj": page})
+
+
+def _passenger_rows(booking: Booking, *, documents_visible: bool) -> list[dict[str, Any]]:
+    segments = list(booking.segments.all())
+    check_ins = {(c.passenger_id, c.segment_id): c for s in segments for c in s.check_ins.all()}
+    seats = {(a.passenger_id, a.segment_id): a.seat for s in segments for a in s.seat_assignments.all()}
+    rows = []
+    for p in booking.passengers.all():
+        number = p.document_number or ""
+        rows.append(
+            {
+                "passenger": p,
+                "document": number if documents_visible else mask(number),
+                "per_segment": [
+                    {"segment": s, "check_in": check_ins.get((p.pk, s.pk)), "seat": seats.get((p.pk, s.pk), "")} for s in segments
+                ],
+            }
+        )
+    return rows
+
+
+def _booking_context(request: HttpRequest, booking: Booking) -> dict[str, Any]:
+    user = request.user
+    documents_visible = can_see_identity_documents(user)
+    open_booking = booking.status in (BookingStatus.HELD, BookingStatus.TICKETED)
+    return {
+        "booking": booking,
+        "passengers": _passenger_rows(booking, documents_visible=documents_visible),
+        "documents_visible": documents_visible,
+        "segments": list(booking.segments.all()),
+        "charges": list(booking.charges.all()),
+        "payments": list(booking.payments.all()),
+        "refunds": list(booking.refunds.all()),
+        "tickets": list(booking.tickets.all()),
+        "owed_to_customer": -booking.balance_due if booking.balance_due < 0 else None,
+        "can_pay": open_booking and booking.balance_due > 0 and user.has_perm("reservations.add_payment"),
+        "can_change": open_booking and user.has_perm("reservations.change_booking"),
+        "can_cancel": open_booking and user.has_perms(("reservations.change_booking", "reservations.add_refund")),
+        "can_check_in": booking.status == BookingStatus.TICKETED and user.has_perm("reservations.add_checkin"),
+        "confirmed": SegmentStatus.CONFIRMED,
+    }
+
+
+class BookingDetailView(ReservationsOfficeView):
+    def get(self, request: HttpRequest, record_locator: str) -> HttpResponse:
+        booking = _booking_or_404(record_locator)
+        _record_booking_access(request, booking)
+        return render(request, "office/reservations/booking_detail.html", _booking_context(request, booking))
+
+
+# --- Booking for a customer ------------------------------------------------------------------
+
+
+def _legs_count(request: HttpRequest) -> int:
+    return sum(1 for n in range(1, MAX_LEGS + 1) if f"leg_{n}" in request.GET or f"leg_{n}" in request.POST)
+
+
+class BookForCustomerSearchView(ReservationsOfficeView):
+    """Step 1 of booking for a customer from their 360: search flights and pick a fare for each leg."""
+
+    permission_required = ("crm.view_customer", "reservations.add_booking", *SEE_BOOKINGS)
+
+    def get(self, request: HttpRequest, customer_number: str) -> HttpResponse:
+        customer = _customer_or_404(customer_number)
+        _record_access(request, [customer])
+        initial = {"origin": customer.home_airport or "", "cabin": customer.preferred_cabin or "economy", "adults": 1}
+        form = FlightSearchForm(request.GET or None, airports=selectors.airport_choices(), initial=initial)
+        legs: list[dict[str, Any]] = []
+        if form.is_bound and form.is_valid():
+            data = form.cleaned_data
+            results = selectors.itinerary_search(
+                legs=form.legs(),
+                cabin=data["cabin"],
+                adults=data["adults"],
+                children=data["children"] or 0,
+                infants=data["infants"] or 0,
+                sort=data.get("sort") or "price",
+            )
+            legs = [
+                {"number": n, "origin": leg[0], "destination": leg[1], "day": leg[2], "options": options}
+                for n, (leg, options) in enumerate(zip(form.legs(), results, strict=True), start=1)
+            ]
+        context = {"customer": customer, "form": form, "legs": legs}
+        return render(request, "office/reservations/book_search.html", context)
+
+
+class BookForCustomerPassengersView(ReservationsOfficeView):
+    """Step 2: the travellers (passenger 1 pre-filled from the customer), contact details, and the hold."""
+
+    permission_required = ("crm.view_customer", "reservations.add_booking", *SEE_BOOKINGS)
+    template_name = "office/reservations/book_passengers.html"
+
+    def _itinerary(self, request: HttpRequest) -> OfficeItineraryForm:
+        legs = _legs_count(request)
+        itinerary = OfficeItineraryForm(request.GET if request.method == "GET" else request.POST, legs=legs)
+        if not legs or not itinerary.is_valid():
+            raise Http404("Choose the flights first.")
+        return itinerary
+
+    def _passenger_forms(self, request: HttpRequest, itinerary: OfficeItineraryForm, customer: Customer) -> list[PassengerForm]:
+        data = request.POST if request.method == "POST" else None
+        forms_ = []
+        for n, ptype in enumerate(itinerary.passenger_types(), start=1):
+            initial = {}
+            if n == 1:
+                initial = {
+                    "title": customer.title,
+                    "given_name": customer.given_name,
+                    "family_name": customer.family_name,
+                    "date_of_birth": customer.date_of_birth,
+                    "nationality": str(customer.nationality or ""),
+                    "meal": customer.meal_preference,
+                    "assistance": list(customer.special_assistance),
+                }
+            forms_.append(PassengerForm(data, prefix=f"p{n}", passenger_type=ptype, number=n, initial=initial))
+        return forms_
+
+    def _flights(self, itinerary: OfficeItineraryForm) -> list[tuple[Flight, str]]:
+        chosen = itinerary.cleaned_data["chosen"]
+        flights = Flight.objects.select_related("origin", "destination").in_bulk([flight_id for flight_id, _f in chosen])
+        if len(flights) != len({flight_id for flight_id, _f in chosen}):
+            raise Http404("No such flight.")
+        names = dict(FareFamily.objects.filter(code__in=[family for _f, family in chosen]).values_list("code", "name"))
+        return [(flights[flight_id], names.get(family, family)) for flight_id, family in chosen]
+
+    def _render(self, request, customer, itinerary, passenger_forms, contact_form) -> HttpResponse:  # noqa: ANN001
+        context = {
+            "customer": customer,
+            "itinerary": itinerary,
+            "flights": self._flights(itinerary),
+            "passenger_forms": passenger_forms,
+            "contact_form": contact_form,
+            "documents_on_file": bool(customer.passport_number),
+        }
+        return render(request, self.template_name, context)
+
+    def get(self, request: HttpRequest, customer_number: str) -> HttpResponse:
+        customer = _customer_or_404(customer_number)
+        itinerary = self._itinerary(request)
+        _record_access(request, [customer])
+        contact = OfficeBookForCustomerForm(
+            initial={"contact_email": customer.email, "contact_phone": str(customer.phone or ""), "customer_travels": True}
+        )
+        return self._render(request, customer, itinerary, self._passenger_forms(request, itinerary, customer), contact)
+
+    def post(self, request: HttpRequest, customer_number: str) -> HttpResponse:
+        customer = _customer_or_404(customer_number)
+        itinerary = self._itinerary(request)
+        _record_access(request, [customer])
+        passenger_forms = self._passenger_forms(request, itinerary, customer)
+        contact = OfficeBookForCustomerForm(request.POST)
+        valid = _all_valid([contact, *passenger_forms])
+        if valid:
+            data = itinerary.cleaned_data
+            requests_ = []
+            for n, form in enumerate(passenger_forms, start=1):
+                values = {k: v for k, v in form.cleaned_data.items() if k in services.PassengerRequest.__dataclass_fields__}
+                values["nationality"] = str(values.get("nationality") or "")
+                values["document_country"] = str(values.get("document_country") or "")
+                linked = n == 1 and contact.cleaned_data["customer_travels"]
+                requests_.append(
+                    services.PassengerRequest(passenger_type=form.passenger_type, customer=customer if linked else None, **values)
+                )
+            try:
+                booking = services.booking_create(
+                    segments=[
+                        services.SegmentRequest(flight_id=flight_id, cabin=data["cabin"], fare_family=family)
+                        for flight_id, family in data["chosen"]
+                    ],
+                    passengers=requests_,
+                    contact_email=contact.cleaned_data["contact_email"],
+                    contact_phone=contact.cleaned_data["contact_phone"],
+                    purpose=contact.cleaned_data["purpose"],
+                    channel=Channel.AGENT,
+                    customer=customer,
+                    by=request.user,
+                    language=customer.preferred_language or "en",
+                )
+            except ApplicationError as exc:
+                self._place_error(exc, passenger_forms, contact)
+            else:
+                messages.success(
+                    request,
+                    _("Booking %(locator)s is held for %(customer)s. Take the payment to issue the e-tickets.")
+                    % {"locator": booking.record_locator, "customer": customer.full_name},
+                )
+                return redirect("reservations_office:booking_pay", record_locator=booking.record_locator)
+        return self._render(request, customer, itinerary, passenger_forms, contact)
+
+    @staticmethod
+    def _place_error(exc: ApplicationError, passenger_forms: list[PassengerForm], contact: forms.Form) -> None:
+        """'passengers.2.given_name' goes on passenger 2's field; anything else on the contact form."""
+        for key, field_messages in exc.fields.items():
+            parts = key.split(".")
+            if parts[0] == "passengers" and len(parts) == 3 and parts[1].isdigit():
+                index = int(parts[1]) - 1
+                if 0 <= index < len(passenger_forms) and parts[2] in passenger_forms[index].fields:
+                    passenger_forms[index].add_error(parts[2], list(field_messages))
+                    continue
+            contact.add_error(parts[0] if parts[0] in contact.fields else None, list(field_messages))
+        if not exc.fields:
+            contact.add_error(None, exc.message)
+
+
+# --- Payment ----------------------------------------------------------------------------------
+
+
+def _card_form_again(refused: OfficeCardPaymentForm, locator: str) -> OfficeCardPaymentForm:
+    """The refused form's errors on an empty form: card details are never written back into the page,
+    and a new key lets the retry reach the gateway instead of replaying the declined attempt."""
+    fresh = OfficeCardPaymentForm(
+        record_locator=locator,
+        initial={"idempotency_key": new_office_payment_key(locator), "holder": refused.data.get("holder", "")},
+    )
+    fresh._errors = refused.errors
+    return fresh
+
+
+class BookingPayView(ReservationsOfficeView):
+    """Take the balance by card (through the gateway) or record it as paid at the counter."""
+
+    permission_required = (*SEE_BOOKINGS, "reservations.add_payment")
+    template_name = "office/reservations/booking_pay.html"
+
+    def _render(self, request: HttpRequest, booking: Booking, card_form=None, counter_form=None) -> HttpResponse:  # noqa: ANN001
+        locator = booking.record_locator
+        context = {
+            "booking": booking,
+            "card_form": card_form
+            or OfficeCardPaymentForm(record_locator=locator, initial={"idempotency_key": new_office_payment_key(locator)}),
+            "counter_form": counter_form
+            or OfficeCounterPaymentForm(record_locator=locator, initial={"idempotency_key": new_office_payment_key(locator)}),
+            "payable": booking.status in (BookingStatus.HELD, BookingStatus.TICKETED) and booking.balance_due > 0,
+        }
+        return render(request, self.template_name, context)
+
+    def get(self, request: HttpRequest, record_locator: str) -> HttpResponse:
+        booking = _booking_or_404(record_locator)
+        _record_booking_access(request, booking)
+        return self._render(request, booking)
+
+    def post(self, request: HttpRequest, record_locator: str) -> HttpResponse:
+        booking = _booking_or_404(record_locator)
+        _record_booking_access(request, booking)
+        method = request.POST.get("method")
+        locator = booking.record_locator
+        if method == PaymentMethod.COUNTER:
+            form: forms.Form = OfficeCounterPaymentForm(request.POST, record_locator=locator)
+        elif method == PaymentMethod.CARD:
+            form = OfficeCardPaymentForm(request.POST, record_locator=locator)
+        else:
+            messages.error(request, _("Choose card or counter payment."))
+            return self._render(request, booking)
+        if form.is_valid():
+            card = None
+            if method == PaymentMethod.CARD:
+                month, year = form.cleaned_data["expiry"]
+                card = services.CardDetails(
+                    number=form.cleaned_data["number"],
+                    expiry_month=month,
+                    expiry_year=year,
+                    cvv=form.cleaned_data["cvv"],
+                    holder=form.cleaned_data["holder"],
+                )
+            try:
+                payment = services.payment_take(
+                    booking=booking,
+                    method=method,
+                    idempotency_key=form.cleaned_data["idempotency_key"],
+                    card=card,
+                    by=request.user,
+                )
+            except ApplicationError as exc:
+                _apply_error(form, exc)
+            else:
+                if payment.status == "succeeded":
+                    messages.success(request, _("Payment received; the e-tickets are issued."))
+                    return redirect(_booking_url(booking))
+                form.add_error(None, payment.decline_reason or _("The payment was declined."))
+        if method == PaymentMethod.CARD:
+            return self._render(request, _booking_or_404(locator), card_form=_card_form_again(form, locator))
+        return self._render(request, _booking_or_404(locator), counter_form=form)
+
+
+# --- Change, cancel, rebook -------------------------------------------------------------------
+
+
+def _alternatives(request: HttpRequest, segment: Segment) -> tuple[OfficeAlternativeDayForm, list[Flight]]:
+    form = OfficeAlternativeDayForm(request.GET or None, initial={"day": segment.flight.service_date})
+    day = None
+    if form.is_bound and form.is_valid():
+        day = form.cleaned_data["day"]
+    return form, selectors.flight_alternatives(segment=segment, day=day)
+
+
+class SegmentChangeView(ReservationsOfficeView):
+    """Change one flight: pick another on the route, see the fare difference and fee, then confirm."""
+
+    permission_required = (*SEE_BOOKINGS, "reservations.change_booking")
+    template_name = "office/reservations/segment_change.html"
+
+    def _render(self, request, booking, segment, form=None, new_flight=None) -> HttpResponse:  # noqa: ANN001
+        day_form, alternatives = _alternatives(request, segment)
+        quote = error = None
+        if new_flight is None and request.GET.get("flight"):
+            try:
+                new_flight = selectors.flight_get(flight_id=request.GET["flight"])
+            except NotFound:
+                error = _("No such flight.")
+        if new_flight is not None:
+            try:
+                quote = services.booking_change_quote(booking=booking, segment=segment, new_flight=new_flight)
+            except ApplicationError as exc:
+                error = exc.message
+        if form is None and quote is not None:
+            form = _waiver_form(OfficeChangeFlightForm(initial={"new_flight": new_flight.pk}), request)
+        context = {
+            "booking": booking,
+            "segment": segment,
+            "day_form": day_form,
+            "alternatives": alternatives,
+            "new_flight": new_flight,
+            "quote": quote,
+            "quote_error": error,
+            "form": form,
+        }
+        return render(request, self.template_name, context)
+
+    def get(self, request: HttpRequest, record_locator: str, sequence: int) -> HttpResponse:
+        booking = _booking_or_404(record_locator)
+        segment = _segment_or_404(booking, sequence)
+        _record_booking_access(request, booking)
+        return self._render(request, booking, segment)
+
+    def post(self, request: HttpRequest, record_locator: str, sequence: int) -> HttpResponse:
+        _refuse_unauthorised_waiver(request)
+        booking = _booking_or_404(record_locator)
+        segment = _segment_or_404(booking, sequence)
+        _record_booking_access(request, booking)
+        form = _waiver_form(OfficeChangeFlightForm(request.POST), request)
+        new_flight = None
+        if form.is_valid():
+            try:
+                new_flight = selectors.flight_get(flight_id=form.cleaned_data["new_flight"])
+                changed = services.booking_change_flight(
+                    booking=booking,
+                    segment=segment,
+                    new_flight_id=new_flight.pk,
+                    by=request.user,
+                    waive_reason=form.cleaned_data.get("waive_reason", ""),
+                )
+            except ApplicationError as exc:
+                _apply_error(form, exc)
+            else:
+                messages.success(
+                    request,
+                    _("Flight changed to %(flight)s.") % {"flight": f"{new_flight.flight_code} {new_flight.service_date}"},
+                )
+                if changed.balance_due > 0 and request.user.has_perm("reservations.add_payment"):
+                    return redirect("reservations_office:booking_pay", record_locator=changed.record_locator)
+                return redirect(_booking_url(booking))
+        return self._render(request, _booking_or_404(record_locator), segment, form=form, new_flight=new_flight)
+
+
+class BookingCancelView(ReservationsOfficeView):
+    """Cancel the whole booking: the refund the fare rules give is shown before the agent confirms."""
+
+    permission_required = (*SEE_BOOKINGS, "reservations.change_booking", "reservations.add_refund")
+    template_name = "office/reservations/booking_cancel.html"
+
+    def _render(self, request: HttpRequest, booking: Booking, form: forms.Form | None = None) -> HttpResponse:
+        quote = error = None
+        try:
+            quote = services.booking_cancel_quote(booking=booking, by=request.user)
+        except ApplicationError as exc:
+            error = exc.message
+        form = form or _waiver_form(OfficeCancelBookingForm(), request)
+        return render(request, self.template_name, {"booking": booking, "quote": quote, "quote_error": error, "form": form})
+
+    def get(self, request: HttpRequest, record_locator: str) -> HttpResponse:
+        booking = _booking_or_404(record_locator)
+        _record_booking_access(request, booking)
+        return self._render(request, booking)
+
+    def post(self, request: HttpRequest, record_locator: str) -> HttpResponse:
+        _refuse_unauthorised_waiver(request)
+        booking = _booking_or_404(record_locator)
+        _record_booking_access(request, booking)
+        form = _waiver_form(OfficeCancelBookingForm(request.POST), request)
+        if form.is_valid():
+            try:
+                services.booking_cancel(
+                    booking=booking,
+                    by=request.user,
+                    reason=form.cleaned_data["reason"],
+                    waive_reason=form.cleaned_data.get("waive_reason", ""),
+                )
+            except ApplicationError as exc:
+                _apply_error(form, exc)
+            else:
+                messages.success(request, _("Booking %(locator)s cancelled.") % {"locator": booking.record_locator})
+                return redirect(_booking_url(booking))
+        return self._render(request, _booking_or_404(record_locator), form)
+
+
+class SegmentRebookView(ReservationsOfficeView):
+    """Move a disrupted flight's passengers to another flight, free of charge."""
+
+    permission_required = (*SEE_BOOKINGS, "reservations.change_booking")
+    template_name = "office/reservations/segment_rebook.html"
+
+    def _render(self, request, booking, segment, form=None) -> HttpResponse:  # noqa: ANN001
+        day_form, alternatives = _alternatives(request, segment)
+        context = {
+            "booking": booking,
+            "segment": segment,
+            "day_form": day_form,
+            "alternatives": [f for f in alternatives if (f.seats_left or 0) >= booking.seats],
+            "form": form or OfficeRebookForm(),
+        }
+        return render(request, self.template_name, context)
+
+    def get(self, request: HttpRequest, record_locator: str, sequence: int) -> HttpResponse:
+        booking = _booking_or_404(record_locator)
+        segment = _segment_or_404(booking, sequence)
+        _record_booking_access(request, booking)
+        return self._render(request, booking, segment)
+
+    def post(self, request: HttpRequest, record_locator: str, sequence: int) -> HttpResponse:
+        booking = _booking_or_404(record_locator)
+        segment = _segment_or_404(booking, sequence)
+        _record_booking_access(request, booking)
+        form = OfficeRebookForm(request.POST)
+        if form.is_valid():
+            try:
+                services.booking_rebook(
+                    booking=booking,
+                    segment=segment,
+                    new_flight_id=form.cleaned_data["new_flight"],
+                    by=request.user,
+                    reason=form.cleaned_data["reason"],
+                )
+            except ApplicationError as exc:
+                _apply_error(form, exc)
+            else:
+                messages.success(request, _("Booking %(locator)s rebooked.") % {"locator": booking.record_locator})
+                return redirect(_booking_url(booking))
+        return self._render(request, _booking_or_404(record_locator), segment, form)
+
+
+class RefundPaidOutView(ReservationsOfficeView):
+    """A refund of a counter payment stays pending until an agent hands the money over and records it."""
+
+    permission_required = (*SEE_BOOKINGS, "reservations.add_refund")
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, record_locator: str, refund_id: int) -> HttpResponse:
+        booking = _booking_or_404(record_locator)
+        refund = next((r for r in booking.refunds.all() if r.pk == refund_id), None)
+        if refund is None or refund.payment.method != PaymentMethod.COUNTER:
+            raise Http404("No such counter refund on this booking.")
+        _record_booking_access(request, booking)
+        try:
+            services.refund_complete(
+                refund=refund, succeeded=True, reference=f"counter:{request.user.get_username()}", by=request.user
+            )
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("Refund recorded as paid out."))
+        return redirect(_booking_url(booking))
+
+
+# --- Check-in by an agent ---------------------------------------------------------------------
+
+
+def _place_check_in_error(exc: ApplicationError, rows: list[dict[str, Any]]) -> None:
+    """'bags.<passenger id>' and the like go on that traveller's form."""
+    forms_by_passenger = {r["passenger"].pk: r["form"] for r in rows if r["form"] is not None}
+    for key, field_messages in exc.fields.items():
+        name, _dot, passenger_id = key.partition(".")
+        form = forms_by_passenger.get(int(passenger_id)) if passenger_id.isdigit() else None
+        if form is not None:
+            field = {"bags": "bag_1", "hand_carry": "hand_carry", "seats": "seat"}.get(name)
+            form.add_error(field if field in form.fields else None, list(field_messages))
+
+
+class SegmentCheckInView(ReservationsOfficeView):
+    """Check travellers in at the desk: who, their seat, bags and hand-carry items."""
+
+    permission_required = (*SEE_BOOKINGS, "reservations.add_checkin")
+    template_name = "office/reservations/segment_check_in.html"
+
+    def _forms(self, request: HttpRequest, booking: Booking, segment: Segment) -> list[dict[str, Any]]:
+        data = request.POST if request.method == "POST" else None
+        done = {c.passenger_id: c for c in segment.check_ins.all()}
+        seats = {a.passenger_id: a.seat for a in segment.seat_assignments.all()}
+        rows = []
+        for p in booking.passengers.all():
+            if p.pk in done:
+                rows.append({"passenger": p, "check_in": done[p.pk], "form": None})
+                continue
+            form = CheckInPassengerForm(data, prefix=f"p{p.pk}", passenger=p)
+            form.fields["seat"] = forms.CharField(
+                label=_("Seat"), max_length=4, required=False, initial=seats.get(p.pk, ""), disabled=not p.holds_seat
+            )
+            if not p.holds_seat:
+                for name in [n for n in form.fields if n.startswith("bag_")]:
+                    form.fields.pop(name)
+            rows.append({"passenger": p, "check_in": None, "form": form})
+        return rows
+
+    def _render(self, request, booking, segment, rows, error="") -> HttpResponse:  # noqa: ANN001
+        context = {
+            "booking": booking,
+            "segment": segment,
+            "rows": rows,
+            "pending": any(r["form"] is not None for r in rows),
+            "window": services.check_in_window(flight=segment.flight),
+            "error": error,
+        }
+        return render(request, self.template_name, context)
+
+    def get(self, request: HttpRequest, record_locator: str, sequence: int) -> HttpResponse:
+        booking = _booking_or_404(record_locator)
+        segment = _segment_or_404(booking, sequence)
+        _record_booking_access(request, booking)
+        return self._render(request, booking, segment, self._forms(request, booking, segment))
+
+    def post(self, request: HttpRequest, record_locator: str, sequence: int) -> HttpResponse:
+        booking = _booking_or_404(record_locator)
+        segment = _segment_or_404(booking, sequence)
+        _record_booking_access(request, booking)
+        rows = self._forms(request, booking, segment)
+        pending = [r for r in rows if r["form"] is not None]
+        if _all_valid([r["form"] for r in pending]):
+            chosen = [r for r in pending if r["form"].cleaned_data["selected"]]
+            if not chosen:
+                return self._render(request, booking, segment, rows, error=_("Choose at least one traveller to check in."))
+            seats = {
+                r["passenger"].pk: r["form"].cleaned_data["seat"].upper() for r in chosen if r["form"].cleaned_data.get("seat")
+            }
+            try:
+                services.check_in(
+                    booking=booking,
+                    segment=segment,
+                    passengers=[r["passenger"] for r in chosen],
+                    seats=seats or None,
+                    bags={r["passenger"].pk: r["form"].bag_weights() for r in chosen if r["passenger"].holds_seat},
+                    hand_carry={r["passenger"].pk: r["form"].cleaned_data["hand_carry"] for r in chosen},
+                    channel=Channel.AGENT,
+                    by=request.user,
+                )
+            except ApplicationError as exc:
+                _place_check_in_error(exc, rows)
+                return self._render(request, booking, segment, rows, error=exc.message)
+            messages.success(
+                request, _("Checked in: %(names)s.") % {"names": ", ".join(r["passenger"].full_name for r in chosen)}
+            )
+            return redirect(_booking_url(booking))
+        return self._render(request, booking, segment, rows)
+
+
+# --- Flights ----------------------------------------------------------------------------------
+
+
+class FlightListView(ReservationsOfficeView):
+    """One day's departures (local date), optionally from one airport, with status, gate and seats sold."""
+
+    permission_required = ("reservations.view_flight",)
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        form = OfficeFlightDayForm(request.GET or None)
+        day, origin = timezone.localdate(), ""
+        if form.is_bound and form.is_valid():
+            day = form.cleaned_data["day"] or day
+            origin = form.cleaned_data["origin"]
+        flights = list(selectors.flights_for_day(day=day, origin=origin))
+        rows = []
+        for flight in flights:
+            cabins = list(flight.cabins.all())
+            rows.append(
+                {
+                    "flight": flight,
+                    "sold": sum(c.sold for c in cabins),
+                    "capacity": sum(c.capacity for c in cabins),
+                    "cabins": cabins,
+                }
+            )
+        context = {
+            "form": form,
+            "day": day,
+            "origin": origin,
+            "rows": rows,
+            "previous_day": day - timedelta(days=1),
+            "next_day": day + timedelta(days=1),
+        }
+        return render(request, "office/reservations/flight_list.html", context)
+
+
+class FlightDetailView(ReservationsOfficeView):
+    """A flight's times, status and seats; operations staff update its status here."""
+
+    permission_required = ("reservations.view_flight",)
+    template_name = "office/reservations/flight_detail.html"
+
+    def _render(self, request: HttpRequest, flight: Flight, form: forms.Form | None = None) -> HttpResponse:
+        context: dict[str, Any] = {"flight": flight, "cabins": list(flight.cabins.all())}
+        if request.user.has_perm("reservations.change_flight"):
+            context["status_form"] = form or OfficeFlightStatusForm(flight=flight)
+        return render(request, self.template_name, context)
+
+    def get(self, request: HttpRequest, flight_id: int) -> HttpResponse:
+        return self._render(request, _flight_or_404(flight_id))
+
+
+class FlightStatusView(ReservationsOfficeView):
+    permission_required = ("reservations.view_flight", "reservations.change_flight")
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, flight_id: int) -> HttpResponse:
+        flight = _flight_or_404(flight_id)
+        if request.POST.get("action") == "arrived":
+            try:
+                services.flight_arrive(flight=flight, by=request.user)
+            except ApplicationError as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, _("%(flight)s marked arrived.") % {"flight": flight.flight_code})
+            return redirect("reservations_office:flight_detail", flight_id=flight.pk)
+        form = OfficeFlightStatusForm(request.POST, flight=flight)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.flight_status_update(
+                    flight=flight,
+                    by=request.user,
+                    status=data["status"],
+                    estimated_departure=data["estimated_departure"],
+                    gate=data["gate"],
+                    reason=data["reason"],
+                )
+            except ApplicationError as exc:
+                _apply_error(form, exc)
+            else:
+                messages.success(request, _("%(flight)s updated.") % {"flight": flight.flight_code})
+                return redirect("reservations_office:flight_detail", flight_id=flight.pk)
+        return FlightDetailView()._render(request, _flight_or_404(flight_id), form)
+
+
+class FlightManifestView(ReservationsOfficeView):
+    """Who is on the flight: seat, check-in status, bags and special service requests."""
+
+    permission_required = ("reservations.view_flight", *SEE_BOOKINGS, "reservations.view_checkin")
+
+    def get(self, request: HttpRequest, flight_id: int) -> HttpResponse:
+        flight = _flight_or_404(flight_id)
+        rows = selectors.flight_manifest(flight=flight)
+        context = {"flight": flight, "rows": rows, "totals": selectors.manifest_totals(rows)}
+        return render(request, "office/reservations/flight_manifest.html", context)
+
+
+class DisruptionListView(ReservationsOfficeView):
+    """Bookings on cancelled or badly delayed flights, waiting to be rebooked."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        page = _page(request, selectors.disrupted_bookings(), DISRUPTION_PAGE_SIZE)
+        return render(request, "office/reservations/disruption_list.html", {"page_obj": page})

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
@@ -57,6 +58,7 @@ DEMO_STAFF = (
     ("admin", ADMINISTRATOR, "Mei", "Chen"),
 )
 DEMO_CUSTOMERS = 200
+DEMO_SCHEDULE_DAYS = 60
 SEED = 20_260_501
 
 CONTACT_NOTES = (
@@ -115,6 +117,8 @@ class Command(BaseCommand):
             created_logins, created_customers = self._seed(rng)
         except ApplicationError as exc:  # a bug in the demo data, not in the caller's input
             raise CommandError(f"Demo data rejected: {exc.message} {exc.fields}") from None
+        # Flights to search and book; by name, because crm does not import the apps built on it.
+        call_command("generate_schedule", days=DEMO_SCHEDULE_DAYS, verbosity=0, stdout=self.stdout)
         if not created_logins and not created_customers:
             self.stdout.write("Demo data already loaded; nothing changed.")
             return

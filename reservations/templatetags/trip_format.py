@@ -1,0 +1,55 @@
+"""Flight times in each airport's own time zone, and durations in the reader's language."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django import template
+from django.templatetags.tz import do_timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
+
+register = template.Library()
+
+
+@register.filter
+def at_airport(value: datetime | None, airport) -> datetime | None:  # noqa: ANN001
+    """{{ flight.scheduled_departure|at_airport:flight.origin|date:"H:i" }}: the clock at that airport."""
+    if value is None or airport is None:
+        return value
+    return do_timezone(value, airport.time_zone)
+
+
+@register.filter
+def duration(minutes: int | None) -> str:
+    """95 → '1 h 35 min' (or '1小时35分钟')."""
+    if minutes in (None, ""):
+        return ""
+    hours, rest = divmod(int(minutes), 60)
+    if not hours:
+        return _("%(minutes)d min") % {"minutes": rest}
+    if not rest:
+        return _("%(hours)d h") % {"hours": hours}
+    return _("%(hours)d h %(minutes)d min") % {"hours": hours, "minutes": rest}
+
+
+@register.filter
+def days_later(flight) -> int:  # noqa: ANN001
+    """How many calendar days after the local departure date the flight lands (local time at arrival)."""
+    departs = do_timezone(flight.scheduled_departure, flight.origin.time_zone).date()
+    arrives = do_timezone(flight.scheduled_arrival, flight.destination.time_zone).date()
+    return (arrives - departs).days
+
+
+FARE_FAMILY_NAMES = {
+    "Light": pgettext_lazy("fare family", "Light"),
+    "Standard": pgettext_lazy("fare family", "Standard"),
+    "Flex": pgettext_lazy("fare family", "Flex"),
+}
+
+
+@register.filter
+def fare_name(family) -> str:  # noqa: ANN001
+    """The airline's fare family names in the reader's language; other names as the admin wrote them."""
+    name = getattr(family, "name", family)
+    return FARE_FAMILY_NAMES.get(name, name)
