@@ -10,7 +10,7 @@ typo, exact names, e-mails, phones as an agent types them, customer numbers):
 
 * API: GET /api/v1/customers/?search=<q> with an agent's token, through gunicorn on 127.0.0.1 (a real
   HTTP server in a subprocess; --client uses Django's test Client instead), timed end to end;
-* SQL: the queries crm.selectors.customer_search issues for the same text, captured once with
+* SQL: the queries crm.selectors.customer_search_ids issues for the same text, captured once with
   CaptureQueriesContext and re-run raw on a cursor: the floor any API could reach.
 
 Prints p50/p95 per kind of query and the target: API p95 <= 3x raw SQL p95 and <= 50 ms.
@@ -208,7 +208,7 @@ def capture_sql(text: str, limit: int) -> list[str]:
     from crm import selectors
 
     with CaptureQueriesContext(connection) as captured:
-        selectors.customer_search(query=text, limit=limit)
+        selectors.customer_search_ids(query=text, limit=limit)
     return [q["sql"] for q in captured.captured_queries]
 
 
@@ -325,7 +325,7 @@ def main() -> None:
     print()
     print(f"Customer search: {have:,} customers; {len(queries)} queries x {args.repeat} timed runs (after 1 warm-up)")
     print(f"API: {api.label}; GET /api/v1/customers/?search=<q>, agent token, up to {SEARCH_LIMIT} matches ranked")
-    print("SQL: the statements crm.selectors.customer_search issues, captured once, re-run raw on a cursor")
+    print("SQL: the statements crm.selectors.customer_search_ids issues, captured once, re-run raw on a cursor")
     print(f"PostgreSQL {pg_version}, shared_buffers {shared_buffers}; {os.cpu_count()} CPUs")
     print()
     header = f"{'query kind':<26} {'n':>5} {'API p50':>8} {'API p95':>8} {'SQL p50':>8} {'SQL p95':>8} {'ratio':>6}"

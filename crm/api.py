@@ -430,7 +430,7 @@ class CustomerViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         query = params.validated_data.get("search", "").strip()
         if not query:
             return queryset
-        ids = [c.pk for c in selectors.customer_search(query=query, limit=SEARCH_LIMIT)]
+        ids = selectors.customer_search_ids(query=query, limit=SEARCH_LIMIT)
         if not ids:
             return queryset.none()
         return queryset.filter(pk__in=ids).order_by(selectors.customer_ids_ordered(ids))

@@ -65,11 +65,20 @@ def customer_search(*, query: str, limit: int = 25) -> list[Customer]:
     Names match by trigram similarity, so "Jonh Smiht" still finds John Smith; exact
     matches on identifiers come first.
     """
+    ids = customer_search_ids(query=query, limit=limit)
+    if not ids:
+        return []
+    found = customer_queryset().in_bulk(ids)
+    return [found[pk] for pk in ids if pk in found]
+
+
+def customer_search_ids(*, query: str, limit: int = 25) -> list[int]:
+    """The ids customer_search finds, best first, without loading (and decrypting) the rows."""
     text = (query or "").strip()
     if not text:
         return []
     exact_ids: set[int] = set()
-    base = customer_queryset()
+    base = customer_queryset().select_related(None)
     if "@" in text:
         exact_ids.update(
             base.annotate(email_lower=Lower("email")).filter(email_lower=text.lower()).values_list("id", flat=True)[:limit]
@@ -87,9 +96,13 @@ def customer_search(*, query: str, limit: int = 25) -> list[Customer]:
         exact_ids.update(base.filter(national_id_hash=digest).values_list("id", flat=True)[:limit])
     exact_ids.update(registry.search(text))
 
-    results: list[Customer] = []
-    if exact_ids:
-        results = list(base.filter(id__in=list(exact_ids)[:limit]).order_by("family_name", "given_name", "id"))
+    results: list[int] = []
+    if len(exact_ids) == 1:
+        results = list(exact_ids)  # the usual case: one e-mail, phone or number; no need to sort one row
+    elif exact_ids:
+        results = list(
+            base.filter(id__in=list(exact_ids)[:limit]).order_by("family_name", "given_name", "id").values_list("id", flat=True)
+        )
     remaining = limit - len(results)
     if remaining > 0 and "@" not in text and not any(ch.isdigit() for ch in text):
         name = " ".join(text.lower().split())
@@ -103,7 +116,8 @@ def customer_search(*, query: str, limit: int = 25) -> list[Customer]:
                 base.filter(search_name__trigram_similar=name)
                 .exclude(id__in=exact_ids)
                 .annotate(similarity=TrigramSimilarity("search_name", name))
-                .order_by("-similarity", "id")[:remaining]
+                .order_by("-similarity", "id")
+                .values_list("id", flat=True)[:remaining]
             )
             if len(similar) >= remaining:
                 break
