@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from crm.errors import ApplicationError, NotFound
 from crm.models import SeatPreference
@@ -135,6 +135,10 @@ def test_a_booking_with_a_change_still_unpaid_cannot_be_checked_in(db):
         check_in_everyone(booking)
     assert refused.value.code == "balance_due"
     assert not CheckIn.objects.exists()
+    # and a passenger reading in Chinese is told so in Chinese
+    with translation.override("zh-hans"), pytest.raises(ApplicationError) as refused_in_chinese:
+        check_in_everyone(booking)
+    assert "待付款" in refused_in_chinese.value.message
 
 
 def test_a_cancelled_flight_cannot_be_checked_in(db):
