@@ -31,13 +31,14 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+
+from _support import free_port, percentile, setup_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@localhost:5432/airline_crm_bench_booking"
@@ -56,29 +57,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--seed", type=int, default=2026)
     return parser.parse_args()
-
-
-def setup_database(env: dict[str, str]) -> None:
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    for command in (["check_services"], ["ensure_database"], ["migrate", "--noinput", "-v", "0"]):
-        result = subprocess.run([*manage, *command], env=env, cwd=ROOT, capture_output=True, text=True)
-        if result.returncode != 0:
-            sys.exit((result.stderr or result.stdout).strip())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = (len(ordered) - 1) * pct / 100
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 # --- Data -----------------------------------------------------------------------------------------
