@@ -13,4 +13,6 @@ class CrmConfig(AppConfig):
         from crm.models import Customer
 
         # Who changed what from what to what; document numbers show only as changes of their keyed hash.
-        auditlog.register(Customer, exclude_fields=["passport_number", "national_id_number", "search_name", "updated_at"])
+        auditlog.register(
+            Customer, exclude_fields=["passport_number", "national_id_number", "search_name", "name_words", "updated_at"]
+        )

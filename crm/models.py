@@ -134,6 +134,16 @@ class Customer(models.Model):
         output_field=models.CharField(max_length=201),
         db_persist=True,
     )
+    # The name's words as search looks them up ("Jean-Luc O'Neil" -> jean, luc, o, neil); see NameWord.
+    name_words = models.GeneratedField(
+        expression=models.Func(
+            models.functions.Concat("given_name", models.Value(" "), "family_name"),
+            function="crm_name_words",
+            output_field=ArrayField(models.TextField()),
+        ),
+        output_field=ArrayField(models.TextField()),
+        db_persist=True,
+    )
     gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices, blank=True)
     date_of_birth = models.DateField(_("date of birth"), null=True, blank=True)
     email = models.EmailField(_("e-mail"), blank=True)
@@ -193,6 +203,7 @@ class Customer(models.Model):
         ]
         indexes = [
             GinIndex(OpClass("search_name", name="gin_trgm_ops"), name="customer_search_name_trgm"),
+            GinIndex(fields=["name_words"], name="customer_name_words"),
             models.Index(Lower("email"), name="customer_email_lower"),
             models.Index(fields=["phone"], name="customer_phone"),
             models.Index(fields=["date_of_birth"], name="customer_dob"),
@@ -208,6 +219,30 @@ class Customer(models.Model):
     @property
     def is_anonymized(self) -> bool:
         return self.anonymized_at is not None
+
+
+class NameWord(models.Model):
+    """Every word in any customer's name, once, with the keys that find it despite one slip of the fingers.
+
+    The keys are the word and the word with each letter dropped in turn ("smith" -> smith, mith, sith,
+    smth, smih, smit): two words that share a key are one insertion, deletion, substitution or swap of
+    neighbouring letters apart, so "Smiht" finds "Smith" by an index lookup in this small table instead of
+    a similarity scan over every customer. PostgreSQL keeps the table in step with crm_customer itself
+    (triggers in migration 0005), through the ORM, COPY or raw SQL alike, and drops a word as soon as no
+    customer's name holds it, so an erased name leaves nothing behind here.
+    """
+
+    word = models.TextField(primary_key=True)
+    keys = ArrayField(models.TextField())
+
+    class Meta:
+        indexes = [
+            GinIndex(fields=["keys"], name="name_word_keys"),
+            models.Index(OpClass("word", name="text_pattern_ops"), name="name_word_prefix"),
+        ]
+
+    def __str__(self) -> str:
+        return self.word
 
 
 class ConsentChannel(models.TextChoices):

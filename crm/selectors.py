@@ -12,7 +12,7 @@ from auditlog.models import LogEntry
 from django.conf import settings
 from django.contrib.postgres.search import TrigramSimilarity
 from django.db import connection
-from django.db.models import Case, Count, F, IntegerField, Max, QuerySet, Value, When, Window
+from django.db.models import Case, Count, F, IntegerField, Max, Q, QuerySet, TextField, Value, When, Window
 from django.db.models.functions import Lower, RowNumber
 
 from crm import registry
@@ -29,12 +29,18 @@ from crm.models import (
     Lead,
     LeadNote,
     LeadStatus,
+    NameWord,
     TimelineEntry,
 )
 
 CUSTOMER_NUMBER_RE = re.compile(rf"^[{CUSTOMER_NUMBER_ALPHABET}]{{{CUSTOMER_NUMBER_LENGTH}}}$")
 NAME_SIMILARITY_THRESHOLD = 0.2
 NAME_SIMILARITY_PASSES = (0.5, 0.3, NAME_SIMILARITY_THRESHOLD)
+NAME_WORD_RE = re.compile(r"[^\W_]+")  # as crm_name_words splits names in the database
+NAME_WORDS_MAX = 6
+NAME_TYPO_MIN_LENGTH = 3  # shorter words are one slip away from too many others to help
+NAME_WORD_MEANINGS = 8  # per word typed: the likeliest; short romanized syllables have dozens of neighbours
+NAME_EXACT_ENOUGH = 25  # a page of names holding every word as typed: no need for neighbours
 
 
 def identity_hash(value: str | None) -> str:
@@ -106,23 +112,109 @@ def customer_search_ids(*, query: str, limit: int = 25) -> list[int]:
     remaining = limit - len(results)
     if remaining > 0 and "@" not in text and not any(ch.isdigit() for ch in text):
         name = " ".join(text.lower().split())
-        # Stricter thresholds first: far fewer index candidates to re-check on a large table. The result
-        # is the same as one pass at NAME_SIMILARITY_THRESHOLD: once a pass finds `remaining` names, no
-        # name below its threshold could rank among them (bench/search.py measures the difference).
-        for threshold in NAME_SIMILARITY_PASSES:
-            with connection.cursor() as cursor:
-                cursor.execute("SET pg_trgm.similarity_threshold = %s", [threshold])
-            similar = list(
-                base.filter(search_name__trigram_similar=name)
-                .exclude(id__in=exact_ids)
-                .annotate(similarity=TrigramSimilarity("search_name", name))
-                .order_by("-similarity", "id")
-                .values_list("id", flat=True)[:remaining]
-            )
-            if len(similar) >= remaining:
-                break
+        similar = customer_ids_by_name_words(name=name, exclude=exact_ids, limit=remaining)
+        if not similar:
+            similar = customer_ids_by_name_similarity(name=name, exclude=exact_ids, limit=remaining)
         results.extend(similar)
     return results
+
+
+def name_words_of(text: str) -> list[str]:
+    """A name's words as the database splits them (crm_name_words): lower case, letters and digits only."""
+    return list(dict.fromkeys(NAME_WORD_RE.findall(text.lower())))[:NAME_WORDS_MAX]
+
+
+def name_word_meanings(*, words: list[str]) -> dict[str, set[str]]:
+    """For each word typed, the words of customers' names it may mean: itself, one slip of the fingers
+    away (an insertion, deletion, substitution or swap; see NameWord), or, from three letters, a word it
+    begins. One query for all the words; the NAME_WORD_MEANINGS closest are kept, closest being the most
+    shared keys (a swap shares two, so "Gray" still means Gary), then the nearest length."""
+    meanings: dict[str, set[str]] = {w: {w} for w in words}
+    typed_keys = {w: set(name_word_keys(w)) for w in words if len(w) >= NAME_TYPO_MIN_LENGTH}
+    lookups = [
+        NameWord.objects.filter(Q(keys__overlap=sorted(keys)) | Q(word__startswith=w))
+        .annotate(typed=Value(w, output_field=TextField()))
+        .values_list("typed", "word", "keys")
+        for w, keys in typed_keys.items()
+    ]
+    if not lookups:
+        return meanings
+    candidates: dict[str, list[tuple[int, int, str]]] = {w: [] for w in typed_keys}
+    for typed, word, keys in lookups[0].union(*lookups[1:], all=True):
+        if word != typed:
+            shared = len(typed_keys[typed].intersection(keys))
+            candidates[typed].append((-shared, abs(len(word) - len(typed)), word))
+    for typed, ranked in candidates.items():
+        meanings[typed].update(word for *_, word in sorted(ranked)[: NAME_WORD_MEANINGS - 1])
+    return meanings
+
+
+def name_word_keys(word: str) -> list[str]:
+    """The word and the word with each letter dropped in turn, as crm_name_word_keys makes them."""
+    return sorted({word, *(word[:i] + word[i + 1 :] for i in range(len(word)))} - {""})
+
+
+def customer_ids_by_name_words(*, name: str, exclude: set[int], limit: int) -> list[int]:
+    """Customers whose name holds every word as typed, then, to fill the page, those whose name holds for
+    every word one it may mean; the most similar names first within each.
+
+    Order of words does not matter ("Smith John" finds John Smith) and each word may carry one typo. The
+    exact words go first because they are cheap to look up and are what an agent who typed well wants;
+    when they already fill a page, one-slip neighbours would only bury them (Jing Ding under Ming Ping)
+    and cost a scan of thousands of names, so they are not looked up.
+    """
+    words = name_words_of(name)
+    if not words:
+        return []
+    found = _customer_ids_holding(word_sets=[[w] for w in words], name=name, exclude=exclude, limit=limit)
+    if len(found) < min(limit, NAME_EXACT_ENOUGH):
+        meanings = name_word_meanings(words=words)
+        if any(len(m) > 1 for m in meanings.values()):
+            found += _customer_ids_holding(
+                word_sets=[sorted(m) for m in meanings.values()],
+                name=name,
+                exclude=exclude | set(found),
+                limit=limit - len(found),
+            )
+    return found
+
+
+def _customer_ids_holding(*, word_sets: list[list[str]], name: str, exclude: set[int], limit: int) -> list[int]:
+    """Customers whose name holds a word of every set (a GIN lookup per set), most similar to `name` first."""
+    queryset = customer_queryset().select_related(None).exclude(id__in=exclude)
+    for word_set in word_sets:
+        queryset = queryset.filter(name_words__overlap=word_set)
+    return list(
+        queryset.annotate(similarity=TrigramSimilarity("search_name", name))
+        .order_by("-similarity", "id")
+        .values_list("id", flat=True)[:limit]
+    )
+
+
+def customer_ids_by_name_similarity(*, name: str, exclude: set[int], limit: int) -> list[int]:
+    """The slow, forgiving search over whole names, for text whose words match no name: several typos in
+    a word, or a name written without spaces.
+
+    Stricter thresholds first: far fewer index candidates to re-check on a large table. The result is the
+    same as one pass at NAME_SIMILARITY_THRESHOLD: once a pass finds `limit` names, no name below its
+    threshold could rank among them.
+    """
+    similar: list[int] = []
+    for threshold in NAME_SIMILARITY_PASSES:
+        with connection.cursor() as cursor:
+            cursor.execute("SET pg_trgm.similarity_threshold = %s", [threshold])
+        similar = list(
+            customer_queryset()
+            .select_related(None)
+            .filter(search_name__trigram_similar=name)
+            .exclude(id__in=exclude)
+            .annotate(similarity=TrigramSimilarity("search_name", name))
+            .order_by("-similarity", "id")
+            .values_list("id", flat=True)[:limit]
+        )
+        if len(similar) >= limit:
+            break
+    return similar
 
 
 def customer_get(*, customer_number: str) -> Customer:

@@ -68,7 +68,7 @@ def _clean_customer(customer: Customer) -> None:
         if value:
             setattr(customer, field, "".join(value.split()).upper())
     try:
-        customer.full_clean(exclude=["customer_number", "user", "search_name"])
+        customer.full_clean(exclude=["customer_number", "user", "search_name", "name_words"])
     except ValidationError as exc:
         for k, v in exc.message_dict.items():
             errors.setdefault(k, []).extend(v)

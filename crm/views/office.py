@@ -135,7 +135,7 @@ def _blank(value: Any) -> bool:
 
 
 # Fields of the change history that say nothing to a person.
-HISTORY_HIDDEN_FIELDS = {"id", "created_at", "search_name", "updated_at"}
+HISTORY_HIDDEN_FIELDS = {"id", "created_at", "search_name", "name_words", "updated_at"}
 # Document numbers are logged only as their keyed hash: show that they changed, never a value.
 HISTORY_HASH_FIELDS = {"passport_hash": "passport_number", "national_id_hash": "national_id_number"}
 
