@@ -8,17 +8,52 @@ serializer, a service (``ApplicationError``), DRF (401, 403, 404, 405, 406, 415,
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
 from django.http import Http404, JsonResponse
+from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import authentication, exceptions, parsers, permissions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from crm.errors import ApplicationError
 from crm.permissions import is_staff_member
+
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter, skipped when the request names none of the filters: building and validating the
+    form of every filter costs about as much as a whole search, for a result that would change nothing."""
+
+    def filter_queryset(self, request, queryset, view):  # noqa: ANN001, ANN201
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is not None and not set(filterset_class.base_filters).intersection(request.query_params):
+            return queryset
+        return super().filter_queryset(request, queryset, view)
+
+
+class RankedRows(Sequence):
+    """The rows of a ranked list of ids, in rank order, loading only the slice a page asks for.
+
+    Paginating the queryset instead would make PostgreSQL fetch and sort every ranked row (ORDER BY a
+    CASE over all the ids) and count them again, to show 25.
+    """
+
+    def __init__(self, queryset: QuerySet, ids: list[Any]) -> None:
+        self.queryset, self.ids = queryset, ids
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if not isinstance(index, slice):
+            return self[index : index + 1 if index != -1 else None][0]
+        wanted = self.ids[index]
+        found = self.queryset.order_by().in_bulk(wanted)
+        return [found[pk] for pk in wanted if pk in found]  # a row erased since the ranking is left out
 
 
 class StandardPagination(PageNumberPagination):

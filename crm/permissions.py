@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.mixins import AccessMixin
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 
 AGENT = "Agent"
 SUPERVISOR = "Supervisor"
@@ -18,7 +19,46 @@ def is_staff_member(user) -> bool:  # noqa: ANN001
     """Back-office access: an active staff account in one of the staff roles (or superuser)."""
     if not (user and user.is_authenticated and user.is_active and user.is_staff):
         return False
-    return user.is_superuser or user.groups.filter(name__in=STAFF_ROLES).exists()
+    return user.is_superuser or bool(roles_of(user) & set(STAFF_ROLES))
+
+
+def roles_of(user) -> frozenset[str]:  # noqa: ANN001
+    """The login's roles (group names), kept on the user object for the rest of the request.
+
+    The same single query also fills ModelBackend's permission caches (the attributes it reads before
+    querying), so the has_perm checks that follow a role check cost nothing: every back-office API call
+    makes both, and two more queries per call were a third of a customer search's time.
+    """
+    cached = getattr(user, "_role_names", None)
+    if cached is not None:
+        return cached
+    roles, own, via_roles = set(), set(), set()
+    with connection.cursor() as cursor:
+        cursor.execute(_ROLES_AND_PERMISSIONS_SQL, [user.pk, user.pk, user.pk])
+        for kind, value in cursor.fetchall():
+            {"role": roles, "own": own, "via_role": via_roles}[kind].add(value)
+    user._role_names = frozenset(roles)
+    if user.is_active and not user.is_superuser and not hasattr(user, "_perm_cache"):
+        user._user_perm_cache, user._group_perm_cache, user._perm_cache = own, via_roles, own | via_roles
+    return user._role_names
+
+
+_ROLES_AND_PERMISSIONS_SQL = """
+SELECT 'role', g.name FROM crm_user_groups ug JOIN auth_group g ON g.id = ug.group_id WHERE ug.user_id = %s
+UNION ALL
+SELECT 'via_role', ct.app_label || '.' || p.codename
+FROM crm_user_groups ug
+JOIN auth_group_permissions gp ON gp.group_id = ug.group_id
+JOIN auth_permission p ON p.id = gp.permission_id
+JOIN django_content_type ct ON ct.id = p.content_type_id
+WHERE ug.user_id = %s
+UNION ALL
+SELECT 'own', ct.app_label || '.' || p.codename
+FROM crm_user_user_permissions up
+JOIN auth_permission p ON p.id = up.permission_id
+JOIN django_content_type ct ON ct.id = p.content_type_id
+WHERE up.user_id = %s
+"""
 
 
 def can_see_identity_documents(user) -> bool:  # noqa: ANN001

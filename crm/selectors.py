@@ -12,7 +12,7 @@ from auditlog.models import LogEntry
 from django.conf import settings
 from django.contrib.postgres.search import TrigramSimilarity
 from django.db import connection
-from django.db.models import Case, Count, F, IntegerField, Max, Q, QuerySet, TextField, Value, When, Window
+from django.db.models import Case, Count, F, IntegerField, Max, QuerySet, Value, When, Window
 from django.db.models.functions import Lower, RowNumber
 
 from crm import registry
@@ -29,7 +29,6 @@ from crm.models import (
     Lead,
     LeadNote,
     LeadStatus,
-    NameWord,
     TimelineEntry,
 )
 
@@ -131,16 +130,19 @@ def name_word_meanings(*, words: list[str]) -> dict[str, set[str]]:
     shared keys (a swap shares two, so "Gray" still means Gary), then the nearest length."""
     meanings: dict[str, set[str]] = {w: {w} for w in words}
     typed_keys = {w: set(name_word_keys(w)) for w in words if len(w) >= NAME_TYPO_MIN_LENGTH}
-    lookups = [
-        NameWord.objects.filter(Q(keys__overlap=sorted(keys)) | Q(word__startswith=w))
-        .annotate(typed=Value(w, output_field=TextField()))
-        .values_list("typed", "word", "keys")
-        for w, keys in typed_keys.items()
-    ]
-    if not lookups:
+    if not typed_keys:
         return meanings
+    # Raw SQL: this and the lookup below run on every name search, and composing them through the ORM
+    # took longer than PostgreSQL took to answer them.
+    lookup = "SELECT %s, word, keys FROM crm_nameword WHERE keys && %s::text[] OR word LIKE %s"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            " UNION ALL ".join([lookup] * len(typed_keys)),
+            [v for w, keys in typed_keys.items() for v in (w, sorted(keys), _like_prefix(w))],
+        )
+        rows = cursor.fetchall()
     candidates: dict[str, list[tuple[int, int, str]]] = {w: [] for w in typed_keys}
-    for typed, word, keys in lookups[0].union(*lookups[1:], all=True):
+    for typed, word, keys in rows:
         if word != typed:
             shared = len(typed_keys[typed].intersection(keys))
             candidates[typed].append((-shared, abs(len(word) - len(typed)), word))
@@ -181,14 +183,19 @@ def customer_ids_by_name_words(*, name: str, exclude: set[int], limit: int) -> l
 
 def _customer_ids_holding(*, word_sets: list[list[str]], name: str, exclude: set[int], limit: int) -> list[int]:
     """Customers whose name holds a word of every set (a GIN lookup per set), most similar to `name` first."""
-    queryset = customer_queryset().select_related(None).exclude(id__in=exclude)
-    for word_set in word_sets:
-        queryset = queryset.filter(name_words__overlap=word_set)
-    return list(
-        queryset.annotate(similarity=TrigramSimilarity("search_name", name))
-        .order_by("-similarity", "id")
-        .values_list("id", flat=True)[:limit]
-    )
+    holds = " AND ".join(["name_words && %s::text[]"] * len(word_sets))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM crm_customer WHERE anonymized_at IS NULL AND {holds} "  # noqa: S608 - placeholders only
+            "AND NOT (id = ANY(%s::bigint[])) ORDER BY similarity(search_name, %s) DESC, id LIMIT %s",
+            [*word_sets, sorted(exclude), name, limit],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _like_prefix(text: str) -> str:
+    """A LIKE pattern for "begins with `text`", the wildcards in it taken literally."""
+    return re.sub(r"([\\%_])", r"\\\1", text) + "%"
 
 
 def customer_ids_by_name_similarity(*, name: str, exclude: set[int], limit: int) -> list[int]:

@@ -40,7 +40,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crm import selectors as crm_selectors
-from crm.api_support import ErrorResponseSerializer, StandardPagination
+from crm.api_support import ErrorResponseSerializer, FilterBackend, StandardPagination
 from crm.errors import ApplicationError, NotFound
 from crm.models import AssistanceCode, Cabin, Customer, MealCode, TravelPurpose
 from crm.permissions import can_see_identity_documents, is_staff_member, mask
@@ -769,7 +769,7 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = BookingSummarySerializer
     permission_classes = [BookingAccess]
     pagination_class = StandardPagination
-    filter_backends = [filters.DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_class = BookingFilter
 
     permissions_by_action = {

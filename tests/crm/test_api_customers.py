@@ -1,6 +1,7 @@
 """The staff customer API: search, filters, field-level masking, audit, consent, timeline, export, merge."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -148,6 +149,29 @@ def test_list_query_count_does_not_grow_with_the_number_of_customers(agent, api_
     with CaptureQueriesContext(connection) as searching:
         assert client.get(URL, {"search": "+442079460958"}).status_code == 200
     assert len(searching.captured_queries) <= len(few.captured_queries) + 4
+
+
+def test_a_search_page_does_not_count_what_the_search_already_ranked(agent, api_as):
+    CustomerFactory.create_batch(3, family_name="Okonkwo")
+    CustomerFactory(family_name="Okonkwo", nationality="NG")
+    client = api_as(agent)
+    client.get(URL, {"search": "Okonkwo"})  # warm up per-process caches
+
+    with CaptureQueriesContext(connection) as searching:
+        page = client.get(URL, {"search": "Okonkwo", "page_size": 2}).json()
+    assert page["count"] == 4 and len(page["results"]) == 2 and page["next"]
+    assert not [q for q in searching.captured_queries if "COUNT(" in q["sql"]]
+    # only the page's rows are loaded, and the pages follow the ranking
+    row_loads = [q["sql"] for q in searching.captured_queries if '"crm_customer"."customer_number"' in q["sql"]]
+    assert len(row_loads) == 1 and len(re.search(r'"id" IN \(([^)]*)\)', row_loads[0]).group(1).split(",")) == 2
+    second = client.get(URL, {"search": "Okonkwo", "page_size": 2, "page": 2}).json()["results"]
+    everyone = client.get(URL, {"search": "Okonkwo"}).json()["results"]
+    assert [c["customer_number"] for c in page["results"] + second] == [c["customer_number"] for c in everyone]
+
+    # a filter narrows the ranked ids, so then the page counts what is left
+    with CaptureQueriesContext(connection) as filtering:
+        page = client.get(URL, {"search": "Okonkwo", "nationality": "ng"}).json()
+    assert page["count"] == 1 and [q for q in filtering.captured_queries if "COUNT(" in q["sql"]]
 
 
 def test_the_list_never_carries_identity_documents(agent, api_as, documented):
