@@ -213,11 +213,12 @@ class CountryCodeField(serializers.Field):
         super().__init__(read_only=True, **kwargs)
 
     def to_representation(self, value: Any) -> str:
-        return getattr(value, "code", None) or ""
+        return (value if isinstance(value, str) else getattr(value, "code", None)) or ""
 
 
 # Declared field by field rather than a ModelSerializer: the list is the most called endpoint, and
-# building model-derived fields for every response cost more than the search behind it.
+# building model-derived fields for every response cost more than the search behind it. It serializes a
+# Customer or a row of selectors.customer_list_rows alike.
 class CustomerSummarySerializer(serializers.Serializer):
     """One row of a customer list: enough to pick the right person, never identity documents."""
 
@@ -478,8 +479,7 @@ class CustomerViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         if not ids or set(request.query_params) - PLAIN_SEARCH_PARAMS:
             return super().list(request, *args, **kwargs)
         # A plain search: the ranking is the answer; load only this page's rows, in rank order.
-        queryset = selectors.customer_queryset().select_related(None).defer(*IDENTITY_FIELDS)
-        page = self.paginate_queryset(RankedRows(queryset, ids))
+        page = self.paginate_queryset(RankedRows(ids, lambda page_ids: selectors.customer_list_rows(ids=page_ids)))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def get_object(self) -> Customer:

@@ -56,6 +56,23 @@ def test_token_login_of_an_inactive_user_is_refused(agent, api_client):
     assert_error(response, 400, "invalid")
 
 
+def test_a_token_works_until_its_login_is_deactivated_or_the_token_deleted(agent, api_client):
+    token = Token.objects.create(user=agent)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert api_client.get("/api/v1/customers/").status_code == 200
+
+    agent.is_active = False
+    agent.save(update_fields=["is_active"])
+    assert_error(api_client.get("/api/v1/customers/"), 401)
+
+    agent.is_active = True
+    agent.save(update_fields=["is_active"])
+    token.delete()
+    assert_error(api_client.get("/api/v1/customers/"), 401)
+    api_client.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
+    assert_error(api_client.get("/api/v1/customers/"), 401)
+
+
 def test_token_login_without_fields_names_the_missing_fields(db, api_client):
     error = assert_error(api_client.post(TOKEN_URL, {}, format="json"), 400, "invalid")
     assert set(error["fields"]) == {"username", "password"}
