@@ -123,7 +123,7 @@ def customer_search_ids(*, query: str, limit: int = 25) -> list[int]:
     if remaining > 0 and "@" not in text and not any(ch.isdigit() for ch in text):
         name = " ".join(text.lower().split())
         similar = customer_ids_by_name_words(name=name, exclude=exact_ids, limit=remaining)
-        if not similar:
+        if not similar and not results:  # the slow, forgiving search only when nothing else was found
             similar = customer_ids_by_name_similarity(name=name, exclude=exact_ids, limit=remaining)
         results.extend(similar)
     return results

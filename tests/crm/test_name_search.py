@@ -243,3 +243,15 @@ def test_many_writers_at_once_leave_the_dictionary_equal_to_the_names():
         thread.join(60)
     assert [e for _t, errors in threads for e in errors] == []
     assert dictionary() == words_in_names()
+
+
+def test_an_identifier_found_spares_the_slow_whole_name_search(db):
+    # a customer number of letters only could be a name too; once it is found, nothing else is scanned
+    customer = CustomerFactory(given_name="Ada", family_name="Lovelace")
+    Customer.objects.filter(pk=customer.pk).update(customer_number="WVGJURKE")
+    CustomerFactory(given_name="Wvg", family_name="Jurke")
+
+    with CaptureQueriesContext(connection) as captured:
+        found = selectors.customer_search_ids(query="wvgjurke")
+    assert found == [customer.pk]
+    assert not [q for q in captured.captured_queries if "similarity_threshold" in q["sql"]]
