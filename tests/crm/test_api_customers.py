@@ -217,7 +217,8 @@ def test_marketers_and_analysts_never_receive_identity_numbers(request, api_as, 
     response = api_as(user).get(detail(documented))
     # then neither number, nor any long piece of it, is anywhere in the body
     assert response.status_code == 200
-    raw = response.content.decode()
+    # (timestamps left out: their microseconds may hold any four digits)
+    raw = re.sub(r"\d{4}-\d{2}-\d{2}T[\d:.]+(Z|[+-]\d{2}:\d{2})?", "", response.content.decode())
     for secret in (PASSPORT, NATIONAL_ID):
         for i in range(len(secret) - 3):
             assert secret[i : i + 4] not in raw
