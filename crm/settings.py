@@ -283,6 +283,8 @@ PHONENUMBER_DEFAULT_FORMAT = "E164"
 AIRLINE_NAME = env.str("AIRLINE_NAME", default="Aurora Air")
 AIRLINE_DESIGNATOR = env.str("AIRLINE_DESIGNATOR", default="AU")
 SITE_URL = env.str("SITE_URL", default="http://localhost:8000")
+# Customers one page of the duplicate review compares with everyone recorded before them.
+DUPLICATE_REVIEW_WINDOW = env.int("DUPLICATE_REVIEW_WINDOW", default=1000)
 # First three digits of every e-ticket number (the airline's accounting code).
 AIRLINE_TICKET_PREFIX = env.str("AIRLINE_TICKET_PREFIX", default="878")
 # The payment gateway class (dotted path); the simulated card gateway needs no account and no network.

@@ -380,11 +380,17 @@ class DuplicatesView(OfficeView):
     permission_required = ("crm.view_customer", "crm.merge_customer")
 
     def get(self, request: HttpRequest) -> HttpResponse:
+        older_than = request.GET.get("older_than")
+        if older_than is not None and not (older_than.isascii() and older_than.isdigit() and len(older_than) < 19):
+            messages.warning(request, _("That place in the list does not exist; the newest customers are shown."))
+            older_than = None
+        scan = selectors.customer_duplicate_candidates(older_than=int(older_than) if older_than else None)
         pairs = []
-        for a, b, reason in selectors.customer_duplicate_candidates(limit=50):
+        for a, b, reason in scan.pairs:
             reasons = [label for key, label in DUPLICATE_REASONS.items() if key in reason] or [reason]
             pairs.append((a, b, reasons))
-        return render(request, "office/crm/duplicates.html", {"pairs": pairs, "pick_form": DuplicatePairForm()})
+        context = {"pairs": pairs, "scan": scan, "continued": bool(older_than), "pick_form": DuplicatePairForm()}
+        return render(request, "office/crm/duplicates.html", context)
 
 
 # Rows of the side-by-side comparison, in the order an agent reads a record.

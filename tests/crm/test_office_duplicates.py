@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
+from crm import selectors
 from crm.models import ConsentEvent, Customer, CustomerAccess, CustomerMerge, Lead, TimelineEntry
 from crm.services import consent_record, customer_access_record, customer_create, lead_create, timeline_record
 from tests.crm.factories import LeadFactory, UserFactory
@@ -151,3 +152,36 @@ def test_a_merged_record_is_gone_afterwards(supervisor_client, pair):
     supervisor_client.post(merge_url(keep, dupe), {"survivor": keep.customer_number, "confirm": "on"})
     assert supervisor_client.get(merge_url(keep, dupe)).status_code == 404
     assert supervisor_client.get(reverse("office:customer_detail", args=[dupe.customer_number])).status_code == 404
+
+
+def test_the_review_checks_a_window_of_the_newest_customers_and_continues_with_older_ones(supervisor_client, db, settings):
+    settings.DUPLICATE_REVIEW_WINDOW = 3
+    # given two duplicate pairs far apart in time, and a window of three customers
+    old = customer_create(data={"given_name": "Ana", "family_name": "Silva", "email": "ana@example.com"})
+    old_twin = customer_create(data={"given_name": "Ana", "family_name": "Silva", "email": "ANA@example.com"})
+    for i in range(4):
+        customer_create(data={"given_name": f"Other{i}", "family_name": "Person"})
+    new = customer_create(data={"given_name": "Raj", "family_name": "Patel", "phone": "+442079460958"})
+    new_twin = customer_create(data={"given_name": "Rajesh", "family_name": "Patel", "phone": "+44 20 7946 0958"})
+
+    first = selectors.customer_duplicate_candidates()
+    assert [(a, b) for a, b, _ in first.pairs] == [(new, new_twin)] and first.scanned == 3
+    second = selectors.customer_duplicate_candidates(older_than=first.older_than)
+    assert second.pairs == [] and second.older_than is not None
+    third = selectors.customer_duplicate_candidates(older_than=second.older_than)
+    assert [(a, b, why) for a, b, why in third.pairs] == [(old, old_twin, "same e-mail")]
+    assert third.older_than is None  # the oldest customer was in it
+
+    # the page links to the next window and says when every record has been checked
+    html = supervisor_client.get(DUPLICATES).content.decode()
+    assert "?older_than=" in html and new.customer_number in html and old.customer_number not in html
+    last = supervisor_client.get(DUPLICATES, {"older_than": old_twin.pk + 1}).content.decode()
+    assert old.customer_number in last and "every record has been checked" in last
+
+
+@pytest.mark.parametrize("junk", ["abc", "-5", "1" * 40, "１２"])
+def test_a_bad_place_in_the_list_starts_from_the_newest_with_a_message(supervisor_client, pair, junk):
+    response = supervisor_client.get(DUPLICATES, {"older_than": junk})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "does not exist" in html and pair[1].customer_number in html
