@@ -15,7 +15,8 @@ typo, exact names, e-mails, phones as an agent types them, customer numbers):
 
 Prints p50/p95 per kind of query, how often the person meant was among the answers, and the target:
 API p95 <= 3x raw SQL p95 and <= 50 ms. For names it also times, in the same run, the whole-name trigram
-search the selector falls back to (what it did for every name before names were looked up by word).
+search the selector falls back to (what it did for every name before names were looked up by word), and
+one page of the duplicates review at several points through the table, beside its SQL run raw.
 Not a test; not part of `make test`.
 """
 
@@ -239,6 +240,32 @@ def name_path_ms(text: str, limit: int, whole_name: bool) -> tuple[float, list[i
     return (time.perf_counter() - started) * 1000, ids
 
 
+def print_duplicate_review(customers: int) -> None:
+    """One page of the duplicates review (a window of the newest customers below a point), at a few points."""
+    from django.conf import settings
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from crm import selectors
+
+    points = [None, *(customers * share // 100 for share in (90, 75, 50, 25, 10))]
+    selectors.customer_duplicate_candidates(older_than=points[1])  # warm-up
+    page_ms, sql_ms, pairs = [], [], 0
+    for older_than in points:
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            scan = selectors.customer_duplicate_candidates(older_than=older_than)
+            page_ms.append((time.perf_counter() - started) * 1000)
+        sql_ms.append(run_raw([q["sql"] for q in captured.captured_queries]) * 1000)
+        pairs += len(scan.pairs)
+    print()
+    print(
+        f"Duplicates review, {len(points)} pages of {settings.DUPLICATE_REVIEW_WINDOW:,} customers each at points "
+        f"through the table ({pairs} pairs found): selector p50 {percentile(page_ms, 50):.0f} ms, max "
+        f"{max(page_ms):.0f} ms; its SQL run raw p50 {percentile(sql_ms, 50):.0f} ms, max {max(sql_ms):.0f} ms"
+    )
+
+
 def main() -> None:
     args = parse_args()
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
@@ -378,6 +405,8 @@ def main() -> None:
             f"  {label:<34} p50 {percentile(timings, 50):6.1f} ms   p95 {percentile(timings, 95):6.1f} ms   "
             f"found {100 * hits / len(name_queries):3.0f}%"
         )
+
+    print_duplicate_review(have)
 
     slowest = max(per_query_sql, key=lambda t: statistics.median(per_query_sql[t]))
     print()
