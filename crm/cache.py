@@ -22,3 +22,15 @@ class RedisCache(django_redis.RedisCache):
     def __init__(self, server: str | list[str], params: dict) -> None:
         super().__init__(server, params)
         self._class = RedisCacheClient
+
+    def count(self, key: str, timeout: int) -> tuple[int, int]:
+        """Add one to the counter at `key`, which expires `timeout` seconds after its first count; return the
+        count and the seconds it has left. One round trip, atomic (MULTI/EXEC): a client that dies half way
+        cannot leave a counter that never expires."""
+        key = self.make_and_validate_key(key)
+        pipe = self._cache.get_client(key, write=True).pipeline(transaction=True)
+        pipe.incr(key)
+        pipe.expire(key, timeout, nx=True)
+        pipe.ttl(key)
+        count, _, ttl = pipe.execute()
+        return count, ttl

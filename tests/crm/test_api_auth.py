@@ -2,11 +2,14 @@
 
 import pytest
 from axes.models import AccessAttempt
+from django.core.cache import cache
 from django.utils.crypto import get_random_string
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
 
 from crm.api import TokenObtainThrottle
+from crm.api_support import UserRateThrottle
 from tests.crm.factories import DEMO_PASSWORD
 
 TOKEN_URL = "/api/v1/auth/token/"
@@ -107,6 +110,22 @@ def test_token_endpoint_is_throttled_with_the_error_shape(agent, api_client, mon
     # then it is told to wait, in the error shape
     assert_error(response, 429, "throttled")
     assert int(response["Retry-After"]) > 0
+
+
+def test_each_login_has_its_own_rate_limit_counted_in_one_small_key(agent, supervisor, api_as, monkeypatch):
+    # given a user rate of 3 a minute
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {**SimpleRateThrottle.THROTTLE_RATES, "user": "3/minute"})
+    client = api_as(agent)
+    # when the agent calls a fourth time within the minute
+    for _ in range(3):
+        assert client.get(CUSTOMERS_URL).status_code == 200
+    response = client.get(CUSTOMERS_URL)
+    # then it is told how long to wait, in the error shape; the count is one integer, not a list of times
+    assert_error(response, 429, "throttled")
+    assert 0 < int(response["Retry-After"]) <= 60
+    assert cache.get(UserRateThrottle.cache_format % {"scope": "user", "ident": agent.pk}) == 4
+    # and another login is not held back by it
+    assert api_as(supervisor).get(CUSTOMERS_URL).status_code == 200
 
 
 def test_no_credentials_is_a_401_with_a_token_challenge(db, api_client):
