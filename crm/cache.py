@@ -29,8 +29,8 @@ class RedisCache(django_redis.RedisCache):
         cannot leave a counter that never expires."""
         key = self.make_and_validate_key(key)
         pipe = self._cache.get_client(key, write=True).pipeline(transaction=True)
+        pipe.set(key, 0, ex=timeout, nx=True)  # the window starts with the first count (any Redis since 2.6)
         pipe.incr(key)
-        pipe.expire(key, timeout, nx=True)
         pipe.ttl(key)
-        count, _, ttl = pipe.execute()
+        _, count, ttl = pipe.execute()
         return count, ttl
