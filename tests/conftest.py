@@ -170,3 +170,18 @@ def api_as():
         return client
 
     return make
+
+
+@pytest.fixture
+def api_clients(supervisor, passenger, api_as):
+    """A staff member's, a passenger's and an anonymous API client: what the malformed-input sweeps use."""
+    return {"staff": api_as(supervisor), "passenger": api_as(passenger[0]), "anonymous": APIClient()}
+
+
+@pytest.fixture
+def generous_throttles(monkeypatch):
+    """Hundreds of requests per test: raise the rates so each request reaches the view."""
+    from rest_framework.throttling import SimpleRateThrottle
+
+    rates = {"anon": "100000/minute", "user": "100000/minute", "token": "100000/minute"}
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)

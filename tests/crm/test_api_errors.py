@@ -8,8 +8,6 @@ every 4xx must be ``{"error": {"code", "message", "fields"}}``.
 import json
 
 import pytest
-from rest_framework.test import APIClient
-from rest_framework.throttling import SimpleRateThrottle
 
 from crm.models import Customer
 from tests.crm.factories import CustomerFactory, LeadFactory
@@ -122,17 +120,7 @@ def assert_error_shape(response, what: str) -> None:
         assert all(isinstance(m, list) and all(isinstance(x, str) for x in m) for m in error["fields"].values()), what
 
 
-@pytest.fixture(autouse=True)
-def _generous_throttles(monkeypatch):
-    """Hundreds of requests per test: raise the rates so each request reaches the view."""
-    monkeypatch.setattr(
-        SimpleRateThrottle, "THROTTLE_RATES", {"anon": "100000/minute", "user": "100000/minute", "token": "100000/minute"}
-    )
-
-
-@pytest.fixture
-def clients(supervisor, passenger, api_as):
-    return {"staff": api_as(supervisor), "passenger": api_as(passenger[0]), "anonymous": APIClient()}
+pytestmark = pytest.mark.usefixtures("generous_throttles")
 
 
 @pytest.fixture
@@ -145,26 +133,26 @@ def _fire(client, method: str, path: str, body: bytes = b"", content_type: str =
 
 
 @pytest.mark.parametrize(("method", "template"), [e for e in ENDPOINTS if e[0] != "get"], ids=lambda v: str(v))
-def test_malformed_bodies_never_cause_a_500(clients, objects, method, template):
+def test_malformed_bodies_never_cause_a_500(api_clients, objects, method, template):
     path = template.format(**objects)
-    for who, client in clients.items():
+    for who, client in api_clients.items():
         for name, (body, content_type) in BODIES.items():
             response = _fire(client, method, path, body, content_type)
             assert_error_shape(response, f"{who} {method.upper()} {path} with {name}")
 
 
 @pytest.mark.parametrize(("method", "template"), [e for e in ENDPOINTS if e[0] == "get"], ids=lambda v: str(v))
-def test_malformed_query_strings_never_cause_a_500(clients, objects, method, template):
+def test_malformed_query_strings_never_cause_a_500(api_clients, objects, method, template):
     path = template.format(**objects)
-    for who, client in clients.items():
+    for who, client in api_clients.items():
         for query in QUERIES:
             response = _fire(client, method, f"{path}?{query}")
             assert_error_shape(response, f"{who} GET {path}?{query[:40]}")
 
 
 @pytest.mark.parametrize(("method", "template"), [e for e in ENDPOINTS if "{" in e[1]], ids=lambda v: str(v))
-def test_unknown_and_malformed_object_ids_are_a_404_in_the_error_shape(clients, objects, method, template):
-    for who, client in clients.items():
+def test_unknown_and_malformed_object_ids_are_a_404_in_the_error_shape(api_clients, objects, method, template):
+    for who, client in api_clients.items():
         values = BAD_CUSTOMER_NUMBERS if "{customer}" in template else BAD_LEAD_IDS
         for value in values:
             path = template.format(customer=value, lead=value)
@@ -175,9 +163,9 @@ def test_unknown_and_malformed_object_ids_are_a_404_in_the_error_shape(clients, 
 
 
 @pytest.mark.parametrize(("method", "template"), ENDPOINTS, ids=lambda v: str(v))
-def test_every_endpoint_answers_in_the_error_shape_to_unsupported_methods_and_media(clients, objects, method, template):
+def test_every_endpoint_answers_in_the_error_shape_to_unsupported_methods_and_media(api_clients, objects, method, template):
     path = template.format(**objects)
-    for who, client in clients.items():
+    for who, client in api_clients.items():
         for other in ("put", "options", "trace"):
             assert_error_shape(_fire(client, other, path, b"{}"), f"{who} {other.upper()} {path}")
         assert _fire(client, "head", path).status_code < 500  # HEAD answers carry no body
@@ -191,10 +179,10 @@ def test_every_endpoint_answers_in_the_error_shape_to_unsupported_methods_and_me
 
 
 @pytest.mark.parametrize(("method", "template"), ENDPOINTS, ids=lambda v: str(v))
-def test_format_suffixes_never_cause_a_500(clients, objects, method, template):
+def test_format_suffixes_never_cause_a_500(api_clients, objects, method, template):
     # the router also routes /customers.json, /customers/X.json, /leads/1/advance.json ...
     path = template.format(**objects).rstrip("/")
-    for who, client in clients.items():
+    for who, client in api_clients.items():
         for suffix in (".json", ".api", ".xml", ".json/"):
             response = _fire(client, method, path + suffix, b"{}", HTTP_ACCEPT="application/json")
             assert_error_shape(response, f"{who} {method.upper()} {path}{suffix}")

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from rest_framework.test import APIClient
-from rest_framework.throttling import SimpleRateThrottle
 
 from reservations import services
 from reservations.models import Booking, Channel, FlightCabin, Payment
@@ -93,16 +91,7 @@ BAD_LOCATORS = ["ZZZZZZ", "%00", "%ED%A0%80", "A" * 5000, "ÄÖÜÄÖÜ", "..", 
 BAD_FLIGHT_IDS = ["0", "-1", "abc", "99999999999999999999999", "1e5", "%00", "1.5", " 1"]
 
 
-@pytest.fixture(autouse=True)
-def _generous_throttles(monkeypatch):
-    monkeypatch.setattr(
-        SimpleRateThrottle, "THROTTLE_RATES", {"anon": "100000/minute", "user": "100000/minute", "token": "100000/minute"}
-    )
-
-
-@pytest.fixture
-def clients(supervisor, passenger, api_as):
-    return {"staff": api_as(supervisor), "passenger": api_as(passenger[0]), "anonymous": APIClient()}
+pytestmark = pytest.mark.usefixtures("generous_throttles")
 
 
 @pytest.fixture
@@ -120,9 +109,9 @@ def objects(passenger):
 
 
 @pytest.mark.parametrize(("method", "template"), [e for e in ENDPOINTS if e[0] != "get"], ids=lambda v: str(v))
-def test_malformed_bodies_never_cause_a_500(clients, objects, method, template):
+def test_malformed_bodies_never_cause_a_500(api_clients, objects, method, template):
     path = template.format(**objects)
-    for who, client in clients.items():
+    for who, client in api_clients.items():
         for name, (body, content_type) in RESERVATION_BODIES.items():
             response = _fire(client, method, path, body, content_type, HTTP_IDEMPOTENCY_KEY="fuzz")
             assert_error_shape(response, f"{who} {method.upper()} {path} with {name}")
@@ -137,16 +126,16 @@ def test_malformed_bodies_never_cause_a_500(clients, objects, method, template):
 
 
 @pytest.mark.parametrize(("method", "template"), [e for e in ENDPOINTS if e[0] == "get"], ids=lambda v: str(v))
-def test_malformed_query_strings_never_cause_a_500(clients, objects, method, template):
+def test_malformed_query_strings_never_cause_a_500(api_clients, objects, method, template):
     path = template.format(**objects)
-    for who, client in clients.items():
+    for who, client in api_clients.items():
         for query in RESERVATION_QUERIES:
             assert_error_shape(_fire(client, method, f"{path}?{query}"), f"{who} GET {path}?{query[:40]}")
 
 
 @pytest.mark.parametrize(("method", "template"), [e for e in ENDPOINTS if "{" in e[1]], ids=lambda v: str(v))
-def test_unknown_and_malformed_ids_are_a_404_in_the_error_shape(clients, objects, method, template):
-    for who, client in clients.items():
+def test_unknown_and_malformed_ids_are_a_404_in_the_error_shape(api_clients, objects, method, template):
+    for who, client in api_clients.items():
         for value in BAD_LOCATORS if "{booking}" in template else BAD_FLIGHT_IDS:
             path = template.format(booking=value, flight=value)
             response = _fire(client, method, path, b"{}")
@@ -156,9 +145,9 @@ def test_unknown_and_malformed_ids_are_a_404_in_the_error_shape(clients, objects
 
 
 @pytest.mark.parametrize(("method", "template"), ENDPOINTS, ids=lambda v: str(v))
-def test_unsupported_methods_media_and_bad_tokens_answer_in_the_error_shape(clients, objects, method, template):
+def test_unsupported_methods_media_and_bad_tokens_answer_in_the_error_shape(api_clients, objects, method, template):
     path = template.format(**objects)
-    for who, client in clients.items():
+    for who, client in api_clients.items():
         for other in ("put", "patch", "delete", "trace"):
             assert_error_shape(_fire(client, other, path, b"{}"), f"{who} {other.upper()} {path}")
         assert _fire(client, "head", path).status_code < 500
@@ -171,9 +160,9 @@ def test_unsupported_methods_media_and_bad_tokens_answer_in_the_error_shape(clie
 
 
 @pytest.mark.parametrize(("method", "template"), ENDPOINTS, ids=lambda v: str(v))
-def test_format_suffixes_never_cause_a_500(clients, objects, method, template):
+def test_format_suffixes_never_cause_a_500(api_clients, objects, method, template):
     path = template.format(**objects).rstrip("/")
-    for who, client in clients.items():
+    for who, client in api_clients.items():
         for suffix in (".json", ".api", ".xml", ".json/"):
             response = _fire(client, method, path + suffix, b"{}", HTTP_ACCEPT="application/json")
             assert_error_shape(response, f"{who} {method.upper()} {path}{suffix}")
