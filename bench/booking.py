@@ -30,15 +30,12 @@ import http.client
 import json
 import os
 import random
-import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
-from _support import free_port, percentile, setup_database
+from _support import Gunicorn, percentile, setup_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@localhost:5432/airline_crm_bench_booking"
@@ -121,53 +118,6 @@ def booking_body(flight_id: int, passengers: int = 1) -> dict:
 
 
 # --- Through gunicorn -----------------------------------------------------------------------------
-
-
-class Gunicorn:
-    """The whole project behind gunicorn on a free local port, in its own process group."""
-
-    def __init__(self, env: dict[str, str], *, workers: int, threads: int) -> None:
-        self.port = free_port()
-        self.label = f"gunicorn, {workers} gthread workers x {threads} threads, on 127.0.0.1 (HTTP/1.1 keep-alive)"
-        server_env = {
-            **env,
-            "DEBUG": "false",
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "API_THROTTLE_USER": "100000000/minute",
-            "LOG_LEVEL": "ERROR",
-        }
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "crm.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
-             "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
-             "--keep-alive", "30", "--log-level", "warning"],
-            cwd=ROOT, env=server_env, stdout=subprocess.DEVNULL, stderr=self.log, start_new_session=True,
-        )  # fmt: skip
-
-    def wait_ready(self, token: str) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                self.log.seek(0)
-                sys.exit(f"gunicorn exited: {self.log.read().decode(errors='replace')[-2000:]}")
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                conn.request("GET", "/api/v1/", headers={"Authorization": f"Token {token}", "Host": "127.0.0.1"})
-                if conn.getresponse().status == 200:
-                    conn.close()
-                    return
-            except OSError:
-                time.sleep(0.2)
-        self.close()
-        sys.exit("gunicorn did not answer within 30 s")
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
 
 
 class Result:

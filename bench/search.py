@@ -27,13 +27,12 @@ import http.client
 import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 from urllib.parse import quote
 
-from _support import free_port, percentile, setup_database
+from _support import Gunicorn, percentile, setup_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@localhost:5432/airline_crm_bench"
@@ -118,32 +117,10 @@ class GunicornAPI:
     label = "gunicorn (1 worker, 4 threads, as in the Procfile) on 127.0.0.1, HTTP/1.1 keep-alive"
 
     def __init__(self, env: dict[str, str], token: str) -> None:
-        self.port = free_port()
-        self.token = token
-        server_env = {
-            **env,
-            "DEBUG": "false",
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "API_THROTTLE_USER": "1000000/minute",
-            "LOG_LEVEL": "ERROR",
-        }
-        self.process = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "gunicorn", "crm.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
-             "--workers", "1", "--threads", "4", "--keep-alive", "30", "--log-level", "warning"],
-            cwd=ROOT, env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-        )  # fmt: skip
+        self.server = Gunicorn(env, workers=1, threads=4)
+        self.server.wait_ready(token)
+        self.port, self.token = self.server.port, token
         self.conn: http.client.HTTPConnection | None = None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                sys.exit(f"gunicorn exited: {self.process.stderr.read().decode()[-2000:]}")
-            try:
-                self.get("/api/v1/customers/?search=warm-up")
-                return
-            except OSError:
-                time.sleep(0.2)
-        self.close()
-        sys.exit("gunicorn did not answer within 30 s")
 
     def get(self, path: str) -> tuple[int, bytes]:
         if self.conn is None:
@@ -158,16 +135,9 @@ class GunicornAPI:
             raise
 
     def close(self) -> None:
-        import signal
-
         if self.conn is not None:
             self.conn.close()
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
+        self.server.close()
 
 
 class ClientAPI:
