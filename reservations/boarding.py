@@ -13,6 +13,7 @@ from django.utils import dateformat, translation
 from django.utils.translation import gettext as _
 
 from reservations import bcbp
+from reservations.documents import a4_pdf
 from reservations.models import CheckIn
 from reservations.selectors import GATE_CLOSES_MINUTES, BoardingPass, boarding_pass
 
@@ -39,10 +40,9 @@ def _place(airport) -> str:  # noqa: ANN001
 def boarding_pass_pdf(*, check_in: CheckIn) -> bytes:
     """One A4 page: who, which flight, when to be at the gate, the seat, and the barcode the gate scans."""
     from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+    from reportlab.platypus import Image, Paragraph, Spacer, Table, TableStyle
 
     bp: BoardingPass = boarding_pass(check_in=check_in)
     font, bold = _fonts()
@@ -105,15 +105,4 @@ def boarding_pass_pdf(*, check_in: CheckIn) -> bytes:
         Spacer(1, 6 * mm),
         *(text(note, body) for note in notes),
     ]
-    out = io.BytesIO()
-    SimpleDocTemplate(
-        out,
-        pagesize=A4,
-        leftMargin=15 * mm,
-        rightMargin=15 * mm,
-        topMargin=15 * mm,
-        bottomMargin=15 * mm,
-        title=f"{settings.AIRLINE_NAME} {bp.flight_code} {bp.record_locator}",
-        author=settings.AIRLINE_NAME,
-    ).build(story)
-    return out.getvalue()
+    return a4_pdf(story, title=f"{settings.AIRLINE_NAME} {bp.flight_code} {bp.record_locator}")

@@ -117,12 +117,11 @@ def _needs_cjk(texts: list[str]) -> bool:
 def eticket_receipt_pdf(*, booking: Booking) -> bytes:
     """The e-ticket receipt: passengers and ticket numbers, flights, itemised fare and taxes, payments, rules."""
     from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+    from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
     booking = _booking(booking)
     passengers = list(booking.passengers.all())
@@ -237,18 +236,18 @@ def eticket_receipt_pdf(*, booking: Booking) -> bytes:
         para(_("Fees are per passenger holding a seat. Check in online from 24 hours before departure.")),
     ]
 
+    return a4_pdf(story, title=f"{settings.AIRLINE_NAME} {booking.record_locator}")
+
+
+def a4_pdf(story: list, *, title: str) -> bytes:
+    """The airline's A4 document layout (15 mm margins, the airline as author) around reportlab flowables."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+    from reportlab.platypus import SimpleDocTemplate
+
     out = io.BytesIO()
-    document = SimpleDocTemplate(
-        out,
-        pagesize=A4,
-        leftMargin=15 * mm,
-        rightMargin=15 * mm,
-        topMargin=15 * mm,
-        bottomMargin=15 * mm,
-        title=f"{settings.AIRLINE_NAME} {booking.record_locator}",
-        author=settings.AIRLINE_NAME,
-    )
-    document.build(story)
+    margins = dict.fromkeys(("leftMargin", "rightMargin", "topMargin", "bottomMargin"), 15 * mm)
+    SimpleDocTemplate(out, pagesize=A4, title=title, author=settings.AIRLINE_NAME, **margins).build(story)
     return out.getvalue()
 
 

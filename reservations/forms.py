@@ -4,6 +4,7 @@ import datetime as _dt
 import re
 import uuid
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django import forms
@@ -15,7 +16,7 @@ from django.utils.translation import pgettext_lazy
 from django_countries import countries
 from django_countries.fields import LazyTypedChoiceField
 
-from crm.models import AssistanceCode, Cabin, MealCode, Title, TravelPurpose
+from crm.models import AssistanceCode, Cabin, Customer, MealCode, Title, TravelPurpose
 from reservations.models import DocumentType, FlightStatus, PassengerType, TripType
 
 # --- Portal -----------------------------------------------------------------------------------
@@ -240,6 +241,28 @@ class BookingContactForm(forms.Form):
                 raise ValidationError(_("Enter the phone number in international format, e.g. +44 20 7946 0958."))
             phone = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
         return phone
+
+
+def passenger_initial(customer: Customer, *, with_passport: bool) -> dict[str, Any]:
+    """The passenger form filled from a customer record: name, birth, nationality, meal and assistance,
+    and the passport on file when `with_passport` (the passenger's own booking)."""
+    initial: dict[str, Any] = {
+        "title": customer.title,
+        "given_name": customer.given_name,
+        "family_name": customer.family_name,
+        "date_of_birth": customer.date_of_birth,
+        "nationality": str(customer.nationality or ""),
+        "meal": customer.meal_preference,
+        "assistance": list(customer.special_assistance),
+    }
+    if with_passport and customer.passport_number:
+        initial.update(
+            document_type="P",
+            document_number=customer.passport_number,
+            document_expiry=customer.passport_expiry,
+            document_country=str(customer.passport_country or ""),
+        )
+    return initial
 
 
 def new_payment_key(record_locator: str) -> str:

@@ -45,6 +45,7 @@ from reservations.forms import (
     OfficeRebookForm,
     PassengerForm,
     new_office_payment_key,
+    passenger_initial,
 )
 from reservations.models import (
     Booking,
@@ -274,17 +275,7 @@ class BookForCustomerPassengersView(ReservationsOfficeView):
         data = request.POST if request.method == "POST" else None
         forms_ = []
         for n, ptype in enumerate(itinerary.passenger_types(), start=1):
-            initial = {}
-            if n == 1:
-                initial = {
-                    "title": customer.title,
-                    "given_name": customer.given_name,
-                    "family_name": customer.family_name,
-                    "date_of_birth": customer.date_of_birth,
-                    "nationality": str(customer.nationality or ""),
-                    "meal": customer.meal_preference,
-                    "assistance": list(customer.special_assistance),
-                }
+            initial = passenger_initial(customer, with_passport=False) if n == 1 else {}
             forms_.append(PassengerForm(data, prefix=f"p{n}", passenger_type=ptype, number=n, initial=initial))
         return forms_
 

@@ -49,6 +49,7 @@ from reservations.forms import (
     PassengerForm,
     SeatChoiceForm,
     new_payment_key,
+    passenger_initial,
 )
 from reservations.models import (
     Booking,
@@ -325,24 +326,7 @@ def _chosen_itinerary(request: HttpRequest) -> tuple[FlightSearchForm, list[Chos
 def _passenger_forms(data: QueryDict | None, types: list[str], customer: Customer | None) -> list[PassengerForm]:
     forms = []
     for number, passenger_type in enumerate(types, start=1):
-        initial: dict[str, Any] = {}
-        if number == 1 and customer is not None:
-            initial = {
-                "title": customer.title,
-                "given_name": customer.given_name,
-                "family_name": customer.family_name,
-                "date_of_birth": customer.date_of_birth,
-                "nationality": str(customer.nationality or ""),
-                "meal": customer.meal_preference,
-                "assistance": list(customer.special_assistance),
-            }
-            if customer.passport_number:
-                initial.update(
-                    document_type="P",
-                    document_number=customer.passport_number,
-                    document_expiry=customer.passport_expiry,
-                    document_country=str(customer.passport_country or ""),
-                )
+        initial = passenger_initial(customer, with_passport=True) if number == 1 and customer is not None else {}
         forms.append(PassengerForm(data, prefix=f"p{number}", passenger_type=passenger_type, number=number, initial=initial))
     return forms
 
