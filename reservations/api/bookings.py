@@ -1,31 +1,12 @@
-"""Reservations API: flight search, seat maps and flight status; bookings with payments, seats,
-cancellation, check-in and boarding passes.
-
-Input serializers validate, a service in ``reservations.services`` does the work, output serializers
-render. Who reaches what:
-
-- ``/flights/search/``, ``/flights/{id}/seat-map/`` and ``/flight-status/`` are public, like the
-  timetable on the airline's website: no personal data, throttled per client address.
-- ``/bookings/`` needs a login. A passenger (a login that is not staff) sees, books, pays, cancels
-  and checks in only their own bookings (booked by them or with them on board): **404 for anyone
-  else's**. Staff see every booking with ``reservations.view_booking`` and act with the permission
-  for the action (add_booking, add_payment, change_booking, add_seatassignment, add_checkin).
-- Flight times are ISO 8601 in each airport's local time (the offset says which), as printed on
-  a ticket; money is a decimal string with its ISO 4217 currency.
-"""
+"""Bookings: create, read, pay, cancel, change seats and check in; passengers reach only their own."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from datetime import date, timedelta
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django_countries.serializer_fields import CountryField
@@ -37,334 +18,34 @@ from rest_framework import exceptions, mixins, permissions, serializers, status,
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from crm import selectors as crm_selectors
-from crm.api_support import ErrorResponseSerializer, FilterBackend, StandardPagination
+from crm.api_support import FilterBackend, StandardPagination
 from crm.errors import ApplicationError, NotFound
 from crm.models import AssistanceCode, Cabin, Customer, MealCode, TravelPurpose
 from crm.permissions import can_see_identity_documents, is_staff_member, mask
 from reservations import selectors, services
+from reservations.api.check_in import BoardingPassSerializer, CheckInInputSerializer, CheckInSerializer, _check_in_fields
+from reservations.api.common import StrictSerializer, _in_api_terms, error
+from reservations.api.flights import FareFamilySerializer, FlightSerializer
+from reservations.api.payments import (
+    IDEMPOTENCY_KEY,
+    ChargeSerializer,
+    PaymentInputSerializer,
+    PaymentSerializer,
+    RefundSerializer,
+)
 from reservations.models import (
-    Airport,
     Booking,
-    BookingCharge,
     BookingPassenger,
     BookingStatus,
     DocumentType,
-    FareFamily,
-    Flight,
     PassengerType,
     Payment,
     PaymentMethod,
-    Refund,
     Segment,
     Ticket,
 )
-
-
-def error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(ErrorResponseSerializer, description=description)
-
-
-class StrictSerializer(serializers.Serializer):
-    """Refuses keys it does not know, nested objects included, so a typo is an error and not a silent no-op."""
-
-    def to_internal_value(self, data: Any) -> dict[str, Any]:
-        unknown: dict[str, list[str]] = {}
-        if isinstance(data, Mapping):
-            writable = {name for name, field in self.fields.items() if not field.read_only}
-            unknown = {str(k): [_("Unknown or read-only field.")] for k in data if k not in writable}
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as invalid:
-            if unknown and isinstance(invalid.detail, dict):
-                raise serializers.ValidationError({**invalid.detail, **unknown}) from None
-            raise
-        if unknown:
-            raise serializers.ValidationError(unknown)
-        return value
-
-
-# Services number list items from 1 ("passengers.2.given_name"); the API, like every serializer
-# error it gives, counts from 0 ("passengers.1.given_name" is the second passenger sent).
-_SERVICE_ITEM = re.compile(r"^(?P<list>passengers|segments)\.(?P<n>\d+)(?P<rest>(\..*)?)$")
-
-
-def _api_field_name(name: str) -> str:
-    match = _SERVICE_ITEM.match(name)
-    if match is None:
-        return name
-    return f"{match['list']}.{int(match['n']) - 1}{match['rest']}"
-
-
-def _in_api_terms(error: ApplicationError) -> ApplicationError:
-    error.fields = {_api_field_name(k): v for k, v in error.fields.items()}
-    return error
-
-
-# --- Output: flights, fares ---------------------------------------------------------------------
-
-
-@extend_schema_field(OpenApiTypes.DATETIME)
-class LocalTimeField(serializers.Field):
-    """A flight time in an airport's own time zone, e.g. ``2026-05-01T09:40:00+02:00``."""
-
-    def __init__(self, *, time: str, airport: str, **kwargs: Any) -> None:
-        self.time_attribute, self.airport_attribute = time, airport
-        super().__init__(source="*", read_only=True, **kwargs)
-
-    def to_representation(self, flight: Flight) -> str | None:
-        value = getattr(flight, self.time_attribute)
-        if value is None:
-            return None
-        return value.astimezone(ZoneInfo(getattr(flight, self.airport_attribute).time_zone)).isoformat()
-
-
-class AirportSerializer(serializers.ModelSerializer):
-    country = serializers.CharField(read_only=True)
-
-    class Meta:
-        model = Airport
-        fields = ("iata_code", "name", "city", "country", "time_zone")
-        read_only_fields = fields
-
-
-class FlightSerializer(serializers.ModelSerializer):
-    flight_code = serializers.CharField(read_only=True, help_text="Airline designator and number, e.g. `AU123`.")
-    origin = AirportSerializer(read_only=True)
-    destination = AirportSerializer(read_only=True)
-    scheduled_departure = LocalTimeField(time="scheduled_departure", airport="origin")
-    scheduled_arrival = LocalTimeField(time="scheduled_arrival", airport="destination")
-    estimated_departure = LocalTimeField(time="estimated_departure", airport="origin", allow_null=True)
-    estimated_arrival = LocalTimeField(time="estimated_arrival", airport="destination", allow_null=True)
-    duration_minutes = serializers.IntegerField(read_only=True)
-    aircraft = serializers.CharField(source="aircraft_type.name", read_only=True)
-
-    class Meta:
-        model = Flight
-        fields = (
-            "id", "flight_code", "service_date", "origin", "destination", "scheduled_departure", "scheduled_arrival",
-            "estimated_departure", "estimated_arrival", "duration_minutes", "aircraft", "status", "gate",
-        )  # fmt: skip
-        read_only_fields = fields
-
-
-class FlightStatusSerializer(FlightSerializer):
-    status_display = serializers.CharField(source="get_status_display", read_only=True)
-
-    class Meta(FlightSerializer.Meta):
-        fields = (*FlightSerializer.Meta.fields, "status_display", "status_reason")
-        read_only_fields = fields
-
-
-class FareFamilySerializer(serializers.ModelSerializer):
-    """What the fare allows: the rules that changes, refunds, bags and seat selection follow."""
-
-    class Meta:
-        model = FareFamily
-        fields = (
-            "code", "name", "cabin", "currency", "refundable", "changeable", "change_fee", "cancellation_fee",
-            "baggage_pieces", "baggage_kg", "seat_selection_fee", "miles_earn_percent",
-        )  # fmt: skip
-        read_only_fields = fields
-
-
-class TaxLineSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    name = serializers.CharField()
-    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
-
-
-class PassengerPriceSerializer(serializers.Serializer):
-    passenger_type = serializers.ChoiceField(choices=PassengerType.choices)
-    count = serializers.IntegerField(help_text="How many passengers of this type the search asked for.")
-    fare = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="Per passenger.")
-    taxes = TaxLineSerializer(many=True, help_text="Per passenger, itemised.")
-    total = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="Fare and taxes, per passenger.")
-
-
-class OfferSerializer(serializers.Serializer):
-    fare_family = FareFamilySerializer()
-    booking_class = serializers.CharField(source="booking_class.code")
-    currency = serializers.CharField()
-    seats_left = serializers.IntegerField(help_text="Seats left in the cabin right now.")
-    fare_total = serializers.DecimalField(max_digits=12, decimal_places=2)
-    taxes_total = serializers.DecimalField(max_digits=12, decimal_places=2)
-    total = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="For the whole party.")
-    prices = serializers.SerializerMethodField()
-
-    @extend_schema_field(PassengerPriceSerializer(many=True))
-    def get_prices(self, offer) -> list[dict[str, Any]]:  # noqa: ANN001
-        rows = [
-            {"passenger_type": t, "count": n, "fare": p.fare, "taxes": p.taxes, "total": p.total}
-            for t, p in offer.prices.items()
-            if (n := offer.counts.get(t, 0))
-        ]
-        return PassengerPriceSerializer(rows, many=True).data
-
-
-class LowestSerializer(serializers.Serializer):
-    fare_family = serializers.CharField(source="fare_family.code")
-    total = serializers.DecimalField(max_digits=12, decimal_places=2)
-    currency = serializers.CharField()
-
-
-class FlightOptionSerializer(serializers.Serializer):
-    flight = FlightSerializer()
-    seats_left = serializers.IntegerField(help_text="Seats left in the searched cabin right now.")
-    sold_out = serializers.BooleanField(help_text="No fare is open for the whole party.")
-    lowest = LowestSerializer(allow_null=True)
-    offers = OfferSerializer(many=True, help_text="One per fare family still open for the party, cheapest first.")
-
-
-class FlightSearchResultSerializer(serializers.Serializer):
-    results = FlightOptionSerializer(many=True)
-
-
-# --- Flights: search, seat map, status ------------------------------------------------------------
-
-
-SALES_HORIZON = timedelta(days=366)
-
-
-class FlightSearchQuerySerializer(serializers.Serializer):
-    origin = serializers.CharField(min_length=3, max_length=3, help_text="IATA airport code, e.g. `LHR`.")
-    destination = serializers.CharField(min_length=3, max_length=3, help_text="IATA airport code, e.g. `CDG`.")
-    date = serializers.DateField(help_text="Local departure date at the origin, `YYYY-MM-DD`.")
-    cabin = serializers.ChoiceField(choices=Cabin.choices, default=Cabin.ECONOMY)
-    adults = serializers.IntegerField(min_value=1, max_value=9, default=1)
-    children = serializers.IntegerField(min_value=0, max_value=8, default=0, help_text="Aged 2-11 on the day.")
-    infants = serializers.IntegerField(min_value=0, max_value=9, default=0, help_text="Under 2, on an adult's lap.")
-    sort = serializers.ChoiceField(choices=[(k, k) for k in selectors.SORT_KEYS], default="price")
-
-    def validate_date(self, value: date) -> date:
-        if value > timezone.localdate() + SALES_HORIZON:
-            raise serializers.ValidationError(_("Flights are on sale up to a year ahead."))
-        return value
-
-
-class FlightStatusQuerySerializer(serializers.Serializer):
-    flight = serializers.CharField(max_length=10, help_text="Flight number, e.g. `AU123`, `AU 123` or `123`.")
-    date = serializers.DateField(help_text="Local departure date at the origin, `YYYY-MM-DD`.")
-
-
-class SeatMapQuerySerializer(serializers.Serializer):
-    cabin = serializers.ChoiceField(choices=Cabin.choices, required=False, help_text="Only this cabin's rows.")
-
-
-class SeatMapSeatSerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="e.g. `12C`")
-    letter = serializers.CharField()
-    status = serializers.CharField(help_text="`available`, `exit` (free, at an emergency exit), `taken` or `blocked`.")
-    selectable = serializers.BooleanField()
-    exit_row = serializers.BooleanField()
-    window = serializers.BooleanField()
-    aisle = serializers.BooleanField()
-
-
-class SeatMapRowSerializer(serializers.Serializer):
-    number = serializers.IntegerField()
-    cabin = serializers.ChoiceField(choices=Cabin.choices)
-    exit_row = serializers.BooleanField()
-    blocks = serializers.ListField(
-        child=SeatMapSeatSerializer(many=True), help_text="Groups of seats between the aisles, left to right."
-    )
-
-
-class SeatMapSerializer(serializers.Serializer):
-    flight = FlightSerializer()
-    cabins = serializers.ListField(child=serializers.ChoiceField(choices=Cabin.choices))
-    rows = SeatMapRowSerializer(many=True)
-
-
-FLIGHT_ID_PARAM = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)
-
-
-class PublicReadMixin:
-    """Public reads: anyone may call, throttled per client address (or per login when logged in)."""
-
-    permission_classes = [permissions.AllowAny]
-
-
-class FlightViewSet(PublicReadMixin, viewsets.GenericViewSet):
-    """Flights with live seat counts and prices; public like the airline's timetable."""
-
-    queryset = Flight.objects.none()
-    serializer_class = FlightSerializer
-    lookup_value_regex = "[0-9]{1,18}"
-    filter_backends: list = []
-    pagination_class = None
-
-    @extend_schema(
-        summary="Search flights",
-        description="Flights from `origin` to `destination` leaving on `date` (local), each with one offer per fare "
-        "family still open for the whole party, priced per passenger type with taxes itemised, and the seats left "
-        "in the cabin now. At most 9 seats (adults and children); no more infants than adults.",
-        parameters=[FlightSearchQuerySerializer],
-        responses=FlightSearchResultSerializer,
-        auth=[],
-    )
-    @action(detail=False, methods=["get"])
-    def search(self, request: Request, **kwargs: Any) -> Response:
-        query = FlightSearchQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        q = query.validated_data
-        try:
-            options = selectors.flight_search(
-                origin=q["origin"],
-                destination=q["destination"],
-                departure_date=q["date"],
-                cabin=q["cabin"],
-                adults=q["adults"],
-                children=q["children"],
-                infants=q["infants"],
-                sort=q["sort"],
-            )
-        except ApplicationError as refused:
-            refused.fields = {("date" if k == "departure_date" else k): v for k, v in refused.fields.items()}
-            raise
-        return Response(FlightSearchResultSerializer({"results": options}).data)
-
-    @extend_schema(
-        summary="Seat map of a flight",
-        description="Every seat of the aircraft, row by row and cabin by cabin, split at the aisles, with its live "
-        "status: `available`, `exit` (free, at an emergency exit: not for children, infants' adults or travellers "
-        "needing assistance), `taken` or `blocked`. Who holds a seat is never shown.",
-        parameters=[FLIGHT_ID_PARAM, SeatMapQuerySerializer],
-        responses=SeatMapSerializer,
-        auth=[],
-    )
-    @action(detail=True, methods=["get"], url_path="seat-map")
-    def seat_map(self, request: Request, pk: str, **kwargs: Any) -> Response:
-        query = SeatMapQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        flight = selectors.flight_get(flight_id=pk)
-        seat_map = selectors.seat_map(flight=flight, cabin=query.validated_data.get("cabin") or None)
-        return Response(SeatMapSerializer(seat_map).data)
-
-
-class FlightStatusView(PublicReadMixin, APIView):
-    """A flight's status by number and date, for anyone (the portal's status page, airport screens)."""
-
-    @extend_schema(
-        operation_id="flight_status_retrieve",
-        summary="Flight status",
-        description="Scheduled and estimated times, gate and status of one flight on one local departure date.",
-        parameters=[FlightStatusQuerySerializer],
-        responses={200: FlightStatusSerializer},
-        auth=[],
-    )
-    def get(self, request: Request, **kwargs: Any) -> Response:
-        query = FlightStatusQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        flight = selectors.flight_status_lookup(
-            flight_code=query.validated_data["flight"], service_date=query.validated_data["date"]
-        )
-        return Response(FlightStatusSerializer(flight).data)
-
-
-# --- Output: bookings -----------------------------------------------------------------------------
 
 
 class BookingPassengerSerializer(serializers.ModelSerializer):
@@ -435,44 +116,6 @@ class SegmentSerializer(SegmentSummarySerializer):
         ]
 
 
-class ChargeSerializer(serializers.ModelSerializer):
-    passenger = serializers.IntegerField(source="passenger.sequence", read_only=True, allow_null=True)
-    segment = serializers.SerializerMethodField(help_text="Segment sequence, if the charge is for one flight.")
-
-    class Meta:
-        model = BookingCharge
-        fields = ("kind", "code", "description", "passenger", "segment", "amount", "currency", "reason", "created_at")
-        read_only_fields = fields
-
-    def get_segment(self, charge: BookingCharge) -> int | None:
-        if charge.segment_id is None:
-            return None
-        return next((s.sequence for s in charge.booking.segments.all() if s.pk == charge.segment_id), None)
-
-
-class PaymentSerializer(serializers.ModelSerializer):
-    """A payment as the client may see it: card brand and last four digits, never more."""
-
-    voucher_code = serializers.CharField(source="voucher.code", read_only=True, allow_null=True)
-
-    class Meta:
-        model = Payment
-        fields = (
-            "id", "method", "status", "amount", "currency", "card_brand", "card_last4", "voucher_code", "miles",
-            "decline_reason", "created_at",
-        )  # fmt: skip
-        read_only_fields = fields
-
-
-class RefundSerializer(serializers.ModelSerializer):
-    payment = serializers.IntegerField(source="payment_id", read_only=True)
-
-    class Meta:
-        model = Refund
-        fields = ("id", "payment", "amount", "currency", "status", "reason", "created_at", "completed_at")
-        read_only_fields = fields
-
-
 class CouponSerializer(serializers.Serializer):
     number = serializers.IntegerField()
     segment = serializers.IntegerField(source="segment.sequence")
@@ -526,7 +169,9 @@ class BookingSerializer(BookingSummarySerializer):
         read_only_fields = fields
 
 
-# --- Input: bookings ------------------------------------------------------------------------------
+class PaymentResultSerializer(serializers.Serializer):
+    payment = PaymentSerializer()
+    booking = BookingSerializer()
 
 
 class SegmentInputSerializer(StrictSerializer):
@@ -576,43 +221,6 @@ class BookingCreateInputSerializer(StrictSerializer):
     )
 
 
-class CardInputSerializer(StrictSerializer):
-    number = serializers.RegexField(r"^[0-9 ]{12,23}$", max_length=23, help_text="Used once for the charge; never stored.")
-    expiry_month = serializers.IntegerField(min_value=1, max_value=12)
-    expiry_year = serializers.IntegerField(min_value=2000, max_value=2199)
-    cvv = serializers.RegexField(r"^[0-9]{3,4}$", max_length=4, style={"input_type": "password"})
-    holder = serializers.CharField(max_length=100)
-
-
-IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,64}$")
-
-
-class PaymentInputSerializer(StrictSerializer):
-    method = serializers.ChoiceField(choices=PaymentMethod.choices, help_text="`counter` is for staff only.")
-    amount = serializers.DecimalField(
-        max_digits=12, decimal_places=2, min_value=Decimal("0.01"), required=False, help_text="Default: the balance due."
-    )
-    card = CardInputSerializer(required=False, help_text="For `card`.")
-    voucher_code = serializers.CharField(max_length=16, required=False, allow_blank=True, help_text="For `voucher`.")
-    idempotency_key = serializers.RegexField(
-        IDEMPOTENCY_KEY.pattern,
-        required=False,
-        help_text="Or the `Idempotency-Key` header: 1-64 visible ASCII characters, new for each payment you mean.",
-    )
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs["method"] == PaymentMethod.CARD and "card" not in attrs:
-            raise serializers.ValidationError({"card": [_("Enter the card details.")]})
-        if attrs["method"] == PaymentMethod.VOUCHER and not attrs.get("voucher_code"):
-            raise serializers.ValidationError({"voucher_code": [_("Enter the voucher code.")]})
-        return attrs
-
-
-class PaymentResultSerializer(serializers.Serializer):
-    payment = PaymentSerializer()
-    booking = BookingSerializer()
-
-
 class CancelInputSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=300, required=False, allow_blank=True)
     waive_reason = serializers.CharField(
@@ -624,88 +232,6 @@ class SeatInputSerializer(StrictSerializer):
     segment = serializers.IntegerField(min_value=1, max_value=99, help_text="Segment sequence.")
     passenger = serializers.IntegerField(min_value=1, max_value=99, help_text="Passenger sequence.")
     seat = serializers.RegexField(r"^[0-9]{1,3}[A-Za-z]$", max_length=4, help_text="e.g. `12C`.")
-
-
-class CheckInSeatInputSerializer(StrictSerializer):
-    passenger = serializers.IntegerField(min_value=1, max_value=99, help_text="Passenger sequence.")
-    seat = serializers.RegexField(r"^[0-9]{1,3}[A-Za-z]$", max_length=4, help_text="e.g. `12C`.")
-
-
-class BagsInputSerializer(StrictSerializer):
-    passenger = serializers.IntegerField(min_value=1, max_value=99)
-    weights_kg = serializers.ListField(
-        child=serializers.DecimalField(max_digits=4, decimal_places=1, min_value=Decimal("0.1"), max_value=Decimal("99")),
-        max_length=9,
-        help_text="One weight per checked bag.",
-    )
-    hand_carry = serializers.IntegerField(min_value=0, max_value=9, default=0, help_text="Cabin bags.")
-
-
-class CheckInInputSerializer(StrictSerializer):
-    segment = serializers.IntegerField(min_value=1, max_value=99, help_text="Segment sequence.")
-    passengers = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=99), allow_empty=False, max_length=18,
-        help_text="Sequences of the passengers to check in.",
-    )  # fmt: skip
-    seats = CheckInSeatInputSerializer(
-        many=True, required=False, max_length=18, help_text="Seats to choose while checking in; the others are allocated."
-    )
-    bags = BagsInputSerializer(many=True, required=False, max_length=18)
-
-
-class CheckInSerializer(serializers.Serializer):
-    passenger = serializers.IntegerField(source="passenger.sequence")
-    segment = serializers.IntegerField(source="segment.sequence")
-    flight_code = serializers.CharField(source="flight.flight_code")
-    seat = serializers.CharField()
-    sequence_number = serializers.IntegerField()
-    bags = serializers.IntegerField()
-    bag_weights_kg = serializers.ListField(child=serializers.DecimalField(max_digits=5, decimal_places=1))
-    hand_carry = serializers.IntegerField()
-    excess_baggage_fee = serializers.DecimalField(max_digits=12, decimal_places=2)
-    checked_in_at = serializers.DateTimeField()
-
-
-@extend_schema_field(OpenApiTypes.DATETIME)
-class AirportTimeField(serializers.Field):
-    """An already local time (the boarding pass computes them), written with its offset."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(read_only=True, **kwargs)
-
-    def to_representation(self, value: Any) -> str:
-        return value.isoformat()
-
-
-class BoardingPassSerializer(serializers.Serializer):
-    passenger = serializers.IntegerField(source="check_in.passenger.sequence", help_text="Passenger sequence.")
-    segment = serializers.IntegerField(source="check_in.segment.sequence", help_text="Segment sequence.")
-    passenger_name = serializers.CharField(help_text="FAMILY/GIVEN, as printed.")
-    passenger_type = serializers.CharField()
-    record_locator = serializers.CharField()
-    ticket_number = serializers.CharField()
-    flight_code = serializers.CharField()
-    origin = serializers.CharField(source="flight.origin.iata_code")
-    destination = serializers.CharField(source="flight.destination.iata_code")
-    cabin = serializers.CharField()
-    fare_family = serializers.CharField()
-    departure = AirportTimeField(help_text="Local time at the origin.")
-    arrival = AirportTimeField(help_text="Local time at the destination.")
-    boarding = AirportTimeField()
-    gate_closes = AirportTimeField()
-    gate = serializers.CharField()
-    seat = serializers.CharField()
-    sequence = serializers.IntegerField(help_text="Check-in sequence number on the flight.")
-    zone = serializers.IntegerField(help_text="Boarding zone.")
-    bags = serializers.IntegerField()
-    hand_carry = serializers.IntegerField()
-    ssr_codes = serializers.ListField(child=serializers.CharField())
-    bcbp = serializers.CharField(
-        source="barcode", help_text="IATA BCBP string (Resolution 792, format M): the data of the PDF417 barcode."
-    )
-
-
-# --- Bookings -------------------------------------------------------------------------------------
 
 
 class BookingAccess(permissions.BasePermission):
@@ -1043,28 +569,6 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return Response(BoardingPassSerializer(passes, many=True).data)
 
 
-_CHECK_IN_FIELD = re.compile(r"^(?P<name>passengers|bags|hand_carry)\.(?P<pk>\d+)$")
-
-
-def _check_in_fields(fields: dict, *, chosen: list[int], bag_entry: dict[int, int]) -> dict:
-    """check_in names travellers by id ("bags.812"); the API names the entry of the request ("bags.0.weights_kg")."""
-    renamed: dict[str, list[str]] = {}
-    for key, messages in fields.items():
-        match = _CHECK_IN_FIELD.match(key)
-        if match is None:
-            renamed[key] = messages
-            continue
-        name, pk = match["name"], int(match["pk"])
-        if name == "passengers":
-            key = f"passengers.{chosen.index(pk)}" if pk in chosen else "passengers"
-        elif pk in bag_entry:
-            key = f"bags.{bag_entry[pk]}.{'weights_kg' if name == 'bags' else 'hand_carry'}"
-        else:
-            key = "bags"
-        renamed.setdefault(key, []).extend(messages)
-    return renamed
-
-
 def _segment_of(booking: Booking, sequence: int, field: str) -> Segment:
     found = next((s for s in booking.segments.all() if s.sequence == sequence), None)
     if found is None:
@@ -1077,12 +581,3 @@ def _passenger_of(booking: Booking, sequence: int, field: str) -> BookingPasseng
     if found is None:
         raise exceptions.ValidationError({field: [_("The booking has no such passenger.")]})
     return found
-
-
-def register(router) -> list:  # noqa: ANN001
-    from django.urls import re_path
-    from rest_framework.urlpatterns import format_suffix_patterns
-
-    router.register("flights", FlightViewSet, basename="flight")
-    router.register("bookings", BookingViewSet, basename="booking")
-    return format_suffix_patterns([re_path(r"^flight-status/$", FlightStatusView.as_view(), name="api-flight-status")])

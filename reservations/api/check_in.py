@@ -1,0 +1,103 @@
+"""Check-in input and boarding passes."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from reservations.api.common import AirportTimeField, StrictSerializer
+
+
+class CheckInSeatInputSerializer(StrictSerializer):
+    passenger = serializers.IntegerField(min_value=1, max_value=99, help_text="Passenger sequence.")
+    seat = serializers.RegexField(r"^[0-9]{1,3}[A-Za-z]$", max_length=4, help_text="e.g. `12C`.")
+
+
+class BagsInputSerializer(StrictSerializer):
+    passenger = serializers.IntegerField(min_value=1, max_value=99)
+    weights_kg = serializers.ListField(
+        child=serializers.DecimalField(max_digits=4, decimal_places=1, min_value=Decimal("0.1"), max_value=Decimal("99")),
+        max_length=9,
+        help_text="One weight per checked bag.",
+    )
+    hand_carry = serializers.IntegerField(min_value=0, max_value=9, default=0, help_text="Cabin bags.")
+
+
+class CheckInInputSerializer(StrictSerializer):
+    segment = serializers.IntegerField(min_value=1, max_value=99, help_text="Segment sequence.")
+    passengers = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=99), allow_empty=False, max_length=18,
+        help_text="Sequences of the passengers to check in.",
+    )  # fmt: skip
+    seats = CheckInSeatInputSerializer(
+        many=True, required=False, max_length=18, help_text="Seats to choose while checking in; the others are allocated."
+    )
+    bags = BagsInputSerializer(many=True, required=False, max_length=18)
+
+
+class CheckInSerializer(serializers.Serializer):
+    passenger = serializers.IntegerField(source="passenger.sequence")
+    segment = serializers.IntegerField(source="segment.sequence")
+    flight_code = serializers.CharField(source="flight.flight_code")
+    seat = serializers.CharField()
+    sequence_number = serializers.IntegerField()
+    bags = serializers.IntegerField()
+    bag_weights_kg = serializers.ListField(child=serializers.DecimalField(max_digits=5, decimal_places=1))
+    hand_carry = serializers.IntegerField()
+    excess_baggage_fee = serializers.DecimalField(max_digits=12, decimal_places=2)
+    checked_in_at = serializers.DateTimeField()
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class BoardingPassSerializer(serializers.Serializer):
+    passenger = serializers.IntegerField(source="check_in.passenger.sequence", help_text="Passenger sequence.")
+    segment = serializers.IntegerField(source="check_in.segment.sequence", help_text="Segment sequence.")
+    passenger_name = serializers.CharField(help_text="FAMILY/GIVEN, as printed.")
+    passenger_type = serializers.CharField()
+    record_locator = serializers.CharField()
+    ticket_number = serializers.CharField()
+    flight_code = serializers.CharField()
+    origin = serializers.CharField(source="flight.origin.iata_code")
+    destination = serializers.CharField(source="flight.destination.iata_code")
+    cabin = serializers.CharField()
+    fare_family = serializers.CharField()
+    departure = AirportTimeField(help_text="Local time at the origin.")
+    arrival = AirportTimeField(help_text="Local time at the destination.")
+    boarding = AirportTimeField()
+    gate_closes = AirportTimeField()
+    gate = serializers.CharField()
+    seat = serializers.CharField()
+    sequence = serializers.IntegerField(help_text="Check-in sequence number on the flight.")
+    zone = serializers.IntegerField(help_text="Boarding zone.")
+    bags = serializers.IntegerField()
+    hand_carry = serializers.IntegerField()
+    ssr_codes = serializers.ListField(child=serializers.CharField())
+    bcbp = serializers.CharField(
+        source="barcode", help_text="IATA BCBP string (Resolution 792, format M): the data of the PDF417 barcode."
+    )
+
+
+_CHECK_IN_FIELD = re.compile(r"^(?P<name>passengers|bags|hand_carry)\.(?P<pk>\d+)$")
+
+
+def _check_in_fields(fields: dict, *, chosen: list[int], bag_entry: dict[int, int]) -> dict:
+    """check_in names travellers by id ("bags.812"); the API names the entry of the request ("bags.0.weights_kg")."""
+    renamed: dict[str, list[str]] = {}
+    for key, messages in fields.items():
+        match = _CHECK_IN_FIELD.match(key)
+        if match is None:
+            renamed[key] = messages
+            continue
+        name, pk = match["name"], int(match["pk"])
+        if name == "passengers":
+            key = f"passengers.{chosen.index(pk)}" if pk in chosen else "passengers"
+        elif pk in bag_entry:
+            key = f"bags.{bag_entry[pk]}.{'weights_kg' if name == 'bags' else 'hand_carry'}"
+        else:
+            key = "bags"
+        renamed.setdefault(key, []).extend(messages)
+    return renamed

@@ -1,0 +1,267 @@
+"""Public flight search, seat maps and flight status: no personal data, throttled per client address."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import permissions, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from crm.errors import ApplicationError
+from crm.models import Cabin
+from reservations import selectors
+from reservations.api.common import LocalTimeField
+from reservations.models import (
+    Airport,
+    FareFamily,
+    Flight,
+    PassengerType,
+)
+
+
+class AirportSerializer(serializers.ModelSerializer):
+    country = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Airport
+        fields = ("iata_code", "name", "city", "country", "time_zone")
+        read_only_fields = fields
+
+
+class FlightSerializer(serializers.ModelSerializer):
+    flight_code = serializers.CharField(read_only=True, help_text="Airline designator and number, e.g. `AU123`.")
+    origin = AirportSerializer(read_only=True)
+    destination = AirportSerializer(read_only=True)
+    scheduled_departure = LocalTimeField(time="scheduled_departure", airport="origin")
+    scheduled_arrival = LocalTimeField(time="scheduled_arrival", airport="destination")
+    estimated_departure = LocalTimeField(time="estimated_departure", airport="origin", allow_null=True)
+    estimated_arrival = LocalTimeField(time="estimated_arrival", airport="destination", allow_null=True)
+    duration_minutes = serializers.IntegerField(read_only=True)
+    aircraft = serializers.CharField(source="aircraft_type.name", read_only=True)
+
+    class Meta:
+        model = Flight
+        fields = (
+            "id", "flight_code", "service_date", "origin", "destination", "scheduled_departure", "scheduled_arrival",
+            "estimated_departure", "estimated_arrival", "duration_minutes", "aircraft", "status", "gate",
+        )  # fmt: skip
+        read_only_fields = fields
+
+
+class FlightStatusSerializer(FlightSerializer):
+    status_display = serializers.CharField(source="get_status_display", read_only=True)
+
+    class Meta(FlightSerializer.Meta):
+        fields = (*FlightSerializer.Meta.fields, "status_display", "status_reason")
+        read_only_fields = fields
+
+
+class FareFamilySerializer(serializers.ModelSerializer):
+    """What the fare allows: the rules that changes, refunds, bags and seat selection follow."""
+
+    class Meta:
+        model = FareFamily
+        fields = (
+            "code", "name", "cabin", "currency", "refundable", "changeable", "change_fee", "cancellation_fee",
+            "baggage_pieces", "baggage_kg", "seat_selection_fee", "miles_earn_percent",
+        )  # fmt: skip
+        read_only_fields = fields
+
+
+class TaxLineSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
+class PassengerPriceSerializer(serializers.Serializer):
+    passenger_type = serializers.ChoiceField(choices=PassengerType.choices)
+    count = serializers.IntegerField(help_text="How many passengers of this type the search asked for.")
+    fare = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="Per passenger.")
+    taxes = TaxLineSerializer(many=True, help_text="Per passenger, itemised.")
+    total = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="Fare and taxes, per passenger.")
+
+
+class OfferSerializer(serializers.Serializer):
+    fare_family = FareFamilySerializer()
+    booking_class = serializers.CharField(source="booking_class.code")
+    currency = serializers.CharField()
+    seats_left = serializers.IntegerField(help_text="Seats left in the cabin right now.")
+    fare_total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    taxes_total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    total = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="For the whole party.")
+    prices = serializers.SerializerMethodField()
+
+    @extend_schema_field(PassengerPriceSerializer(many=True))
+    def get_prices(self, offer) -> list[dict[str, Any]]:  # noqa: ANN001
+        rows = [
+            {"passenger_type": t, "count": n, "fare": p.fare, "taxes": p.taxes, "total": p.total}
+            for t, p in offer.prices.items()
+            if (n := offer.counts.get(t, 0))
+        ]
+        return PassengerPriceSerializer(rows, many=True).data
+
+
+class LowestSerializer(serializers.Serializer):
+    fare_family = serializers.CharField(source="fare_family.code")
+    total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    currency = serializers.CharField()
+
+
+class FlightOptionSerializer(serializers.Serializer):
+    flight = FlightSerializer()
+    seats_left = serializers.IntegerField(help_text="Seats left in the searched cabin right now.")
+    sold_out = serializers.BooleanField(help_text="No fare is open for the whole party.")
+    lowest = LowestSerializer(allow_null=True)
+    offers = OfferSerializer(many=True, help_text="One per fare family still open for the party, cheapest first.")
+
+
+class FlightSearchResultSerializer(serializers.Serializer):
+    results = FlightOptionSerializer(many=True)
+
+
+SALES_HORIZON = timedelta(days=366)
+
+
+class FlightSearchQuerySerializer(serializers.Serializer):
+    origin = serializers.CharField(min_length=3, max_length=3, help_text="IATA airport code, e.g. `LHR`.")
+    destination = serializers.CharField(min_length=3, max_length=3, help_text="IATA airport code, e.g. `CDG`.")
+    date = serializers.DateField(help_text="Local departure date at the origin, `YYYY-MM-DD`.")
+    cabin = serializers.ChoiceField(choices=Cabin.choices, default=Cabin.ECONOMY)
+    adults = serializers.IntegerField(min_value=1, max_value=9, default=1)
+    children = serializers.IntegerField(min_value=0, max_value=8, default=0, help_text="Aged 2-11 on the day.")
+    infants = serializers.IntegerField(min_value=0, max_value=9, default=0, help_text="Under 2, on an adult's lap.")
+    sort = serializers.ChoiceField(choices=[(k, k) for k in selectors.SORT_KEYS], default="price")
+
+    def validate_date(self, value: date) -> date:
+        if value > timezone.localdate() + SALES_HORIZON:
+            raise serializers.ValidationError(_("Flights are on sale up to a year ahead."))
+        return value
+
+
+class FlightStatusQuerySerializer(serializers.Serializer):
+    flight = serializers.CharField(max_length=10, help_text="Flight number, e.g. `AU123`, `AU 123` or `123`.")
+    date = serializers.DateField(help_text="Local departure date at the origin, `YYYY-MM-DD`.")
+
+
+class SeatMapQuerySerializer(serializers.Serializer):
+    cabin = serializers.ChoiceField(choices=Cabin.choices, required=False, help_text="Only this cabin's rows.")
+
+
+class SeatMapSeatSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="e.g. `12C`")
+    letter = serializers.CharField()
+    status = serializers.CharField(help_text="`available`, `exit` (free, at an emergency exit), `taken` or `blocked`.")
+    selectable = serializers.BooleanField()
+    exit_row = serializers.BooleanField()
+    window = serializers.BooleanField()
+    aisle = serializers.BooleanField()
+
+
+class SeatMapRowSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    cabin = serializers.ChoiceField(choices=Cabin.choices)
+    exit_row = serializers.BooleanField()
+    blocks = serializers.ListField(
+        child=SeatMapSeatSerializer(many=True), help_text="Groups of seats between the aisles, left to right."
+    )
+
+
+class SeatMapSerializer(serializers.Serializer):
+    flight = FlightSerializer()
+    cabins = serializers.ListField(child=serializers.ChoiceField(choices=Cabin.choices))
+    rows = SeatMapRowSerializer(many=True)
+
+
+FLIGHT_ID_PARAM = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)
+
+
+class PublicReadMixin:
+    """Public reads: anyone may call, throttled per client address (or per login when logged in)."""
+
+    permission_classes = [permissions.AllowAny]
+
+
+class FlightViewSet(PublicReadMixin, viewsets.GenericViewSet):
+    """Flights with live seat counts and prices; public like the airline's timetable."""
+
+    queryset = Flight.objects.none()
+    serializer_class = FlightSerializer
+    lookup_value_regex = "[0-9]{1,18}"
+    filter_backends: list = []
+    pagination_class = None
+
+    @extend_schema(
+        summary="Search flights",
+        description="Flights from `origin` to `destination` leaving on `date` (local), each with one offer per fare "
+        "family still open for the whole party, priced per passenger type with taxes itemised, and the seats left "
+        "in the cabin now. At most 9 seats (adults and children); no more infants than adults.",
+        parameters=[FlightSearchQuerySerializer],
+        responses=FlightSearchResultSerializer,
+        auth=[],
+    )
+    @action(detail=False, methods=["get"])
+    def search(self, request: Request, **kwargs: Any) -> Response:
+        query = FlightSearchQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        q = query.validated_data
+        try:
+            options = selectors.flight_search(
+                origin=q["origin"],
+                destination=q["destination"],
+                departure_date=q["date"],
+                cabin=q["cabin"],
+                adults=q["adults"],
+                children=q["children"],
+                infants=q["infants"],
+                sort=q["sort"],
+            )
+        except ApplicationError as refused:
+            refused.fields = {("date" if k == "departure_date" else k): v for k, v in refused.fields.items()}
+            raise
+        return Response(FlightSearchResultSerializer({"results": options}).data)
+
+    @extend_schema(
+        summary="Seat map of a flight",
+        description="Every seat of the aircraft, row by row and cabin by cabin, split at the aisles, with its live "
+        "status: `available`, `exit` (free, at an emergency exit: not for children, infants' adults or travellers "
+        "needing assistance), `taken` or `blocked`. Who holds a seat is never shown.",
+        parameters=[FLIGHT_ID_PARAM, SeatMapQuerySerializer],
+        responses=SeatMapSerializer,
+        auth=[],
+    )
+    @action(detail=True, methods=["get"], url_path="seat-map")
+    def seat_map(self, request: Request, pk: str, **kwargs: Any) -> Response:
+        query = SeatMapQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        flight = selectors.flight_get(flight_id=pk)
+        seat_map = selectors.seat_map(flight=flight, cabin=query.validated_data.get("cabin") or None)
+        return Response(SeatMapSerializer(seat_map).data)
+
+
+class FlightStatusView(PublicReadMixin, APIView):
+    """A flight's status by number and date, for anyone (the portal's status page, airport screens)."""
+
+    @extend_schema(
+        operation_id="flight_status_retrieve",
+        summary="Flight status",
+        description="Scheduled and estimated times, gate and status of one flight on one local departure date.",
+        parameters=[FlightStatusQuerySerializer],
+        responses={200: FlightStatusSerializer},
+        auth=[],
+    )
+    def get(self, request: Request, **kwargs: Any) -> Response:
+        query = FlightStatusQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        flight = selectors.flight_status_lookup(
+            flight_code=query.validated_data["flight"], service_date=query.validated_data["date"]
+        )
+        return Response(FlightStatusSerializer(flight).data)

@@ -1,0 +1,381 @@
+"""Creating bookings with all-or-nothing seat holds, and releasing holds that were never paid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.errors import ApplicationError, Conflict
+from crm.models import AssistanceCode, Customer, MealCode, TravelPurpose, User
+from crm.services import timeline_record
+from reservations import pricing
+from reservations.models import (
+    Booking,
+    BookingCharge,
+    BookingClass,
+    BookingPassenger,
+    BookingStatus,
+    Channel,
+    ChargeKind,
+    DocumentType,
+    Flight,
+    FlightCabin,
+    FlightStatus,
+    PassengerType,
+    Segment,
+    SegmentStatus,
+    TaxRule,
+    TripType,
+)
+from reservations.services.cancellation import booking_cancel
+from reservations.services.common import BOOKING_CUTOFF, MAX_SEATS, MIN_CONNECTION, _lock_for_change
+from reservations.services.inventory import _lock_inventory, inventory_release, inventory_take
+
+
+@dataclass(frozen=True)
+class SegmentRequest:
+    """One flight the party wants, in a cabin and fare family (e.g. economy Standard)."""
+
+    flight_id: int
+    cabin: str
+    fare_family: str
+
+
+@dataclass
+class PassengerRequest:
+    """One traveller as entered; blank preferences are filled from ``customer`` when given."""
+
+    passenger_type: str
+    given_name: str
+    family_name: str
+    title: str = ""
+    date_of_birth: date | None = None
+    nationality: str = ""
+    document_type: str = ""
+    document_number: str = ""
+    document_expiry: date | None = None
+    document_country: str = ""
+    meal: str = ""
+    assistance: list[str] = field(default_factory=list)
+    frequent_flyer_number: str = ""
+    customer: Customer | None = None
+
+
+def _age_on(born: date, day: date) -> int:
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def _validate_party(passengers: list[PassengerRequest], first_day: date) -> dict[str, int]:
+    errors: dict[str, list[str]] = {}
+    counts = dict.fromkeys(PassengerType.values, 0)
+    for i, p in enumerate(passengers, start=1):
+        prefix = f"passengers.{i}"
+        if p.passenger_type not in PassengerType.values:
+            errors[f"{prefix}.passenger_type"] = [_("Choose adult, child or infant.")]
+            continue
+        counts[p.passenger_type] += 1
+        if not p.given_name.strip():
+            errors[f"{prefix}.given_name"] = [_("Enter the given name as in the travel document.")]
+        if not p.family_name.strip():
+            errors[f"{prefix}.family_name"] = [_("Enter the family name as in the travel document.")]
+        if p.meal and p.meal not in MealCode.values:
+            errors[f"{prefix}.meal"] = [_("Choose a special meal from the list.")]
+        bad = [code for code in p.assistance if code not in AssistanceCode.values]
+        if bad:
+            errors[f"{prefix}.assistance"] = [_("Unknown assistance code: %(codes)s.") % {"codes": ", ".join(bad)}]
+        if p.document_type and p.document_type not in DocumentType.values:
+            errors[f"{prefix}.document_type"] = [_("Choose passport or national identity card.")]
+        if p.document_expiry and p.document_expiry < first_day:
+            errors[f"{prefix}.document_expiry"] = [_("The travel document expires before the flight.")]
+        if p.passenger_type in (PassengerType.CHILD, PassengerType.INFANT) and not p.date_of_birth:
+            errors[f"{prefix}.date_of_birth"] = [_("Enter the date of birth of every child and infant.")]
+        elif p.date_of_birth:
+            if p.date_of_birth > timezone.localdate():
+                errors[f"{prefix}.date_of_birth"] = [_("The date of birth is in the future.")]
+                continue
+            age = _age_on(p.date_of_birth, first_day)
+            if p.passenger_type == PassengerType.INFANT and age >= 2:
+                errors[f"{prefix}.date_of_birth"] = [_("An infant is under 2 on the day of the first flight.")]
+            elif p.passenger_type == PassengerType.CHILD and not 2 <= age <= 11:
+                errors[f"{prefix}.date_of_birth"] = [_("A child is 2 to 11 years old on the day of the first flight.")]
+            elif p.passenger_type == PassengerType.ADULT and age < 12:
+                errors[f"{prefix}.date_of_birth"] = [_("An adult is 12 or older on the day of the first flight.")]
+    if counts[PassengerType.ADULT] < 1:
+        errors["passengers"] = [_("Every booking needs at least one adult.")]
+    elif counts[PassengerType.ADULT] + counts[PassengerType.CHILD] > MAX_SEATS:
+        errors["passengers"] = [_("At most %(max)d seats per booking (adults and children).") % {"max": MAX_SEATS}]
+    elif counts[PassengerType.INFANT] > counts[PassengerType.ADULT]:
+        errors["passengers"] = [_("Each infant travels on the lap of an adult: no more infants than adults.")]
+    if errors:
+        raise ApplicationError(_("Please correct the passenger details."), fields=errors)
+    return counts
+
+
+def _validate_itinerary(segments: list[SegmentRequest]) -> list[Flight]:
+    if not segments:
+        raise ApplicationError(_("Choose at least one flight."), fields={"segments": [_("Choose at least one flight.")]})
+    if len(segments) > 6:
+        raise ApplicationError(_("At most 6 flights per booking."), fields={"segments": [_("At most 6 flights per booking.")]})
+    flights = Flight.objects.select_related("origin", "destination", "route").in_bulk([s.flight_id for s in segments])
+    errors: dict[str, list[str]] = {}
+    ordered: list[Flight] = []
+    now = timezone.now()
+    for i, request in enumerate(segments, start=1):
+        flight = flights.get(request.flight_id)
+        key = f"segments.{i}"
+        if flight is None:
+            errors[key] = [_("No such flight.")]
+            continue
+        if request.cabin not in {c for c, _label in FlightCabin._meta.get_field("cabin").choices}:
+            errors[f"{key}.cabin"] = [_("Choose a cabin.")]
+        if flight.status in (FlightStatus.CANCELLED, FlightStatus.DEPARTED, FlightStatus.ARRIVED):
+            errors[key] = [_("%(flight)s is no longer bookable.") % {"flight": flight.flight_code}]
+        elif flight.scheduled_departure - now < BOOKING_CUTOFF:
+            errors[key] = [_("%(flight)s departs too soon to be booked.") % {"flight": flight.flight_code}]
+        if ordered and flight.scheduled_departure < ordered[-1].scheduled_arrival + MIN_CONNECTION:
+            errors[key] = [_("Each flight must depart at least 45 minutes after the previous one lands.")]
+        ordered.append(flight)
+    if errors:
+        raise ApplicationError(_("Please check the flights."), fields=errors)
+    return ordered
+
+
+def _trip_type(flights: list[Flight]) -> str:
+    if len(flights) == 1:
+        return TripType.ONE_WAY
+    if (
+        len(flights) == 2
+        and flights[0].origin_id == flights[1].destination_id
+        and flights[0].destination_id == flights[1].origin_id
+    ):
+        return TripType.ROUND_TRIP
+    return TripType.MULTI_CITY
+
+
+def _prefill(p: PassengerRequest) -> PassengerRequest:
+    """Meals, assistance and documents the customer record already holds, unless entered anew."""
+    c = p.customer
+    if c is None:
+        return p
+    p.title = p.title or c.title
+    p.date_of_birth = p.date_of_birth or c.date_of_birth
+    p.nationality = p.nationality or str(c.nationality or "")
+    p.meal = p.meal or c.meal_preference
+    p.assistance = p.assistance or list(c.special_assistance)
+    if not p.document_number and c.passport_number:
+        p.document_type, p.document_number = DocumentType.PASSPORT, c.passport_number
+        p.document_expiry = p.document_expiry or c.passport_expiry
+        p.document_country = p.document_country or str(c.passport_country or "")
+    return p
+
+
+def _fare_classes(cabins: set[str]) -> list[BookingClass]:
+    return list(BookingClass.objects.select_related("fare_family").filter(fare_family__cabin__in=cabins))
+
+
+@transaction.atomic
+def booking_create(
+    *,
+    segments: list[SegmentRequest],
+    passengers: list[PassengerRequest],
+    contact_email: str,
+    channel: str,
+    contact_phone: str = "",
+    purpose: str = "",
+    customer: Customer | None = None,
+    by: User | None = None,
+    language: str = "en",
+) -> Booking:
+    """Hold seats for the whole party on every flight, price it, and record the booking.
+
+    All or nothing: if any flight has too few seats, nothing is taken and the caller gets a 409.
+    """
+    if channel not in Channel.values:
+        raise ApplicationError(_("Unknown booking channel."), fields={"channel": [_("Unknown booking channel.")]})
+    if purpose and purpose not in TravelPurpose.values:
+        raise ApplicationError(_("Choose a purpose of travel from the list."), fields={"purpose": [_("Unknown purpose.")]})
+    if not contact_email or "@" not in contact_email:
+        raise ApplicationError(_("Enter a contact e-mail."), fields={"contact_email": [_("Enter a valid e-mail address.")]})
+    flights = _validate_itinerary(segments)
+    first_day = flights[0].service_date
+    counts = _validate_party([_prefill(p) for p in passengers], first_day)
+    seats = counts[PassengerType.ADULT] + counts[PassengerType.CHILD]
+
+    inventory = _lock_inventory(wanted=[(s.flight_id, s.cabin) for s in segments])
+    classes = _fare_classes({s.cabin for s in segments})
+    rules = list(TaxRule.objects.all())
+    chosen: list[pricing.FareOffer] = []
+    for i, (request, flight) in enumerate(zip(segments, flights, strict=True), start=1):
+        cabin = inventory.get((flight.pk, request.cabin))
+        if cabin is None:
+            raise ApplicationError(
+                _("%(flight)s has no such cabin.") % {"flight": flight.flight_code},
+                fields={f"segments.{i}.cabin": [_("This flight has no such cabin.")]},
+            )
+        if cabin.available < seats:
+            raise Conflict(
+                _("Sold out: %(flight)s has %(left)d seats left in %(cabin)s, %(seats)d needed.")
+                % {
+                    "flight": flight.flight_code,
+                    "left": cabin.available,
+                    "cabin": cabin.get_cabin_display().lower(),
+                    "seats": seats,
+                },
+                code="sold_out",
+            )
+        offers = pricing.offers_for(flight=flight, inventory=cabin, classes=classes, rules=rules, counts=counts)
+        offer = next((o for o in offers if o.fare_family.code == request.fare_family), None)
+        if offer is None:
+            raise Conflict(
+                _("The %(family)s fare is no longer available on %(flight)s; choose another fare.")
+                % {"family": request.fare_family, "flight": flight.flight_code},
+                code="fare_unavailable",
+            )
+        chosen.append(offer)
+    for request, flight in zip(segments, flights, strict=True):
+        inventory_take(inventory=inventory[(flight.pk, request.cabin)], seats=seats)
+
+    booking = Booking.objects.create(
+        customer=customer,
+        created_by=by if by is not None and by.is_authenticated else None,
+        trip_type=_trip_type(flights),
+        channel=channel,
+        purpose=purpose,
+        contact_email=contact_email.strip(),
+        contact_phone=contact_phone or "",
+        language=language,
+        adults=counts[PassengerType.ADULT],
+        children=counts[PassengerType.CHILD],
+        infants=counts[PassengerType.INFANT],
+        currency=chosen[0].currency,
+        hold_expires_at=timezone.now() + timedelta(minutes=settings.BOOKING_HOLD_MINUTES),
+    )
+    rows = []
+    adults: list[BookingPassenger] = []
+    for seq, p in enumerate(passengers, start=1):
+        row = BookingPassenger(
+            booking=booking, sequence=seq, customer=p.customer, passenger_type=p.passenger_type, title=p.title,
+            given_name=p.given_name.strip(), family_name=p.family_name.strip(), date_of_birth=p.date_of_birth,
+            nationality=p.nationality, document_type=p.document_type, document_number=p.document_number or None,
+            document_expiry=p.document_expiry, document_country=p.document_country, meal=p.meal,
+            assistance=list(p.assistance), frequent_flyer_number=p.frequent_flyer_number.strip(),
+        )  # fmt: skip
+        if p.passenger_type == PassengerType.INFANT:
+            row.travelling_with = adults[len([r for r in rows if r.passenger_type == PassengerType.INFANT])] if adults else None
+        row.save()
+        if p.passenger_type == PassengerType.ADULT:
+            adults.append(row)
+        rows.append(row)
+    if any(r.passenger_type == PassengerType.INFANT and r.travelling_with is None for r in rows):
+        raise ApplicationError(
+            _("List the adults before the infants they carry."), fields={"passengers": [_("List adults first.")]}
+        )
+
+    charges = []
+    for seq, (offer, flight) in enumerate(zip(chosen, flights, strict=True), start=1):
+        segment = Segment.objects.create(
+            booking=booking, flight=flight, sequence=seq, cabin=offer.cabin,
+            booking_class=offer.booking_class, fare_family=offer.fare_family,
+        )  # fmt: skip
+        for row in rows:
+            price = offer.prices[row.passenger_type]
+            charges.append(BookingCharge(
+                booking=booking, passenger=row, segment=segment, kind=ChargeKind.FARE, code=offer.booking_class.code,
+                description=f"{flight.flight_code} {offer.fare_family.name} ({row.get_passenger_type_display()})",
+                amount=price.fare, currency=offer.currency,
+            ))  # fmt: skip
+            charges.extend(
+                BookingCharge(
+                    booking=booking,
+                    passenger=row,
+                    segment=segment,
+                    kind=ChargeKind.TAX,
+                    code=tax.code,
+                    description=f"{flight.flight_code} {tax.name}",
+                    amount=tax.amount,
+                    currency=offer.currency,
+                )  # fmt: skip
+                for tax in price.taxes
+            )
+    BookingCharge.objects.bulk_create(charges)
+    booking.total_amount = pricing.money(sum((c.amount for c in charges), Decimal(0)))
+    booking.save(update_fields=["total_amount"])
+
+    route = " – ".join([flights[0].origin.iata_code, *(f.destination.iata_code for f in flights)])
+    for person in {c.pk: c for c in [customer, *(r.customer for r in rows)] if c is not None}.values():
+        timeline_record(
+            customer=person,
+            kind="booking.created",
+            summary=_("Booking %(locator)s made: %(route)s") % {"locator": booking.record_locator, "route": route},
+            data={"record_locator": booking.record_locator, "channel": channel},
+            actor=by,
+        )
+    return booking
+
+
+def _release_booking_seats(booking: Booking) -> None:
+    """Give back every confirmed segment's seats and seat assignments."""
+    segments = list(booking.segments.filter(status=SegmentStatus.CONFIRMED).order_by("flight_id"))
+    cabins = _lock_inventory(wanted=[(s.flight_id, s.cabin) for s in segments])
+    for segment in segments:
+        if (segment.flight_id, segment.cabin) in cabins:
+            inventory_release(flight_id=segment.flight_id, cabin=segment.cabin, seats=booking.seats)
+        segment.seat_assignments.all().delete()
+
+
+def booking_expire_hold(*, booking_id: int) -> Booking | None:
+    """Release an unpaid hold whose time is up; a booking paid meanwhile is left alone.
+
+    Locks flight cabins before the booking, like every other writer. A hold partly paid (a voucher,
+    say) is cancelled instead, which refunds what was paid.
+    """
+    booking = Booking.objects.filter(pk=booking_id).first()
+    if booking is None or booking.status != BookingStatus.HELD:
+        return booking
+    if booking.paid_amount > booking.refunded_amount:
+        if booking.hold_expires_at and booking.hold_expires_at <= timezone.now():
+            return booking_cancel(booking=booking, reason=_("The hold expired before the booking was fully paid."))
+        return booking
+    planned = list(booking.segments.filter(status=SegmentStatus.CONFIRMED).values_list("flight_id", "cabin"))
+    with transaction.atomic():
+        _inventory, booking = _lock_for_change(booking=booking, flights=planned)
+        if booking.status != BookingStatus.HELD or booking.paid_amount > booking.refunded_amount:
+            return booking
+        if booking.hold_expires_at and booking.hold_expires_at > timezone.now():
+            return booking
+        _release_booking_seats(booking)
+        booking.status = BookingStatus.EXPIRED
+        booking.cancelled_at = timezone.now()
+        booking.save(update_fields=["status", "cancelled_at", "updated_at"])
+        if booking.customer_id:
+            timeline_record(
+                customer=booking.customer,
+                kind="booking.expired",
+                summary=_("Booking %(locator)s expired unpaid; its seats were released.") % {"locator": booking.record_locator},
+                data={"record_locator": booking.record_locator},
+            )
+        from reservations.events import booking_cancelled
+
+        booking_cancelled.send(sender=Booking, booking=booking, reason="expired")
+    return booking
+
+
+def booking_expire_holds(*, limit: int = 500) -> int:
+    """Expire every overdue hold, each in its own transaction (the periodic task calls this)."""
+    overdue = list(
+        Booking.objects.filter(status=BookingStatus.HELD, hold_expires_at__lte=timezone.now())
+        .order_by("hold_expires_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    expired = 0
+    for booking_id in overdue:
+        booking = booking_expire_hold(booking_id=booking_id)
+        if booking is not None and booking.status == BookingStatus.EXPIRED:
+            expired += 1
+    return expired

@@ -1,0 +1,127 @@
+"""Small helpers every reservations service shares: who acted, whose timeline a booking belongs on."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.utils.translation import gettext as _
+
+from crm.errors import ApplicationError
+from crm.models import Customer, User
+from crm.services import timeline_record
+from reservations import pricing
+from reservations.models import (
+    Airport,
+    Booking,
+    BookingStatus,
+    ChargeKind,
+    Coupon,
+    FlightCabin,
+    FlightStatus,
+)
+from reservations.services.inventory import _lock_inventory
+
+
+def _is_staff_with(user: User | None, perm: str) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_staff and user.has_perm(perm))
+
+
+def _actor(user: User | None) -> User | None:
+    return user if user is not None and user.is_authenticated else None
+
+
+def _people(booking: Booking) -> list[Customer]:
+    """The booker and every traveller with a customer record: whose timeline a booking event belongs on."""
+    travellers = Customer.objects.filter(trips__booking=booking).distinct()
+    found = {c.pk: c for c in [booking.customer, *travellers] if c is not None}
+    return list(found.values())
+
+
+def _booker_timeline(booking: Booking, *, kind: str, summary: str, data: dict | None = None, by: User | None = None) -> None:
+    if booking.customer_id:
+        timeline_record(
+            customer=booking.customer,
+            kind=kind,
+            summary=summary,
+            data={"record_locator": booking.record_locator, **(data or {})},
+            actor=by,
+        )
+
+
+MAX_SEATS = 9
+
+
+MIN_CONNECTION = timedelta(minutes=45)
+
+
+BOOKING_CUTOFF = timedelta(minutes=60)
+
+
+ACTIVE_BOOKING = (BookingStatus.HELD, BookingStatus.TICKETED)
+
+
+FLIGHT_CLOSED = (FlightStatus.CANCELLED, FlightStatus.DEPARTED, FlightStatus.ARRIVED)
+
+
+# Fare value carried by a segment: what was charged for flying it, less what was credited back.
+FARE_VALUE_KINDS = (ChargeKind.FARE, ChargeKind.FARE_DIFFERENCE, ChargeKind.CREDIT)
+
+
+# Coupon states that mean the passenger is at the airport: a change or cancellation waits for the flight.
+LIVE_COUPONS = ("checked_in", "boarded")
+
+
+def booking_total_recompute(*, booking: Booking) -> Booking:
+    """The booking total is the sum of its charges; call after adding or removing one."""
+    total = sum((c.amount for c in booking.charges.all()), Decimal(0))
+    booking.total_amount = pricing.money(total)
+    booking.save(update_fields=["total_amount", "updated_at"])
+    return booking
+
+
+def _lock_for_change(*, booking: Booking, flights: list[tuple[int, str]]) -> tuple[dict[tuple[int, str], FlightCabin], Booking]:
+    """Flight cabins first (by primary key), then the booking: the order every writer follows."""
+    inventory = _lock_inventory(wanted=flights)
+    locked = Booking.objects.select_for_update(of=("self",)).select_related("customer").get(pk=booking.pk)
+    return inventory, locked
+
+
+def _coupons_of(booking: Booking) -> list[Coupon]:
+    return list(Coupon.objects.filter(ticket__booking=booking).select_related("ticket"))
+
+
+def _waiver_reason(*, by: User | None, waive_reason: str) -> str:
+    """A fee waiver needs the Supervisor's permission and a reason; the reason is the audit trail."""
+    if not waive_reason:
+        return ""
+    reason = waive_reason.strip()
+    if not reason:
+        message = _("Give the reason for waiving the fee.")
+        raise ApplicationError(message, code="waiver_reason_required", fields={"waive_reason": [message]})
+    if not _is_staff_with(by, "reservations.waive_fees"):
+        raise ApplicationError(_("Only a supervisor can waive fees."), code="forbidden", status=403)
+    return reason[:300]
+
+
+def _waiver_audit(*, booking: Booking, amount: Decimal, kind: str, reason: str, by: User | None) -> None:
+    if booking.customer_id:
+        timeline_record(
+            customer=booking.customer,
+            kind="booking.fee_waived",
+            summary=_("%(fee)s of %(amount)s %(currency)s waived on booking %(locator)s: %(reason)s")
+            % {
+                "fee": ChargeKind(kind).label,
+                "amount": amount,
+                "currency": booking.currency,
+                "locator": booking.record_locator,
+                "reason": reason,
+            },
+            data={"record_locator": booking.record_locator, "fee": kind, "amount": str(amount), "reason": reason},
+            actor=by,
+        )
+
+
+def _local(moment: datetime, airport: Airport) -> str:
+    return moment.astimezone(ZoneInfo(airport.time_zone)).strftime("%Y-%m-%d %H:%M")

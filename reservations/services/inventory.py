@@ -1,0 +1,41 @@
+"""Seat inventory: the only code that changes FlightCabin.available, under row locks taken by primary key."""
+
+from __future__ import annotations
+
+from django.db.models import F
+from django.db.models.functions import Least
+from django.utils.translation import gettext as _
+
+from crm.errors import Conflict
+from reservations.models import (
+    FlightCabin,
+)
+
+
+def _lock_inventory(*, wanted: list[tuple[int, str]]) -> dict[tuple[int, str], FlightCabin]:
+    """Lock the flight cabins of these (flight id, cabin) pairs in primary-key order."""
+    flight_ids = sorted({flight_id for flight_id, _cabin in wanted})
+    rows = FlightCabin.objects.select_for_update().filter(flight_id__in=flight_ids).order_by("pk")
+    found = {(row.flight_id, row.cabin): row for row in rows}
+    return {key: found[key] for key in wanted if key in found}
+
+
+def inventory_take(*, inventory: FlightCabin, seats: int) -> None:
+    """Take seats out of a locked cabin; the conditional UPDATE and the CHECK make an oversell impossible."""
+    if seats <= 0:
+        return
+    taken = FlightCabin.objects.filter(pk=inventory.pk, available__gte=seats).update(available=F("available") - seats)
+    if not taken:
+        raise Conflict(
+            _("Sold out: fewer than %(seats)d seats are left in %(cabin)s on %(flight)s.")
+            % {"seats": seats, "cabin": inventory.get_cabin_display().lower(), "flight": inventory.flight.flight_code},
+            code="sold_out",
+        )
+    inventory.available -= seats
+
+
+def inventory_release(*, flight_id: int, cabin: str, seats: int) -> None:
+    """Give seats back (cancellation, expiry, change); never above the cabin's capacity."""
+    if seats <= 0:
+        return
+    FlightCabin.objects.filter(flight_id=flight_id, cabin=cabin).update(available=Least(F("available") + seats, F("capacity")))

@@ -1,0 +1,185 @@
+"""Refunds: what is owed after a change or a cancellation, and paying it back through the gateway or the hook that took it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.errors import ApplicationError
+from crm.models import User
+from reservations import pricing
+from reservations.gateway import get_gateway
+from reservations.models import (
+    ZERO,
+    Booking,
+    Payment,
+    PaymentMethod,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+    TravelVoucher,
+)
+from reservations.services.common import _actor, _booker_timeline, _is_staff_with
+from reservations.services.payments import _miles_hooks
+
+REFUND_SWEEP_SECONDS = 300
+
+
+def _settle_credit(*, booking: Booking, reason: str, by: User | None) -> list[Refund]:
+    """When the airline now owes money (a credited residual, a cancellation), refund it to how it was paid."""
+    owed = -booking.balance_due
+    return _refunds_issue(booking=booking, amount=owed, reason=reason, by=by) if owed > 0 else []
+
+
+@transaction.atomic
+def refund_owed(*, booking: Booking, reason: str, by: User | None = None) -> list[Refund]:
+    """Refund whatever the airline owes on the booking (e.g. after a failed refund) to the payments it came from."""
+    locked = Booking.objects.select_for_update().get(pk=booking.pk)
+    if locked.balance_due >= 0:
+        raise ApplicationError(
+            _("Nothing is owed on booking %(locator)s.") % {"locator": locked.record_locator}, code="nothing_owed"
+        )
+    return _settle_credit(booking=locked, reason=reason, by=by)
+
+
+def _refunds_issue(*, booking: Booking, amount: Decimal, reason: str, by: User | None) -> list[Refund]:
+    """Spread a refund over the booking's payments, newest first, each up to what is left of it."""
+    refunds = []
+    remaining = amount
+    payments = booking.payments.filter(status=PaymentStatus.SUCCEEDED).prefetch_related("refunds").order_by("-created_at", "-id")
+    for payment in payments:
+        take = min(remaining, payment.refundable_amount)
+        if take > 0:
+            refunds.append(refund_create(booking=booking, payment=payment, amount=take, reason=reason, by=by))
+            remaining -= take
+        if remaining <= 0:
+            break
+    return refunds
+
+
+@transaction.atomic
+def refund_create(*, booking: Booking, payment: Payment, amount: Decimal, reason: str, by: User | None = None) -> Refund:
+    """Record money going back to the payment it came from; never more than the airline owes.
+
+    Vouchers are credited at once (and miles, when loyalty provides a refunder); card refunds go to the
+    gateway from a task after commit; counter refunds wait for the agent who pays them out.
+    """
+    locked = Booking.objects.select_for_update().get(pk=booking.pk)
+    payment = Payment.objects.prefetch_related("refunds").get(pk=payment.pk)
+    reason = (reason or "").strip()[:300]
+    if not reason:
+        message = _("Give the reason for the refund.")
+        raise ApplicationError(message, fields={"reason": [message]})
+    if payment.booking_id != locked.pk or payment.status != PaymentStatus.SUCCEEDED:
+        raise ApplicationError(_("Only a successful payment of this booking can be refunded."), code="refund_not_allowed")
+    amount = pricing.money(Decimal(str(amount)))
+    owed = -locked.balance_due
+    if amount <= 0 or amount > payment.refundable_amount or amount > owed:
+        message = _("The refund must be more than zero and at most %(limit)s %(currency)s.") % {
+            "limit": max(min(payment.refundable_amount, owed), ZERO),
+            "currency": locked.currency,
+        }
+        raise ApplicationError(message, code="refund_exceeds_credit", fields={"amount": [message]})
+    refund = Refund.objects.create(
+        booking=locked, payment=payment, amount=amount, currency=payment.currency, reason=reason, created_by=_actor(by)
+    )
+    Booking.objects.filter(pk=locked.pk).update(refunded_amount=F("refunded_amount") + amount, updated_at=timezone.now())
+    if payment.method == PaymentMethod.VOUCHER and payment.voucher_id:
+        credited = TravelVoucher.objects.filter(pk=payment.voucher_id, balance__lte=F("initial_amount") - amount).update(
+            balance=F("balance") + amount
+        )
+        _refund_finish(refund=refund, succeeded=bool(credited), reference=f"voucher:{payment.voucher_id}")
+    elif payment.method == PaymentMethod.MILES and _miles_hooks["refund"] is not None:
+        _miles_hooks["refund"](payment=payment, amount=amount)
+        _refund_finish(refund=refund, succeeded=True)
+    elif payment.method == PaymentMethod.CARD:
+        from reservations.tasks import process_refund
+
+        transaction.on_commit(lambda: process_refund.delay(refund_id=refund.pk))
+    _booker_timeline(
+        locked,
+        kind="booking.refund",
+        summary=_("Refund of %(amount)s %(currency)s for booking %(locator)s to %(method)s")
+        % {
+            "amount": amount,
+            "currency": refund.currency,
+            "locator": locked.record_locator,
+            "method": payment.get_method_display(),
+        },
+        data={"refund_id": refund.pk, "amount": str(amount), "status": refund.status},
+        by=by,
+    )
+    return refund
+
+
+def _refund_finish(*, refund: Refund, succeeded: bool, reference: str = "") -> Refund:
+    refund.status = RefundStatus.SUCCEEDED if succeeded else RefundStatus.FAILED
+    refund.gateway_reference = reference[:64]
+    refund.completed_at = timezone.now()
+    refund.save(update_fields=["status", "gateway_reference", "completed_at"])
+    if not succeeded:
+        # The money is owed again: the booking shows it as a credit for the next attempt.
+        Booking.objects.filter(pk=refund.booking_id).update(
+            refunded_amount=F("refunded_amount") - refund.amount, updated_at=timezone.now()
+        )
+    return refund
+
+
+def refund_complete(*, refund: Refund, succeeded: bool = True, reference: str = "", by: User | None = None) -> Refund:
+    """Close a pending refund: the gateway confirmed it, the agent paid it out, or it failed."""
+    if by is not None and not _is_staff_with(by, "reservations.add_refund"):
+        raise ApplicationError(_("Only an agent can complete a refund."), code="forbidden", status=403)
+    with transaction.atomic():
+        Booking.objects.select_for_update().filter(pk=refund.booking_id).first()
+        locked = Refund.objects.select_for_update(of=("self",)).select_related("booking__customer", "payment").get(pk=refund.pk)
+        if locked.status != RefundStatus.PENDING:
+            if (locked.status == RefundStatus.SUCCEEDED) == succeeded:
+                return locked
+            raise ApplicationError(
+                _("This refund is already %(status)s.") % {"status": locked.get_status_display().lower()}, code="refund_closed"
+            )
+        _refund_finish(refund=locked, succeeded=succeeded, reference=reference)
+        _booker_timeline(
+            locked.booking,
+            kind="booking.refund_completed" if succeeded else "booking.refund_failed",
+            summary=(_("Refund of %(amount)s %(currency)s for booking %(locator)s completed") if succeeded
+                     else _("Refund of %(amount)s %(currency)s for booking %(locator)s failed"))
+            % {"amount": locked.amount, "currency": locked.currency, "locator": locked.booking.record_locator},
+            data={"refund_id": locked.pk},
+            by=by,
+        )  # fmt: skip
+    return locked
+
+
+def refund_process(*, refund_id: int) -> Refund | None:
+    """Send a pending card refund to the gateway (the task calls this); safe to run twice."""
+    refund = Refund.objects.select_related("payment").filter(pk=refund_id).first()
+    if refund is None or refund.status != RefundStatus.PENDING or refund.payment.method != PaymentMethod.CARD:
+        return refund
+    with transaction.atomic():
+        Booking.objects.select_for_update().filter(pk=refund.booking_id).first()
+        locked = Refund.objects.select_for_update(skip_locked=True).select_related("payment").filter(pk=refund_id).first()
+        if locked is None or locked.status != RefundStatus.PENDING:
+            return locked
+        result = get_gateway().refund(reference=locked.payment.gateway_reference, amount=locked.amount, currency=locked.currency)
+        return refund_complete(refund=locked, succeeded=result.succeeded, reference=result.reference)
+
+
+def refunds_process_pending(*, older_than_seconds: int = REFUND_SWEEP_SECONDS) -> int:
+    """Re-enqueue card refunds whose task was lost (the periodic sweep calls this)."""
+    from reservations.tasks import process_refund
+
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    ids = list(
+        Refund.objects.filter(status=RefundStatus.PENDING, payment__method=PaymentMethod.CARD, created_at__lt=cutoff)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:1000]
+    )
+    for pk in ids:
+        process_refund.delay(refund_id=pk)
+    return len(ids)
