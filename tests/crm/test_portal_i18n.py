@@ -15,26 +15,21 @@ from crm.services import customer_update
 
 SETLANG = "/i18n/setlang/"
 LOCALE_DIR = Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES"
-# Where the portal's strings live; for crm/forms.py only the portal section (below its marker) counts.
+# Where the portal's strings live.
 PORTAL_SOURCES = (
     "templates/base.html",
     "templates/lockout.html",
     "templates/portal/",
     "templates/emails/crm/",
     "crm/views/portal.py",
+    "crm/forms/accounts.py",
+    "crm/forms/profile.py",
     "crm/models.py",
 )
 
 
-def portal_forms_first_line() -> int:
-    lines = (Path(settings.BASE_DIR) / "crm" / "forms.py").read_text().splitlines()
-    return next(i for i, line in enumerate(lines, 1) if line.startswith("# --- Portal"))
-
-
-def is_portal_string(message, forms_marker: int) -> bool:
-    return any(
-        path.startswith(PORTAL_SOURCES) or (path == "crm/forms.py" and line > forms_marker) for path, line in message.locations
-    )
+def is_portal_string(message) -> bool:
+    return any(path.startswith(PORTAL_SOURCES) for path, _line in message.locations)
 
 
 def switch_language(client, language: str, next_url: str = "/"):
@@ -137,14 +132,11 @@ def test_every_portal_string_has_a_chinese_translation_and_none_is_fuzzy():
     # given the catalogue in the repository
     with open(LOCALE_DIR / "django.po", "rb") as f:
         catalog = read_po(f, locale="zh_Hans")
-    marker = portal_forms_first_line()
     # then no entry is fuzzy, and every portal string is translated
     assert not catalog.fuzzy
     assert [m.id for m in catalog if m.id and m.fuzzy] == []
     untranslated = [
-        m.id
-        for m in catalog
-        if m.id and is_portal_string(m, marker) and not all(m.string if isinstance(m.string, tuple) else [m.string])
+        m.id for m in catalog if m.id and is_portal_string(m) and not all(m.string if isinstance(m.string, tuple) else [m.string])
     ]
     assert untranslated == []
     # and the compiled catalogue Django loads is the same as the source
@@ -172,8 +164,7 @@ def test_the_catalogue_has_every_string_of_the_portal_source(tmp_path, settings,
         fresh = read_po(f, locale="zh_Hans")
     with open(LOCALE_DIR / "django.po", "rb") as f:
         committed = read_po(f, locale="zh_Hans")
-    marker = portal_forms_first_line()
-    portal = [m for m in fresh if m.id and is_portal_string(m, marker)]
+    portal = [m for m in fresh if m.id and is_portal_string(m)]
     assert len(portal) > 300
     missing = sorted(str(m.id) for m in portal if committed.get(m.id, context=m.context) is None)
     assert missing == [], "run makemessages -l zh_Hans and translate these portal strings"
