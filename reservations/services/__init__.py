@@ -26,6 +26,7 @@ from reservations.services.changes import (
     ChangeQuote,
     PassengerChange,
     booking_change_flight,
+    booking_change_plan,
     booking_change_quote,
     booking_rebook,
 )
@@ -164,6 +165,7 @@ __all__ = [
     "booking_cancel_plan",
     "booking_cancel_quote",
     "booking_change_flight",
+    "booking_change_plan",
     "booking_change_quote",
     "booking_create",
     "booking_expire_hold",
