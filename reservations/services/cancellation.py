@@ -36,9 +36,9 @@ from reservations.models import (
     Ticket,
     TicketStatus,
 )
+from reservations.rules import cancel_refusal
 from reservations.services.common import (
     FARE_VALUE_KINDS,
-    LIVE_COUPONS,
     _actor,
     _coupons_of,
     _is_staff_with,
@@ -148,21 +148,13 @@ def booking_cancel_plan(
     Fees are per passenger holding a seat. Refunds go back to the payments they came from. Reads, never
     writes or locks: ``booking_cancel`` calls it on the rows it has locked, the quote on the rows as they are.
     """
-    if booking.status not in (BookingStatus.HELD, BookingStatus.TICKETED):
-        raise ApplicationError(
-            _("Booking %(locator)s is already %(status)s.")
-            % {"locator": booking.record_locator, "status": booking.get_status_display().lower()},
-            code="already_cancelled",
-        )
-    coupons = [c for c in _coupons_of(booking) if c.ticket.status == TicketStatus.OPEN]
-    if any(c.status in LIVE_COUPONS for c in coupons):
-        raise ApplicationError(
-            _("A passenger is checked in; the check-in must be cancelled at the airport first."), code="cancel_not_allowed"
-        )
+    all_coupons = _coupons_of(booking)
+    refusal = cancel_refusal(booking=booking, segments=segments, coupons=all_coupons)
+    if refusal is not None:
+        raise refusal
+    coupons = [c for c in all_coupons if c.ticket.status == TicketStatus.OPEN]
     flown = {c.segment_id for c in coupons if c.status == CouponStatus.FLOWN}
     unflown = [s for s in segments if s.pk not in flown]
-    if not unflown:
-        raise ApplicationError(_("Every flight of this booking has been flown."), code="cancel_not_allowed")
     full = involuntary or booking.status == BookingStatus.HELD
     passengers = list(booking.passengers.order_by("sequence"))
     lines: list[PlannedCharge] = []

@@ -37,12 +37,12 @@ from reservations.models import (
     Ticket,
     TicketStatus,
 )
+from reservations.rules import change_refusal
 from reservations.services.booking import _fare_classes
 from reservations.services.cancellation import PlannedRefund, refunds_plan
 from reservations.services.common import (
     BOOKING_CUTOFF,
     FARE_VALUE_KINDS,
-    LIVE_COUPONS,
     MIN_CONNECTION,
     _actor,
     _coupons_of,
@@ -154,35 +154,9 @@ def _segment_values(segment: Segment) -> dict[int, tuple[Decimal, dict[str, Deci
 
 
 def _check_segment_movable(*, booking: Booking, segment: Segment, involuntary: bool) -> None:
-    if booking.status not in (BookingStatus.HELD, BookingStatus.TICKETED):
-        raise ApplicationError(
-            _("Booking %(locator)s is %(status)s and cannot be changed.")
-            % {"locator": booking.record_locator, "status": booking.get_status_display().lower()},
-            code="change_not_allowed",
-        )
-    if segment.booking_id != booking.pk or segment.status != SegmentStatus.CONFIRMED:
-        raise ApplicationError(_("This flight is not part of the booking any more."), code="change_not_allowed")
-    movable = {CouponStatus.OPEN, CouponStatus.CHECKED_IN} if involuntary else {CouponStatus.OPEN}
-    for coupon in _coupons_of(booking):
-        if coupon.ticket.status != TicketStatus.OPEN:
-            continue
-        if coupon.segment_id == segment.pk and coupon.status not in movable:
-            raise ApplicationError(
-                _("A passenger has already checked in for or flown this flight; it can no longer be changed."),
-                code="change_not_allowed",
-            )
-        if coupon.segment_id != segment.pk and coupon.status in LIVE_COUPONS:
-            raise ApplicationError(
-                _("A passenger is checked in on another flight of this booking; change after that flight."),
-                code="change_not_allowed",
-            )
-    if not involuntary:
-        if booking.status == BookingStatus.TICKETED and not segment.fare_family.changeable:
-            raise ApplicationError(
-                _("The %(fare)s fare does not allow changes.") % {"fare": segment.fare_family.name}, code="change_not_allowed"
-            )
-        if segment.flight.scheduled_departure - timezone.now() < BOOKING_CUTOFF:
-            raise ApplicationError(_("This flight departs too soon to be changed."), code="change_not_allowed")
+    refusal = change_refusal(booking=booking, segment=segment, coupons=_coupons_of(booking), involuntary=involuntary)
+    if refusal is not None:
+        raise refusal
 
 
 def _check_replacement(*, booking: Booking, segment: Segment, new_flight: Flight) -> None:
