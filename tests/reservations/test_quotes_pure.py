@@ -175,8 +175,9 @@ def test_the_api_cancel_quote_of_a_cancelled_booking_is_a_clear_error(flex, pass
     user, customer = passenger
     booking = book(flights=[empty_flight()], family=flex, customer=customer)
     services.booking_cancel(booking=booking)
+    client = api_as(user)
     with nothing_changes():
-        response = api_as(user).get(f"{BOOKINGS}{booking.record_locator}/cancel-quote/")
+        response = client.get(f"{BOOKINGS}{booking.record_locator}/cancel-quote/")
     assert response.status_code == 400 and response.json()["error"]["code"] == "already_cancelled"
 
 

@@ -19,8 +19,8 @@ from reservations import selectors, services
 from reservations.models import Booking, BookingStatus, Flight, FlightStatus, PaymentMethod, SegmentStatus
 from tests.reservations.api_support import BOOKINGS
 from tests.reservations.factories import FareFamilyFactory, FlightFactory
-from tests.reservations.office_support import book, pay_and_ticket
-from tests.reservations.test_payments import card
+from tests.reservations.office_support import book
+from tests.reservations.test_payments import card, pay
 
 
 class _Undo(Exception):
@@ -86,8 +86,14 @@ def held(customer, hours: float = 240) -> Booking:  # noqa: ANN001
     return book(customer=customer, flight=flight_in(hours))
 
 
-def ticketed(customer, hours: float = 240, **kwargs) -> Booking:  # noqa: ANN001, ANN003
-    return pay_and_ticket(held(customer, hours), **kwargs)
+def ticketed(customer, hours: float = 240, check_in: bool = False) -> Booking:  # noqa: ANN001
+    """Paid and ticketed by the payment service; optionally everyone checked in."""
+    booking = held(customer, hours)
+    pay(booking, key=f"pay-{booking.record_locator}")
+    if check_in:
+        segment = booking.segments.get()
+        services.check_in(booking=booking, segment=segment, passengers=list(booking.passengers.all()), channel="portal")
+    return Booking.objects.get(pk=booking.pk)
 
 
 def expired_hold(customer) -> Booking:  # noqa: ANN001
