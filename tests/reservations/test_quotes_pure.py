@@ -302,3 +302,22 @@ def test_the_baggage_quote_is_the_fee_check_in_charges(flex, customer, django_ca
     assert row.excess_baggage_fee == quote.fee
     charged = sum(c.amount for c in booking.charges.filter(kind=ChargeKind.BAGGAGE))
     assert charged == quote.fee and segment.status == SegmentStatus.CONFIRMED
+
+
+def test_the_trip_pages_and_the_office_rebook_and_payment_pages_only_read(
+    flex, customer, passenger_client, agent_client, django_capture_on_commit_callbacks
+):
+    # given a held booking and a paid one
+    held = book(flights=[empty_flight()], family=flex, customer=customer)
+    paid = book(flights=[empty_flight()], family=flex, customer=customer)
+    with django_capture_on_commit_callbacks(execute=True):
+        pay(paid, key="pay")
+    # when the passenger looks at their trips and the payment page, and an agent at the booking pages
+    with nothing_changes():
+        for path in ("/trips/", f"/trips/{paid.record_locator}/", f"/trips/{held.record_locator}/pay/"):
+            assert passenger_client.get(path).status_code == 200, path
+    with nothing_changes(allow=(ACCESS_AUDIT,)):
+        for path in (office("booking_detail", paid), office("segment_rebook", paid, 1), office("booking_pay", held)):
+            assert agent_client.get(path).status_code == 200, path
+    # then nothing but the agent's looks were recorded
+    assert CustomerAccess.objects.filter(customer=customer).count() == 3
