@@ -150,6 +150,23 @@ class BookingSummarySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class SegmentActionsSerializer(serializers.Serializer):
+    segment = serializers.IntegerField(source="segment.sequence", help_text="Segment sequence.")
+    check_in = serializers.BooleanField(help_text="Someone on the booking can check in for this flight now.")
+    check_in_opens = serializers.DateTimeField(help_text="When check-in for this flight opens.")
+    seats = serializers.BooleanField(help_text="Seats on this flight can be chosen now.")
+    change = serializers.BooleanField(help_text="This flight can be moved to another now (by the fare's rules).")
+
+
+class TripActionsSerializer(serializers.Serializer):
+    """What this login may do with the booking now; the actions themselves still check every rule."""
+
+    pay = serializers.BooleanField(help_text="Something is due and the booking can still be paid.")
+    cancel = serializers.BooleanField(help_text="The booking can be cancelled now; see `/cancel-quote/` for the refund.")
+    documents = serializers.BooleanField(help_text="The e-ticket receipt and boarding passes exist (the booking is ticketed).")
+    segments = SegmentActionsSerializer(many=True)
+
+
 class BookingSerializer(BookingSummarySerializer):
     """A whole booking: travellers, flights with seats, itemised charges, payments, refunds, e-tickets."""
 
@@ -160,13 +177,37 @@ class BookingSerializer(BookingSummarySerializer):
     payments = PaymentSerializer(many=True, read_only=True)
     refunds = RefundSerializer(many=True, read_only=True)
     tickets = TicketSerializer(many=True, read_only=True)
+    actions = serializers.SerializerMethodField()
 
     class Meta(BookingSummarySerializer.Meta):
         fields = (
             *BookingSummarySerializer.Meta.fields, "customer", "language", "disrupted_at", "disruption_reason",
-            "charges", "payments", "refunds", "tickets",
+            "charges", "payments", "refunds", "tickets", "actions",
         )  # fmt: skip
         read_only_fields = fields
+
+    @extend_schema_field(TripActionsSerializer)
+    def get_actions(self, booking: Booking) -> dict[str, Any]:
+        request = self.context.get("request")
+        actions = selectors.trip_actions(booking=booking, user=request.user if request is not None else None)
+        return TripActionsSerializer(actions).data
+
+
+class PlannedRefundSerializer(serializers.Serializer):
+    payment = serializers.IntegerField(source="payment.pk", help_text="The payment the money goes back to.")
+    method = serializers.CharField(source="payment.method")
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    currency = serializers.CharField()
+
+
+class CancelQuoteSerializer(serializers.Serializer):
+    """What cancelling now would keep and refund, by the rules the cancellation applies."""
+
+    currency = serializers.CharField()
+    fees = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="Cancellation fees kept.")
+    waived = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="Fees a supervisor would waive.")
+    refund_total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    refunds = PlannedRefundSerializer(many=True)
 
 
 class PaymentResultSerializer(serializers.Serializer):
@@ -304,6 +345,7 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         "create": ("reservations.view_booking", "reservations.add_booking"),
         "payments": ("reservations.view_booking", "reservations.add_payment"),
         "cancel": ("reservations.view_booking", "reservations.change_booking"),
+        "cancel_quote": ("reservations.view_booking",),
         "seats": ("reservations.view_booking", "reservations.add_seatassignment"),
         "check_in": ("reservations.view_booking", "reservations.add_checkin"),
         "boarding_passes": ("reservations.view_booking", "reservations.view_checkin"),
@@ -488,6 +530,24 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             waive_reason=data.validated_data.get("waive_reason", ""),
         )
         return self._detail(booking)
+
+    @extend_schema(
+        summary="What cancelling would refund",
+        description="The cancellation fees and the refund to each payment that `POST /cancel/` would give now, "
+        "computed by the same rules. Changes nothing: no seat, charge or refund is touched and no event is sent. "
+        "Staff with reservations.waive_fees may pass `waive_reason` to see the fee waived.",
+        parameters=[
+            RECORD_LOCATOR_PARAM,
+            OpenApiParameter("waive_reason", OpenApiTypes.STR, OpenApiParameter.QUERY, required=False),
+        ],
+        responses={200: CancelQuoteSerializer, 400: error("`already_cancelled` or `cancel_not_allowed`.")},
+    )
+    @action(detail=True, methods=["get"], url_path="cancel-quote", filter_backends=[], pagination_class=None)
+    def cancel_quote(self, request: Request, record_locator: str, **kwargs: Any) -> Response:
+        booking = self.get_object()
+        waive_reason = request.query_params.get("waive_reason", "")[:300]
+        quote = services.booking_cancel_quote(booking=booking, by=request.user, waive_reason=waive_reason)
+        return Response(CancelQuoteSerializer(quote).data)
 
     # --- Seats ---
 

@@ -1,7 +1,13 @@
-"""Cancelling bookings and refunding what is owed."""
+"""Cancelling bookings and refunding what is owed.
+
+One plan, computed from the rows as they are, says what a cancellation posts, releases and refunds:
+the quote shows it without changing anything, and ``booking_cancel`` computes it again from the rows it
+has locked and applies it, so the two can never disagree.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -12,21 +18,27 @@ from django.utils.translation import gettext as _
 from crm.errors import ApplicationError, Conflict
 from crm.models import User
 from crm.services import timeline_record
+from reservations import pricing
 from reservations.models import (
     ZERO,
     Booking,
     BookingCharge,
     BookingStatus,
     ChargeKind,
+    Coupon,
     CouponStatus,
-    Refund,
+    FlightCabin,
+    Payment,
+    PaymentStatus,
+    SeatAssignment,
     Segment,
     SegmentStatus,
+    Ticket,
     TicketStatus,
 )
+from reservations.rules import cancel_refusal
 from reservations.services.common import (
     FARE_VALUE_KINDS,
-    LIVE_COUPONS,
     _actor,
     _coupons_of,
     _is_staff_with,
@@ -37,7 +49,212 @@ from reservations.services.common import (
     booking_total_recompute,
 )
 from reservations.services.inventory import inventory_release
-from reservations.services.refunds import _settle_credit
+from reservations.services.refunds import refund_create
+
+
+@dataclass(frozen=True)
+class PlannedCharge:
+    """A line the cancellation posts on the booking (a credit, a fee, a waiver of the fee)."""
+
+    kind: str
+    amount: Decimal
+    description: str
+    passenger_id: int | None = None
+    segment_id: int | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class PlannedRefund:
+    """Money that goes back to one payment."""
+
+    payment: Payment
+    amount: Decimal
+
+    @property
+    def currency(self) -> str:
+        return self.payment.currency
+
+
+@dataclass(frozen=True)
+class SeatRelease:
+    """Seats given back to one cabin of one flight."""
+
+    flight_id: int
+    cabin: str
+    seats: int
+
+
+@dataclass(frozen=True)
+class CancelPlan:
+    """What cancelling now posts, releases and refunds: the quote shows it, ``booking_cancel`` applies it."""
+
+    booking_id: int
+    currency: str
+    involuntary: bool
+    segment_ids: tuple[int, ...]
+    charges: tuple[PlannedCharge, ...]
+    releases: tuple[SeatRelease, ...]
+    coupons: tuple[tuple[int, str], ...]
+    tickets: tuple[tuple[int, str], ...]
+    fees: Decimal
+    waived: Decimal
+    refunds: tuple[PlannedRefund, ...]
+
+    @property
+    def refund_total(self) -> Decimal:
+        return sum((r.amount for r in self.refunds), ZERO)
+
+
+def refunds_plan(*, booking: Booking, owed: Decimal) -> tuple[PlannedRefund, ...]:
+    """Spread what the airline owes over the booking's payments, newest first, each up to what is left of it.
+
+    The same order and limits ``refund_create`` enforces; read without locks, so a quote can use it.
+    """
+    planned = []
+    remaining = owed
+    payments = booking.payments.filter(status=PaymentStatus.SUCCEEDED).prefetch_related("refunds").order_by("-created_at", "-id")
+    for payment in payments if owed > 0 else ():
+        take = min(remaining, payment.refundable_amount)
+        if take > 0:
+            planned.append(PlannedRefund(payment=payment, amount=take))
+            remaining -= take
+        if remaining <= 0:
+            break
+    return tuple(planned)
+
+
+def _check_involuntary(*, by: User | None, involuntary: bool) -> None:
+    if involuntary and by is not None and not _is_staff_with(by, "reservations.change_booking"):
+        raise ApplicationError(_("Only the airline can cancel a booking involuntarily."), code="forbidden", status=403)
+
+
+def _confirmed_segments(booking: Booking) -> list[Segment]:
+    return list(
+        booking.segments.filter(status=SegmentStatus.CONFIRMED)
+        .select_related("flight", "fare_family")
+        .prefetch_related("charges")
+        .order_by("sequence")
+    )
+
+
+def booking_cancel_plan(
+    *, booking: Booking, segments: list[Segment], cabins: Iterable[tuple[int, str]], involuntary: bool, waiver: str
+) -> CancelPlan:
+    """The rules of a cancellation, applied to rows already read: refuses what may not be cancelled.
+
+    Refundable fares return fare and taxes less the cancellation fee (never below zero); non-refundable
+    fares return the taxes only; an involuntary cancellation, or one before ticketing, returns everything.
+    Fees are per passenger holding a seat. Refunds go back to the payments they came from. Reads, never
+    writes or locks: ``booking_cancel`` calls it on the rows it has locked, the quote on the rows as they are.
+    """
+    all_coupons = _coupons_of(booking)
+    refusal = cancel_refusal(booking=booking, segments=segments, coupons=all_coupons)
+    if refusal is not None:
+        raise refusal
+    coupons = [c for c in all_coupons if c.ticket.status == TicketStatus.OPEN]
+    flown = {c.segment_id for c in coupons if c.status == CouponStatus.FLOWN}
+    unflown = [s for s in segments if s.pk not in flown]
+    full = involuntary or booking.status == BookingStatus.HELD
+    passengers = list(booking.passengers.order_by("sequence"))
+    lines: list[PlannedCharge] = []
+    refunded_pairs: set[tuple[int, int]] = set()
+    fees = ZERO
+    for segment in unflown:
+        for passenger in passengers:
+            charges = [c for c in segment.charges.all() if c.passenger_id == passenger.pk]
+            fare = sum((c.amount for c in charges if c.kind in FARE_VALUE_KINDS), ZERO)
+            taxes = sum((c.amount for c in charges if c.kind == ChargeKind.TAX), ZERO)
+            fee = ZERO
+            if full:
+                credit = sum((c.amount for c in charges), ZERO)
+            elif segment.fare_family.refundable:
+                fee = min(segment.fare_family.cancellation_fee, max(fare, ZERO)) if passenger.holds_seat else ZERO
+                credit = fare + taxes
+            else:
+                credit = taxes
+            on = {"passenger_id": passenger.pk, "segment_id": segment.pk}
+            if credit:
+                lines.append(PlannedCharge(
+                    **on, kind=ChargeKind.CREDIT, amount=-credit,
+                    description=_("%(flight)s %(date)s not flown") % {
+                        "flight": segment.flight.flight_code, "date": segment.flight.service_date.isoformat()},
+                ))  # fmt: skip
+            if fee:
+                lines.append(PlannedCharge(
+                    **on, kind=ChargeKind.CANCELLATION_FEE, amount=fee,
+                    description=f"{segment.flight.flight_code} {segment.fare_family.name}",
+                ))  # fmt: skip
+                if waiver:
+                    lines.append(PlannedCharge(
+                        **on, kind=ChargeKind.WAIVER, amount=-fee, reason=waiver,
+                        description=str(ChargeKind.CANCELLATION_FEE.label),
+                    ))  # fmt: skip
+                fees += fee
+            if credit - (ZERO if waiver else fee) > 0:
+                refunded_pairs.add((passenger.pk, segment.pk))
+
+    # The total as booking_total_recompute will find it after each step.
+    total = pricing.money(sum((c.amount for c in booking.charges.all()), ZERO) + sum((c.amount for c in lines), ZERO))
+    if full and not flown and total > 0:
+        lines.append(PlannedCharge(
+            kind=ChargeKind.CREDIT, amount=-total,
+            description=_("Cancelled by the airline") if involuntary else _("Cancelled before ticketing"),
+        ))  # fmt: skip
+        total = ZERO
+    unpaid = total - (booking.paid_amount - booking.refunded_amount)
+    if unpaid > 0:
+        # What was never paid (e.g. the difference of an earlier change) is not owed once the trip is off.
+        lines.append(PlannedCharge(kind=ChargeKind.CREDIT, amount=-unpaid, description=_("Unpaid balance cancelled")))
+        total -= unpaid
+    owed = (booking.paid_amount - booking.refunded_amount) - total
+
+    cancelled = {s.pk for s in unflown}
+    coupon_states = {c.pk: c.status for c in coupons}
+    for c in coupons:
+        if c.segment_id in cancelled and c.status == CouponStatus.OPEN:
+            refunded = (c.ticket.passenger_id, c.segment_id) in refunded_pairs
+            coupon_states[c.pk] = CouponStatus.REFUNDED if refunded else CouponStatus.VOID
+    tickets = []
+    for ticket_id in dict.fromkeys(c.ticket_id for c in coupons):
+        states = {coupon_states[c.pk] for c in coupons if c.ticket_id == ticket_id}
+        if CouponStatus.REFUNDED in states:
+            tickets.append((ticket_id, TicketStatus.REFUNDED))
+        elif states == {CouponStatus.VOID}:
+            tickets.append((ticket_id, TicketStatus.VOID))
+    cabins = set(cabins)
+    return CancelPlan(
+        booking_id=booking.pk,
+        currency=booking.currency,
+        involuntary=involuntary,
+        segment_ids=tuple(s.pk for s in unflown),
+        charges=tuple(lines),
+        releases=tuple(
+            SeatRelease(flight_id=s.flight_id, cabin=s.cabin, seats=booking.seats)
+            for s in unflown
+            if (s.flight_id, s.cabin) in cabins
+        ),
+        coupons=tuple((c.pk, coupon_states[c.pk]) for c in coupons if coupon_states[c.pk] != c.status),
+        tickets=tuple(tickets),
+        fees=fees,
+        waived=fees if waiver else ZERO,
+        refunds=refunds_plan(booking=booking, owed=owed),
+    )
+
+
+def booking_cancel_quote(
+    *, booking: Booking, by: User | None = None, involuntary: bool = False, waive_reason: str = ""
+) -> CancelPlan:
+    """What cancelling now would refund and keep, by the very rules ``booking_cancel`` applies.
+
+    Reads the booking as it is, without locks: nothing is written, no event is sent and no hook is called.
+    """
+    waiver = _waiver_reason(by=by, waive_reason=waive_reason)
+    _check_involuntary(by=by, involuntary=involuntary)
+    current = Booking.objects.get(pk=booking.pk)
+    segments = _confirmed_segments(current)
+    cabins = FlightCabin.objects.filter(flight_id__in={s.flight_id for s in segments}).values_list("flight_id", "cabin")
+    return booking_cancel_plan(booking=current, segments=segments, cabins=cabins, involuntary=involuntary, waiver=waiver)
 
 
 def booking_cancel(
@@ -45,121 +262,54 @@ def booking_cancel(
 ) -> Booking:
     """Cancel the flights not yet flown, release their seats and refund what the fare rules allow.
 
-    Refundable fares return fare and taxes less the cancellation fee (never below zero); non-refundable
-    fares return the taxes only; an involuntary cancellation, or one before ticketing, returns everything.
-    Fees are per passenger holding a seat. Refunds go back to the payments they came from.
+    The plan is computed from the rows once they are locked, so what is applied is what the rules say now.
     """
     waiver = _waiver_reason(by=by, waive_reason=waive_reason)
-    if involuntary and by is not None and not _is_staff_with(by, "reservations.change_booking"):
-        raise ApplicationError(_("Only the airline can cancel a booking involuntarily."), code="forbidden", status=403)
+    _check_involuntary(by=by, involuntary=involuntary)
     planned = list(booking.segments.filter(status=SegmentStatus.CONFIRMED).values_list("flight_id", "cabin"))
     with transaction.atomic():
         inventory, locked = _lock_for_change(booking=booking, flights=planned)
-        if locked.status not in (BookingStatus.HELD, BookingStatus.TICKETED):
-            raise ApplicationError(
-                _("Booking %(locator)s is already %(status)s.")
-                % {"locator": locked.record_locator, "status": locked.get_status_display().lower()},
-                code="already_cancelled",
-            )
-        segments = list(
-            locked.segments.filter(status=SegmentStatus.CONFIRMED)
-            .select_related("flight", "fare_family")
-            .prefetch_related("charges")
-            .order_by("sequence")
-        )
-        if sorted((s.flight_id, s.cabin) for s in segments) != sorted(planned):
+        segments = _confirmed_segments(locked)
+        if locked.status in (BookingStatus.HELD, BookingStatus.TICKETED) and sorted(
+            (s.flight_id, s.cabin) for s in segments
+        ) != sorted(planned):
             raise Conflict(_("This booking was changed meanwhile; please try again."), code="booking_changed")
-        coupons = [c for c in _coupons_of(locked) if c.ticket.status == TicketStatus.OPEN]
-        if any(c.status in LIVE_COUPONS for c in coupons):
-            raise ApplicationError(
-                _("A passenger is checked in; the check-in must be cancelled at the airport first."), code="cancel_not_allowed"
-            )
-        flown = {c.segment_id for c in coupons if c.status == CouponStatus.FLOWN}
-        unflown = [s for s in segments if s.pk not in flown]
-        if not unflown:
-            raise ApplicationError(_("Every flight of this booking has been flown."), code="cancel_not_allowed")
-        full = involuntary or locked.status == BookingStatus.HELD
-        passengers = list(locked.passengers.order_by("sequence"))
-        lines: list[BookingCharge] = []
-        refunded_pairs: set[tuple[int, int]] = set()
-        fees = ZERO
-        for segment in unflown:
-            for passenger in passengers:
-                charges = [c for c in segment.charges.all() if c.passenger_id == passenger.pk]
-                fare = sum((c.amount for c in charges if c.kind in FARE_VALUE_KINDS), ZERO)
-                taxes = sum((c.amount for c in charges if c.kind == ChargeKind.TAX), ZERO)
-                fee = ZERO
-                if full:
-                    credit = sum((c.amount for c in charges), ZERO)
-                elif segment.fare_family.refundable:
-                    fee = min(segment.fare_family.cancellation_fee, max(fare, ZERO)) if passenger.holds_seat else ZERO
-                    credit = fare + taxes
-                else:
-                    credit = taxes
-                common = {"booking": locked, "passenger": passenger, "segment": segment, "currency": locked.currency}
-                if credit:
-                    lines.append(BookingCharge(
-                        **common, kind=ChargeKind.CREDIT, amount=-credit, created_by=_actor(by),
-                        description=_("%(flight)s %(date)s not flown") % {
-                            "flight": segment.flight.flight_code, "date": segment.flight.service_date.isoformat()},
-                    ))  # fmt: skip
-                if fee:
-                    lines.append(BookingCharge(
-                        **common, kind=ChargeKind.CANCELLATION_FEE, amount=fee, created_by=_actor(by),
-                        description=f"{segment.flight.flight_code} {segment.fare_family.name}",
-                    ))  # fmt: skip
-                    if waiver:
-                        lines.append(BookingCharge(
-                            **common, kind=ChargeKind.WAIVER, amount=-fee, reason=waiver, created_by=_actor(by),
-                            description=str(ChargeKind.CANCELLATION_FEE.label),
-                        ))  # fmt: skip
-                    fees += fee
-                if credit - (ZERO if waiver else fee) > 0:
-                    refunded_pairs.add((passenger.pk, segment.pk))
-        BookingCharge.objects.bulk_create(lines)
-        booking_total_recompute(booking=locked)
-        if full and not flown and locked.total_amount > 0:
-            BookingCharge.objects.create(
-                booking=locked, kind=ChargeKind.CREDIT, amount=-locked.total_amount, currency=locked.currency,
-                description=_("Cancelled by the airline") if involuntary else _("Cancelled before ticketing"),
+        plan = booking_cancel_plan(booking=locked, segments=segments, cabins=inventory, involuntary=involuntary, waiver=waiver)
+
+        BookingCharge.objects.bulk_create(
+            BookingCharge(
+                booking=locked,
+                passenger_id=line.passenger_id,
+                segment_id=line.segment_id,
+                kind=line.kind,
+                amount=line.amount,
+                currency=locked.currency,
+                description=line.description,
+                reason=line.reason,
                 created_by=_actor(by),
             )  # fmt: skip
-            booking_total_recompute(booking=locked)
-        if locked.balance_due > 0:
-            # What was never paid (e.g. the difference of an earlier change) is not owed once the trip is off.
-            BookingCharge.objects.create(
-                booking=locked, kind=ChargeKind.CREDIT, amount=-locked.balance_due, currency=locked.currency,
-                description=_("Unpaid balance cancelled"), created_by=_actor(by),
-            )  # fmt: skip
-            booking_total_recompute(booking=locked)
-
-        for segment in unflown:
-            if (segment.flight_id, segment.cabin) in inventory:
-                inventory_release(flight_id=segment.flight_id, cabin=segment.cabin, seats=locked.seats)
-            segment.seat_assignments.all().delete()
-        Segment.objects.filter(pk__in=[s.pk for s in unflown]).update(status=SegmentStatus.CANCELLED)
+            for line in plan.charges
+        )
+        booking_total_recompute(booking=locked)
+        for release in plan.releases:
+            inventory_release(flight_id=release.flight_id, cabin=release.cabin, seats=release.seats)
+        SeatAssignment.objects.filter(segment_id__in=plan.segment_ids).delete()
+        Segment.objects.filter(pk__in=plan.segment_ids).update(status=SegmentStatus.CANCELLED)
         now = timezone.now()
-        cancelled = {s.pk for s in unflown}
-        for coupon in coupons:
-            if coupon.segment_id in cancelled and coupon.status == CouponStatus.OPEN:
-                refunded = (coupon.ticket.passenger_id, coupon.segment_id) in refunded_pairs
-                coupon.status = CouponStatus.REFUNDED if refunded else CouponStatus.VOID
-                coupon.save(update_fields=["status", "updated_at"])
-        for ticket in {c.ticket_id: c.ticket for c in coupons}.values():
-            states = {c.status for c in coupons if c.ticket_id == ticket.pk}
-            if CouponStatus.REFUNDED in states:
-                ticket.status = TicketStatus.REFUNDED
-            elif states == {CouponStatus.VOID}:
-                ticket.status = TicketStatus.VOID
-            else:
-                continue
-            ticket.save(update_fields=["status"])
+        for status in {status for _pk, status in plan.coupons}:
+            Coupon.objects.filter(pk__in=[pk for pk, s in plan.coupons if s == status]).update(status=status, updated_at=now)
+        for status in {status for _pk, status in plan.tickets}:
+            Ticket.objects.filter(pk__in=[pk for pk, s in plan.tickets if s == status]).update(status=status)
         locked.status = BookingStatus.CANCELLED
         locked.cancelled_at = now
         locked.hold_expires_at = None
         locked.save(update_fields=["status", "cancelled_at", "hold_expires_at", "updated_at"])
         why = (reason or "").strip() or (_("Cancelled by the airline") if involuntary else _("Cancelled on request"))
-        refunds = _settle_credit(booking=locked, reason=why[:300], by=by)
+        refunds = [
+            refund_create(booking=locked, payment=item.payment, amount=item.amount, reason=why[:300], by=by)
+            for item in plan.refunds
+        ]
+        fees = plan.fees
         for person in _people(locked):
             timeline_record(
                 customer=person,
@@ -179,39 +329,3 @@ def booking_cancel(
 
         booking_cancelled.send(sender=Booking, booking=locked, reason="involuntary" if involuntary else "cancelled")
     return Booking.objects.get(pk=locked.pk)
-
-
-@dataclass(frozen=True)
-class CancelQuote:
-    """What cancelling now would refund and keep, exactly as booking_cancel would do it."""
-
-    refunds: list[Refund]
-    fees: Decimal
-    currency: str
-
-    @property
-    def refund_total(self) -> Decimal:
-        return sum((r.amount for r in self.refunds), ZERO)
-
-
-class _QuoteReady(Exception):
-    def __init__(self, quote: CancelQuote) -> None:
-        super().__init__()
-        self.quote = quote
-
-
-def booking_cancel_quote(*, booking: Booking, by: User | None = None) -> CancelQuote:
-    """Cancel inside a savepoint and roll it back, so the quote can never drift from the real rules.
-
-    Nothing leaves the transaction: refunds to cards and e-mails start only on commit, which never comes.
-    """
-    before_refunds = set(booking.refunds.values_list("pk", flat=True))
-    before_charges = set(booking.charges.values_list("pk", flat=True))
-    try:
-        with transaction.atomic():
-            booking_cancel(booking=booking, by=by, reason=_("Quote"))
-            refunds = list(Refund.objects.select_related("payment").filter(booking=booking).exclude(pk__in=before_refunds))
-            fees = BookingCharge.objects.filter(booking=booking, kind=ChargeKind.CANCELLATION_FEE).exclude(pk__in=before_charges)
-            raise _QuoteReady(CancelQuote(refunds=refunds, fees=sum((c.amount for c in fees), ZERO), currency=booking.currency))
-    except _QuoteReady as ready:
-        return ready.quote

@@ -1,7 +1,12 @@
-"""Voluntary and involuntary flight changes: the quote, the move and the ticket reissue."""
+"""Voluntary and involuntary flight changes: the quote, the move and the ticket reissue.
+
+The quote and the change share one plan (``booking_change_plan``): the quote computes it from the rows as
+they are, without locks or writes; ``booking_change_flight`` computes it again under its locks and applies it.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -32,11 +37,12 @@ from reservations.models import (
     Ticket,
     TicketStatus,
 )
+from reservations.rules import change_refusal
 from reservations.services.booking import _fare_classes
+from reservations.services.cancellation import PlannedRefund, refunds_plan
 from reservations.services.common import (
     BOOKING_CUTOFF,
     FARE_VALUE_KINDS,
-    LIVE_COUPONS,
     MIN_CONNECTION,
     _actor,
     _coupons_of,
@@ -49,7 +55,7 @@ from reservations.services.common import (
 )
 from reservations.services.inventory import inventory_release, inventory_take
 from reservations.services.notifications import _receipt_queue
-from reservations.services.refunds import _settle_credit
+from reservations.services.refunds import refund_create
 from reservations.services.ticketing import _issue_tickets
 
 
@@ -88,6 +94,8 @@ class ChangeQuote:
     currency: str
     passengers: tuple[PassengerChange, ...]
     residual_credited: bool
+    waived: Decimal = ZERO
+    refunds: tuple[PlannedRefund, ...] = ()
 
     @property
     def old_fare(self) -> Decimal:
@@ -118,8 +126,17 @@ class ChangeQuote:
         return sum((p.change_fee for p in self.passengers), ZERO)
 
     @property
+    def balance_change(self) -> Decimal:
+        """How the booking's balance moves: the difference and fees less what is waived or credited."""
+        return self.fare_difference + self.change_fee - self.waived - self.credit
+
+    @property
     def amount_due(self) -> Decimal:
-        return self.fare_difference + self.change_fee
+        return max(self.balance_change, ZERO)
+
+    @property
+    def refund_total(self) -> Decimal:
+        return sum((r.amount for r in self.refunds), ZERO)
 
 
 def _segment_values(segment: Segment) -> dict[int, tuple[Decimal, dict[str, Decimal]]]:
@@ -137,35 +154,9 @@ def _segment_values(segment: Segment) -> dict[int, tuple[Decimal, dict[str, Deci
 
 
 def _check_segment_movable(*, booking: Booking, segment: Segment, involuntary: bool) -> None:
-    if booking.status not in (BookingStatus.HELD, BookingStatus.TICKETED):
-        raise ApplicationError(
-            _("Booking %(locator)s is %(status)s and cannot be changed.")
-            % {"locator": booking.record_locator, "status": booking.get_status_display().lower()},
-            code="change_not_allowed",
-        )
-    if segment.booking_id != booking.pk or segment.status != SegmentStatus.CONFIRMED:
-        raise ApplicationError(_("This flight is not part of the booking any more."), code="change_not_allowed")
-    movable = {CouponStatus.OPEN, CouponStatus.CHECKED_IN} if involuntary else {CouponStatus.OPEN}
-    for coupon in _coupons_of(booking):
-        if coupon.ticket.status != TicketStatus.OPEN:
-            continue
-        if coupon.segment_id == segment.pk and coupon.status not in movable:
-            raise ApplicationError(
-                _("A passenger has already checked in for or flown this flight; it can no longer be changed."),
-                code="change_not_allowed",
-            )
-        if coupon.segment_id != segment.pk and coupon.status in LIVE_COUPONS:
-            raise ApplicationError(
-                _("A passenger is checked in on another flight of this booking; change after that flight."),
-                code="change_not_allowed",
-            )
-    if not involuntary:
-        if booking.status == BookingStatus.TICKETED and not segment.fare_family.changeable:
-            raise ApplicationError(
-                _("The %(fare)s fare does not allow changes.") % {"fare": segment.fare_family.name}, code="change_not_allowed"
-            )
-        if segment.flight.scheduled_departure - timezone.now() < BOOKING_CUTOFF:
-            raise ApplicationError(_("This flight departs too soon to be changed."), code="change_not_allowed")
+    refusal = change_refusal(booking=booking, segment=segment, coupons=_coupons_of(booking), involuntary=involuntary)
+    if refusal is not None:
+        raise refusal
 
 
 def _check_replacement(*, booking: Booking, segment: Segment, new_flight: Flight) -> None:
@@ -270,15 +261,51 @@ def _flight_for(new_flight_id: int) -> Flight:
     return flight
 
 
-def booking_change_quote(
-    *, booking: Booking, segment: Segment, new_flight: Flight, fare_family: str | None = None
+def booking_change_plan(
+    *,
+    booking: Booking,
+    segment: Segment,
+    new_flight: Flight,
+    fare_family: FareFamily,
+    inventory: FlightCabin | None,
+    waiver: str,
 ) -> ChangeQuote:
-    """Price moving ``segment`` to ``new_flight`` (and optionally another fare family) without changing anything."""
+    """The rules of a voluntary change applied to rows already read: refuses, prices, and plans the refund.
+
+    Reads, never writes or locks: ``booking_change_flight`` calls it on the rows it has locked, the quote on
+    the rows as they are.
+    """
     _check_segment_movable(booking=booking, segment=segment, involuntary=False)
-    family = _fare_family_for(segment=segment, code=fare_family)
     _check_replacement(booking=booking, segment=segment, new_flight=new_flight)
+    priced = _price_change(booking=booking, segment=segment, new_flight=new_flight, fare_family=fare_family, inventory=inventory)
+    waived = priced.change_fee if waiver else ZERO
+    total = pricing.money(sum((c.amount for c in booking.charges.all()), ZERO))
+    paid = booking.paid_amount - booking.refunded_amount
+    owed = paid - (total + priced.fare_difference + priced.change_fee - waived - priced.credit)
+    return dataclasses.replace(priced, waived=waived, refunds=refunds_plan(booking=booking, owed=owed))
+
+
+def booking_change_quote(
+    *,
+    booking: Booking,
+    segment: Segment,
+    new_flight: Flight,
+    fare_family: str | None = None,
+    by: User | None = None,
+    waive_reason: str = "",
+) -> ChangeQuote:
+    """Price moving ``segment`` to ``new_flight`` (and optionally another fare family) without changing anything.
+
+    Reads the booking as it is, without locks: nothing is written, no event is sent and no hook is called.
+    """
+    waiver = _waiver_reason(by=by, waive_reason=waive_reason)
+    family = _fare_family_for(segment=segment, code=fare_family)
+    current = Booking.objects.get(pk=booking.pk)
+    found = Segment.objects.select_related("flight__origin", "flight__destination", "fare_family").get(pk=segment.pk)
     inventory = FlightCabin.objects.filter(flight=new_flight, cabin=family.cabin).first()
-    return _price_change(booking=booking, segment=segment, new_flight=new_flight, fare_family=family, inventory=inventory)
+    return booking_change_plan(
+        booking=current, segment=found, new_flight=new_flight, fare_family=family, inventory=inventory, waiver=waiver
+    )
 
 
 def _move_segment(
@@ -386,11 +413,9 @@ def booking_change_flight(
         current = Segment.objects.select_related("flight__origin", "flight__destination", "fare_family").get(pk=segment.pk)
         if current.flight_id != segment.flight_id:
             raise Conflict(_("This booking was changed meanwhile; please try again."), code="booking_changed")
-        _check_segment_movable(booking=locked, segment=current, involuntary=False)
-        _check_replacement(booking=locked, segment=current, new_flight=new_flight)
-        quote = _price_change(
+        quote = booking_change_plan(
             booking=locked, segment=current, new_flight=new_flight, fare_family=family,
-            inventory=inventory.get((new_flight.pk, family.cabin)),
+            inventory=inventory.get((new_flight.pk, family.cabin)), waiver=waiver,
         )  # fmt: skip
         carry = {
             p.passenger_id: (p.new_fare if p.residual and not quote.residual_credited else p.old_fare) for p in quote.passengers
@@ -443,7 +468,8 @@ def booking_change_flight(
             _waiver_audit(booking=locked, amount=quote.change_fee, kind=ChargeKind.CHANGE_FEE, reason=waiver, by=by)
         if locked.status == BookingStatus.TICKETED:
             _reissue_tickets(booking=locked)
-        _settle_credit(booking=locked, reason=summary, by=by)
+        for item in quote.refunds:
+            refund_create(booking=locked, payment=item.payment, amount=item.amount, reason=summary[:300], by=by)
         if locked.status == BookingStatus.TICKETED:
             _receipt_queue(booking=locked, reissued=True)
     return Booking.objects.get(pk=locked.pk)

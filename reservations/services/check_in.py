@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -21,7 +19,6 @@ from reservations.models import (
     Booking,
     BookingCharge,
     BookingPassenger,
-    BookingStatus,
     Channel,
     ChargeKind,
     CheckIn,
@@ -29,14 +26,15 @@ from reservations.models import (
     CouponStatus,
     FareFamily,
     Flight,
-    FlightStatus,
     SeatAssignment,
     SeatMapSection,
     Segment,
-    SegmentStatus,
     TicketStatus,
 )
-from reservations.services.common import FLIGHT_CLOSED, _local, booking_total_recompute
+from reservations.rules import check_in_is_open as check_in_is_open
+from reservations.rules import check_in_refusal
+from reservations.rules import check_in_window as check_in_window
+from reservations.services.common import FLIGHT_CLOSED, booking_total_recompute
 from reservations.services.seats import exit_row_refusal, seat_assign
 
 MAX_BAG_KG = Decimal("32")
@@ -44,23 +42,6 @@ MAX_BAGS = 3
 MAX_HAND_CARRY = 2
 BAG_WEIGHT_STEP = Decimal("0.1")
 AUTO_SEAT_ATTEMPTS = 5
-
-
-def check_in_window(*, flight: Flight) -> tuple[datetime, datetime]:
-    """When online and desk check-in opens and closes, counted back from the best-known departure time.
-
-    Open from the first instant up to, not including, the second.
-    """
-    departure = flight.departure_time
-    return (
-        departure - timedelta(hours=settings.CHECK_IN_OPENS_HOURS),
-        departure - timedelta(minutes=settings.CHECK_IN_CLOSES_MINUTES),
-    )
-
-
-def check_in_is_open(*, flight: Flight, at: datetime | None = None) -> bool:
-    opens, closes = check_in_window(flight=flight)
-    return flight.status not in FLIGHT_CLOSED and opens <= (at or timezone.now()) < closes
 
 
 @dataclass(frozen=True)
@@ -218,36 +199,12 @@ def check_in(
     booking = Booking.objects.select_for_update().get(pk=booking.pk)
     segment = Segment.objects.select_related("fare_family").get(pk=segment.pk)
     segment.flight = flight
-    if booking.status != BookingStatus.TICKETED:
-        raise ApplicationError(_("Check-in opens for a booking once it is paid and ticketed."), code="not_ticketed")
     # Excess baggage is paid at the airport; anything else still owed (a change) must be paid first.
     baggage = sum(booking.charges.filter(kind=ChargeKind.BAGGAGE).values_list("amount", flat=True), Decimal(0))
-    if booking.balance_due - baggage > 0:
-        raise ApplicationError(
-            _("%(due)s %(currency)s is still due on this booking; please pay it before checking in.")
-            % {"due": booking.balance_due - baggage, "currency": booking.currency},
-            code="balance_due",
-        )
-    if segment.status != SegmentStatus.CONFIRMED:
-        raise ApplicationError(_("This flight is no longer part of the booking."), code="segment_cancelled")
-    if flight.status == FlightStatus.CANCELLED:
-        raise ApplicationError(
-            _("%(flight)s is cancelled; we will help you rebook.") % {"flight": flight.flight_code}, code="flight_cancelled"
-        )
-    opens, closes = check_in_window(flight=flight)
     now = timezone.now()
-    if flight.status in (FlightStatus.DEPARTED, FlightStatus.ARRIVED) or now >= closes:
-        raise ApplicationError(
-            _("Check-in for %(flight)s closed at %(closes)s (local time).")
-            % {"flight": flight.flight_code, "closes": _local(closes, flight.origin)},
-            code="check_in_closed",
-        )
-    if now < opens:
-        raise ApplicationError(
-            _("Check-in for %(flight)s opens at %(opens)s (local time).")
-            % {"flight": flight.flight_code, "opens": _local(opens, flight.origin)},
-            code="check_in_not_open",
-        )
+    refusal = check_in_refusal(booking=booking, segment=segment, unpaid=booking.balance_due - baggage, at=now)
+    if refusal is not None:
+        raise refusal
 
     coupons = {
         c.ticket.passenger_id: c

@@ -15,12 +15,14 @@ from reservations import pricing
 from reservations.models import (
     Airport,
     Booking,
-    BookingStatus,
     ChargeKind,
     Coupon,
     FlightCabin,
-    FlightStatus,
 )
+from reservations.rules import ACTIVE_BOOKING as ACTIVE_BOOKING
+from reservations.rules import BOOKING_CUTOFF as BOOKING_CUTOFF
+from reservations.rules import FLIGHT_CLOSED as FLIGHT_CLOSED
+from reservations.rules import LIVE_COUPONS as LIVE_COUPONS
 from reservations.services.inventory import _lock_inventory
 
 
@@ -56,21 +58,8 @@ MAX_SEATS = 9
 MIN_CONNECTION = timedelta(minutes=45)
 
 
-BOOKING_CUTOFF = timedelta(minutes=60)
-
-
-ACTIVE_BOOKING = (BookingStatus.HELD, BookingStatus.TICKETED)
-
-
-FLIGHT_CLOSED = (FlightStatus.CANCELLED, FlightStatus.DEPARTED, FlightStatus.ARRIVED)
-
-
 # Fare value carried by a segment: what was charged for flying it, less what was credited back.
 FARE_VALUE_KINDS = (ChargeKind.FARE, ChargeKind.FARE_DIFFERENCE, ChargeKind.CREDIT)
-
-
-# Coupon states that mean the passenger is at the airport: a change or cancellation waits for the flight.
-LIVE_COUPONS = ("checked_in", "boarded")
 
 
 def booking_total_recompute(*, booking: Booking) -> Booking:

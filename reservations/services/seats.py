@@ -20,9 +20,9 @@ from reservations.models import (
     SeatAssignment,
     SeatMapSection,
     Segment,
-    SegmentStatus,
 )
-from reservations.services.common import ACTIVE_BOOKING, FLIGHT_CLOSED, booking_total_recompute
+from reservations.rules import seat_refusal
+from reservations.services.common import booking_total_recompute
 
 SEAT_CODE = _re.compile(r"^(\d{1,3})([A-Z])$")
 SEAT_TAKEN_CONSTRAINT = "seat_taken_once_per_flight"
@@ -85,16 +85,11 @@ def seat_assign(
     booking = Booking.objects.select_for_update().get(pk=segment.booking_id)
     if passenger.booking_id != booking.pk:
         raise NotFound(_("This traveller is not on this booking."))
-    if booking.status not in ACTIVE_BOOKING:
-        raise ApplicationError(_("Seats can only be chosen on an active booking."), code="booking_inactive")
     segment = Segment.objects.select_related("flight__aircraft_type", "fare_family").get(pk=segment.pk)
     flight = segment.flight
-    if segment.status != SegmentStatus.CONFIRMED:
-        raise ApplicationError(_("This flight is no longer part of the booking."), code="segment_cancelled")
-    if flight.status in FLIGHT_CLOSED or flight.departure_time <= timezone.now():
-        raise ApplicationError(
-            _("Seats on %(flight)s can no longer be changed.") % {"flight": flight.flight_code}, code="flight_closed"
-        )
+    refusal = seat_refusal(booking=booking, segment=segment)
+    if refusal is not None:
+        raise refusal
     if not passenger.holds_seat:
         message = _("Infants travel on a lap and hold no seat.")
         raise ApplicationError(message, code="infant_no_seat", fields={"seat": [message]})

@@ -197,6 +197,7 @@ def _booking_context(request: HttpRequest, booking: Booking) -> dict[str, Any]:
     user = request.user
     documents_visible = can_see_identity_documents(user)
     open_booking = booking.status in (BookingStatus.HELD, BookingStatus.TICKETED)
+    actions = selectors.trip_actions(booking=booking, user=user)
     return {
         "booking": booking,
         "passengers": _passenger_rows(booking, documents_visible=documents_visible),
@@ -207,9 +208,10 @@ def _booking_context(request: HttpRequest, booking: Booking) -> dict[str, Any]:
         "refunds": list(booking.refunds.all()),
         "tickets": list(booking.tickets.all()),
         "owed_to_customer": -booking.balance_due if booking.balance_due < 0 else None,
-        "can_pay": open_booking and booking.balance_due > 0 and user.has_perm("reservations.add_payment"),
-        "can_change": open_booking and user.has_perm("reservations.change_booking"),
-        "can_cancel": open_booking and user.has_perms(("reservations.change_booking", "reservations.add_refund")),
+        "can_pay": actions.pay,
+        "can_change": {a.segment.pk for a in actions.segments if a.change},
+        "can_rebook": open_booking and booking.disrupted_at and user.has_perm("reservations.change_booking"),
+        "can_cancel": actions.cancel,
         "can_check_in": booking.status == BookingStatus.TICKETED and user.has_perm("reservations.add_checkin"),
         "confirmed": SegmentStatus.CONFIRMED,
     }

@@ -567,28 +567,17 @@ def trip(request: HttpRequest, record_locator: str) -> HttpResponse:
     """Manage booking: the itinerary, travellers, what was charged and paid, and what can be done next."""
     booking = _own_booking(request, record_locator)
     tickets = _tickets(booking)
-    now = timezone.now()
-    segments = []
-    for segment in booking.segments.all():
-        opens, closes = services.check_in_window(flight=segment.flight)
-        segments.append(
-            {
-                "segment": segment,
-                "check_in_open": booking.status == BookingStatus.TICKETED and opens <= now < closes,
-                "check_in_opens": opens,
-                "future": segment.flight.scheduled_departure > now,
-            }
-        )
+    actions = selectors.trip_actions(booking=booking, user=request.user)
     return render(
         request,
         "portal/reservations/trip.html",
         {
             "booking": booking,
-            "segments": segments,
+            "segments": actions.segments,
             "tickets": tickets,
-            "payable": _payable(booking),
+            "payable": actions.pay,
             "ticketed": booking.status == BookingStatus.TICKETED,
-            "cancellable": booking.status in (BookingStatus.HELD, BookingStatus.TICKETED) and any(s["future"] for s in segments),
+            "cancellable": actions.cancel,
             "charges": booking.charges.order_by("id"),
             "payments": booking.payments.order_by("created_at", "id"),
             "refunds": booking.refunds.order_by("created_at", "id"),
@@ -771,8 +760,9 @@ def change(request: HttpRequest, record_locator: str, sequence: int) -> HttpResp
     trip_url = reverse("reservations_portal:trip", kwargs={"record_locator": booking.record_locator})
     here = reverse("reservations_portal:change", kwargs={"record_locator": booking.record_locator, "sequence": sequence})
     flight = segment.flight
-    if booking.status == BookingStatus.TICKETED and not segment.fare_family.changeable:
-        messages.error(request, _("The %(fare)s fare does not allow changes.") % {"fare": segment.fare_family.name})
+    refusal = selectors.segment_change_refusal(booking=booking, segment=segment)
+    if refusal is not None:
+        messages.error(request, refusal.message)
         return redirect(trip_url)
     form = ChangeDateForm(request.GET if "date" in request.GET else None, initial={"date": flight.service_date})
     day = form.cleaned_data["date"] if form.is_bound and form.is_valid() else flight.service_date

@@ -1,0 +1,196 @@
+"""Which actions a booking allows now: checks on rows already read, with no writes and no locks.
+
+Each check returns the refusal (an ``ApplicationError``) or None. Services raise the refusal on the rows
+they have locked, so they enforce the rule; ``selectors.trip_actions`` offers only what would not be
+refused. Kept apart from both, like ``pricing``, so that selectors need not import services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.errors import ApplicationError
+from reservations.models import (
+    Airport,
+    Booking,
+    BookingStatus,
+    Coupon,
+    CouponStatus,
+    Flight,
+    FlightStatus,
+    Segment,
+    SegmentStatus,
+    TicketStatus,
+)
+
+BOOKING_CUTOFF = timedelta(minutes=60)
+
+ACTIVE_BOOKING = (BookingStatus.HELD, BookingStatus.TICKETED)
+
+FLIGHT_CLOSED = (FlightStatus.CANCELLED, FlightStatus.DEPARTED, FlightStatus.ARRIVED)
+
+# Coupon states that mean the passenger is at the airport: a change or cancellation waits for the flight.
+LIVE_COUPONS = ("checked_in", "boarded")
+
+
+def _local(moment: datetime, airport: Airport) -> str:
+    return moment.astimezone(ZoneInfo(airport.time_zone)).strftime("%Y-%m-%d %H:%M")
+
+
+def _live(coupons: Iterable[Coupon]) -> list[Coupon]:
+    """The coupons of tickets still open (exchanged and refunded tickets are history)."""
+    return [c for c in coupons if c.ticket.status == TicketStatus.OPEN]
+
+
+def check_in_window(*, flight: Flight) -> tuple[datetime, datetime]:
+    """When online and desk check-in opens and closes, counted back from the best-known departure time.
+
+    Open from the first instant up to, not including, the second.
+    """
+    departure = flight.departure_time
+    return (
+        departure - timedelta(hours=settings.CHECK_IN_OPENS_HOURS),
+        departure - timedelta(minutes=settings.CHECK_IN_CLOSES_MINUTES),
+    )
+
+
+def check_in_is_open(*, flight: Flight, at: datetime | None = None) -> bool:
+    opens, closes = check_in_window(flight=flight)
+    return flight.status not in FLIGHT_CLOSED and opens <= (at or timezone.now()) < closes
+
+
+def payment_refusal(*, booking: Booking, at: datetime | None = None) -> ApplicationError | None:
+    """Why nothing can be paid on the booking now (cancelled, hold over, nothing due), or None."""
+    if booking.status not in ACTIVE_BOOKING:
+        return ApplicationError(
+            _("Booking %(locator)s is %(status)s and can no longer be paid.")
+            % {"locator": booking.record_locator, "status": booking.get_status_display().lower()},
+            code="booking_not_payable",
+        )
+    if booking.status == BookingStatus.HELD and booking.hold_expires_at and booking.hold_expires_at <= (at or timezone.now()):
+        return ApplicationError(
+            _("The hold on booking %(locator)s has expired; please book again.") % {"locator": booking.record_locator},
+            code="booking_not_payable",
+        )
+    if booking.balance_due <= 0:
+        return ApplicationError(
+            _("Nothing is due on booking %(locator)s.") % {"locator": booking.record_locator}, code="nothing_due"
+        )
+    return None
+
+
+def cancel_refusal(*, booking: Booking, segments: Iterable[Segment], coupons: Iterable[Coupon]) -> ApplicationError | None:
+    """Why the booking cannot be cancelled now, or None; ``segments`` are its confirmed flights."""
+    if booking.status not in ACTIVE_BOOKING:
+        return ApplicationError(
+            _("Booking %(locator)s is already %(status)s.")
+            % {"locator": booking.record_locator, "status": booking.get_status_display().lower()},
+            code="already_cancelled",
+        )
+    live = _live(coupons)
+    if any(c.status in LIVE_COUPONS for c in live):
+        return ApplicationError(
+            _("A passenger is checked in; the check-in must be cancelled at the airport first."), code="cancel_not_allowed"
+        )
+    flown = {c.segment_id for c in live if c.status == CouponStatus.FLOWN}
+    if all(s.pk in flown for s in segments):
+        return ApplicationError(_("Every flight of this booking has been flown."), code="cancel_not_allowed")
+    return None
+
+
+def change_refusal(
+    *, booking: Booking, segment: Segment, coupons: Iterable[Coupon], involuntary: bool, at: datetime | None = None
+) -> ApplicationError | None:
+    """Why this flight of the booking cannot be moved to another now, or None.
+
+    An involuntary move (rebooking off a disruption) also takes checked-in passengers and ignores the
+    fare's change rules and the cut-off.
+    """
+    if booking.status not in ACTIVE_BOOKING:
+        return ApplicationError(
+            _("Booking %(locator)s is %(status)s and cannot be changed.")
+            % {"locator": booking.record_locator, "status": booking.get_status_display().lower()},
+            code="change_not_allowed",
+        )
+    if segment.booking_id != booking.pk or segment.status != SegmentStatus.CONFIRMED:
+        return ApplicationError(_("This flight is not part of the booking any more."), code="change_not_allowed")
+    movable = {CouponStatus.OPEN, CouponStatus.CHECKED_IN} if involuntary else {CouponStatus.OPEN}
+    for coupon in _live(coupons):
+        if coupon.segment_id == segment.pk and coupon.status not in movable:
+            return ApplicationError(
+                _("A passenger has already checked in for or flown this flight; it can no longer be changed."),
+                code="change_not_allowed",
+            )
+        if coupon.segment_id != segment.pk and coupon.status in LIVE_COUPONS:
+            return ApplicationError(
+                _("A passenger is checked in on another flight of this booking; change after that flight."),
+                code="change_not_allowed",
+            )
+    if not involuntary:
+        if booking.status == BookingStatus.TICKETED and not segment.fare_family.changeable:
+            return ApplicationError(
+                _("The %(fare)s fare does not allow changes.") % {"fare": segment.fare_family.name}, code="change_not_allowed"
+            )
+        if segment.flight.scheduled_departure - (at or timezone.now()) < BOOKING_CUTOFF:
+            return ApplicationError(_("This flight departs too soon to be changed."), code="change_not_allowed")
+    return None
+
+
+def seat_refusal(*, booking: Booking, segment: Segment, at: datetime | None = None) -> ApplicationError | None:
+    """Why seats on this flight of the booking cannot be chosen now, or None."""
+    if booking.status not in ACTIVE_BOOKING:
+        return ApplicationError(_("Seats can only be chosen on an active booking."), code="booking_inactive")
+    if segment.status != SegmentStatus.CONFIRMED:
+        return ApplicationError(_("This flight is no longer part of the booking."), code="segment_cancelled")
+    flight = segment.flight
+    if flight.status in FLIGHT_CLOSED or flight.departure_time <= (at or timezone.now()):
+        return ApplicationError(
+            _("Seats on %(flight)s can no longer be changed.") % {"flight": flight.flight_code}, code="flight_closed"
+        )
+    return None
+
+
+def check_in_refusal(
+    *, booking: Booking, segment: Segment, unpaid: Decimal, at: datetime | None = None
+) -> ApplicationError | None:
+    """Why nobody on the booking can check in for this flight now, or None.
+
+    ``unpaid`` is the balance due less excess baggage, which is paid at the airport.
+    """
+    if booking.status != BookingStatus.TICKETED:
+        return ApplicationError(_("Check-in opens for a booking once it is paid and ticketed."), code="not_ticketed")
+    if unpaid > 0:
+        return ApplicationError(
+            _("%(due)s %(currency)s is still due on this booking; please pay it before checking in.")
+            % {"due": unpaid, "currency": booking.currency},
+            code="balance_due",
+        )
+    if segment.status != SegmentStatus.CONFIRMED:
+        return ApplicationError(_("This flight is no longer part of the booking."), code="segment_cancelled")
+    flight = segment.flight
+    if flight.status == FlightStatus.CANCELLED:
+        return ApplicationError(
+            _("%(flight)s is cancelled; we will help you rebook.") % {"flight": flight.flight_code}, code="flight_cancelled"
+        )
+    opens, closes = check_in_window(flight=flight)
+    now = at or timezone.now()
+    if flight.status in (FlightStatus.DEPARTED, FlightStatus.ARRIVED) or now >= closes:
+        return ApplicationError(
+            _("Check-in for %(flight)s closed at %(closes)s (local time).")
+            % {"flight": flight.flight_code, "closes": _local(closes, flight.origin)},
+            code="check_in_closed",
+        )
+    if now < opens:
+        return ApplicationError(
+            _("Check-in for %(flight)s opens at %(opens)s (local time).")
+            % {"flight": flight.flight_code, "opens": _local(opens, flight.origin)},
+            code="check_in_not_open",
+        )
+    return None
