@@ -10,8 +10,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.errors import ApplicationError, Conflict
+from crm.events import send_after_commit
 from crm.models import User
 from crm.services import timeline_record
+from reservations import events
 from reservations.models import (
     ZERO,
     Booking,
@@ -79,6 +81,9 @@ def booking_cancel(
         if not unflown:
             raise ApplicationError(_("Every flight of this booking has been flown."), code="cancel_not_allowed")
         full = involuntary or locked.status == BookingStatus.HELD
+        # For the booking_cancelled event: the expiry sweep cancels a part-paid hold with no one acting.
+        expires = locked.hold_expires_at
+        expired = by is None and locked.status == BookingStatus.HELD and expires is not None and expires <= timezone.now()
         passengers = list(locked.passengers.order_by("sequence"))
         lines: list[BookingCharge] = []
         refunded_pairs: set[tuple[int, int]] = set()
@@ -175,9 +180,13 @@ def booking_cancel(
             )
         if waiver and fees:
             _waiver_audit(booking=locked, amount=fees, kind=ChargeKind.CANCELLATION_FEE, reason=waiver, by=by)
-        from reservations.events import booking_cancelled
-
-        booking_cancelled.send(sender=Booking, booking=locked, reason="involuntary" if involuntary else "cancelled")
+        send_after_commit(
+            events.booking_cancelled,
+            sender=Booking,
+            booking_id=locked.pk,
+            record_locator=locked.record_locator,
+            reason="involuntary" if involuntary else "expired" if expired else "voluntary",
+        )
     return Booking.objects.get(pk=locked.pk)
 
 
