@@ -325,9 +325,7 @@ def test_the_refund_follows_the_fare_rules(db, django_capture_on_commit_callback
     booking = ticketed(book(flights=[flight], family=fare_code, adults=2), django_capture_on_commit_callbacks)
     paid = booking.paid_amount
     cancelled_events = []
-    events.booking_cancelled.connect(
-        lambda sender, reason, **kw: cancelled_events.append(reason), weak=False, dispatch_uid="t"
-    )
+    events.booking_cancelled.connect(lambda sender, reason, **kw: cancelled_events.append(reason), weak=False, dispatch_uid="t")
     try:
         with django_capture_on_commit_callbacks(execute=True):
             cancelled = services.booking_cancel(booking=booking, involuntary=involuntary, reason="Plans changed")

@@ -283,7 +283,9 @@ def test_check_in_sends_passenger_checked_in_once_for_the_party(db, received, dj
     }
     assert sorted(payload["passenger_ids"]) == sorted(p.pk for p in passengers)
     assert sorted(payload["coupon_ids"]) == sorted(coupons[p.pk] for p in passengers)
-    assert sorted(payload["check_in_ids"]) == sorted(c.pk for c in created) == sorted(CheckIn.objects.values_list("pk", flat=True))
+    assert (
+        sorted(payload["check_in_ids"]) == sorted(c.pk for c in created) == sorted(CheckIn.objects.values_list("pk", flat=True))
+    )
 
 
 def test_departure_marks_the_no_shows_and_arrival_flies_everyone_else_in_one_event_each(
@@ -383,7 +385,9 @@ def test_quotes_send_nothing(db, received, django_capture_on_commit_callbacks):
     assert booking.status == BookingStatus.TICKETED
 
 
-def test_the_portal_cancellation_preview_sends_nothing(db, passenger, passenger_client, received, django_capture_on_commit_callbacks):
+def test_the_portal_cancellation_preview_sends_nothing(
+    db, passenger, passenger_client, received, django_capture_on_commit_callbacks
+):
     # Given the passenger's ticketed booking
     _user, customer = passenger
     flight = FlightFactory(scheduled_departure=timezone.now() + timedelta(days=10))
