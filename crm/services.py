@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 
-from crm import registry
+from crm import events, registry
 from crm.errors import ApplicationError, Conflict
 from crm.models import (
     ConsentChannel,
@@ -35,7 +35,7 @@ from crm.models import (
     new_customer_number,
 )
 from crm.permissions import PASSENGER
-from crm.selectors import identity_hash
+from crm.selectors import consent_is_granted, identity_hash
 
 # Fields a person may set on a customer record (through a form, the API or an import).
 EDITABLE_FIELDS = (
@@ -193,6 +193,7 @@ def consent_record(
         raise ApplicationError(_("Unknown consent purpose."), code="invalid", fields={"purpose": [_("Unknown purpose.")]})
     if source not in ConsentSource.values:
         raise ApplicationError(_("Unknown consent source."), code="invalid", fields={"source": [_("Unknown source.")]})
+    was_granted = consent_is_granted(customer=customer, channel=channel, purpose=purpose)
     event = ConsentEvent.objects.create(
         customer=customer,
         channel=channel,
@@ -210,6 +211,17 @@ def consent_record(
         % {"verb": verb, "channel": event.get_channel_display(), "purpose": event.get_purpose_display()},
         actor=by,
     )
+    if granted != was_granted:
+        events.send_after_commit(
+            events.consent_changed,
+            sender=Customer,
+            customer_id=customer.pk,
+            channel=channel,
+            purpose=purpose,
+            granted=granted,
+            source=source,
+            consent_event_id=event.pk,
+        )
     return event
 
 
@@ -277,6 +289,7 @@ def passenger_register(*, email: str, password: str, given_name: str, family_nam
         user=user,
     )
     timeline_record(customer=customer, kind="account.registered", summary=_("Registered for the self-service portal"))
+    events.send_after_commit(events.customer_registered, sender=Customer, customer_id=customer.pk, user_id=user.pk)
     return user
 
 
@@ -297,6 +310,9 @@ def passenger_verify_email(*, user: User) -> User:
     )
     if own is not None and known is not None and user.email:
         customer_merge(survivor=known, loser=own, by=user)
+        own = known
+    if own is not None:
+        events.send_after_commit(events.customer_verified, sender=Customer, customer_id=own.pk, user_id=user.pk)
     return user
 
 
@@ -443,7 +459,7 @@ def customer_merge(*, survivor: Customer, loser: Customer, by: User | None = Non
             setattr(survivor, field, getattr(loser, field))
             filled.append(field)
     moved = registry.merge(survivor, loser)
-    loser_user = loser.user
+    loser_user, loser_id = loser.user, loser.pk
     record = CustomerMerge.objects.create(
         survivor=survivor,
         loser_customer_number=loser.customer_number,
@@ -464,6 +480,9 @@ def customer_merge(*, survivor: Customer, loser: Customer, by: User | None = Non
         summary=_("Merged with duplicate record %s") % record.loser_customer_number,
         data={"moved": moved, "filled": filled},
         actor=by,
+    )
+    events.send_after_commit(
+        events.customer_merged, sender=Customer, survivor_id=survivor.pk, loser_id=loser_id, merge_id=record.pk
     )
     return record
 
@@ -486,6 +505,7 @@ def customer_erase(*, customer: Customer, by: User | None = None) -> Customer:
     with disable_auditlog():
         registry.erase(customer)
         LogEntry.objects.get_for_object(customer).update(changes={}, changes_text="", object_repr=customer.customer_number)
+    events.send_after_commit(events.customer_erased, sender=Customer, customer_id=customer.pk)
     return customer
 
 

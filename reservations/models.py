@@ -650,6 +650,7 @@ class CouponStatus(models.TextChoices):
     CHECKED_IN = "checked_in", _("Checked in")
     BOARDED = "boarded", _("Boarded")
     FLOWN = "flown", _("Flown")
+    NO_SHOW = "no_show", _("No-show")  # the flight left without the traveller, who never checked in
     EXCHANGED = "exchanged", _("Exchanged")
     REFUNDED = "refunded", _("Refunded")
     VOID = "void", _("Void")

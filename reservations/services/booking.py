@@ -12,9 +12,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.errors import ApplicationError, Conflict
+from crm.events import send_after_commit
 from crm.models import AssistanceCode, Customer, MealCode, TravelPurpose, User
 from crm.services import timeline_record
-from reservations import pricing
+from reservations import events, pricing
 from reservations.models import (
     Booking,
     BookingCharge,
@@ -316,6 +317,14 @@ def booking_create(
             data={"record_locator": booking.record_locator, "channel": channel},
             actor=by,
         )
+    send_after_commit(
+        events.booking_created,
+        sender=Booking,
+        booking_id=booking.pk,
+        record_locator=booking.record_locator,
+        channel=channel,
+        customer_id=booking.customer_id,
+    )
     return booking
 
 
@@ -360,9 +369,13 @@ def booking_expire_hold(*, booking_id: int) -> Booking | None:
                 summary=_("Booking %(locator)s expired unpaid; its seats were released.") % {"locator": booking.record_locator},
                 data={"record_locator": booking.record_locator},
             )
-        from reservations.events import booking_cancelled
-
-        booking_cancelled.send(sender=Booking, booking=booking, reason="expired")
+        send_after_commit(
+            events.booking_cancelled,
+            sender=Booking,
+            booking_id=booking.pk,
+            record_locator=booking.record_locator,
+            reason="expired",
+        )
     return booking
 
 

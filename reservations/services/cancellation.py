@@ -16,9 +16,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.errors import ApplicationError, Conflict
+from crm.events import send_after_commit
 from crm.models import User
 from crm.services import timeline_record
-from reservations import pricing
+from reservations import events, pricing
 from reservations.models import (
     ZERO,
     Booking,
@@ -274,6 +275,9 @@ def booking_cancel(
             (s.flight_id, s.cabin) for s in segments
         ) != sorted(planned):
             raise Conflict(_("This booking was changed meanwhile; please try again."), code="booking_changed")
+        # For the booking_cancelled event: the expiry sweep cancels a part-paid hold with no one acting.
+        expires = locked.hold_expires_at
+        expired = by is None and locked.status == BookingStatus.HELD and expires is not None and expires <= timezone.now()
         plan = booking_cancel_plan(booking=locked, segments=segments, cabins=inventory, involuntary=involuntary, waiver=waiver)
 
         BookingCharge.objects.bulk_create(
@@ -325,7 +329,11 @@ def booking_cancel(
             )
         if waiver and fees:
             _waiver_audit(booking=locked, amount=fees, kind=ChargeKind.CANCELLATION_FEE, reason=waiver, by=by)
-        from reservations.events import booking_cancelled
-
-        booking_cancelled.send(sender=Booking, booking=locked, reason="involuntary" if involuntary else "cancelled")
+        send_after_commit(
+            events.booking_cancelled,
+            sender=Booking,
+            booking_id=locked.pk,
+            record_locator=locked.record_locator,
+            reason="involuntary" if involuntary else "expired" if expired else "voluntary",
+        )
     return Booking.objects.get(pk=locked.pk)

@@ -15,9 +15,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.errors import ApplicationError, Conflict
+from crm.events import send_after_commit
 from crm.models import User
 from crm.services import timeline_record
-from reservations import pricing
+from reservations import events, pricing
 from reservations.models import (
     ZERO,
     Booking,
@@ -388,6 +389,20 @@ def _reissue_tickets(*, booking: Booking) -> list[Ticket]:
     )
 
 
+def _booking_changed_send(*, booking: Booking, old: Segment, new: Segment, reason: str) -> None:
+    send_after_commit(
+        events.booking_changed,
+        sender=Booking,
+        booking_id=booking.pk,
+        record_locator=booking.record_locator,
+        reason=reason,
+        old_segment_id=old.pk,
+        new_segment_id=new.pk,
+        from_flight_id=old.flight_id,
+        to_flight_id=new.flight_id,
+    )
+
+
 def booking_change_flight(
     *,
     booking: Booking,
@@ -466,6 +481,7 @@ def booking_change_flight(
             )  # fmt: skip
         if waiver and quote.change_fee:
             _waiver_audit(booking=locked, amount=quote.change_fee, kind=ChargeKind.CHANGE_FEE, reason=waiver, by=by)
+        _booking_changed_send(booking=locked, old=current, new=new, reason="voluntary")
         if locked.status == BookingStatus.TICKETED:
             _reissue_tickets(booking=locked)
         for item in quote.refunds:
@@ -506,10 +522,11 @@ def booking_rebook(*, booking: Booking, segment: Segment, new_flight_id: int, by
         if (new_flight.pk, current.cabin) not in inventory:
             message = _("%(flight)s has no such cabin.") % {"flight": new_flight.flight_code}
             raise ApplicationError(message, code="invalid_flight", fields={"new_flight_id": [message]})
-        _move_segment(
+        new = _move_segment(
             booking=locked, old=current, new_flight=new_flight, cabin=current.cabin, booking_class=current.booking_class,
             fare_family=current.fare_family, inventory=inventory, carry={}, by=by,
         )  # fmt: skip
+        _booking_changed_send(booking=locked, old=current, new=new, reason="involuntary")
         booking_total_recompute(booking=locked)
         if (
             locked.disrupted_at

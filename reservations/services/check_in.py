@@ -12,9 +12,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.errors import ApplicationError, Conflict, NotFound
+from crm.events import send_after_commit
 from crm.models import SeatPreference, User
 from crm.services import timeline_record
-from reservations import pricing
+from reservations import events, pricing
 from reservations.models import (
     Booking,
     BookingCharge,
@@ -289,6 +290,18 @@ def check_in(
             data={"record_locator": booking.record_locator, "flight_id": flight.pk, "channel": channel},
             actor=by,
         )
+    send_after_commit(
+        events.passenger_checked_in,
+        sender=CheckIn,
+        booking_id=booking.pk,
+        record_locator=booking.record_locator,
+        flight_id=flight.pk,
+        segment_id=segment.pk,
+        channel=channel,
+        passenger_ids=[p.pk for p in party],
+        coupon_ids=[coupons[p.pk].pk for p in party],
+        check_in_ids=[c.pk for c in created],
+    )
     return created
 
 

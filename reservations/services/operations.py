@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.errors import ApplicationError
+from crm.events import send_after_commit
 from crm.models import Customer, User
 from crm.services import email_queue, timeline_record
 from reservations import events
@@ -24,6 +25,7 @@ from reservations.models import (
     FlightStatus,
     Segment,
     SegmentStatus,
+    TicketStatus,
 )
 from reservations.services.common import ACTIVE_BOOKING, FLIGHT_CLOSED, _local
 
@@ -125,6 +127,7 @@ def flight_status_update(
         raise ApplicationError(_("Please check the flight status."), fields=errors)
 
     before = _disruption_level(flight)
+    left_before = flight.status == FlightStatus.DEPARTED
     new_status = status or flight.status
     if estimated_departure is not None and estimated_departure != flight.estimated_departure:
         if estimated_departure == flight.scheduled_departure:
@@ -148,6 +151,8 @@ def flight_status_update(
 
     if _disruption_level(flight) > before:
         _flight_disrupt(flight=flight, by=by)
+    if flight.status == FlightStatus.DEPARTED and not left_before:
+        _mark_no_shows(flight=flight)
     if arriving:
         flight_arrive(flight=flight, by=by)
         flight.refresh_from_db()
@@ -183,12 +188,18 @@ def _flight_disrupt(*, flight: Flight, by: User | None) -> list[Booking]:
         .order_by("pk")
     )
     text = _disruption_text(flight)
+    cancelled = flight.status == FlightStatus.CANCELLED
+    send_after_commit(
+        events.flight_disrupted,
+        sender=Flight,
+        flight_id=flight.pk,
+        reason="cancelled" if cancelled else "delayed",
+        booking_ids=[b.pk for b in bookings],
+    )
     if not bookings:
-        events.flight_disrupted.send(sender=Flight, flight=flight, bookings=[], reason=text)
         return []
     now = timezone.now()
     Booking.objects.filter(pk__in=[b.pk for b in bookings]).update(disrupted_at=now, disruption_reason=text, updated_at=now)
-    cancelled = flight.status == FlightStatus.CANCELLED
     travellers: dict[int, set[int]] = {}
     for booking_id, customer_id in BookingPassenger.objects.filter(
         booking_id__in=[b.pk for b in bookings], customer__isnull=False
@@ -227,13 +238,35 @@ def _flight_disrupt(*, flight: Flight, by: User | None) -> list[Booking]:
                 data={"record_locator": booking.record_locator, "flight_id": flight.pk, "cancelled": cancelled},
                 actor=by,
             )
-    events.flight_disrupted.send(sender=Flight, flight=flight, bookings=bookings, reason=text)
     return bookings
+
+
+def _mark_no_shows(*, flight: Flight) -> list[int]:
+    """The flight has left: ticketed travellers who never checked in are no-shows, announced together.
+
+    Coupons checked in but never scanned at the gate are not no-shows: they are flown on arrival.
+    """
+    coupon_ids = list(
+        Coupon.objects.select_for_update(of=("self",))
+        .filter(
+            segment__flight=flight,
+            segment__status=SegmentStatus.CONFIRMED,
+            ticket__status=TicketStatus.OPEN,
+            status=CouponStatus.OPEN,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if coupon_ids:
+        Coupon.objects.filter(pk__in=coupon_ids).update(status=CouponStatus.NO_SHOW, updated_at=timezone.now())
+        send_after_commit(events.no_show, sender=Flight, flight_id=flight.pk, coupon_ids=coupon_ids)
+    return coupon_ids
 
 
 @transaction.atomic
 def flight_depart(*, flight: Flight, by: User) -> Flight:
-    """The doors are closed: the flight has left. Checked-in travellers who never boarded stay checked in."""
+    """The doors are closed: the flight has left. Travellers who never checked in become no-shows; those
+    checked in but never scanned at the gate stay checked in (and are flown on arrival)."""
     return flight_status_update(flight=flight, by=by, status=FlightStatus.DEPARTED)
 
 
@@ -254,33 +287,33 @@ def coupon_board(*, coupon: Coupon, by: User | None = None) -> Coupon:
 
 @transaction.atomic
 def flight_arrive(*, flight: Flight, by: User | None = None) -> int:
-    """The flight has landed: its checked-in and boarded coupons are flown, each announced once.
+    """The flight has landed: its checked-in and boarded coupons are flown and announced in one event.
 
-    Returns how many coupons were flown by this call; running it again flies none and sends nothing.
+    A flight whose departure was never recorded gets its no-shows marked here. Returns how many coupons
+    were flown by this call; running it again flies none and sends nothing.
     """
     flight = Flight.objects.select_for_update(no_key=True).get(pk=flight.pk)
     if flight.status == FlightStatus.CANCELLED:
         raise ApplicationError(_("A cancelled flight cannot arrive."), code="flight_cancelled")
     if timezone.now() < flight.departure_time:
         raise ApplicationError(_("A flight cannot arrive before it has departed."), code="not_departed")
-    if flight.status != FlightStatus.ARRIVED:
+    landed = flight.status != FlightStatus.ARRIVED
+    if landed:
         flight.status = FlightStatus.ARRIVED
         flight.save(update_fields=["status", "updated_at"])
-    coupons = list(
+    _mark_no_shows(flight=flight)
+    coupon_ids = list(
         Coupon.objects.select_for_update(of=("self",))
-        .select_related("ticket", "segment")
         .filter(
             segment__flight=flight,
             segment__status=SegmentStatus.CONFIRMED,
             status__in=[CouponStatus.CHECKED_IN, CouponStatus.BOARDED],
         )
         .order_by("pk")
+        .values_list("pk", flat=True)
     )
-    if not coupons:
-        return 0
-    now = timezone.now()
-    Coupon.objects.filter(pk__in=[c.pk for c in coupons]).update(status=CouponStatus.FLOWN, updated_at=now)
-    for coupon in coupons:
-        coupon.status, coupon.updated_at = CouponStatus.FLOWN, now
-        events.segment_flown.send(sender=Coupon, coupon=coupon)
-    return len(coupons)
+    if coupon_ids:
+        Coupon.objects.filter(pk__in=coupon_ids).update(status=CouponStatus.FLOWN, updated_at=timezone.now())
+    if landed or coupon_ids:
+        send_after_commit(events.flight_arrived, sender=Flight, flight_id=flight.pk, coupon_ids=coupon_ids)
+    return len(coupon_ids)

@@ -11,8 +11,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.errors import ApplicationError
+from crm.events import send_after_commit
 from crm.models import User
-from reservations import pricing
+from reservations import events, pricing
 from reservations.gateway import get_gateway
 from reservations.models import (
     ZERO,
@@ -122,12 +123,26 @@ def _refund_finish(*, refund: Refund, succeeded: bool, reference: str = "") -> R
     refund.gateway_reference = reference[:64]
     refund.completed_at = timezone.now()
     refund.save(update_fields=["status", "gateway_reference", "completed_at"])
+    if succeeded:
+        _refund_completed_send(refund)
     if not succeeded:
         # The money is owed again: the booking shows it as a credit for the next attempt.
         Booking.objects.filter(pk=refund.booking_id).update(
             refunded_amount=F("refunded_amount") - refund.amount, updated_at=timezone.now()
         )
     return refund
+
+
+def _refund_completed_send(refund: Refund) -> None:
+    send_after_commit(
+        events.refund_completed,
+        sender=Refund,
+        refund_id=refund.pk,
+        booking_id=refund.booking_id,
+        record_locator=refund.booking.record_locator,
+        payment_id=refund.payment_id,
+        method=refund.payment.method,
+    )
 
 
 def refund_complete(*, refund: Refund, succeeded: bool = True, reference: str = "", by: User | None = None) -> Refund:

@@ -11,7 +11,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.errors import ApplicationError
+from crm.events import send_after_commit
 from crm.services import timeline_record
+from reservations import events
 from reservations.models import (
     Booking,
     BookingPassenger,
@@ -89,8 +91,12 @@ def booking_ticket(*, booking: Booking) -> list[Ticket]:
             summary=_("E-tickets issued for booking %(locator)s") % {"locator": locked.record_locator},
             data={"record_locator": locked.record_locator, "tickets": [t.number for t in tickets]},
         )
-    from reservations.events import booking_ticketed
-
-    booking_ticketed.send(sender=Booking, booking=locked)
+    send_after_commit(
+        events.booking_ticketed,
+        sender=Booking,
+        booking_id=locked.pk,
+        record_locator=locked.record_locator,
+        ticket_ids=[t.pk for t in tickets],
+    )
     _receipt_queue(booking=locked)
     return tickets

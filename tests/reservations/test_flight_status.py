@@ -40,20 +40,14 @@ def read_as_a_mail_client(message) -> dict[str, str]:
 
 @pytest.fixture
 def received():
-    """Every flight_disrupted and segment_flown signal sent during the test."""
-    seen: dict[str, list[dict]] = {"disrupted": [], "flown": []}
-
-    def on_disrupted(sender, **kwargs):
-        seen["disrupted"].append(kwargs)
-
-    def on_flown(sender, **kwargs):
-        seen["flown"].append(kwargs)
-
-    events.flight_disrupted.connect(on_disrupted, dispatch_uid="test-disrupted")
-    events.segment_flown.connect(on_flown, dispatch_uid="test-flown")
+    """Every flight_disrupted, flight_arrived and no_show event sent during the test (once committed)."""
+    seen: dict[str, list[dict]] = {"disrupted": [], "arrived": [], "no_show": []}
+    signals = {"disrupted": events.flight_disrupted, "arrived": events.flight_arrived, "no_show": events.no_show}
+    for key, signal in signals.items():
+        signal.connect(lambda sender, signal, key=key, **kwargs: seen[key].append(kwargs), weak=False, dispatch_uid=f"t-{key}")
     yield seen
-    events.flight_disrupted.disconnect(dispatch_uid="test-disrupted")
-    events.segment_flown.disconnect(dispatch_uid="test-flown")
+    for key, signal in signals.items():
+        signal.disconnect(dispatch_uid=f"t-{key}")
 
 
 @pytest.fixture
@@ -202,9 +196,7 @@ def test_a_delay_over_the_threshold_flags_active_bookings_emails_each_contact_on
     assert "Crew rest" in mine["text/html"]
 
     # And the event went out once with both bookings, and the linked customer's timeline says so
-    assert len(received["disrupted"]) == 1
-    assert {b.pk for b in received["disrupted"][0]["bookings"]} == {linked.pk, held.pk}
-    assert received["disrupted"][0]["flight"].pk == flight.pk
+    assert received["disrupted"] == [{"flight_id": flight.pk, "reason": "delayed", "booking_ids": sorted([linked.pk, held.pk])}]
     assert TimelineEntry.objects.filter(customer=customer, kind="flight.disrupted").count() == 1
 
 
@@ -227,7 +219,7 @@ def test_a_cancellation_after_a_long_delay_tells_passengers_again_but_repeating_
     # Then each contact got one cancellation e-mail and one more event went out
     assert len(mail.outbox) == 2
     assert all("cancelled" in read_as_a_mail_client(m)["subject"] for m in mail.outbox)
-    assert len(received["disrupted"]) == 2
+    assert [e["reason"] for e in received["disrupted"]] == ["delayed", "cancelled"]
     flight.refresh_from_db()
     assert flight.status == FlightStatus.CANCELLED
     assert "cancelled" in Booking.objects.get(pk=held.pk).disruption_reason
@@ -283,20 +275,26 @@ def landed_flight(db, monkeypatch):
     return flight, party, boarded, no_show
 
 
-def test_arrival_flies_checked_in_and_boarded_coupons_and_announces_each_exactly_once(landed_flight, agent, received):
+def test_arrival_flies_checked_in_and_boarded_coupons_and_announces_them_once(
+    landed_flight, agent, received, django_capture_on_commit_callbacks
+):
     # Given a landed flight with three checked-in coupons, one of them boarded, and a no-show
     flight, party, boarded, no_show = landed_flight
 
     # When it is marked arrived, twice
-    first = services.flight_arrive(flight=flight, by=agent)
-    second = services.flight_arrive(flight=flight, by=agent)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = services.flight_arrive(flight=flight, by=agent)
+        second = services.flight_arrive(flight=flight, by=agent)
 
-    # Then the three coupons are flown, one signal each, and the second run changed nothing
+    # Then the three coupons are flown, announced in one event, and the second run changed nothing
     assert (first, second) == (3, 0)
     flown = Coupon.objects.filter(status=CouponStatus.FLOWN)
     assert {c.ticket.booking_id for c in flown} == {party.pk, boarded.pk}
-    assert sorted(kw["coupon"].pk for kw in received["flown"]) == sorted(c.pk for c in flown)
-    assert Coupon.objects.get(ticket__booking=no_show).status == CouponStatus.OPEN
+    assert received["arrived"] == [{"flight_id": flight.pk, "coupon_ids": sorted(c.pk for c in flown)}]
+    # And the traveller who never checked in is a no-show, announced once too
+    no_show_coupon = Coupon.objects.get(ticket__booking=no_show)
+    assert no_show_coupon.status == CouponStatus.NO_SHOW
+    assert received["no_show"] == [{"flight_id": flight.pk, "coupon_ids": [no_show_coupon.pk]}]
     flight.refresh_from_db()
     assert flight.status == FlightStatus.ARRIVED
 
@@ -310,7 +308,7 @@ def test_a_flight_cannot_arrive_before_it_departs_or_once_cancelled(db, agent, r
         with pytest.raises(ApplicationError) as refused:
             services.flight_arrive(flight=flight, by=agent)
         assert refused.value.code == code
-    assert received["flown"] == []
+    assert received["arrived"] == received["no_show"] == []
     assert Flight.objects.filter(status=FlightStatus.ARRIVED).count() == 0
 
 

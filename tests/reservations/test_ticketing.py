@@ -20,7 +20,7 @@ from reportlab import rl_config
 from crm.errors import ApplicationError
 from crm.models import OutboundEmail, TimelineEntry
 from reservations import documents, events, services
-from reservations.models import BookingStatus, Coupon, CouponStatus, Payment, Ticket
+from reservations.models import Booking, BookingStatus, Coupon, CouponStatus, Payment, Ticket
 from tests.crm.factories import CustomerFactory
 from tests.reservations.factories import FlightFactory, RouteFactory, airport
 from tests.reservations.test_payments import book, card, pay
@@ -109,17 +109,18 @@ def test_an_unpaid_booking_is_not_ticketed(db):
     assert booking.status == BookingStatus.HELD
 
 
-def test_ticketing_sends_the_booking_ticketed_event_and_notes_the_timeline(db):
+def test_ticketing_sends_the_booking_ticketed_event_and_notes_the_timeline(db, django_capture_on_commit_callbacks):
     customer = CustomerFactory()
     booking = book(customer=customer)
     received = []
 
-    def receiver(sender, booking, **kwargs):  # noqa: ANN001, ANN202
-        received.append((booking.record_locator, booking.status))
+    def receiver(sender, record_locator, **kwargs):  # noqa: ANN001, ANN202
+        received.append((record_locator, Booking.objects.get(record_locator=record_locator).status))
 
     events.booking_ticketed.connect(receiver, dispatch_uid="test-ticketed")
     try:
-        pay(booking)
+        with django_capture_on_commit_callbacks(execute=True):
+            pay(booking)
     finally:
         events.booking_ticketed.disconnect(dispatch_uid="test-ticketed")
     assert received == [(booking.record_locator, BookingStatus.TICKETED)]
