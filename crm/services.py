@@ -387,9 +387,27 @@ def lead_advance(*, lead: Lead, to_status: str, by: User | None = None, note: st
     return lead
 
 
+def lead_convert_check(*, by: User | None, to_existing_customer: bool) -> None:
+    """Who may convert a lead: linking it to an existing customer means looking customers up
+    (crm.view_customer); creating the customer from the lead's details needs crm.add_customer.
+
+    The API asks before it looks the customer number up, so a refusal never tells whether a number exists.
+    """
+    if by is None:
+        return
+    if to_existing_customer and not by.has_perm("crm.view_customer"):
+        message = _("You may not look up customers: leave the number empty to create the customer from the lead.")
+    elif not to_existing_customer and not by.has_perm("crm.add_customer"):
+        message = _("You may not create customers: give the number of an existing customer.")
+    else:
+        return
+    raise ApplicationError(message, code="forbidden", status=403, fields={"customer_number": [message]})
+
+
 @transaction.atomic
 def lead_convert(*, lead: Lead, customer: Customer | None = None, by: User | None = None) -> Lead:
     """The prospect became a customer: link them (creating the record if needed)."""
+    lead_convert_check(by=by, to_existing_customer=customer is not None)
     lead = Lead.objects.select_for_update().get(pk=lead.pk)
     if lead.status == LeadStatus.CONVERTED:
         raise Conflict(_("This lead is already converted."), code="already_converted")

@@ -40,6 +40,7 @@ from crm.forms import (
     RegistrationForm,
     ResendVerificationForm,
     VerifyEmailForm,
+    add_application_error,
 )
 from crm.models import ConsentSource, Customer, User
 
@@ -77,17 +78,6 @@ def _remember_language(response: HttpResponse, code: str) -> HttpResponse:
         samesite=settings.LANGUAGE_COOKIE_SAMESITE,
     )
     return response
-
-
-def _add_application_error(form: Any, exc: ApplicationError, field_map: dict[str, str] | None = None) -> None:
-    """Show a service's refusal on the form: per field where it names one, else above the form."""
-    field_map = field_map or {}
-    for field, errors in exc.fields.items():
-        name = field_map.get(field, field)
-        for error in errors:
-            form.add_error(name if name in form.fields else None, error)
-    if not exc.fields:
-        form.add_error(None, exc.message)
 
 
 def _may_mail_again(user: User, kind: str) -> bool:
@@ -135,7 +125,7 @@ def register(request: HttpRequest) -> HttpResponse:
             return redirect("portal:register_done")
         except ApplicationError as exc:
             if exc.code != "email_taken":
-                _add_application_error(form, exc, {"password": "password1"})
+                add_application_error(form, exc, field_map={"password": "password1"})
                 return render(request, "portal/crm/register.html", {"form": form})
             # The page must not tell who has an account: the address's owner gets an e-mail instead.
             existing = selectors.login_get_by_email(email=data["email"])
@@ -289,7 +279,7 @@ def profile(request: HttpRequest) -> HttpResponse:
         try:
             services.customer_update(customer=customer, data=data, by=request.user)
         except ApplicationError as exc:
-            _add_application_error(form, exc)
+            add_application_error(form, exc)
         else:
             code = _language(data.get("preferred_language"))
             if code:

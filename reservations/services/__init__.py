@@ -11,6 +11,7 @@ from reservations.services.booking import (
     booking_create,
     booking_expire_hold,
     booking_expire_holds,
+    passengers_link_booker,
 )
 from reservations.services.cancellation import CancelQuote, booking_cancel, booking_cancel_quote
 from reservations.services.changes import (
@@ -172,6 +173,7 @@ __all__ = [
     "great_circle_km",
     "inventory_release",
     "inventory_take",
+    "passengers_link_booker",
     "payment_take",
     "refund_complete",
     "refund_create",
