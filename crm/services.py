@@ -231,10 +231,8 @@ def consent_record_changes(
 
     The customer row is locked first, so a form submitted twice at once records each change once.
     """
-    from crm.selectors import consent_current
-
     Customer.objects.select_for_update().filter(pk=customer.pk).first()
-    current = consent_current(customer=customer)
+    current = selectors.consent_current(customer=customer)
     return [
         consent_record(customer=customer, channel=channel, purpose=purpose, granted=granted, source=source, method=method, by=by)
         for (channel, purpose), granted in wanted.items()
