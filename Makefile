@@ -20,9 +20,9 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 help:
 	@echo "make run           set up everything and run the portal, a Celery worker and Celery beat"
-	@echo "make test          ruff, migrations check and the whole pytest suite (browser tests included)"
+	@echo "make test          ruff, import contracts, migrations check and the whole pytest suite (browser tests included)"
 	@echo "make install       create $(VENV) and install the pinned dependencies"
-	@echo "make lint          ruff check and ruff format --check"
+	@echo "make lint          ruff check, ruff format --check and the import contracts (lint-imports)"
 	@echo "make format        ruff format and ruff check --fix"
 	@echo "make bench-search  customer search at 1,000,000 customers: API beside raw SQL"
 	@echo "make bench-booking bookings per second through the API beside a minimal endpoint; SQL per booking"
@@ -63,6 +63,7 @@ test: install
 	@$(PY) manage.py ensure_database
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	$(PY) manage.py makemigrations --check --dry-run
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --timeout=900 --durations=10 --ignore=tests/e2e
 	@# Browser tests, one at a time (Chromium is heavy on 2 cores); "no tests" (exit 5) is not a failure.
@@ -71,6 +72,7 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: install
 	$(BIN)/ruff format .

@@ -773,16 +773,13 @@ class LeadViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         data = LeadConvertInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         number = data.validated_data.get("customer_number", "").strip()
+        services.lead_convert_check(by=request.user, to_existing_customer=bool(number))
         customer = None
         if number:
-            if not request.user.has_perm("crm.view_customer"):
-                raise exceptions.PermissionDenied()
             try:
                 customer = selectors.customer_get(customer_number=_customer_number(number))
             except (exceptions.NotFound, NotFound):
                 raise exceptions.ValidationError({"customer_number": ["No customer with that number."]}) from None
-        elif not request.user.has_perm("crm.add_customer"):
-            raise exceptions.PermissionDenied("Creating the customer needs permission to add customers.")
         lead = services.lead_convert(lead=lead, customer=customer, by=request.user)
         return self._detail(lead)
 

@@ -10,14 +10,19 @@ from auditlog.context import disable_auditlog, set_actor
 from auditlog.models import LogEntry
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 
-from crm import events, registry
-from crm.errors import ApplicationError, Conflict
+from crm import events, registry, selectors
+from crm.celery import task_enqueue, task_enqueue_on_commit
+from crm.errors import ApplicationError, Conflict, NotFound
 from crm.models import (
     ConsentChannel,
     ConsentEvent,
@@ -238,10 +243,8 @@ def consent_record_changes(
 
     The customer row is locked first, so a form submitted twice at once records each change once.
     """
-    from crm.selectors import consent_current
-
     Customer.objects.select_for_update().filter(pk=customer.pk).first()
-    current = consent_current(customer=customer)
+    current = selectors.consent_current(customer=customer)
     return [
         consent_record(customer=customer, channel=channel, purpose=purpose, granted=granted, source=source, method=method, by=by)
         for (channel, purpose), granted in wanted.items()
@@ -398,9 +401,27 @@ def lead_advance(*, lead: Lead, to_status: str, by: User | None = None, note: st
     return lead
 
 
+def lead_convert_check(*, by: User | None, to_existing_customer: bool) -> None:
+    """Who may convert a lead: linking it to an existing customer means looking customers up
+    (crm.view_customer); creating the customer from the lead's details needs crm.add_customer.
+
+    The API asks before it looks the customer number up, so a refusal never tells whether a number exists.
+    """
+    if by is None:
+        return
+    if to_existing_customer and not by.has_perm("crm.view_customer"):
+        message = _("You may not look up customers: leave the number empty to create the customer from the lead.")
+    elif not to_existing_customer and not by.has_perm("crm.add_customer"):
+        message = _("You may not create customers: give the number of an existing customer.")
+    else:
+        return
+    raise ApplicationError(message, code="forbidden", status=403, fields={"customer_number": [message]})
+
+
 @transaction.atomic
 def lead_convert(*, lead: Lead, customer: Customer | None = None, by: User | None = None) -> Lead:
     """The prospect became a customer: link them (creating the record if needed)."""
+    lead_convert_check(by=by, to_existing_customer=customer is not None)
     lead = Lead.objects.select_for_update().get(pk=lead.pk)
     if lead.status == LeadStatus.CONVERTED:
         raise Conflict(_("This lead is already converted."), code="already_converted")
@@ -575,12 +596,10 @@ def email_queue(
     ``attachments`` are (builder name, parameters) pairs from ``crm.registry.register_attachment``;
     the files are built at sending time, so the database keeps no copy of them.
     """
-    from crm.tasks import send_email
-
     if attachments:
         context = {**context, ATTACHMENTS_KEY: [{"builder": name, "params": params} for name, params in attachments]}
     email = OutboundEmail.objects.create(to=to, template=template, context=context, language=language, customer=customer)
-    transaction.on_commit(lambda: send_email.delay(email_id=email.pk))
+    task_enqueue_on_commit("crm.tasks.send_email", email_id=email.pk)
     return email
 
 
@@ -588,7 +607,6 @@ def email_send(*, email_id: int) -> OutboundEmail | None:
     """Send one recorded e-mail; safe to run twice (a sent message is never sent again)."""
     from django.core.mail import EmailMultiAlternatives
     from django.template.loader import render_to_string
-    from django.utils import translation
 
     failure: Exception | None = None
     with transaction.atomic():
@@ -628,8 +646,6 @@ def email_send(*, email_id: int) -> OutboundEmail | None:
 
 def email_sweep_pending(*, older_than_seconds: int = 120) -> int:
     """Re-enqueue pending e-mails whose task was lost (broker restart, worker killed)."""
-    from crm.tasks import send_email
-
     cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
     ids = list(
         OutboundEmail.objects.filter(status=OutboundEmail.Status.PENDING, created_at__lt=cutoff, attempts__lt=EMAIL_MAX_ATTEMPTS)
@@ -637,5 +653,75 @@ def email_sweep_pending(*, older_than_seconds: int = 120) -> int:
         .values_list("pk", flat=True)[:1000]
     )
     for pk in ids:
-        send_email.delay(email_id=pk)
+        task_enqueue("crm.tasks.send_email", email_id=pk)
     return len(ids)
+
+
+# --- E-mails about a portal login: address verification, "you already have an account", password reset ---
+
+
+class EmailVerificationTokenGenerator(PasswordResetTokenGenerator):
+    """One-time links that prove an address: verifying sets email_verified_at, which voids the token."""
+
+    # The salt keeps the name of the module it was first defined in, so links already sent keep working.
+    key_salt = "crm.views.portal.EmailVerificationTokenGenerator"
+
+    def _make_hash_value(self, user: User, timestamp: int) -> str:
+        return f"{user.pk}{user.email}{user.email_verified_at}{user.is_active}{timestamp}"
+
+
+email_verification_token = EmailVerificationTokenGenerator()
+
+
+def _login_customer(user: User) -> Customer | None:
+    try:
+        return selectors.customer_get_for_user(user=user)
+    except NotFound:
+        return None
+
+
+def _login_mail_language(customer: Customer | None) -> str:
+    """The customer's own language when the portal offers it, else the language of the page that asked."""
+    preferred = customer.preferred_language if customer else ""
+    return preferred if preferred in dict(settings.LANGUAGES) else (translation.get_language() or "en")
+
+
+def _login_email_queue(*, user: User, template: str, context: dict[str, Any]) -> OutboundEmail:
+    customer = _login_customer(user)
+    return email_queue(
+        to=user.email,
+        template=template,
+        context={"given_name": customer.given_name if customer else user.first_name, **context},
+        language=_login_mail_language(customer),
+        customer=customer,
+    )
+
+
+def passenger_verification_email_queue(*, user: User) -> OutboundEmail:
+    """The link that proves the login's address; opening it also asks for the password (see verify_email)."""
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    path = reverse("portal:verify_email", kwargs={"uidb64": uid, "token": email_verification_token.make_token(user)})
+    return _login_email_queue(
+        user=user,
+        template="crm/verify_email",
+        context={"verify_path": path, "valid_days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400)},
+    )
+
+
+def passenger_account_exists_email_queue(*, user: User) -> OutboundEmail:
+    """Someone signed up with an address that has an account: its owner hears of it, not the person at the form."""
+    return _login_email_queue(
+        user=user,
+        template="crm/account_exists",
+        context={"login_path": reverse("portal:login"), "reset_path": reverse("portal:password_reset")},
+    )
+
+
+def passenger_password_reset_email_queue(*, user: User, uidb64: str, token: str) -> OutboundEmail:
+    """The password reset link Django's reset form made, sent like every other e-mail: recorded, then by a worker."""
+    path = reverse("portal:password_reset_confirm", kwargs={"uidb64": uidb64, "token": token})
+    return _login_email_queue(
+        user=user,
+        template="crm/password_reset",
+        context={"reset_path": path, "valid_days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400)},
+    )

@@ -21,6 +21,7 @@ from crm.forms.customers import (
     OfficeCustomerForm,
     normalize_customer_number,
 )
+from crm.forms.errors import add_application_error
 from crm.forms.leads import LEAD_FORM_FIELDS, LeadAdvanceForm, LeadConvertForm, LeadFilterForm, LeadForm, LeadNoteForm
 from crm.forms.profile import PHONE_HELP, PORTAL_PROFILE_FIELDS, PORTAL_PROFILE_FIELDSETS, ConsentForm, ProfileForm
 
@@ -51,6 +52,7 @@ __all__ = [
     "RegistrationForm",
     "ResendVerificationForm",
     "VerifyEmailForm",
+    "add_application_error",
     "normalize_customer_number",
     "portal_language_choices",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from django import forms
 from django.conf import settings
 from django.contrib.auth import forms as auth_forms
@@ -105,10 +107,21 @@ class ResendVerificationForm(forms.Form):
         return self.cleaned_data["email"].strip().lower()
 
 
+class ResetLink(NamedTuple):
+    user: crm_models.User
+    uidb64: str
+    token: str
+
+
 class PortalPasswordResetForm(auth_forms.PasswordResetForm):
-    """Django's reset form, but the message goes out like every other e-mail: recorded, then sent by a worker."""
+    """Django's reset form, except that it keeps the links it made instead of mailing them: the view has
+    them sent like every other e-mail (recorded, then sent by a worker)."""
 
     email = forms.EmailField(label=_("E-mail address"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        self.reset_links: list[ResetLink] = []
 
     def send_mail(
         self,
@@ -119,26 +132,7 @@ class PortalPasswordResetForm(auth_forms.PasswordResetForm):
         to_email: str,
         html_email_template_name: str | None = None,
     ) -> None:
-        from django.urls import reverse
-        from django.utils import translation
-
-        from crm import services
-
-        user = context["user"]
-        customer = crm_models.Customer.objects.filter(user=user, anonymized_at__isnull=True).first()
-        language = (customer.preferred_language if customer else "") or translation.get_language() or "en"
-        path = reverse("portal:password_reset_confirm", kwargs={"uidb64": context["uid"], "token": context["token"]})
-        services.email_queue(
-            to=to_email,
-            template="crm/password_reset",
-            context={
-                "given_name": customer.given_name if customer else user.first_name,
-                "reset_path": path,
-                "valid_days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400),
-            },
-            language=language,
-            customer=customer,
-        )
+        self.reset_links.append(ResetLink(user=context["user"], uidb64=context["uid"], token=context["token"]))
 
 
 class DeleteAccountForm(forms.Form):

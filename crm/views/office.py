@@ -12,7 +12,6 @@ import ast
 from datetime import date, datetime
 from typing import Any
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import FieldDoesNotExist
@@ -43,6 +42,7 @@ from crm.forms import (
     LeadNoteForm,
     OfficeAuthenticationForm,
     OfficeCustomerForm,
+    add_application_error,
     normalize_customer_number,
 )
 from crm.models import ConsentSource, Customer, Lead, LeadSource, LeadStatus
@@ -109,16 +109,6 @@ def _record_access(request: HttpRequest, customer: Customer) -> None:
 def _page(request: HttpRequest, queryset: QuerySet, per_page: int) -> Page:
     """Any ?page= (junk, negative, past the end) lands on a real page instead of an error."""
     return Paginator(queryset, per_page).get_page(request.GET.get("page"))
-
-
-def _apply_error(form: forms.Form, exc: ApplicationError) -> None:
-    """A service's refusal becomes form errors: on the fields it names, otherwise on the form."""
-    placed = False
-    for field, field_messages in exc.fields.items():
-        form.add_error(field if field in form.fields else None, list(field_messages))
-        placed = True
-    if not placed:
-        form.add_error(None, exc.message)
 
 
 def _documents(customer: Customer, *, visible: bool) -> list[tuple[str, str]]:
@@ -270,7 +260,7 @@ class CustomerCreateView(OfficeView):
             try:
                 customer = services.customer_create(data=dict(form.cleaned_data), by=request.user)
             except ApplicationError as exc:
-                _apply_error(form, exc)
+                add_application_error(form, exc)
             else:
                 messages.success(request, _("Customer %(number)s created.") % {"number": customer.customer_number})
                 return redirect("office:customer_detail", customer_number=customer.customer_number)
@@ -303,7 +293,7 @@ class CustomerEditView(OfficeView):
             try:
                 services.customer_update(customer=customer, data=changed, by=request.user)
             except ApplicationError as exc:
-                _apply_error(form, exc)
+                add_application_error(form, exc)
             else:
                 messages.success(request, _("Customer %(number)s saved.") % {"number": customer.customer_number})
                 return redirect("office:customer_detail", customer_number=customer.customer_number)
@@ -340,7 +330,7 @@ class CustomerConsentView(OfficeView):
                     by=request.user,
                 )
             except ApplicationError as exc:
-                _apply_error(form, exc)
+                add_application_error(form, exc)
             else:
                 messages.success(request, _("Consent recorded."))
                 url = reverse("office:customer_detail", kwargs={"customer_number": customer.customer_number})
@@ -470,7 +460,7 @@ class CustomerMergeView(OfficeView):
             try:
                 services.customer_merge(survivor=survivor, loser=loser, by=request.user)
             except ApplicationError as exc:
-                form.add_error(None, exc.message)
+                add_application_error(form, exc)
             else:
                 messages.success(
                     request,
@@ -542,7 +532,7 @@ class LeadCreateView(OfficeView):
             try:
                 lead = services.lead_create(data=dict(form.cleaned_data), by=request.user)
             except ApplicationError as exc:
-                _apply_error(form, exc)
+                add_application_error(form, exc)
             else:
                 messages.success(request, _("Lead %(name)s handed to sales.") % {"name": str(lead)})
                 return redirect("office:lead_detail", lead_id=lead.pk)
@@ -595,7 +585,7 @@ class LeadAdvanceView(OfficeView):
                     by=request.user,
                 )
             except ApplicationError as exc:
-                _apply_error(form, exc)
+                add_application_error(form, exc)
             else:
                 messages.success(request, _("The lead is now %(status)s.") % {"status": lead.get_status_display()})
                 return redirect("office:lead_detail", lead_id=lead.pk)
@@ -610,22 +600,16 @@ class LeadConvertView(OfficeView):
         lead = _lead_or_404(lead_id)
         form = LeadConvertForm(request.POST)
         if form.is_valid():
-            customer = form.cleaned_data["customer"]
-            if customer is not None and not request.user.has_perm("crm.view_customer"):
-                form.add_error("customer", _("You may not look up customers."))
-            elif customer is None and not request.user.has_perm("crm.add_customer"):
-                form.add_error("customer", _("You may not create customers: give the number of an existing customer."))
+            try:
+                lead = services.lead_convert(lead=lead, customer=form.cleaned_data["customer"], by=request.user)
+            except ApplicationError as exc:
+                add_application_error(form, exc, field_map={"customer_number": "customer"})
             else:
-                try:
-                    lead = services.lead_convert(lead=lead, customer=customer, by=request.user)
-                except ApplicationError as exc:
-                    _apply_error(form, exc)
-                else:
-                    messages.success(
-                        request,
-                        _("The lead became customer %(number)s.") % {"number": lead.converted_customer.customer_number},
-                    )
-                    return redirect("office:lead_detail", lead_id=lead.pk)
+                messages.success(
+                    request,
+                    _("The lead became customer %(number)s.") % {"number": lead.converted_customer.customer_number},
+                )
+                return redirect("office:lead_detail", lead_id=lead.pk)
         return _lead_detail(request, lead, convert_form=form)
 
 
@@ -640,7 +624,7 @@ class LeadNoteView(OfficeView):
             try:
                 services.lead_note_add(lead=lead, text=form.cleaned_data["text"], by=request.user)
             except ApplicationError as exc:
-                _apply_error(form, exc)
+                add_application_error(form, exc)
             else:
                 messages.success(request, _("Note added."))
                 return redirect("office:lead_detail", lead_id=lead.pk)

@@ -14,17 +14,16 @@ from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse, reverse_lazy
+from django.urls import reverse_lazy
 from django.utils import translation
-from django.utils.encoding import force_bytes, force_str
-from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from django.utils.encoding import force_str
+from django.utils.http import urlsafe_base64_decode
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -41,6 +40,7 @@ from crm.forms import (
     RegistrationForm,
     ResendVerificationForm,
     VerifyEmailForm,
+    add_application_error,
 )
 from crm.models import ConsentSource, Customer, User
 
@@ -48,18 +48,6 @@ CONSENT_METHOD = "portal preferences form"
 CONSENT_HISTORY_PAGE_SIZE = 20
 # One e-mail a minute per login from the "send it again" forms, so nobody can flood an inbox through them.
 MAIL_AGAIN_INTERVAL_SECONDS = 60
-
-
-class EmailVerificationTokenGenerator(PasswordResetTokenGenerator):
-    """One-time links that prove an address: verifying sets email_verified_at, which voids the token."""
-
-    key_salt = "crm.views.portal.EmailVerificationTokenGenerator"
-
-    def _make_hash_value(self, user: User, timestamp: int) -> str:
-        return f"{user.pk}{user.email}{user.email_verified_at}{user.is_active}{timestamp}"
-
-
-email_verification_token = EmailVerificationTokenGenerator()
 
 
 # --- Helpers ---------------------------------------------------------------------------------
@@ -92,17 +80,6 @@ def _remember_language(response: HttpResponse, code: str) -> HttpResponse:
     return response
 
 
-def _add_application_error(form: Any, exc: ApplicationError, field_map: dict[str, str] | None = None) -> None:
-    """Show a service's refusal on the form: per field where it names one, else above the form."""
-    field_map = field_map or {}
-    for field, errors in exc.fields.items():
-        name = field_map.get(field, field)
-        for error in errors:
-            form.add_error(name if name in form.fields else None, error)
-    if not exc.fields:
-        form.add_error(None, exc.message)
-
-
 def _may_mail_again(user: User, kind: str) -> bool:
     return cache.add(f"portal:mail-again:{kind}:{user.pk}", 1, timeout=MAIL_AGAIN_INTERVAL_SECONDS)
 
@@ -112,43 +89,6 @@ def _customer_of(user: User) -> Customer | None:
         return selectors.customer_get_for_user(user=user)
     except NotFound:
         return None
-
-
-def _mail_language(customer: Customer | None) -> str:
-    return _language(customer.preferred_language if customer else None) or translation.get_language() or "en"
-
-
-def _send_verification_email(user: User) -> None:
-    customer = _customer_of(user)
-    uid = urlsafe_base64_encode(force_bytes(user.pk))
-    path = reverse("portal:verify_email", kwargs={"uidb64": uid, "token": email_verification_token.make_token(user)})
-    services.email_queue(
-        to=user.email,
-        template="crm/verify_email",
-        context={
-            "given_name": customer.given_name if customer else user.first_name,
-            "verify_path": path,
-            "valid_days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400),
-        },
-        language=_mail_language(customer),
-        customer=customer,
-    )
-
-
-def _send_account_exists_email(user: User) -> None:
-    """Someone signed up with an address that has an account: tell its owner, not the person at the form."""
-    customer = _customer_of(user)
-    services.email_queue(
-        to=user.email,
-        template="crm/account_exists",
-        context={
-            "given_name": customer.given_name if customer else user.first_name,
-            "login_path": reverse("portal:login"),
-            "reset_path": reverse("portal:password_reset"),
-        },
-        language=_mail_language(customer),
-        customer=customer,
-    )
 
 
 # --- Home ------------------------------------------------------------------------------------
@@ -179,22 +119,22 @@ def register(request: HttpRequest) -> HttpResponse:
                     family_name=data["family_name"],
                     preferred_language=data["preferred_language"],
                 )
-                _send_verification_email(user)
+                services.passenger_verification_email_queue(user=user)
         except IntegrityError:
             # The same address registered twice at the same moment: the other request created the login.
             return redirect("portal:register_done")
         except ApplicationError as exc:
             if exc.code != "email_taken":
-                _add_application_error(form, exc, {"password": "password1"})
+                add_application_error(form, exc, field_map={"password": "password1"})
                 return render(request, "portal/crm/register.html", {"form": form})
             # The page must not tell who has an account: the address's owner gets an e-mail instead.
             existing = selectors.login_get_by_email(email=data["email"])
             if existing is not None and _may_mail_again(existing, "register"):
                 with transaction.atomic():
                     if existing.email_verified_at is None:
-                        _send_verification_email(existing)
+                        services.passenger_verification_email_queue(user=existing)
                     else:
-                        _send_account_exists_email(existing)
+                        services.passenger_account_exists_email_queue(user=existing)
         return redirect("portal:register_done")
     return render(request, "portal/crm/register.html", {"form": form})
 
@@ -214,7 +154,7 @@ def verify_email(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
     except (TypeError, ValueError, OverflowError, UnicodeDecodeError):
         user_id = None
     user = selectors.login_get_by_id(user_id=user_id)
-    if user is None or not email_verification_token.check_token(user, token):
+    if user is None or not services.email_verification_token.check_token(user, token):
         return render(request, "portal/crm/verify_email_invalid.html", {"form": ResendVerificationForm()})
     form = VerifyEmailForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -237,7 +177,7 @@ def resend_verification(request: HttpRequest) -> HttpResponse:
         user = selectors.login_get_by_email(email=form.cleaned_data["email"])
         if user is not None and user.email_verified_at is None and _may_mail_again(user, "verify"):
             with transaction.atomic():
-                _send_verification_email(user)
+                services.passenger_verification_email_queue(user=user)
         # The same answer whether or not the address has an account waiting for verification.
         return redirect("portal:resend_verification_done")
     return render(request, "portal/crm/resend_verification.html", {"form": form})
@@ -276,6 +216,12 @@ class PasswordResetView(auth_views.PasswordResetView):
     form_class = PortalPasswordResetForm
     template_name = "portal/crm/password_reset_form.html"
     success_url = reverse_lazy("portal:password_reset_done")
+
+    def form_valid(self, form: PortalPasswordResetForm) -> HttpResponse:
+        response = super().form_valid(form)
+        for link in form.reset_links:
+            services.passenger_password_reset_email_queue(user=link.user, uidb64=link.uidb64, token=link.token)
+        return response
 
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):
@@ -333,7 +279,7 @@ def profile(request: HttpRequest) -> HttpResponse:
         try:
             services.customer_update(customer=customer, data=data, by=request.user)
         except ApplicationError as exc:
-            _add_application_error(form, exc)
+            add_application_error(form, exc)
         else:
             code = _language(data.get("preferred_language"))
             if code:

@@ -425,6 +425,8 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             p["nationality"] = str(p.get("nationality") or "")
             p["document_country"] = str(p.get("document_country") or "")
             passengers.append(services.PassengerRequest(**p, customer=customer))
+        if not self.is_staff:
+            passengers = services.passengers_link_booker(passengers=passengers, booker=booker)
         try:
             booking = services.booking_create(
                 segments=[services.SegmentRequest(**s) for s in d["segments"]],

@@ -11,6 +11,7 @@ from reservations.services.booking import (
     booking_create,
     booking_expire_hold,
     booking_expire_holds,
+    passengers_link_booker,
 )
 from reservations.services.cancellation import (
     CancelPlan,
@@ -187,6 +188,7 @@ __all__ = [
     "great_circle_km",
     "inventory_release",
     "inventory_take",
+    "passengers_link_booker",
     "payment_take",
     "refund_complete",
     "refund_create",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -66,6 +66,22 @@ class PassengerRequest:
     assistance: list[str] = field(default_factory=list)
     frequent_flyer_number: str = ""
     customer: Customer | None = None
+
+
+def passengers_link_booker(*, passengers: list[PassengerRequest], booker: Customer | None) -> list[PassengerRequest]:
+    """A passenger booking for themselves travels as themselves: the first traveller is linked to their
+    customer record (documents, preferences, miles, the trip on their account) while the name entered is
+    still theirs. Another name means they book for someone else, and nobody is linked.
+
+    For self-service bookings (portal and API); at the office the agent says whether the customer travels.
+    """
+    if booker is None or not passengers or passengers[0].customer is not None:
+        return passengers
+    first = passengers[0]
+    entered = (first.given_name.strip().casefold(), first.family_name.strip().casefold())
+    if entered != (booker.given_name.strip().casefold(), booker.family_name.strip().casefold()):
+        return passengers
+    return [replace(first, customer=booker), *passengers[1:]]
 
 
 def _age_on(born: date, day: date) -> int:

@@ -10,6 +10,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm.celery import task_enqueue, task_enqueue_on_commit
 from crm.errors import ApplicationError
 from crm.events import send_after_commit
 from crm.models import User
@@ -99,9 +100,7 @@ def refund_create(*, booking: Booking, payment: Payment, amount: Decimal, reason
         _miles_hooks["refund"](payment=payment, amount=amount)
         _refund_finish(refund=refund, succeeded=True)
     elif payment.method == PaymentMethod.CARD:
-        from reservations.tasks import process_refund
-
-        transaction.on_commit(lambda: process_refund.delay(refund_id=refund.pk))
+        task_enqueue_on_commit("reservations.tasks.process_refund", refund_id=refund.pk)
     _booker_timeline(
         locked,
         kind="booking.refund",
@@ -187,8 +186,6 @@ def refund_process(*, refund_id: int) -> Refund | None:
 
 def refunds_process_pending(*, older_than_seconds: int = REFUND_SWEEP_SECONDS) -> int:
     """Re-enqueue card refunds whose task was lost (the periodic sweep calls this)."""
-    from reservations.tasks import process_refund
-
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     ids = list(
         Refund.objects.filter(status=RefundStatus.PENDING, payment__method=PaymentMethod.CARD, created_at__lt=cutoff)
@@ -196,5 +193,5 @@ def refunds_process_pending(*, older_than_seconds: int = REFUND_SWEEP_SECONDS) -
         .values_list("pk", flat=True)[:1000]
     )
     for pk in ids:
-        process_refund.delay(refund_id=pk)
+        task_enqueue("reservations.tasks.process_refund", refund_id=pk)
     return len(ids)

@@ -25,7 +25,7 @@ from django.views import View
 from crm import selectors as crm_selectors
 from crm import services as crm_services
 from crm.errors import ApplicationError, NotFound
-from crm.forms import normalize_customer_number
+from crm.forms import add_application_error, normalize_customer_number
 from crm.models import Customer
 from crm.permissions import StaffPermissionRequiredMixin, can_see_identity_documents, mask
 from reservations import selectors, services
@@ -77,17 +77,6 @@ class ReservationsOfficeView(StaffPermissionRequiredMixin, View):
 
 def _page(request: HttpRequest, queryset: QuerySet | list, per_page: int) -> Page:
     return Paginator(queryset, per_page).get_page(request.GET.get("page"))
-
-
-def _apply_error(form: forms.Form, exc: ApplicationError) -> None:
-    """A service's refusal becomes form errors: on the fields it names, otherwise on the form."""
-    placed = False
-    for field, field_messages in exc.fields.items():
-        if field in form.fields:
-            form.add_error(field, list(field_messages))
-            placed = True
-    if not placed:
-        form.add_error(None, exc.message)
 
 
 def _all_valid(forms_: list[forms.Form]) -> bool:
@@ -356,16 +345,14 @@ class BookForCustomerPassengersView(ReservationsOfficeView):
     @staticmethod
     def _place_error(exc: ApplicationError, passenger_forms: list[PassengerForm], contact: forms.Form) -> None:
         """'passengers.2.given_name' goes on passenger 2's field; anything else on the contact form."""
-        for key, field_messages in exc.fields.items():
+
+        def traveller(key: str) -> tuple[forms.Form, str] | None:
             parts = key.split(".")
-            if parts[0] == "passengers" and len(parts) == 3 and parts[1].isdigit():
-                index = int(parts[1]) - 1
-                if 0 <= index < len(passenger_forms) and parts[2] in passenger_forms[index].fields:
-                    passenger_forms[index].add_error(parts[2], list(field_messages))
-                    continue
-            contact.add_error(parts[0] if parts[0] in contact.fields else None, list(field_messages))
-        if not exc.fields:
-            contact.add_error(None, exc.message)
+            if parts[0] == "passengers" and len(parts) == 3 and parts[1].isdigit() and 1 <= int(parts[1]) <= len(passenger_forms):
+                return passenger_forms[int(parts[1]) - 1], parts[2]
+            return None
+
+        add_application_error(contact, exc, place=traveller)
 
 
 # --- Payment ----------------------------------------------------------------------------------
@@ -437,7 +424,7 @@ class BookingPayView(ReservationsOfficeView):
                     by=request.user,
                 )
             except ApplicationError as exc:
-                _apply_error(form, exc)
+                add_application_error(form, exc)
             else:
                 if payment.status == "succeeded":
                     messages.success(request, _("Payment received; the e-tickets are issued."))
@@ -516,7 +503,7 @@ class SegmentChangeView(ReservationsOfficeView):
                     waive_reason=form.cleaned_data.get("waive_reason", ""),
                 )
             except ApplicationError as exc:
-                _apply_error(form, exc)
+                add_application_error(form, exc)
             else:
                 messages.success(
                     request,
@@ -562,7 +549,7 @@ class BookingCancelView(ReservationsOfficeView):
                     waive_reason=form.cleaned_data.get("waive_reason", ""),
                 )
             except ApplicationError as exc:
-                _apply_error(form, exc)
+                add_application_error(form, exc)
             else:
                 messages.success(request, _("Booking %(locator)s cancelled.") % {"locator": booking.record_locator})
                 return redirect(_booking_url(booking))
@@ -607,7 +594,7 @@ class SegmentRebookView(ReservationsOfficeView):
                     reason=form.cleaned_data["reason"],
                 )
             except ApplicationError as exc:
-                _apply_error(form, exc)
+                add_application_error(form, exc)
             else:
                 messages.success(request, _("Booking %(locator)s rebooked.") % {"locator": booking.record_locator})
                 return redirect(_booking_url(booking))
@@ -641,14 +628,17 @@ class RefundPaidOutView(ReservationsOfficeView):
 
 
 def _place_check_in_error(exc: ApplicationError, rows: list[dict[str, Any]]) -> None:
-    """'bags.<passenger id>' and the like go on that traveller's form."""
+    """'bags.<passenger id>' and the like go on that traveller's form (the page shows the refusal itself)."""
     forms_by_passenger = {r["passenger"].pk: r["form"] for r in rows if r["form"] is not None}
-    for key, field_messages in exc.fields.items():
+
+    def traveller(key: str) -> tuple[forms.Form, str | None] | None:
         name, _dot, passenger_id = key.partition(".")
         form = forms_by_passenger.get(int(passenger_id)) if passenger_id.isdigit() else None
-        if form is not None:
-            field = {"bags": "bag_1", "hand_carry": "hand_carry", "seats": "seat"}.get(name)
-            form.add_error(field if field in form.fields else None, list(field_messages))
+        if form is None:
+            return None
+        return form, {"bags": "bag_1", "hand_carry": "hand_carry", "seats": "seat"}.get(name)
+
+    add_application_error(None, exc, place=traveller)
 
 
 class SegmentCheckInView(ReservationsOfficeView):
@@ -807,7 +797,7 @@ class FlightStatusView(ReservationsOfficeView):
                     reason=data["reason"],
                 )
             except ApplicationError as exc:
-                _apply_error(form, exc)
+                add_application_error(form, exc)
             else:
                 messages.success(request, _("%(flight)s updated.") % {"flight": flight.flight_code})
                 return redirect("reservations_office:flight_detail", flight_id=flight.pk)

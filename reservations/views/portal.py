@@ -33,6 +33,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from crm import selectors as crm_selectors
 from crm.errors import ApplicationError, NotFound
+from crm.forms import add_application_error
 from crm.models import Customer
 from crm.templatetags.airline_format import money as format_money
 from reservations import selectors, services
@@ -111,20 +112,6 @@ def _own_booking(request: HttpRequest, record_locator: str) -> Booking:
 def _posted(request: HttpRequest) -> QueryDict | None:
     """The form data of a POST, even an empty one (so a missing tick is an error, not a fresh form)."""
     return request.POST if request.method == "POST" else None
-
-
-def _add_service_error(form: Any, exc: ApplicationError, field_map: dict[str, str] | None = None) -> None:
-    """A service's refusal shown on the form: beside the field it names, else above the form."""
-    field_map = field_map or {}
-    placed = False
-    for key, errors in exc.fields.items():
-        name = field_map.get(key, key)
-        for error in errors:
-            if name in form.fields:
-                form.add_error(name, error)
-                placed = True
-    if not placed:
-        form.add_error(None, exc.message)
 
 
 def _with_params(url: str, params: QueryDict | dict, **changes: Any) -> str:
@@ -243,7 +230,7 @@ def search(request: HttpRequest) -> HttpResponse:
                 for o, d, day in wanted
             ]
         except ApplicationError as exc:
-            _add_service_error(form, exc, _search_field_map(form))
+            add_application_error(form, exc, field_map=_search_field_map(form))
             results, calendars = [], []
         today = timezone.localdate()
         names = dict(airports)
@@ -331,18 +318,7 @@ def _passenger_forms(data: QueryDict | None, types: list[str], customer: Custome
     return forms
 
 
-def _is_customer(form: PassengerForm, customer: Customer | None) -> bool:
-    """The first traveller is the logged-in passenger while the name is still theirs."""
-    if customer is None or form.number != 1:
-        return False
-    data = form.cleaned_data
-    return (data["given_name"].strip().casefold(), data["family_name"].strip().casefold()) == (
-        customer.given_name.strip().casefold(),
-        customer.family_name.strip().casefold(),
-    )
-
-
-def _passenger_request(form: PassengerForm, customer: Customer | None) -> services.PassengerRequest:
+def _passenger_request(form: PassengerForm) -> services.PassengerRequest:
     data = form.cleaned_data
     return services.PassengerRequest(
         passenger_type=form.passenger_type,
@@ -358,26 +334,19 @@ def _passenger_request(form: PassengerForm, customer: Customer | None) -> servic
         meal=data.get("meal") or "",
         assistance=list(data.get("assistance") or []),
         frequent_flyer_number=data.get("frequent_flyer_number") or "",
-        customer=customer if _is_customer(form, customer) else None,
     )
 
 
 def _place_booking_errors(exc: ApplicationError, passenger_forms: list[PassengerForm], contact: BookingContactForm) -> list[str]:
     """Put 'passengers.2.given_name' on the second traveller's field; return what belongs to no field."""
-    loose: list[str] = []
-    for key, errors in exc.fields.items():
+
+    def target(key: str) -> tuple[Any, str] | None:
         parts = key.split(".")
-        target, name = None, None
         if parts[0] == "passengers" and len(parts) == 3 and parts[1].isdigit() and 1 <= int(parts[1]) <= len(passenger_forms):
-            target, name = passenger_forms[int(parts[1]) - 1], parts[2]
-        elif key in contact.fields:
-            target, name = contact, key
-        for error in errors:
-            if target is not None and name in target.fields:
-                target.add_error(name, error)
-            else:
-                loose.append(error)
-    return loose or ([exc.message] if not exc.fields else [])
+            return passenger_forms[int(parts[1]) - 1], parts[2]
+        return (contact, key) if key in contact.fields else None
+
+    return add_application_error(None, exc, place=target)
 
 
 @login_required
@@ -410,7 +379,9 @@ def book(request: HttpRequest) -> HttpResponse:
                     )
                     for c in chosen
                 ],
-                passengers=[_passenger_request(f, customer) for f in passenger_forms],
+                passengers=services.passengers_link_booker(
+                    passengers=[_passenger_request(f) for f in passenger_forms], booker=customer
+                ),
                 contact_email=contact.cleaned_data["contact_email"],
                 contact_phone=contact.cleaned_data["contact_phone"],
                 purpose=contact.cleaned_data["purpose"],
@@ -488,7 +459,7 @@ def pay(request: HttpRequest, record_locator: str) -> HttpResponse:
         except ApplicationError as exc:
             if exc.code == "card_invalid":
                 # Nothing was charged: the same form (and key) can be sent again once corrected.
-                _add_service_error(form, exc, CARD_FIELDS)
+                add_application_error(form, exc, field_map=CARD_FIELDS)
             elif _payable(_own_booking(request, record_locator)):
                 refusal = exc.message
             else:
@@ -808,7 +779,7 @@ def change(request: HttpRequest, record_locator: str, sequence: int) -> HttpResp
                 sort="departure",
             )
         except ApplicationError as exc:
-            _add_service_error(form, exc, {"legs.1.departure_date": "date", "departure_date": "date"})
+            add_application_error(form, exc, field_map={"legs.1.departure_date": "date", "departure_date": "date"})
     leg = _leg_results(1, (flight.origin.iata_code, flight.destination.iata_code, day), options)
     return render(
         request,
@@ -883,20 +854,13 @@ def check_in(request: HttpRequest, record_locator: str) -> HttpResponse:
 
 def _check_in_errors(exc: ApplicationError, forms: dict[int, CheckInPassengerForm], page: Any) -> None:
     """'bags.12' and 'hand_carry.12' belong beside traveller 12's fields; the rest above the form."""
-    placed = False
-    for key, errors in exc.fields.items():
+
+    def traveller(key: str) -> tuple[CheckInPassengerForm, str | None] | None:
         kind, _sep, pid = key.partition(".")
         form = forms.get(int(pid)) if pid.isdigit() else None
-        for error in errors:
-            if form is not None and kind == "hand_carry":
-                form.add_error("hand_carry", error)
-            elif form is not None:
-                form.add_error(None, error)
-            else:
-                page.add_error(None, error)
-            placed = True
-    if not placed:
-        page.add_error(None, exc.message)
+        return (form, "hand_carry" if kind == "hand_carry" else None) if form is not None else None
+
+    add_application_error(page, exc, place=traveller)
 
 
 @never_cache
@@ -998,7 +962,7 @@ def _seat_page(request: HttpRequest, booking: Booking, sequence: int, *, url_nam
                 by=request.user if request.user.is_authenticated else None,
             )
         except ApplicationError as exc:
-            _add_service_error(form, exc, {"seat": "seat"})
+            add_application_error(form, exc, field_map={"seat": "seat"})
         else:
             messages.success(
                 request,

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm.models import Customer, OutboundEmail, User
-from crm.views.portal import email_verification_token
+from crm.services import email_verification_token
 from tests.crm.factories import DEMO_PASSWORD
 
 PASSWORD = "Blue-Skies-over-Heathrow-42"
