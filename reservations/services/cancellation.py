@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from crm.errors import ApplicationError, Conflict
 from crm.models import User
 from crm.services import timeline_record
+from reservations import hooks
 from reservations.models import (
     ZERO,
     Booking,
@@ -154,6 +155,8 @@ def booking_cancel(
             else:
                 continue
             ticket.save(update_fields=["status"])
+        if locked.status == BookingStatus.HELD:
+            hooks.discounts_release(booking=locked)
         locked.status = BookingStatus.CANCELLED
         locked.cancelled_at = now
         locked.hold_expires_at = None

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from crm.errors import ApplicationError, Conflict, NotFound
 from crm.models import SeatPreference, User
 from crm.services import timeline_record
-from reservations import pricing
+from reservations import hooks, pricing
 from reservations.models import (
     Booking,
     BookingCharge,
@@ -281,6 +281,7 @@ def check_in(
             errors[f"bags.{p.pk}"] = [exc.message]
     if errors:
         raise ApplicationError(next(iter(errors.values()))[0], code="check_in_invalid", fields=errors)
+    hooks.passengers_check(passengers=[(f"passengers.{p.pk}", p) for p in party], booking=booking, stage=hooks.CHECK_IN)
 
     carrying = {p.travelling_with_id for p in booking.passengers.all() if p.travelling_with_id}
     for p in party:

@@ -66,7 +66,7 @@ FLIGHT_CLOSED = (FlightStatus.CANCELLED, FlightStatus.DEPARTED, FlightStatus.ARR
 
 
 # Fare value carried by a segment: what was charged for flying it, less what was credited back.
-FARE_VALUE_KINDS = (ChargeKind.FARE, ChargeKind.FARE_DIFFERENCE, ChargeKind.CREDIT)
+FARE_VALUE_KINDS = (ChargeKind.FARE, ChargeKind.FARE_DIFFERENCE, ChargeKind.CREDIT, ChargeKind.DISCOUNT)
 
 
 # Coupon states that mean the passenger is at the airport: a change or cancellation waits for the flight.
