@@ -22,8 +22,8 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import ProtectedError, QuerySet, RestrictedError
-from django.db.models.deletion import Collector
+from django.db.models import QuerySet
+from django.db.models.deletion import Collector, get_candidate_relations_to_delete
 from django.utils.translation import gettext as _
 
 from crm.errors import ApplicationError, Conflict
@@ -146,32 +146,20 @@ def erase(customer: Customer) -> None:
 
 
 def references(customer: Customer) -> dict[str, int]:
-    """Rows in any table that still point at ``customer``, counted per model (``app_label.model``).
+    """Rows in any table that still point at ``customer``, counted per model (``app_label.Model``).
 
-    Django's deletion collector walks every relation to Customer, whatever app declares it, so a new
-    app's table is covered the day it is added — whether or not that app registered a merger.
+    Walks the relations Django's deletion collector walks — every foreign key to Customer, whatever
+    app declares it and whatever its ``on_delete`` (cascade, set null, protect, do nothing) — so a new
+    app's table is covered the day it is added, whether or not that app registered a merger.
     """
     collector = Collector(using=customer._state.db or "default", origin=customer)
     found: dict[str, int] = {}
-    try:
-        collector.collect([customer])
-    except (ProtectedError, RestrictedError) as exc:
-        blocking = exc.protected_objects if isinstance(exc, ProtectedError) else exc.restricted_objects
-        for obj in blocking:
-            found[obj._meta.label] = found.get(obj._meta.label, 0) + 1
-        return found
-    for model, instances in collector.data.items():
-        others = [obj for obj in instances if not (model is type(customer) and obj.pk == customer.pk)]
-        if others:
-            found[model._meta.label] = found.get(model._meta.label, 0) + len(others)
-    for queryset in collector.fast_deletes:
-        count = queryset.count()
+    for relation in get_candidate_relations_to_delete(customer._meta):
+        rows = collector.related_objects(relation.related_model, [relation.field], [customer])
+        count = rows.count()
         if count:
-            found[queryset.model._meta.label] = found.get(queryset.model._meta.label, 0) + count
-    for (fld, _value), targets in collector.field_updates.items():
-        count = sum(t.count() if isinstance(t, QuerySet) else len(t) for t in targets)
-        if count:
-            found[fld.model._meta.label] = found.get(fld.model._meta.label, 0) + count
+            label = relation.related_model._meta.label
+            found[label] = found.get(label, 0) + count
     return found
 
 

@@ -12,7 +12,7 @@ from django.contrib.postgres.aggregates import ArrayAgg
 from django.contrib.postgres.fields import ArrayField
 from django.db import models, transaction
 from django.db.models import F, Func, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce, Concat
+from django.db.models.functions import Cast, Coalesce, Concat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -341,11 +341,13 @@ def _flights_in_last_months(*, months: int) -> models.Expression:
 
 
 def _list_of(expression: Any) -> models.Expression:
-    text_list = ArrayField(models.CharField(max_length=20))
+    """The distinct values of ``expression`` over the customer's flown coupons, sorted, as text[]."""
+    text_list = ArrayField(models.TextField())
+    text = Cast(expression, models.TextField())
     values = (
         _flown()
         .values("ticket__passenger__customer")
-        .annotate(items=ArrayAgg(expression, distinct=True, ordering=expression))
+        .annotate(items=ArrayAgg(text, distinct=True, ordering=text))
         .values("items")
     )
     return Coalesce(Subquery(values, output_field=text_list), Value([], output_field=text_list))
