@@ -347,7 +347,7 @@ def _list_of(expression: Any) -> models.Expression:
     values = (
         _flown()
         .values("ticket__passenger__customer")
-        .annotate(items=ArrayAgg(text, distinct=True, ordering=text))
+        .annotate(items=ArrayAgg(text, distinct=True, order_by=text))
         .values("items")
     )
     return Coalesce(Subquery(values, output_field=text_list), Value([], output_field=text_list))
