@@ -8,7 +8,7 @@ twice is an error, so two apps cannot silently replace each other's hook.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
@@ -107,7 +107,7 @@ class Discount:
     code: str
     description: str
     amount: Decimal
-    data: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)  # the hook's own, e.g. the promo code's id
 
 
 class DiscountHook(Protocol):
@@ -150,9 +150,10 @@ def discount_apply(*, code: str, draft: BookingDraft) -> tuple[str, Discount]:
         discount = discounts.get(name).apply(code=code, draft=draft)
         if discount is None:
             continue
-        if not Decimal(0) < discount.amount <= draft.fare_total:
-            raise ImproperlyConfigured(f"The {name!r} discount hook granted {discount.amount}, outside 0..fare total.")
-        return name, discount
+        if discount.amount <= 0:
+            raise ImproperlyConfigured(f"The {name!r} discount hook granted {discount.amount}; a discount is positive.")
+        # Never more than the fares: taxes are owed whatever the promotion.
+        return name, replace(discount, amount=min(discount.amount, draft.fare_total))
     message = _("Unknown discount code.")
     raise ApplicationError(message, code="unknown_discount_code", fields={"discount_code": [message]})
 
@@ -223,7 +224,7 @@ def passengers_check(*, passengers: list[tuple[str, BookingPassenger]], booking:
 # left out" rendering.
 
 
-BookingPanelFn = Any  # Callable[[HttpRequest, Booking], Panel | None]
+BookingPanelFn = Callable[["HttpRequest", "Booking"], "Panel | None"]
 
 booking_panels: Hooks[BookingPanelFn] = Hooks("booking panel")
 

@@ -148,3 +148,27 @@ def test_a_passenger_cannot_read_anyones_360(passenger, api_as):
     _user, own = passenger
     response = api_as(passenger[0]).get(f"/api/v1/customers/{own.customer_number}/360/")
     assert response.status_code == 404
+
+
+def _queries_for_360(client, customer) -> int:  # noqa: ANN001
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(f"/api/v1/customers/{customer.customer_number}/360/")
+    assert response.status_code == 200
+    return len(queries)
+
+
+def test_the_360_api_costs_the_same_queries_for_one_booking_or_eight(agent, api_as):
+    from tests.reservations.factories import BookingPassengerFactory, SegmentFactory
+
+    client = api_as(agent)
+    few, many = CustomerFactory(), CustomerFactory()
+    for customer, bookings in ((few, 1), (many, 8)):
+        for _ in range(bookings):
+            booking = BookingFactory(customer=customer)
+            BookingPassengerFactory(booking=booking, sequence=1, customer=customer)
+            SegmentFactory(booking=booking)
+    _queries_for_360(client, few)  # warm the permission and content-type caches
+    assert _queries_for_360(client, few) == _queries_for_360(client, many)

@@ -34,7 +34,7 @@ class SingleUseCodes:
         if code in self.used:
             message = "This code has already been used."
             raise ApplicationError(message, code="discount_used", fields={"discount_code": [message]})
-        return hooks.Discount(code=code, description=f"Promotion {code}", amount=min(self.codes[code], draft.fare_total))
+        return hooks.Discount(code=code, description=f"Promotion {code}", amount=self.codes[code])
 
     def redeem(self, *, discount: hooks.Discount, booking: Booking) -> None:
         assert discount.code not in self.used, "redeemed twice"
