@@ -293,3 +293,27 @@ def test_registering_the_same_hook_name_twice_is_an_error(promo):
 
     with pytest.raises(ImproperlyConfigured):
         hooks.discounts.register("test_promo", SingleUseCodes({}))
+
+
+def test_an_agent_books_with_a_discount_code_from_the_office_form(agent_client, promo, db):
+    from crm.models import Customer
+    from tests.crm.factories import CustomerFactory
+    from tests.reservations.factories import FlightFactory
+    from tests.reservations.office_support import fares as office_fares
+
+    office_fares()
+    flight, customer = FlightFactory(), CustomerFactory(email="grace@example.com")
+    url = reverse("reservations_office:book_passengers", args=[customer.customer_number])
+    data = {
+        "cabin": "economy", "adults": 1, "children": 0, "infants": 0, "leg_1": f"{flight.pk}:ECO_STANDARD",
+        "p1-given_name": "Grace", "p1-family_name": "Hopper", "contact_email": "grace@example.com", "customer_travels": "on",
+    }  # fmt: skip
+    # an unknown code is shown on the form and books nothing
+    refused = agent_client.post(url, {**data, "discount_code": "NOSUCH"})
+    assert refused.status_code == 200 and "Unknown discount code." in refused.content.decode()
+    assert not Booking.objects.exists()
+    # a known one is priced into the held booking
+    response = agent_client.post(url, {**data, "discount_code": "SPRING20"})
+    assert response.status_code == 302
+    booking = Booking.objects.get(customer=Customer.objects.get(pk=customer.pk))
+    assert sum(c.amount for c in booking.charges.filter(kind=ChargeKind.DISCOUNT)) == Decimal("-20.00")
