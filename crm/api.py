@@ -44,7 +44,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from crm import selectors, services
+from crm import registry, selectors, services
 from crm.api_support import (
     ErrorResponseSerializer,
     FilterBackend,
@@ -350,6 +350,23 @@ class TimelineEntrySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class Customer360SectionsSerializer(serializers.Serializer):
+    """One key per app that registered an API section (``crm.registry``); a section the login may not see,
+    or one that failed, is absent."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {
+            ext.label: ext.api_serializer(required=False) if ext.api_serializer else serializers.DictField(required=False)
+            for ext in registry.extensions()
+            if ext.api_section is not None
+        }
+
+
+class Customer360Serializer(serializers.Serializer):
+    customer = CustomerSerializer()
+    sections = Customer360SectionsSerializer()
+
+
 class MergeInputSerializer(StrictInputSerializer):
     loser = serializers.CharField(max_length=12, help_text="Customer number of the duplicate to fold into this customer.")
 
@@ -446,6 +463,7 @@ class CustomerViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         "timeline": ("crm.view_customer", "crm.view_timelineentry"),
         "export": ("crm.view_customer", "crm.view_identity_documents"),
         "merge": ("crm.view_customer", "crm.merge_customer"),
+        "overview": ("crm.view_customer",),
     }
 
     def required_permissions(self) -> tuple[str, ...]:
@@ -555,6 +573,24 @@ class CustomerViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return self.get_paginated_response(TimelineEntrySerializer(page, many=True).data)
 
     @extend_schema(
+        summary="The customer 360: the record and every app's section (audited)",
+        description="`sections` has one key per app that contributes to the 360 (`crm`, `reservations`, ...); "
+        "each app decides what this login may see, and leaves its key out otherwise.",
+        parameters=[CUSTOMER_NUMBER_PARAM],
+        responses=Customer360Serializer,
+    )
+    @action(detail=True, methods=["get"], url_path="360", url_name="360", filter_backends=[], pagination_class=None)
+    def overview(self, request: Request, customer_number: str, **kwargs: Any) -> Response:
+        customer = self.get_object()
+        self._audit(customer)
+        return Response(
+            {
+                "customer": CustomerSerializer(customer, context=_customer_context(request)).data,
+                "sections": registry.api_sections(customer, request.user),
+            }
+        )
+
+    @extend_schema(
         summary="Everything every app holds about the customer (audited)",
         description="Needs crm.view_identity_documents as well: the export carries passport and ID numbers in clear. "
         "One key per registered app (`crm`, `reservations`, ...).",
@@ -573,7 +609,13 @@ class CustomerViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         "from the loser; the loser is deleted. One transaction, audited.",
         parameters=[CUSTOMER_NUMBER_PARAM],
         request=MergeInputSerializer,
-        responses={200: MergeOutputSerializer, 409: error("Already merged, or both have a portal login.")},
+        responses={
+            200: MergeOutputSerializer,
+            409: error(
+                "Already merged, or both have a portal login, or `merge_incomplete`: a row in some table still "
+                "points at the loser after every app moved its own; nothing was changed."
+            ),
+        },
     )
     @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
     def merge(self, request: Request, customer_number: str, **kwargs: Any) -> Response:

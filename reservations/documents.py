@@ -39,7 +39,7 @@ from reservations.models import (
 LATIN_FONT, LATIN_BOLD = "Helvetica", "Helvetica-Bold"
 # A CID font the PDF viewer supplies (Adobe's Asian font packs): Chinese text without embedding a font.
 CJK_FONT = "STSong-Light"
-VALUE_LINES = (ChargeKind.FARE, ChargeKind.TAX, ChargeKind.CREDIT)
+VALUE_LINES = (ChargeKind.FARE, ChargeKind.TAX, ChargeKind.CREDIT, ChargeKind.DISCOUNT)
 
 
 def _booking(booking: Booking) -> Booking:

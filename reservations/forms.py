@@ -227,6 +227,10 @@ class BookingContactForm(forms.Form):
     purpose = forms.ChoiceField(
         label=_("Purpose of travel"), choices=[("", _("Not specified")), *TravelPurpose.choices], required=False
     )
+    discount_code = forms.CharField(
+        label=_("Discount code"), max_length=20, required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters"}),
+    )  # fmt: skip
 
     def clean_contact_phone(self) -> str:
         phone = (self.cleaned_data.get("contact_phone") or "").strip()

@@ -7,10 +7,23 @@ twice is an error, so two apps cannot silently replace each other's hook.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Generic, TypeVar
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext as _
+
+from crm.errors import ApplicationError
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from crm.models import Customer
+    from crm.registry import Panel
+    from reservations.models import Booking, BookingPassenger
 
 T = TypeVar("T")
 
@@ -53,10 +66,173 @@ payment_methods: Hooks = Hooks("payment method")
 # --- Discounts at pricing -------------------------------------------------------------------------
 
 
-discounts: Hooks = Hooks("discount")
+@dataclass(frozen=True)
+class PriceLine:
+    """One fare line of the booking being priced: what one passenger pays for one flight, before tax."""
+
+    passenger_sequence: int
+    passenger_type: str
+    segment_sequence: int
+    flight_id: int
+    cabin: str
+    fare_family: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class BookingDraft:
+    """The booking as priced, before it is saved: what a discount hook decides on. No rows exist yet."""
+
+    channel: str
+    currency: str
+    first_day: date
+    fare_lines: tuple[PriceLine, ...]
+    taxes_total: Decimal
+    customer: Customer | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def fare_total(self) -> Decimal:
+        return sum((line.amount for line in self.fare_lines), Decimal(0))
+
+
+@dataclass(frozen=True)
+class Discount:
+    """What a hook grants for a code: ``amount`` off the fares (positive, at most the fare total).
+
+    reservations spreads it over the fare lines as negative ``discount`` charges. ``data`` is the
+    hook's own, handed back to its ``redeem``.
+    """
+
+    code: str
+    description: str
+    amount: Decimal
+    data: dict[str, Any] = field(default_factory=dict)  # the hook's own, e.g. the promo code's id
+
+
+class DiscountHook(Protocol):
+    """A kind of discount code (e.g. marketing's promo codes), registered as ``discounts.register(name, hook)``.
+
+    ``apply`` reads only: it returns None for a code that is not its own, raises ``ApplicationError``
+    for its own code that cannot be used here (expired, used up, wrong route...), and is what a price
+    preview calls. ``redeem`` runs inside ``booking_create``'s transaction once the booking exists: it
+    locks and consumes the code, so a single-use code is used exactly once (a rollback undoes it).
+    ``release`` gives the code back when the booking lapses unpaid or is cancelled before ticketing.
+    """
+
+    def apply(self, *, code: str, draft: BookingDraft) -> Discount | None: ...
+
+    def redeem(self, *, discount: Discount, booking: Booking) -> None: ...
+
+    def release(self, *, code: str, booking: Booking) -> None: ...
+
+
+discounts: Hooks[DiscountHook] = Hooks("discount")
+
+DISCOUNT_CODE_MAX = 20
+
+
+def discount_code_clean(code: str) -> str:
+    """Codes are compared without case or surrounding blanks."""
+    return "".join((code or "").split()).upper()
+
+
+def discount_apply(*, code: str, draft: BookingDraft) -> tuple[str, Discount]:
+    """The first registered hook that knows ``code``, and what it grants; a code nobody knows is refused.
+
+    Reads only, so a quote or preview may call it freely.
+    """
+    code = discount_code_clean(code)
+    if len(code) > DISCOUNT_CODE_MAX:
+        message = _("A discount code has at most %(max)d characters.") % {"max": DISCOUNT_CODE_MAX}
+        raise ApplicationError(message, code="invalid_discount_code", fields={"discount_code": [message]})
+    for name in discounts.names():
+        discount = discounts.get(name).apply(code=code, draft=draft)
+        if discount is None:
+            continue
+        if discount.amount <= 0:
+            raise ImproperlyConfigured(f"The {name!r} discount hook granted {discount.amount}; a discount is positive.")
+        # Never more than the fares: taxes are owed whatever the promotion.
+        return name, replace(discount, amount=min(discount.amount, draft.fare_total))
+    message = _("Unknown discount code.")
+    raise ApplicationError(message, code="unknown_discount_code", fields={"discount_code": [message]})
+
+
+def discounts_release(*, booking: Booking) -> None:
+    """Offer each code the booking used back to every hook; each hook releases only its own codes.
+
+    Called when a hold lapses unpaid or a booking is cancelled before it was ticketed.
+    """
+    from reservations.models import ChargeKind
+
+    if not discounts.names():
+        return
+    codes = sorted(set(booking.charges.filter(kind=ChargeKind.DISCOUNT).values_list("code", flat=True)))
+    for code in codes:
+        for hook in discounts:
+            hook.release(code=code, booking=booking)
 
 
 # --- Passenger checks at booking and check-in ----------------------------------------------------
 
 
-passenger_checks: Hooks = Hooks("passenger check")
+BOOKING, CHECK_IN = "booking", "check_in"
+
+
+class PassengerCheck(Protocol):
+    """A rule about one traveller (e.g. loyalty: the frequent flyer number exists and matches the name).
+
+    Called for every passenger when a booking is created (``stage="booking"``, inside its transaction,
+    the passenger row saved) and at check-in (``stage="check_in"``). Refuses by raising
+    ``ApplicationError`` whose ``fields`` name the passenger's own fields (``frequent_flyer_number``);
+    reservations puts them on that passenger (``passengers.2.frequent_flyer_number``).
+    """
+
+    def __call__(self, *, passenger: BookingPassenger, booking: Booking, stage: str) -> None: ...
+
+
+passenger_checks: Hooks[PassengerCheck] = Hooks("passenger check")
+
+
+def passengers_check(*, passengers: list[tuple[str, BookingPassenger]], booking: Booking, stage: str) -> None:
+    """Run every check on every passenger; all refusals come back together, each under its passenger's key.
+
+    ``passengers`` pairs each traveller with the key their fields go under (``passengers.1``).
+    """
+    errors: dict[str, list[str]] = {}
+    first: ApplicationError | None = None
+    for key, passenger in passengers:
+        for check in passenger_checks:
+            try:
+                check(passenger=passenger, booking=booking, stage=stage)
+            except ApplicationError as refused:
+                first = first or refused
+                for name, messages in (refused.fields or {"": [refused.message]}).items():
+                    errors.setdefault(f"{key}.{name}" if name else key, []).extend(messages)
+    if first is not None:
+        raise ApplicationError(
+            first.message if len(errors) == 1 else _("Please check the travellers' details."),
+            code=first.code if len(errors) == 1 else "passenger_refused",
+            fields=errors,
+        )
+
+
+# --- Booking page panels --------------------------------------------------------------------------
+# The office booking page, like the customer 360, shows what downstream apps hold about the booking
+# (support's cases, loyalty's miles). The booking is reservations' own, so its panels are registered
+# here, not in crm's customer registry; they share crm's Panel and its "a failing panel is logged and
+# left out" rendering.
+
+
+BookingPanelFn = Callable[["HttpRequest", "Booking"], "Panel | None"]
+
+booking_panels: Hooks[BookingPanelFn] = Hooks("booking panel")
+
+
+def booking_panels_for(request: HttpRequest, booking: Booking) -> list[Panel]:
+    from crm.registry import panels_collect
+
+    def builder(name: str) -> Callable[[], Panel | None]:
+        return lambda: booking_panels.get(name)(request, booking)
+
+    return panels_collect((name, builder(name)) for name in booking_panels.names())

@@ -494,6 +494,7 @@ class ChargeKind(models.TextChoices):
     CANCELLATION_FEE = "cancellation_fee", _("Cancellation fee")
     WAIVER = "waiver", _("Fee waived")
     CREDIT = "credit", _("Credit for unused flights")
+    DISCOUNT = "discount", _("Discount")
 
 
 class BookingCharge(models.Model):
@@ -503,7 +504,7 @@ class BookingCharge(models.Model):
     passenger = models.ForeignKey(BookingPassenger, on_delete=models.CASCADE, null=True, blank=True, related_name="charges")
     segment = models.ForeignKey(Segment, on_delete=models.CASCADE, null=True, blank=True, related_name="charges")
     kind = models.CharField(_("kind"), max_length=20, choices=ChargeKind.choices)
-    code = models.CharField(_("code"), max_length=10, blank=True)
+    code = models.CharField(_("code"), max_length=20, blank=True)
     description = models.CharField(_("description"), max_length=200)
     amount = models.DecimalField(_("amount"), **MONEY)
     currency = models.CharField(_("currency"), max_length=3, default="EUR")

@@ -8,13 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
+from django.contrib.postgres.aggregates import ArrayAgg
+from django.contrib.postgres.fields import ArrayField
+from django.db import models, transaction
+from django.db.models import F, Func, OuterRef, Subquery, Value
+from django.db.models.functions import Cast, Coalesce, Concat
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from crm import registry
-from crm.models import Customer
+from crm.models import Cabin, Customer, User
 from reservations import selectors
-from reservations.models import Booking, BookingPassenger, TravelVoucher
+from reservations.models import Booking, BookingPassenger, Coupon, CouponStatus, TravelVoucher
 
 PANEL_BOOKINGS = 10
 
@@ -239,10 +245,167 @@ def search_customers(query: str) -> set[int]:
     return selectors.booking_customer_ids(query=query)
 
 
+# --- Customer 360 API ----------------------------------------------------------------------
+
+
+def bookings_section(customer: Customer, user: User) -> dict[str, Any] | None:
+    """The latest bookings and the customer's flying, for staff who may see bookings (a fixed number of queries)."""
+    if not user.has_perm("reservations.view_booking"):
+        return None
+    flying = (
+        registry.annotate(
+            Customer.objects.filter(pk=customer.pk).values("pk"),
+            "last_flight_date",
+            registry.attribute("flights_in_last_months").bind(alias="flights_last_12_months", months=12),
+        ).first()
+        or {}
+    )
+    bookings = list(selectors.bookings_for_customer(customer=customer)[:PANEL_BOOKINGS])
+    return {
+        "last_flight_date": _iso(flying.get("last_flight_date")),
+        "flights_last_12_months": flying.get("flights_last_12_months", 0),
+        "bookings": [
+            {
+                "record_locator": b.record_locator,
+                "status": b.status,
+                "booked_by_customer": b.customer_id == customer.pk,
+                "created_at": _iso(b.created_at),
+                "total": _money(b.total_amount, b.currency),
+                "segments": [
+                    {
+                        "flight": s.flight.flight_code,
+                        "date": _iso(s.flight.service_date),
+                        "origin": s.flight.origin.iata_code,
+                        "destination": s.flight.destination.iata_code,
+                        "cabin": s.cabin,
+                        "status": s.status,
+                    }
+                    for s in b.segments.all()
+                ],
+            }
+            for b in bookings
+        ],
+    }
+
+
+def _bookings_section_serializer() -> type:
+    from rest_framework import serializers
+
+    from reservations.models import BookingStatus, SegmentStatus
+
+    class Customer360MoneySerializer(serializers.Serializer):
+        amount = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=True)
+        currency = serializers.CharField()
+
+    class Customer360SegmentSerializer(serializers.Serializer):
+        flight = serializers.CharField()
+        date = serializers.DateField()
+        origin = serializers.CharField()
+        destination = serializers.CharField()
+        cabin = serializers.ChoiceField(choices=Cabin.choices)
+        status = serializers.ChoiceField(choices=SegmentStatus.choices)
+
+    class Customer360BookingSerializer(serializers.Serializer):
+        record_locator = serializers.CharField()
+        status = serializers.ChoiceField(choices=BookingStatus.choices)
+        booked_by_customer = serializers.BooleanField(help_text="False: the customer travels on someone else's booking.")
+        created_at = serializers.DateTimeField()
+        total = Customer360MoneySerializer()
+        segments = Customer360SegmentSerializer(many=True)
+
+    class Customer360ReservationsSerializer(serializers.Serializer):
+        last_flight_date = serializers.DateField(allow_null=True)
+        flights_last_12_months = serializers.IntegerField()
+        bookings = Customer360BookingSerializer(many=True, help_text=f"The latest {PANEL_BOOKINGS}, newest first.")
+
+    return Customer360ReservationsSerializer
+
+
+# --- Customer attributes ----------------------------------------------------------------------
+
+
+def _flown():  # noqa: ANN202
+    """The customer's flown coupons (as a traveller, whoever booked)."""
+    return Coupon.objects.filter(status=CouponStatus.FLOWN, ticket__passenger__customer=OuterRef("pk")).order_by()
+
+
+def _last_flight_date() -> models.Expression:
+    latest = _flown().order_by("-segment__flight__service_date").values("segment__flight__service_date")[:1]
+    return Subquery(latest, output_field=models.DateField())
+
+
+def _flights_in_last_months(*, months: int) -> models.Expression:
+    since = registry.months_before(timezone.localdate(), months)
+    count = _flown().filter(segment__flight__service_date__gte=since).annotate(n=Func(F("pk"), function="COUNT")).values("n")
+    return Coalesce(Subquery(count, output_field=models.IntegerField()), 0)
+
+
+def _list_of(expression: Any) -> models.Expression:
+    """The distinct values of ``expression`` over the customer's flown coupons, sorted, as text[]."""
+    text_list = ArrayField(models.TextField())
+    text = Cast(expression, models.TextField())
+    values = (
+        _flown()
+        .values("ticket__passenger__customer")
+        .annotate(items=ArrayAgg(text, distinct=True, order_by=text))
+        .values("items")
+    )
+    return Coalesce(Subquery(values, output_field=text_list), Value([], output_field=text_list))
+
+
+def _routes_flown() -> models.Expression:
+    return _list_of(Concat("segment__flight__origin__iata_code", Value("-"), "segment__flight__destination__iata_code"))
+
+
+def _cabins_flown() -> models.Expression:
+    return _list_of(F("segment__cabin"))
+
+
+for _attribute in (
+    registry.CustomerAttribute(
+        key="last_flight_date", label=gettext_lazy("Last flight"), type=registry.DATE, expression=_last_flight_date,
+        app="reservations", description=gettext_lazy("Date of the last flight flown, as a traveller."),
+    ),
+    registry.CustomerAttribute(
+        key="flights_in_last_months", label=gettext_lazy("Flights in the last months"), type=registry.INTEGER,
+        expression=_flights_in_last_months, app="reservations",
+        params=(registry.AttributeParam("months", gettext_lazy("Months"), default=12, minimum=1, maximum=120),),
+        description=gettext_lazy("Flights flown in the last N months."),
+    ),
+    registry.CustomerAttribute(
+        key="routes_flown", label=gettext_lazy("Routes flown"), type=registry.LIST, expression=_routes_flown,
+        app="reservations", description=gettext_lazy("Every route flown, as ORIGIN-DESTINATION airport codes."),
+    ),
+    registry.CustomerAttribute(
+        key="cabins_flown", label=gettext_lazy("Cabins flown"), type=registry.LIST, expression=_cabins_flown,
+        app="reservations", choices=tuple(Cabin.choices), description=gettext_lazy("Every cabin flown in."),
+    ),
+):  # fmt: skip
+    registry.register_attribute(_attribute)
+
+
+# --- Navigation -------------------------------------------------------------------------------
+
+SEE_BOOKINGS = ("reservations.view_booking", "reservations.view_bookingpassenger")
+registry.register_nav(
+    registry.NavItem(registry.OFFICE, gettext_lazy("Bookings"), "reservations_office:booking_search", SEE_BOOKINGS, order=20),
+    registry.NavItem(registry.OFFICE, gettext_lazy("Flights"), "reservations_office:flight_list", ("reservations.view_flight",), order=30),
+    registry.NavItem(registry.OFFICE, gettext_lazy("Disruptions"), "reservations_office:disruption_list", SEE_BOOKINGS, order=40),
+    registry.NavItem(registry.PORTAL, gettext_lazy("Book a flight"), "reservations_portal:search", current=("search", "book"), order=10),
+    registry.NavItem(
+        registry.PORTAL, gettext_lazy("My trips"), "reservations_portal:trips", audience=registry.SIGNED_IN, current=("trips",), order=20
+    ),
+    registry.NavItem(registry.PORTAL, gettext_lazy("Check in"), "reservations_portal:check_in_lookup", current=("check_in_lookup",), order=30),
+    registry.NavItem(registry.PORTAL, gettext_lazy("Flight status"), "reservations_portal:flight_status", current=("flight_status",), order=40),
+)  # fmt: skip
+
+
 registry.register(
     registry.CustomerExtension(
         label="reservations",
         panel=bookings_panel,
+        api_section=bookings_section,
+        api_serializer=_bookings_section_serializer(),
         exporter=export_bookings,
         eraser=erase_bookings,
         merger=merge_bookings,

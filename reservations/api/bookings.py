@@ -260,6 +260,13 @@ class BookingCreateInputSerializer(StrictSerializer):
         allow_blank=True,
         help_text="Staff: the customer number of whoever books. A passenger's bookings are always their own.",
     )
+    discount_code = serializers.CharField(
+        max_length=20,
+        required=False,
+        allow_blank=True,
+        help_text="A discount (e.g. promo) code; its value shows as `discount` charges. An unknown or unusable code "
+        "is 400 (`unknown_discount_code`, or the code owner's reason) under `discount_code`.",
+    )
 
 
 class CancelInputSerializer(StrictSerializer):
@@ -438,6 +445,7 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                 customer=booker,
                 by=request.user,
                 language=get_language() or "en",
+                discount_code=d.get("discount_code", ""),
             )
         except ApplicationError as refused:
             raise _in_api_terms(refused) from None

@@ -15,7 +15,7 @@ from crm.errors import ApplicationError, Conflict
 from crm.events import send_after_commit
 from crm.models import AssistanceCode, Customer, MealCode, TravelPurpose, User
 from crm.services import timeline_record
-from reservations import events, pricing
+from reservations import events, hooks, pricing
 from reservations.models import (
     Booking,
     BookingCharge,
@@ -208,10 +208,13 @@ def booking_create(
     customer: Customer | None = None,
     by: User | None = None,
     language: str = "en",
+    discount_code: str = "",
 ) -> Booking:
     """Hold seats for the whole party on every flight, price it, and record the booking.
 
     All or nothing: if any flight has too few seats, nothing is taken and the caller gets a 409.
+    A ``discount_code`` is priced by the discount hook that knows it (a negative ``discount`` charge
+    per fare line) and redeemed in this transaction; every passenger check runs on every traveller.
     """
     if channel not in Channel.values:
         raise ApplicationError(_("Unknown booking channel."), fields={"channel": [_("Unknown booking channel.")]})
@@ -320,9 +323,13 @@ def booking_create(
                 )  # fmt: skip
                 for tax in price.taxes
             )
+    discounted = _discount(
+        code=discount_code, charges=charges, rows=rows, channel=channel, first_day=first_day, customer=customer, counts=counts
+    )
     BookingCharge.objects.bulk_create(charges)
     booking.total_amount = pricing.money(sum((c.amount for c in charges), Decimal(0)))
     booking.save(update_fields=["total_amount"])
+    hooks.passengers_check(passengers=[(f"passengers.{r.sequence}", r) for r in rows], booking=booking, stage=hooks.BOOKING)
 
     route = " – ".join([flights[0].origin.iata_code, *(f.destination.iata_code for f in flights)])
     for person in {c.pk: c for c in [customer, *(r.customer for r in rows)] if c is not None}.values():
@@ -333,6 +340,9 @@ def booking_create(
             data={"record_locator": booking.record_locator, "channel": channel},
             actor=by,
         )
+    if discounted is not None:
+        name, discount = discounted
+        hooks.discounts.get(name).redeem(discount=discount, booking=booking)
     send_after_commit(
         events.booking_created,
         sender=Booking,
@@ -342,6 +352,59 @@ def booking_create(
         customer_id=booking.customer_id,
     )
     return booking
+
+
+def _discount(
+    *,
+    code: str,
+    charges: list[BookingCharge],
+    rows: list[BookingPassenger],
+    channel: str,
+    first_day: date,
+    customer: Customer | None,
+    counts: dict[str, int],
+) -> tuple[str, hooks.Discount] | None:
+    """Price ``code`` against the fare lines and add its negative charges, spread over the fares.
+
+    Each fare line carries its share, so a later change or cancellation values a flight net of it.
+    """
+    if not (code or "").strip():
+        return None
+    fares = [c for c in charges if c.kind == ChargeKind.FARE]
+    sequence = {r.pk: r.sequence for r in rows}
+    draft = hooks.BookingDraft(
+        channel=channel,
+        currency=charges[0].currency,
+        first_day=first_day,
+        fare_lines=tuple(
+            hooks.PriceLine(
+                passenger_sequence=sequence[c.passenger.pk],
+                passenger_type=c.passenger.passenger_type,
+                segment_sequence=c.segment.sequence,
+                flight_id=c.segment.flight_id,
+                cabin=c.segment.cabin,
+                fare_family=c.segment.fare_family.code,
+                amount=c.amount,
+            )  # fmt: skip
+            for c in fares
+        ),
+        taxes_total=sum((c.amount for c in charges if c.kind == ChargeKind.TAX), Decimal(0)),
+        customer=customer,
+        counts=dict(counts),
+    )
+    name, discount = hooks.discount_apply(code=code, draft=draft)
+    total, granted = draft.fare_total, pricing.money(discount.amount)
+    shares = [pricing.money(granted * fare.amount / total) for fare in fares]
+    largest = max(range(len(fares)), key=lambda i: fares[i].amount)
+    shares[largest] += granted - sum(shares, Decimal(0))  # the rounding cents go on the dearest fare
+    for fare, share in zip(fares, shares, strict=True):
+        if share:
+            charges.append(BookingCharge(
+                booking=fare.booking, passenger=fare.passenger, segment=fare.segment, kind=ChargeKind.DISCOUNT,
+                code=discount.code[: hooks.DISCOUNT_CODE_MAX], description=discount.description[:200], amount=-share,
+                currency=fare.currency,
+            ))  # fmt: skip
+    return name, discount
 
 
 def _release_booking_seats(booking: Booking) -> None:
@@ -375,6 +438,7 @@ def booking_expire_hold(*, booking_id: int) -> Booking | None:
         if booking.hold_expires_at and booking.hold_expires_at > timezone.now():
             return booking
         _release_booking_seats(booking)
+        hooks.discounts_release(booking=booking)
         booking.status = BookingStatus.EXPIRED
         booking.cancelled_at = timezone.now()
         booking.save(update_fields=["status", "cancelled_at", "updated_at"])

@@ -19,7 +19,7 @@ from crm.errors import ApplicationError, Conflict
 from crm.events import send_after_commit
 from crm.models import User
 from crm.services import timeline_record
-from reservations import events, pricing
+from reservations import events, hooks, pricing
 from reservations.models import (
     ZERO,
     Booking,
@@ -304,6 +304,8 @@ def booking_cancel(
             Coupon.objects.filter(pk__in=[pk for pk, s in plan.coupons if s == status]).update(status=status, updated_at=now)
         for status in {status for _pk, status in plan.tickets}:
             Ticket.objects.filter(pk__in=[pk for pk, s in plan.tickets if s == status]).update(status=status)
+        if locked.status == BookingStatus.HELD:
+            hooks.discounts_release(booking=locked)
         locked.status = BookingStatus.CANCELLED
         locked.cancelled_at = now
         locked.hold_expires_at = None

@@ -15,7 +15,7 @@ from crm.errors import ApplicationError, Conflict, NotFound
 from crm.events import send_after_commit
 from crm.models import SeatPreference, User
 from crm.services import timeline_record
-from reservations import events, pricing
+from reservations import events, hooks, pricing
 from reservations.models import (
     Booking,
     BookingCharge,
@@ -239,6 +239,7 @@ def check_in(
             errors[f"bags.{p.pk}"] = [exc.message]
     if errors:
         raise ApplicationError(next(iter(errors.values()))[0], code="check_in_invalid", fields=errors)
+    hooks.passengers_check(passengers=[(f"passengers.{p.pk}", p) for p in party], booking=booking, stage=hooks.CHECK_IN)
 
     carrying = {p.travelling_with_id for p in booking.passengers.all() if p.travelling_with_id}
     for p in party:

@@ -59,7 +59,7 @@ MIN_CONNECTION = timedelta(minutes=45)
 
 
 # Fare value carried by a segment: what was charged for flying it, less what was credited back.
-FARE_VALUE_KINDS = (ChargeKind.FARE, ChargeKind.FARE_DIFFERENCE, ChargeKind.CREDIT)
+FARE_VALUE_KINDS = (ChargeKind.FARE, ChargeKind.FARE_DIFFERENCE, ChargeKind.CREDIT, ChargeKind.DISCOUNT)
 
 
 def booking_total_recompute(*, booking: Booking) -> Booking:

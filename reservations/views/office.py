@@ -28,7 +28,7 @@ from crm.errors import ApplicationError, NotFound
 from crm.forms import add_application_error, normalize_customer_number
 from crm.models import Customer
 from crm.permissions import StaffPermissionRequiredMixin, can_see_identity_documents, mask
-from reservations import selectors, services
+from reservations import hooks, selectors, services
 from reservations.forms import (
     CheckInPassengerForm,
     FlightSearchForm,
@@ -203,6 +203,7 @@ def _booking_context(request: HttpRequest, booking: Booking) -> dict[str, Any]:
         "can_cancel": actions.cancel,
         "can_check_in": booking.status == BookingStatus.TICKETED and user.has_perm("reservations.add_checkin"),
         "confirmed": SegmentStatus.CONFIRMED,
+        "panels": hooks.booking_panels_for(request, booking),
     }
 
 
@@ -330,6 +331,7 @@ class BookForCustomerPassengersView(ReservationsOfficeView):
                     customer=customer,
                     by=request.user,
                     language=customer.preferred_language or "en",
+                    discount_code=contact.cleaned_data["discount_code"],
                 )
             except ApplicationError as exc:
                 self._place_error(exc, passenger_forms, contact)

@@ -389,6 +389,7 @@ def book(request: HttpRequest) -> HttpResponse:
                 customer=customer,
                 by=request.user,
                 language=translation.get_language() or "en",
+                discount_code=contact.cleaned_data["discount_code"],
             )
         except ApplicationError as exc:
             page_errors = _place_booking_errors(exc, passenger_forms, contact)
