@@ -56,7 +56,13 @@ from reservations.services.operations import (
     flight_depart,
     flight_status_update,
 )
-from reservations.services.payments import CardDetails, PaymentDeclined, payment_take, register_miles_redeemer
+from reservations.services.payments import (
+    PAYMENT_SWEEP_SECONDS,
+    CardDetails,
+    PaymentDeclined,
+    payment_take,
+    payments_settle_pending,
+)
 from reservations.services.reference import (
     AIRPORT_FIELDS,
     CRUISE_KMH,
@@ -98,6 +104,7 @@ from reservations.services.seats import (
     seat_section,
 )
 from reservations.services.ticketing import TICKET_SERIAL_SEQUENCE, booking_ticket
+from reservations.services.vouchers import VoucherPayments
 
 __all__ = [
     "ACTIVE_BOOKING",
@@ -128,6 +135,7 @@ __all__ = [
     "MIN_CONNECTION",
     "NETWORK",
     "PassengerChange",
+    "PAYMENT_SWEEP_SECONDS",
     "PassengerRequest",
     "PaymentDeclined",
     "RECEIPT_TEMPLATE",
@@ -142,6 +150,7 @@ __all__ = [
     "TICKET_SERIAL_SEQUENCE",
     "TIMETABLE_WINTER_DAY",
     "TimetableEntry",
+    "VoucherPayments",
     "WESTBOUND_LONG_HAUL",
     "aircraft_types_ensure",
     "airports_load",
@@ -173,12 +182,12 @@ __all__ = [
     "inventory_release",
     "inventory_take",
     "payment_take",
+    "payments_settle_pending",
     "refund_complete",
     "refund_create",
     "refund_owed",
     "refund_process",
     "refunds_process_pending",
-    "register_miles_redeemer",
     "schedule_generate",
     "schedule_timetable",
     "seat_assign",
