@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 
@@ -603,15 +604,38 @@ def email_queue(
     return email
 
 
+# The first key of the advisory locks that keep two workers from sending one e-mail at once.
+EMAIL_SEND_LOCK = 7201
+
+
+@contextlib.contextmanager
+def _email_claim(email_id: int) -> Iterator[bool]:
+    """A session-level advisory lock on the e-mail: no transaction (and no row lock) stays open during SMTP."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [EMAIL_SEND_LOCK, email_id])
+        claimed = cursor.fetchone()[0]
+    try:
+        yield claimed
+    finally:
+        if claimed:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [EMAIL_SEND_LOCK, email_id])
+
+
 def email_send(*, email_id: int) -> OutboundEmail | None:
-    """Send one recorded e-mail; safe to run twice (a sent message is never sent again)."""
+    """Send one recorded e-mail; safe to run twice (a sent message is never sent again).
+
+    The SMTP conversation happens with no transaction open; the advisory lock is what stops a second
+    worker (a redelivered task, the sweep) from sending the same message meanwhile.
+    """
     from django.core.mail import EmailMultiAlternatives
     from django.template.loader import render_to_string
 
-    failure: Exception | None = None
-    with transaction.atomic():
-        email = OutboundEmail.objects.select_for_update(skip_locked=True).filter(pk=email_id).first()
-        if email is None or email.status != OutboundEmail.Status.PENDING:
+    with _email_claim(email_id) as claimed:
+        email = OutboundEmail.objects.filter(pk=email_id).first()
+        if not claimed or email is None or email.status != OutboundEmail.Status.PENDING:
             return email
         context = {**email.context, "site_url": settings.SITE_URL, "airline_name": settings.AIRLINE_NAME}
         wanted = context.pop(ATTACHMENTS_KEY, [])
@@ -627,20 +651,17 @@ def email_send(*, email_id: int) -> OutboundEmail | None:
         email.attempts += 1
         try:
             message.send()
-        except Exception as exc:  # noqa: BLE001 - any transport failure is retried by the sweep
+        except Exception as exc:
+            # Recorded, then raised: the attempt and its error stay for the retry and the sweep.
             email.last_error = f"{exc.__class__.__name__}: {exc}"[:300]
             if email.attempts >= EMAIL_MAX_ATTEMPTS:
                 email.status = OutboundEmail.Status.FAILED
             email.save(update_fields=["attempts", "last_error", "status"])
-            failure = exc
-        else:
-            email.status = OutboundEmail.Status.SENT
-            email.sent_at = timezone.now()
-            email.context = {}
-            email.save(update_fields=["status", "sent_at", "context", "attempts"])
-    if failure is not None:
-        # Raised after the commit, so the attempt and its error stay recorded for the retry and the sweep.
-        raise failure
+            raise
+        email.status = OutboundEmail.Status.SENT
+        email.sent_at = timezone.now()
+        email.context = {}
+        email.save(update_fields=["status", "sent_at", "context", "attempts"])
     return email
 
 

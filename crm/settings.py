@@ -274,6 +274,7 @@ CELERY_BEAT_SCHEDULE = {
     "crm-sweep-pending-emails": {"task": "crm.tasks.sweep_pending_emails", "schedule": 120.0},
     "reservations-expire-unpaid-holds": {"task": "reservations.tasks.expire_unpaid_holds", "schedule": 60.0},
     "reservations-sweep-pending-refunds": {"task": "reservations.tasks.sweep_pending_refunds", "schedule": 300.0},
+    "reservations-sweep-pending-payments": {"task": "reservations.tasks.sweep_pending_payments", "schedule": 60.0},
 }
 
 PHONENUMBER_DEFAULT_REGION = env.str("PHONENUMBER_DEFAULT_REGION", default=None)

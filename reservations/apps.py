@@ -7,3 +7,7 @@ class ReservationsConfig(AppConfig):
     def ready(self) -> None:
         # receivers connect to other apps' events; documents registers the e-mail attachments
         from reservations import documents, receivers  # noqa: F401
+        from reservations.hooks import payment_methods
+        from reservations.services.vouchers import VoucherPayments
+
+        payment_methods.register(VoucherPayments.code, VoucherPayments())

@@ -60,7 +60,11 @@ class PaymentGateway(Protocol):
 
     def charge(self, *, token: str, amount: Decimal, currency: str, idempotency_key: str) -> GatewayResult: ...
 
-    def refund(self, *, reference: str, amount: Decimal, currency: str) -> GatewayResult: ...
+    def charge_outcome(self, *, idempotency_key: str) -> GatewayResult | None:
+        """What became of the charge sent with this key; None if the gateway never received it."""
+        ...
+
+    def refund(self, *, reference: str, amount: Decimal, currency: str, idempotency_key: str) -> GatewayResult: ...
 
 
 def luhn_valid(number: str) -> bool:
@@ -100,12 +104,15 @@ class SimulatedCardGateway:
     """A gateway that needs no network: the outcome of a charge follows from the test card used.
 
     Tokens are signed so that a made-up token is refused, and encode only the outcome, never the
-    number. Charges are idempotent per key within the process, like a real gateway's idempotency keys.
+    number. Charges and refunds are idempotent per key, like a real gateway's idempotency keys: the
+    same key answers with the first outcome and moves no money again. The simulator remembers them in
+    the process that made them (a real gateway answers every process).
     """
 
-    _charges: OrderedDict[tuple[str, str, str, str], GatewayResult] = OrderedDict()
+    _charges: OrderedDict[str, tuple[str, GatewayResult]] = OrderedDict()
+    _refunds: OrderedDict[str, GatewayResult] = OrderedDict()
     _lock = threading.Lock()
-    REMEMBERED_CHARGES = 100_000
+    REMEMBERED = 100_000
 
     OUTCOMES = {CARD_DECLINED: "dc", CARD_INSUFFICIENT_FUNDS: "nf"}
 
@@ -133,21 +140,38 @@ class SimulatedCardGateway:
         return CardToken(token=f"sim_{outcome}_{nonce}_{self._sign(outcome, nonce)}", brand=card_brand(digits), last4=digits[-4:])
 
     def charge(self, *, token: str, amount: Decimal, currency: str, idempotency_key: str) -> GatewayResult:
-        # The same request is the same key for the same card (outcome) and amount.
-        request = (idempotency_key, token.split("_")[1] if token.count("_") == 3 else token, str(amount), currency)
+        request = f"{token}|{amount}|{currency}"
         with self._lock:
-            if request in self._charges:
-                return self._charges[request]
+            if idempotency_key in self._charges:
+                first, result = self._charges[idempotency_key]
+                if first != request:  # a real gateway refuses a key reused for another request too
+                    return GatewayResult(False, decline_code="idempotency_key_reused", decline_reason="key reused")
+                return result
             result = self._decide(token, amount)
-            self._charges[request] = result
-            if len(self._charges) > self.REMEMBERED_CHARGES:
-                self._charges.popitem(last=False)
+            self._remember(self._charges, idempotency_key, (request, result))
             return result
 
-    def refund(self, *, reference: str, amount: Decimal, currency: str) -> GatewayResult:
-        if not reference.startswith("ch_") or amount <= 0:
-            return GatewayResult(succeeded=False, decline_code="invalid_refund", decline_reason="unknown charge")
-        return GatewayResult(succeeded=True, reference=f"re_{secrets.token_hex(12)}")
+    def charge_outcome(self, *, idempotency_key: str) -> GatewayResult | None:
+        with self._lock:
+            found = self._charges.get(idempotency_key)
+        return found[1] if found else None
+
+    def refund(self, *, reference: str, amount: Decimal, currency: str, idempotency_key: str) -> GatewayResult:
+        with self._lock:
+            if idempotency_key in self._refunds:
+                return self._refunds[idempotency_key]
+            if not reference.startswith("ch_") or amount <= 0:
+                result = GatewayResult(succeeded=False, decline_code="invalid_refund", decline_reason="unknown charge")
+            else:
+                result = GatewayResult(succeeded=True, reference=f"re_{secrets.token_hex(12)}")
+            self._remember(self._refunds, idempotency_key, result)
+            return result
+
+    @classmethod
+    def _remember(cls, book: OrderedDict, key: str, entry: object) -> None:
+        book[key] = entry
+        if len(book) > cls.REMEMBERED:
+            book.popitem(last=False)
 
     @staticmethod
     def _sign(outcome: str, nonce: str) -> str:

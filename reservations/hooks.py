@@ -7,7 +7,7 @@ twice is an error, so two apps cannot silently replace each other's hook.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from crm.models import Customer
     from crm.registry import Panel
     from reservations.models import Booking, BookingPassenger
+
+if TYPE_CHECKING:
+    from crm.models import User
+    from reservations.models import Booking, Payment
 
 T = TypeVar("T")
 
@@ -60,7 +64,47 @@ class Hooks(Generic[T]):
 # --- Payment methods ------------------------------------------------------------------------------
 
 
-payment_methods: Hooks = Hooks("payment method")
+@dataclass(frozen=True)
+class MethodPayment:
+    """What a payment method took for one payment; kept on the payment row."""
+
+    reference: str = ""  # the method's own reference (a ledger entry, a voucher), shown to agents
+    miles: int | None = None  # for a method that pays with miles: how many were debited
+    voucher_id: int | None = None  # for a travel voucher: which one
+
+
+@dataclass(frozen=True)
+class MethodRefund:
+    """Whether the money went back to where it came from, and the method's reference for it."""
+
+    succeeded: bool
+    reference: str = ""
+
+
+class PaymentMethodHook(Protocol):
+    """A way to pay that settles in this database: travel vouchers (reservations), miles (loyalty).
+
+    Registered under its ``code`` (a ``reservations.models.PaymentMethod`` value); ``label`` is what a
+    payer reads. Card payments are not hooks: they go through the gateway, recorded as pending first.
+
+    ``pay`` and ``refund`` run inside the transaction that holds the booking's row lock, so they must not
+    call the network; they are all-or-nothing with the payment row. ``pay`` refuses by raising
+    ``crm.errors.ApplicationError`` (naming the ``details`` field at fault), and nothing is recorded.
+    ``reference`` is unique to the payment: a ledger uses it as its idempotency key. ``details`` is the
+    method's own input (e.g. ``{"voucher_code": ...}``).
+    """
+
+    code: str
+    label: str
+
+    def pay(
+        self, *, booking: Booking, amount: Decimal, currency: str, reference: str, details: Mapping[str, str], by: User | None
+    ) -> MethodPayment: ...
+
+    def refund(self, *, payment: Payment, amount: Decimal, reference: str) -> MethodRefund: ...
+
+
+payment_methods: Hooks[PaymentMethodHook] = Hooks("payment method")
 
 
 # --- Discounts at pricing -------------------------------------------------------------------------

@@ -529,6 +529,7 @@ class PaymentMethod(models.TextChoices):
 
 
 class PaymentStatus(models.TextChoices):
+    PENDING = "pending", _("Being processed")
     SUCCEEDED = "succeeded", _("Succeeded")
     DECLINED = "declined", _("Declined")
 
@@ -536,11 +537,14 @@ class PaymentStatus(models.TextChoices):
 class Payment(models.Model):
     """One attempt to pay; the idempotency key makes a repeated request return this row, not charge again.
 
-    Cards are kept as the gateway's token, brand and last four digits only.
+    A card payment is recorded as pending before the gateway is called, so a charge can never exist
+    without its row. Keys belong to the login that sent them (``idempotency_scope``): two logins that
+    both send "1" mean two payments. Cards are kept as the gateway's token, brand and last four digits only.
     """
 
     booking = models.ForeignKey(Booking, on_delete=models.PROTECT, related_name="payments")
-    idempotency_key = models.CharField(_("idempotency key"), max_length=100, unique=True)
+    idempotency_scope = models.CharField(_("idempotency scope"), max_length=40, default="")
+    idempotency_key = models.CharField(_("idempotency key"), max_length=100)
     method = models.CharField(_("method"), max_length=10, choices=PaymentMethod.choices)
     status = models.CharField(_("status"), max_length=10, choices=PaymentStatus.choices)
     amount = models.DecimalField(_("amount"), **MONEY)
@@ -561,7 +565,18 @@ class Payment(models.Model):
         verbose_name = _("payment")
         verbose_name_plural = _("payments")
         ordering = ["booking", "created_at", "id"]
-        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            models.UniqueConstraint(fields=["idempotency_scope", "idempotency_key"], name="payment_idempotency_key_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["created_at"], condition=Q(status="pending"), name="payment_pending"),
+        ]
+
+    @property
+    def external_key(self) -> str:
+        """What the gateway (or a payment method) knows this payment by: a retry of the row never charges twice."""
+        return f"payment-{self.pk}"
 
     @property
     def refundable_amount(self) -> Decimal:
@@ -594,6 +609,11 @@ class Refund(models.Model):
         verbose_name_plural = _("refunds")
         ordering = ["booking", "created_at", "id"]
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive")]
+
+    @property
+    def external_key(self) -> str:
+        """What the gateway knows this refund by: sending it twice refunds once."""
+        return f"refund-{self.pk}"
 
 
 class TravelVoucher(models.Model):

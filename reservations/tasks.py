@@ -11,6 +11,12 @@ def expire_unpaid_holds() -> int:
     return services.booking_expire_holds()
 
 
+@shared_task(acks_late=True)
+def sweep_pending_payments() -> int:
+    """Periodic: settle card payments whose request died at the gateway, and ticket paid holds."""
+    return services.payments_settle_pending()
+
+
 @shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=60, retry_backoff_max=3600, max_retries=6)
 def process_refund(*, refund_id: int) -> str:
     """Send one pending card refund to the gateway; a refund already settled is left alone."""

@@ -41,7 +41,6 @@ from reservations.models import (
     BookingStatus,
     DocumentType,
     PassengerType,
-    Payment,
     PaymentMethod,
     Segment,
     Ticket,
@@ -468,7 +467,11 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             201: PaymentResultSerializer,
             200: OpenApiResponse(PaymentResultSerializer, description="A repeat of an earlier request with the same key."),
             402: error("`payment_declined`: the gateway refused the card; nothing was charged."),
-            409: error("`idempotency_key_reused`: this key already paid for another booking."),
+            409: error(
+                "`request_in_progress`: the first request with this key is still at the gateway; repeat it shortly "
+                "for its result. `idempotency_key_reused`: this key already paid for another booking. "
+                "`payment_in_progress`: another payment is being processed for the balance."
+            ),
         },
     )
     @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
@@ -488,13 +491,10 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                 cvv=c["cvv"],
                 holder=c["holder"],
             )
-        # Keys are the client's own: two logins that both send "1" mean two different payments.
-        scoped_key = f"api:{request.user.pk}:{key}"
-        repeated = Payment.objects.filter(idempotency_key=scoped_key).exists()
         payment = services.payment_take(
             booking=booking,
             method=d["method"],
-            idempotency_key=scoped_key,
+            idempotency_key=key,
             amount=d.get("amount"),
             card=card,
             voucher_code=d.get("voucher_code", ""),
@@ -502,7 +502,7 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         )
         booking = selectors.booking_office_queryset().get(pk=booking.pk)
         body = PaymentResultSerializer({"payment": payment, "booking": booking}, context=self._context()).data
-        return Response(body, status=status.HTTP_200_OK if repeated else status.HTTP_201_CREATED)
+        return Response(body, status=status.HTTP_200_OK if payment.replayed else status.HTTP_201_CREATED)
 
     @staticmethod
     def _idempotency_key(request: Request, in_body: str | None) -> str:

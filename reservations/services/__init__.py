@@ -67,7 +67,13 @@ from reservations.services.operations import (
     flight_depart,
     flight_status_update,
 )
-from reservations.services.payments import CardDetails, PaymentDeclined, payment_take, register_miles_redeemer
+from reservations.services.payments import (
+    PAYMENT_SWEEP_SECONDS,
+    CardDetails,
+    PaymentDeclined,
+    payment_take,
+    payments_settle_pending,
+)
 from reservations.services.reference import (
     AIRPORT_FIELDS,
     CRUISE_KMH,
@@ -109,6 +115,7 @@ from reservations.services.seats import (
     seat_section,
 )
 from reservations.services.ticketing import TICKET_SERIAL_SEQUENCE, booking_ticket
+from reservations.services.vouchers import VoucherPayments
 
 __all__ = [
     "ACTIVE_BOOKING",
@@ -139,6 +146,7 @@ __all__ = [
     "MIN_CONNECTION",
     "NETWORK",
     "PassengerChange",
+    "PAYMENT_SWEEP_SECONDS",
     "PassengerRequest",
     "PlannedCharge",
     "PlannedRefund",
@@ -156,6 +164,7 @@ __all__ = [
     "TICKET_SERIAL_SEQUENCE",
     "TIMETABLE_WINTER_DAY",
     "TimetableEntry",
+    "VoucherPayments",
     "WESTBOUND_LONG_HAUL",
     "aircraft_types_ensure",
     "airports_load",
@@ -190,13 +199,13 @@ __all__ = [
     "inventory_take",
     "passengers_link_booker",
     "payment_take",
+    "payments_settle_pending",
     "refund_complete",
     "refund_create",
     "refund_owed",
     "refund_process",
     "refunds_plan",
     "refunds_process_pending",
-    "register_miles_redeemer",
     "schedule_generate",
     "schedule_timetable",
     "seat_assign",

@@ -29,6 +29,7 @@ from reservations.models import (
     FlightCabin,
     FlightStatus,
     PassengerType,
+    PaymentStatus,
     Segment,
     SegmentStatus,
     TaxRule,
@@ -426,6 +427,8 @@ def booking_expire_hold(*, booking_id: int) -> Booking | None:
     booking = Booking.objects.filter(pk=booking_id).first()
     if booking is None or booking.status != BookingStatus.HELD:
         return booking
+    if _payment_settling(booking):
+        return booking
     if booking.paid_amount > booking.refunded_amount:
         if booking.hold_expires_at and booking.hold_expires_at <= timezone.now():
             return booking_cancel(booking=booking, reason=_("The hold expired before the booking was fully paid."))
@@ -433,7 +436,7 @@ def booking_expire_hold(*, booking_id: int) -> Booking | None:
     planned = list(booking.segments.filter(status=SegmentStatus.CONFIRMED).values_list("flight_id", "cabin"))
     with transaction.atomic():
         _inventory, booking = _lock_for_change(booking=booking, flights=planned)
-        if booking.status != BookingStatus.HELD or booking.paid_amount > booking.refunded_amount:
+        if booking.status != BookingStatus.HELD or booking.paid_amount > booking.refunded_amount or _payment_settling(booking):
             return booking
         if booking.hold_expires_at and booking.hold_expires_at > timezone.now():
             return booking
@@ -457,6 +460,12 @@ def booking_expire_hold(*, booking_id: int) -> Booking | None:
             reason="expired",
         )
     return booking
+
+
+def _payment_settling(booking: Booking) -> bool:
+    """A card payment still at the gateway, or a paid hold whose tickets failed: the payment sweep's to finish."""
+    paid = booking.paid_amount > booking.refunded_amount and booking.balance_due <= 0
+    return paid or booking.payments.filter(status=PaymentStatus.PENDING).exists()
 
 
 def booking_expire_holds(*, limit: int = 500) -> int:

@@ -1,4 +1,8 @@
-"""Refunds: what is owed after a change or a cancellation, and paying it back through the gateway or the hook that took it."""
+"""Refunds: what is owed after a change or a cancellation, and paying it back through the gateway or the hook that took it.
+
+A card refund is recorded as pending with the booking locked; the gateway is called later, from a task,
+with no lock held and the refund's own id as its idempotency key; then the outcome is recorded.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from crm.celery import task_enqueue, task_enqueue_on_commit
 from crm.errors import ApplicationError
 from crm.events import send_after_commit
 from crm.models import User
-from reservations import events, pricing
+from reservations import events, hooks, pricing
 from reservations.gateway import get_gateway
 from reservations.models import (
     ZERO,
@@ -24,10 +28,8 @@ from reservations.models import (
     PaymentStatus,
     Refund,
     RefundStatus,
-    TravelVoucher,
 )
 from reservations.services.common import _actor, _booker_timeline, _is_staff_with
-from reservations.services.payments import _miles_hooks
 
 REFUND_SWEEP_SECONDS = 300
 
@@ -66,17 +68,10 @@ def _refunds_issue(*, booking: Booking, amount: Decimal, reason: str, by: User |
 
 @transaction.atomic
 def refund_create(*, booking: Booking, payment: Payment, amount: Decimal, reason: str, by: User | None = None) -> Refund:
-    """Record money going back to the payment it came from; never more than the airline owes.
-
-    Vouchers are credited at once (and miles, when loyalty provides a refunder); card refunds go to the
-    gateway from a task after commit; counter refunds wait for the agent who pays them out.
-    """
+    """Record money going back to the payment it came from; never more than the airline owes."""
     locked = Booking.objects.select_for_update().get(pk=booking.pk)
     payment = Payment.objects.prefetch_related("refunds").get(pk=payment.pk)
-    reason = (reason or "").strip()[:300]
-    if not reason:
-        message = _("Give the reason for the refund.")
-        raise ApplicationError(message, fields={"reason": [message]})
+    reason = _refund_reason(reason)
     if payment.booking_id != locked.pk or payment.status != PaymentStatus.SUCCEEDED:
         raise ApplicationError(_("Only a successful payment of this booking can be refunded."), code="refund_not_allowed")
     amount = pricing.money(Decimal(str(amount)))
@@ -87,34 +82,48 @@ def refund_create(*, booking: Booking, payment: Payment, amount: Decimal, reason
             "currency": locked.currency,
         }
         raise ApplicationError(message, code="refund_exceeds_credit", fields={"amount": [message]})
+    return _refund_record(booking=locked, payment=payment, amount=amount, reason=reason, by=by)
+
+
+def _refund_record(*, booking: Booking, payment: Payment, amount: Decimal, reason: str, by: User | None) -> Refund:
+    """The refund row, under the booking's lock the caller holds, once the amount is known to be owed.
+
+    A hooked method (voucher, miles) puts the money back at once, in this transaction; a card refund
+    goes to the gateway from a task after commit; a counter refund waits for the agent who pays it out.
+    """
     refund = Refund.objects.create(
-        booking=locked, payment=payment, amount=amount, currency=payment.currency, reason=reason, created_by=_actor(by)
-    )
-    Booking.objects.filter(pk=locked.pk).update(refunded_amount=F("refunded_amount") + amount, updated_at=timezone.now())
-    if payment.method == PaymentMethod.VOUCHER and payment.voucher_id:
-        credited = TravelVoucher.objects.filter(pk=payment.voucher_id, balance__lte=F("initial_amount") - amount).update(
-            balance=F("balance") + amount
-        )
-        _refund_finish(refund=refund, succeeded=bool(credited), reference=f"voucher:{payment.voucher_id}")
-    elif payment.method == PaymentMethod.MILES and _miles_hooks["refund"] is not None:
-        _miles_hooks["refund"](payment=payment, amount=amount)
-        _refund_finish(refund=refund, succeeded=True)
-    elif payment.method == PaymentMethod.CARD:
+        booking=booking, payment=payment, amount=amount, currency=payment.currency, reason=_refund_reason(reason),
+        created_by=_actor(by),
+    )  # fmt: skip
+    Booking.objects.filter(pk=booking.pk).update(refunded_amount=F("refunded_amount") + amount, updated_at=timezone.now())
+    hook = hooks.payment_methods.get(payment.method)
+    if payment.method == PaymentMethod.CARD:
         task_enqueue_on_commit("reservations.tasks.process_refund", refund_id=refund.pk)
+    elif hook is not None:
+        result = hook.refund(payment=payment, amount=amount, reference=refund.external_key)
+        _refund_finish(refund=refund, succeeded=result.succeeded, reference=result.reference)
     _booker_timeline(
-        locked,
+        booking,
         kind="booking.refund",
         summary=_("Refund of %(amount)s %(currency)s for booking %(locator)s to %(method)s")
         % {
             "amount": amount,
             "currency": refund.currency,
-            "locator": locked.record_locator,
+            "locator": booking.record_locator,
             "method": payment.get_method_display(),
         },
         data={"refund_id": refund.pk, "amount": str(amount), "status": refund.status},
         by=by,
     )
     return refund
+
+
+def _refund_reason(reason: str) -> str:
+    reason = (reason or "").strip()[:300]
+    if not reason:
+        message = _("Give the reason for the refund.")
+        raise ApplicationError(message, fields={"reason": [message]})
+    return reason
 
 
 def _refund_finish(*, refund: Refund, succeeded: bool, reference: str = "") -> Refund:
@@ -171,17 +180,21 @@ def refund_complete(*, refund: Refund, succeeded: bool = True, reference: str = 
 
 
 def refund_process(*, refund_id: int) -> Refund | None:
-    """Send a pending card refund to the gateway (the task calls this); safe to run twice."""
+    """Send a pending card refund to the gateway (the task calls this); safe to run twice.
+
+    No transaction is open during the gateway call; the refund's own key makes a second call (a retried
+    task, two workers) refund once, and ``refund_complete`` records the outcome idempotently.
+    """
     refund = Refund.objects.select_related("payment").filter(pk=refund_id).first()
     if refund is None or refund.status != RefundStatus.PENDING or refund.payment.method != PaymentMethod.CARD:
         return refund
-    with transaction.atomic():
-        Booking.objects.select_for_update().filter(pk=refund.booking_id).first()
-        locked = Refund.objects.select_for_update(skip_locked=True).select_related("payment").filter(pk=refund_id).first()
-        if locked is None or locked.status != RefundStatus.PENDING:
-            return locked
-        result = get_gateway().refund(reference=locked.payment.gateway_reference, amount=locked.amount, currency=locked.currency)
-        return refund_complete(refund=locked, succeeded=result.succeeded, reference=result.reference)
+    result = get_gateway().refund(
+        reference=refund.payment.gateway_reference,
+        amount=refund.amount,
+        currency=refund.currency,
+        idempotency_key=refund.external_key,
+    )
+    return refund_complete(refund=refund, succeeded=result.succeeded, reference=result.reference)
 
 
 def refunds_process_pending(*, older_than_seconds: int = REFUND_SWEEP_SECONDS) -> int:

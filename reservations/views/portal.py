@@ -461,6 +461,10 @@ def pay(request: HttpRequest, record_locator: str) -> HttpResponse:
             if exc.code == "card_invalid":
                 # Nothing was charged: the same form (and key) can be sent again once corrected.
                 add_application_error(form, exc, field_map=CARD_FIELDS)
+            elif exc.code in ("request_in_progress", "payment_in_progress"):
+                # A double submit while the first is at the gateway: the trip page shows how it ends.
+                messages.info(request, exc.message)
+                return redirect("reservations_portal:trip", record_locator=locator)
             elif _payable(_own_booking(request, record_locator)):
                 refusal = exc.message
             else:

@@ -41,8 +41,8 @@ SEATS = 24  # economy on the test aircraft
 
 
 class FailingRefundGateway(SimulatedCardGateway):
-    def refund(self, *, reference, amount, currency):  # noqa: ANN001, ANN201
-        return super().refund(reference="unknown", amount=amount, currency=currency)
+    def refund(self, *, reference, amount, currency, idempotency_key):  # noqa: ANN001, ANN201
+        return super().refund(reference="unknown", amount=amount, currency=currency, idempotency_key=idempotency_key)
 
 
 def family(code: str, classes: tuple[str, str], **rules) -> str:

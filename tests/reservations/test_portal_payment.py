@@ -5,7 +5,9 @@ import re
 
 import pytest
 from django.core import mail
+from django.urls import reverse
 
+from reservations.gateway import SimulatedCardGateway
 from reservations.models import Booking, BookingStatus, CouponStatus, Payment, PaymentStatus, Refund, SegmentStatus
 from tests.reservations.portal_support import (  # noqa: F401
     DECLINED_CARD,
@@ -234,3 +236,26 @@ def test_a_light_fare_cannot_be_changed(passenger, passenger_client, trip):
     response = passenger_client.get(f"/trips/{booking.record_locator}/flights/1/change/", follow=True)
     assert "does not allow changes" in response.content.decode()
     assert "/change/" not in passenger_client.get(f"/trips/{booking.record_locator}/").content.decode()
+
+
+class SilentGateway(SimulatedCardGateway):
+    """A gateway that never answers a charge (a timeout): the outcome is not known to the portal."""
+
+    def charge(self, *, token, amount, currency, idempotency_key):  # noqa: ANN001, ANN201
+        raise TimeoutError("no answer from the acquirer")
+
+
+def test_a_payment_without_an_answer_yet_sends_the_passenger_to_the_trip_page(passenger_client, held, settings):
+    # given a gateway that does not answer
+    settings.PAYMENT_GATEWAY = "tests.reservations.test_portal_payment.SilentGateway"
+    trip_page = reverse("reservations_portal:trip", kwargs={"record_locator": held.record_locator})
+    # when the passenger pays, then submits the same form again
+    response, data = pay(passenger_client, held)
+    again = passenger_client.post(f"/trips/{held.record_locator}/pay/", data)
+    # then both times they are sent to the trip page and told the payment is being processed, never "not charged"
+    assert (response.status_code, response["Location"]) == (302, trip_page)
+    assert (again.status_code, again["Location"]) == (302, trip_page)
+    page = passenger_client.get(trip_page).content.decode()
+    assert "still being processed" in page and "Nothing was charged" not in page
+    # and one payment is recorded, pending, for the sweep to settle
+    assert list(Payment.objects.values_list("status", flat=True)) == [PaymentStatus.PENDING]
