@@ -18,10 +18,12 @@ from reservations.models import (
     BookingCharge,
     BookingStatus,
     ChargeKind,
+    Coupon,
     CouponStatus,
     Refund,
     Segment,
     SegmentStatus,
+    Ticket,
     TicketStatus,
 )
 from reservations.services.common import (
@@ -140,11 +142,17 @@ def booking_cancel(
         Segment.objects.filter(pk__in=[s.pk for s in unflown]).update(status=SegmentStatus.CANCELLED)
         now = timezone.now()
         cancelled = {s.pk for s in unflown}
+        # One UPDATE per new status, not one per coupon and ticket: the quote runs all of this on every view.
+        coupon_states: dict[str, list[int]] = {}
         for coupon in coupons:
             if coupon.segment_id in cancelled and coupon.status == CouponStatus.OPEN:
                 refunded = (coupon.ticket.passenger_id, coupon.segment_id) in refunded_pairs
                 coupon.status = CouponStatus.REFUNDED if refunded else CouponStatus.VOID
-                coupon.save(update_fields=["status", "updated_at"])
+                coupon.updated_at = now
+                coupon_states.setdefault(coupon.status, []).append(coupon.pk)
+        for status, ids in coupon_states.items():
+            Coupon.objects.filter(pk__in=ids).update(status=status, updated_at=now)
+        ticket_states: dict[str, list[int]] = {}
         for ticket in {c.ticket_id: c.ticket for c in coupons}.values():
             states = {c.status for c in coupons if c.ticket_id == ticket.pk}
             if CouponStatus.REFUNDED in states:
@@ -153,7 +161,9 @@ def booking_cancel(
                 ticket.status = TicketStatus.VOID
             else:
                 continue
-            ticket.save(update_fields=["status"])
+            ticket_states.setdefault(ticket.status, []).append(ticket.pk)
+        for status, ids in ticket_states.items():
+            Ticket.objects.filter(pk__in=ids).update(status=status)
         locked.status = BookingStatus.CANCELLED
         locked.cancelled_at = now
         locked.hold_expires_at = None
