@@ -82,7 +82,7 @@ class World:
     customer: Customer
     unverified: User  # registered, e-mail not confirmed yet
     staff: dict[str, User]
-    trip: Booking  # ticketed, everyone checked in on its first flight; a payment and a refund
+    trip: Booking  # ticketed, everyone checked in on its first flight; a payment and goodwill refunds
     held: Booking  # held, not paid yet
     ticketed: Booking  # ticketed, nobody checked in yet, check-in open
     flight: Flight  # the trip's first flight: departs in a few hours, so check-in is open
@@ -121,10 +121,11 @@ def build(size: str) -> World:
         by=user,
     )
     payment = trip.payments.get()
-    Refund.objects.create(
-        booking=trip, payment=payment, amount=Decimal("10.00"), currency=trip.currency, reason="Goodwill",
-        status=RefundStatus.SUCCEEDED, created_by=staff["agent"], completed_at=timezone.now(),
-    )  # fmt: skip
+    for _n in range(rows):
+        Refund.objects.create(
+            booking=trip, payment=payment, amount=Decimal("1.00"), currency=trip.currency, reason="Goodwill",
+            status=RefundStatus.SUCCEEDED, created_by=staff["agent"], completed_at=timezone.now(),
+        )  # fmt: skip
     held = _book(customer, [out], travellers, by=user)
     ticketed = _book(customer, [out], travellers, by=user)
     _pay(ticketed, by=staff["agent"])
