@@ -61,20 +61,35 @@ def normalize_record_locator(text: str) -> str:
     return "".join(text.split()).upper()
 
 
-def booking_get(*, record_locator: str) -> Booking:
-    """For staff (the caller has checked the permission)."""
+def booking_trip_queryset() -> QuerySet[Booking]:
+    """Bookings with what the passenger's trip page adds: tickets, charges, payments and refunds, in a fixed
+    number of queries whatever the number of travellers."""
+    from reservations.models import BookingCharge, Payment, Refund, Ticket
+
+    return booking_queryset().prefetch_related(
+        Prefetch(
+            "tickets", queryset=Ticket.objects.select_related("passenger").order_by("passenger__sequence", "issued_at", "id")
+        ),
+        Prefetch("charges", queryset=BookingCharge.objects.select_related("passenger").order_by("id")),
+        Prefetch("payments", queryset=Payment.objects.order_by("created_at", "id")),
+        Prefetch("refunds", queryset=Refund.objects.order_by("created_at", "id")),
+    )
+
+
+def booking_get(*, record_locator: str, detail: bool = False) -> Booking:
+    """For staff (the caller has checked the permission); ``detail`` loads what the trip page shows."""
     locator = normalize_record_locator(record_locator)
     if len(locator) != 6 or any(ch not in RECORD_LOCATOR_ALPHABET for ch in locator):
         raise NotFound("No booking with this reference.")
-    booking = booking_queryset().filter(record_locator=locator).first()
+    booking = (booking_trip_queryset() if detail else booking_queryset()).filter(record_locator=locator).first()
     if booking is None:
         raise NotFound("No booking with this reference.")
     return booking
 
 
-def booking_get_for_passenger(*, user, record_locator: str) -> Booking:  # noqa: ANN001
+def booking_get_for_passenger(*, user, record_locator: str, detail: bool = False) -> Booking:  # noqa: ANN001
     """A passenger's own booking: booked by them or with them on it; anyone else's is 'not found'."""
-    booking = booking_get(record_locator=record_locator)
+    booking = booking_get(record_locator=record_locator, detail=detail)
     customer = getattr(user, "customer", None) if user and user.is_authenticated else None
     if customer is None:
         raise NotFound("No booking with this reference.")
@@ -858,24 +873,48 @@ def _boarding_zone(*, cabin: str, seat: str, passenger: BookingPassenger, carrie
     return 3 if row > rows.start + len(rows) // 2 else 4
 
 
-def boarding_pass(*, check_in: CheckIn) -> BoardingPass:
-    """Everything the boarding pass page and PDF print, with the Resolution 792 barcode string."""
-    check_in = CheckIn.objects.select_related(
+def _boarding_check_ins() -> QuerySet[CheckIn]:
+    return CheckIn.objects.select_related(
         "coupon__ticket",
         "passenger__travelling_with",
         "segment__booking",
         "segment__fare_family",
         "flight__origin",
         "flight__destination",
-    ).get(pk=check_in.pk)
+    )
+
+
+def boarding_pass(*, check_in: CheckIn) -> BoardingPass:
+    """Everything the boarding pass page and PDF print, with the Resolution 792 barcode string."""
+    check_in = _boarding_check_ins().get(pk=check_in.pk)
+    infant = BookingPassenger.objects.filter(travelling_with_id=check_in.passenger_id).order_by("sequence").first()
+    sections = SeatMapSection.objects.filter(aircraft_type_id=check_in.flight.aircraft_type_id, cabin=check_in.segment.cabin)
+    return _boarding_pass(check_in, infant=infant, sections=list(sections))
+
+
+def boarding_passes(*, booking: Booking) -> list[BoardingPass]:
+    """The booking's boarding passes, flight by flight, traveller by traveller, in three queries whatever
+    the number of travellers."""
+    check_ins = list(_boarding_check_ins().filter(segment__booking=booking).order_by("segment__sequence", "passenger__sequence"))
+    infants: dict[int, BookingPassenger] = {}
+    for infant in BookingPassenger.objects.filter(booking=booking, travelling_with__isnull=False).order_by("sequence"):
+        infants.setdefault(infant.travelling_with_id, infant)
+    sections = list(SeatMapSection.objects.filter(aircraft_type_id__in={c.flight.aircraft_type_id for c in check_ins}))
+    return [
+        _boarding_pass(
+            c,
+            infant=infants.get(c.passenger_id),
+            sections=[s for s in sections if s.aircraft_type_id == c.flight.aircraft_type_id and s.cabin == c.segment.cabin],
+        )
+        for c in check_ins
+    ]
+
+
+def _boarding_pass(check_in: CheckIn, *, infant: BookingPassenger | None, sections: list[SeatMapSection]) -> BoardingPass:
     passenger, segment, flight = check_in.passenger, check_in.segment, check_in.flight
     booking = segment.booking
-    infant = BookingPassenger.objects.filter(travelling_with=passenger).order_by("sequence").first()
     carries_infant = infant is not None
-    cabin_rows = [
-        range(s.first_row, s.last_row + 1)
-        for s in SeatMapSection.objects.filter(aircraft_type_id=flight.aircraft_type_id, cabin=segment.cabin)
-    ]
+    cabin_rows = [range(s.first_row, s.last_row + 1) for s in sections]
     rows = range(min(r.start for r in cabin_rows), max(r.stop for r in cabin_rows)) if cabin_rows else range(1, 2)
     origin_zone, destination_zone = ZoneInfo(flight.origin.time_zone), ZoneInfo(flight.destination.time_zone)
     departure = flight.departure_time.astimezone(origin_zone)

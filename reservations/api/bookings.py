@@ -635,8 +635,7 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["get"], url_path="boarding-passes", filter_backends=[], pagination_class=None)
     def boarding_passes(self, request: Request, record_locator: str, **kwargs: Any) -> Response:
         booking = self.get_object()
-        passes = [selectors.boarding_pass(check_in=c) for c in selectors.check_ins_for_booking(booking=booking)]
-        return Response(BoardingPassSerializer(passes, many=True).data)
+        return Response(BoardingPassSerializer(selectors.boarding_passes(booking=booking), many=True).data)
 
 
 def _segment_of(booking: Booking, sequence: int, field: str) -> Segment:

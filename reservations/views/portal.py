@@ -101,10 +101,10 @@ def _own_customer(request: HttpRequest) -> Customer:
     return customer
 
 
-def _own_booking(request: HttpRequest, record_locator: str) -> Booking:
+def _own_booking(request: HttpRequest, record_locator: str, *, detail: bool = False) -> Booking:
     """The logged-in passenger's booking; anyone else's (or none) is a 404."""
     try:
-        return selectors.booking_get_for_passenger(user=request.user, record_locator=record_locator)
+        return selectors.booking_get_for_passenger(user=request.user, record_locator=record_locator, detail=detail)
     except NotFound:
         raise Http404(_("No booking with this reference.")) from None
 
@@ -541,8 +541,8 @@ def trips(request: HttpRequest) -> HttpResponse:
 @require_GET
 def trip(request: HttpRequest, record_locator: str) -> HttpResponse:
     """Manage booking: the itinerary, travellers, what was charged and paid, and what can be done next."""
-    booking = _own_booking(request, record_locator)
-    tickets = _tickets(booking)
+    booking = _own_booking(request, record_locator, detail=True)
+    tickets = list(booking.tickets.all())
     actions = selectors.trip_actions(booking=booking, user=request.user)
     return render(
         request,
@@ -554,9 +554,9 @@ def trip(request: HttpRequest, record_locator: str) -> HttpResponse:
             "payable": actions.pay,
             "ticketed": booking.status == BookingStatus.TICKETED,
             "cancellable": actions.cancel,
-            "charges": booking.charges.order_by("id"),
-            "payments": booking.payments.order_by("created_at", "id"),
-            "refunds": booking.refunds.order_by("created_at", "id"),
+            "charges": booking.charges.all(),
+            "payments": booking.payments.all(),
+            "refunds": booking.refunds.all(),
         },
     )
 

@@ -1,0 +1,333 @@
+"""The data every page of the query-count baseline is measured against, built at two sizes.
+
+"small" is the least that makes each page show something: bookings of one traveller on one flight, one
+of each list row. "large" is the same world with eight travellers on every booking, two flights on the
+passenger's trip, and a dozen of everything that a page lists (bookings, customers, leads, notes, timeline entries, consents, merges, accesses,
+flights, disrupted bookings...). A page whose query count is higher at "large" has a query per row.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+
+from crm import services as crm_services
+from crm.models import (
+    ConsentChannel,
+    ConsentPurpose,
+    ConsentSource,
+    Customer,
+    CustomerAccess,
+    CustomerMerge,
+    Lead,
+    LeadNote,
+    LeadStatus,
+    User,
+)
+from crm.permissions import AGENT, MARKETER, PASSENGER, SUPERVISOR
+from reservations import services
+from reservations.models import (
+    Booking,
+    BookingClass,
+    BookingStatus,
+    Channel,
+    CheckIn,
+    Coupon,
+    Flight,
+    FlightStatus,
+    PaymentMethod,
+    Refund,
+    RefundStatus,
+    Ticket,
+)
+from tests.crm.factories import CustomerFactory, StaffFactory, UserFactory
+from tests.reservations.factories import (
+    AircraftTypeFactory,
+    BookingFactory,
+    BookingPassengerFactory,
+    FlightFactory,
+    RouteFactory,
+    SegmentFactory,
+    airport,
+)
+
+
+@dataclass(frozen=True)
+class Size:
+    travellers: int  # on every booking
+    flights: int  # of the passenger's trip
+    rows: int  # of every list: bookings, customers, leads, notes, timeline entries, flights of a day...
+    # Travellers of a search and of the forms to book: a form per traveller costs far more to render than
+    # to read, so the large world asks for three (still more than one, so a query per traveller shows).
+    party: int
+
+
+SIZES = {"small": Size(travellers=1, flights=1, rows=1, party=1), "large": Size(travellers=8, flights=2, rows=12, party=3)}
+FARE = "ECO_FLEX"  # refundable and changeable: the change and cancel pages show their quotes
+GIVEN_NAMES = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Tony", "Radia", "Ken", "Sophie", "Niklaus"]
+_serial = itertools.count(1)
+
+
+@dataclass
+class World:
+    size: str
+    travellers: int
+    party: int
+    rows: int
+    passenger: User  # a portal login with its own customer record
+    customer: Customer
+    unverified: User  # registered, e-mail not confirmed yet
+    staff: dict[str, User]
+    trip: Booking  # ticketed, everyone checked in on its first flight; a payment and goodwill refunds
+    held: Booking  # held, not paid yet
+    ticketed: Booking  # ticketed, nobody checked in yet, check-in open
+    flight: Flight  # the trip's first flight: departs in a few hours, so check-in is open
+    check_in: CheckIn  # the first traveller's, on the trip's first flight
+    lead: Lead
+    duplicates: tuple[Customer, Customer]
+    tokens: dict[str, str] = field(default_factory=dict)
+
+
+def build(size: str) -> World:
+    dimensions = SIZES[size]
+    travellers, rows = dimensions.travellers, dimensions.rows
+    services.fares_ensure()
+    staff = {
+        "agent": StaffFactory(username="qc-agent", roles=[AGENT]),
+        "supervisor": StaffFactory(username="qc-supervisor", roles=[SUPERVISOR]),
+        "marketer": StaffFactory(username="qc-marketer", roles=[MARKETER]),
+    }
+    user = UserFactory(username="ada.lovelace@example.com", roles=[PASSENGER], email_verified_at=timezone.now())
+    customer = CustomerFactory(
+        user=user, given_name="Ada", family_name="Lovelace", email=user.email, home_airport="LHR", preferred_cabin="economy"
+    )
+    unverified = UserFactory(username="new.passenger@example.com", roles=[PASSENGER])
+    CustomerFactory(user=unverified, email=unverified.email)
+
+    out, back = _flights(rows)
+    trip = _book(customer, [out, back][: dimensions.flights], travellers, by=user)
+    _pay(trip, by=staff["agent"])
+    services.check_in(
+        booking=trip,
+        segment=trip.segments.get(sequence=1),
+        passengers=list(trip.passengers.all()),
+        bags={p.pk: [Decimal("18.5")] for p in trip.passengers.all()},
+        hand_carry={p.pk: 1 for p in trip.passengers.all()},
+        channel=Channel.PORTAL,
+        by=user,
+    )
+    payment = trip.payments.get()
+    for _n in range(rows):
+        Refund.objects.create(
+            booking=trip, payment=payment, amount=Decimal("1.00"), currency=trip.currency, reason="Goodwill",
+            status=RefundStatus.SUCCEEDED, created_by=staff["agent"], completed_at=timezone.now(),
+        )  # fmt: skip
+    held = _book(customer, [out], travellers, by=user)
+    ticketed = _book(customer, [out], travellers, by=user)
+    _pay(ticketed, by=staff["agent"])
+
+    _more_trips(customer, back, travellers, rows)
+    _disruptions(travellers, rows)
+    duplicates = _customers(rows)
+    lead = _leads(customer, staff, rows)
+    _record_history(customer, staff, rows)
+
+    world = World(
+        size=size,
+        travellers=travellers,
+        party=dimensions.party,
+        rows=rows,
+        passenger=user,
+        customer=customer,
+        unverified=unverified,
+        staff=staff,
+        trip=trip,
+        held=held,
+        ticketed=ticketed,
+        flight=out,
+        check_in=CheckIn.objects.filter(segment__booking=trip).order_by("passenger__sequence").first(),
+        lead=lead,
+        duplicates=duplicates,
+    )
+    from rest_framework.authtoken.models import Token
+
+    for who, login in {"passenger": user, **staff}.items():
+        world.tokens[who] = Token.objects.get_or_create(user=login)[0].key
+    return world
+
+
+# --- Flights and bookings -----------------------------------------------------------------------
+
+
+def _flights(rows: int) -> tuple[Flight, Flight]:
+    """The trip's two flights on a roomy aircraft, and more flights on the same route and day."""
+    aircraft = AircraftTypeFactory(
+        code="QC1",
+        name="Query-count test aircraft",
+        sections=[
+            {"cabin": "business", "first_row": 1, "last_row": 4, "layout": "AC DF"},
+            {"cabin": "economy", "first_row": 5, "last_row": 40, "layout": "ABC DEF", "exit_rows": [12]},
+        ],
+    )
+    lhr, cdg = airport("LHR"), airport("CDG")
+    outbound, inbound = RouteFactory(origin=lhr, destination=cdg), RouteFactory(origin=cdg, destination=lhr)
+    departs = (timezone.now() + timedelta(hours=5)).replace(second=0, microsecond=0)
+    out = _flight(outbound, aircraft, departs)
+    back = _flight(inbound, aircraft, departs + timedelta(days=3))
+    for n in range(1, rows):
+        # The same day's other departures: search results, changes, the flight list.
+        _flight(outbound, aircraft, departs + timedelta(minutes=4 * n))
+    return out, back
+
+
+def _flight(route, aircraft, departs) -> Flight:  # noqa: ANN001
+    return FlightFactory(
+        route=route,
+        aircraft_type=aircraft,
+        scheduled_departure=departs,
+        scheduled_arrival=departs + timedelta(minutes=route.block_minutes),
+        gate="B7",
+    )
+
+
+def _book(customer: Customer, flights: list[Flight], travellers: int, *, by: User) -> Booking:
+    passengers = [
+        services.PassengerRequest(
+            passenger_type="ADT",
+            given_name=GIVEN_NAMES[i % len(GIVEN_NAMES)],
+            family_name="Lovelace" if i == 0 else f"Traveller{chr(65 + i)}",
+            date_of_birth=timezone.localdate().replace(year=1980),
+            nationality="GB",
+            document_type="P",
+            document_number=f"X90817{next(_serial):04d}",
+            document_country="GB",
+            meal="VGML" if i % 2 else "",
+            customer=customer if i == 0 else None,
+        )
+        for i in range(travellers)
+    ]
+    return services.booking_create(
+        segments=[services.SegmentRequest(flight_id=f.pk, cabin="economy", fare_family=FARE) for f in flights],
+        passengers=passengers,
+        contact_email=customer.email,
+        contact_phone="+442079460958",
+        channel=Channel.PORTAL,
+        customer=customer,
+        by=by,
+    )
+
+
+def _pay(booking: Booking, *, by: User) -> None:
+    services.payment_take(booking=booking, method=PaymentMethod.COUNTER, idempotency_key=f"qc-{booking.record_locator}", by=by)
+
+
+def _ticket_number() -> str:
+    return f"878{next(_serial) + 7_000_000_000:010d}"
+
+
+def _bare_booking(*, flight: Flight, travellers: int, customer: Customer | None = None, **fields) -> Booking:
+    """A ticketed booking written row by row: quicker than the services for data that only fills lists."""
+    booking = BookingFactory(status=BookingStatus.TICKETED, customer=customer, adults=travellers, hold_expires_at=None, **fields)
+    segment = SegmentFactory(booking=booking, flight=flight, booking_class=BookingClass.objects.get(code="B"))
+    for sequence in range(1, travellers + 1):
+        passenger = BookingPassengerFactory(booking=booking, sequence=sequence, family_name=f"Traveller{chr(64 + sequence)}")
+        ticket = Ticket.objects.create(number=_ticket_number(), booking=booking, passenger=passenger)
+        Coupon.objects.create(ticket=ticket, segment=segment, number=1)
+    return booking
+
+
+def _more_trips(customer: Customer, flight: Flight, travellers: int, rows: int) -> None:
+    """More of the passenger's bookings (their trips list, the 360 panel), and some they travel on."""
+    for n in range(rows - 1):
+        booking = _bare_booking(flight=flight, travellers=travellers, customer=customer if n % 2 == 0 else None)
+        if n % 2:
+            booking.passengers.filter(sequence=1).update(customer=customer)
+
+
+def _disruptions(travellers: int, rows: int) -> None:
+    """Bookings on a cancelled flight, waiting to be rebooked."""
+    cancelled = FlightFactory(
+        route=RouteFactory(origin=airport("LHR"), destination=airport("AMS")),
+        scheduled_departure=timezone.now() + timedelta(days=2),
+        status=FlightStatus.CANCELLED,
+    )
+    for n in range(rows):
+        _bare_booking(
+            flight=cancelled,
+            travellers=travellers,
+            disrupted_at=timezone.now() - timedelta(minutes=n),
+            disruption_reason="Cancelled: crew shortage",
+        )
+
+
+# --- The customer record ------------------------------------------------------------------------
+
+
+def _customers(rows: int) -> tuple[Customer, Customer]:
+    """Other customers named Lovelace (the search pages), in pairs sharing an e-mail (the duplicates review)."""
+    pairs = []
+    for n in range(rows):
+        email = f"lovelace{n}@example.com"
+        pairs.append(
+            (
+                CustomerFactory(family_name="Lovelace", email=email, passport_number=f"Q{n:07d}"),
+                CustomerFactory(family_name="Lovelace", email=email.upper(), passport_number=f"Q{n:07d}"),
+            )
+        )
+    return pairs[0]
+
+
+def _leads(customer: Customer, staff: dict[str, User], rows: int) -> Lead:
+    """Leads in every status (the pipeline board), referred by the passenger, converted into customers."""
+    others = list(Customer.objects.exclude(pk=customer.pk).order_by("pk"))
+    first = None
+    for status in LeadStatus.values:
+        for n in range(rows):
+            lead = Lead.objects.create(
+                given_name=GIVEN_NAMES[n % len(GIVEN_NAMES)],
+                family_name=f"Prospect{n}",
+                email=f"{status}{n}@prospects.example",
+                source="referral" if n % 2 else "campaign",
+                source_detail="Spring sale",
+                status=status,
+                referred_by=customer if n % 2 else None,
+                owner=staff["agent"],
+                created_by=staff["marketer"],
+                converted_customer=(customer if n % 2 else others[n % len(others)]) if status == LeadStatus.CONVERTED else None,
+                converted_at=timezone.now() if status == LeadStatus.CONVERTED else None,
+                lost_reason="Chose another airline" if status == LeadStatus.LOST else "",
+            )
+            first = first or lead
+    for n in range(rows):
+        LeadNote.objects.create(lead=first, from_status="new", to_status="new", text=f"Called back ({n})", author=staff["agent"])
+    return first
+
+
+def _record_history(customer: Customer, staff: dict[str, User], rows: int) -> None:
+    """What the 360 shows beside the bookings: timeline, consent, change history, merges, who looked."""
+    supervisor = staff["supervisor"]
+    for n in range(rows):
+        crm_services.customer_update(customer=customer, data={"city": f"London {n}"}, by=supervisor)
+        crm_services.consent_record(
+            customer=customer,
+            channel=ConsentChannel.EMAIL,
+            purpose=ConsentPurpose.MARKETING,
+            granted=n % 2 == 0,
+            source=ConsentSource.OFFICE,
+            by=supervisor,
+        )
+        crm_services.timeline_record(customer=customer, kind="note", summary=f"Called about the trip ({n})", actor=supervisor)
+        CustomerMerge.objects.create(
+            survivor=customer,
+            loser_customer_number=f"ZZ{n:06d}",
+            loser_name="Ada Lovelace",
+            moved={"crm": {"timeline": 1}},
+            merged_by=supervisor,
+        )
+    for other in Customer.objects.order_by("pk")[: rows + 1]:
+        for login in (supervisor, staff["agent"]):
+            CustomerAccess.objects.create(customer=other, user=login, surface="office", path="/office/customers/")
