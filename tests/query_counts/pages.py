@@ -76,7 +76,7 @@ def _uid(user) -> str:  # noqa: ANN001
 
 
 def _verify_link(w: World) -> dict[str, Any]:
-    from crm.views.portal import email_verification_token
+    from crm.services import email_verification_token
 
     return {"uidb64": _uid(w.unverified), "token": email_verification_token.make_token(w.unverified)}
 
@@ -128,7 +128,7 @@ PAGES: list[Page] = [
     Page("reservations_portal:receipt_pdf", PASSENGER, kwargs=_trip),
     Page("reservations_portal:trip_ics", PASSENGER, kwargs=_trip),
     Page("reservations_portal:cancel", PASSENGER, kwargs=_ticketed),
-    Page("reservations_portal:change", PASSENGER, kwargs=lambda w: {**_trip(w), "sequence": 1}),
+    Page("reservations_portal:change", PASSENGER, kwargs=lambda w: {**_ticketed(w), "sequence": 1}),
     Page("reservations_portal:seats", PASSENGER, kwargs=lambda w: {**_trip(w), "sequence": 1}),
     Page("reservations_portal:check_in_lookup", ANONYMOUS),
     Page("reservations_portal:check_in", PASSENGER, kwargs=_trip),
@@ -208,6 +208,7 @@ PAGES: list[Page] = [
     Page("customer-consents", f"api:{SUPERVISOR}", kwargs=_customer),
     Page("customer-timeline", f"api:{SUPERVISOR}", kwargs=_customer),
     Page("customer-export", f"api:{SUPERVISOR}", kwargs=_customer),
+    Page("customer-360", f"api:{SUPERVISOR}", kwargs=_customer),
     Page("lead-list", f"api:{SUPERVISOR}"),
     Page("lead-detail", f"api:{SUPERVISOR}", kwargs=lambda w: {"pk": w.lead.pk}),
     Page("api-me", f"api:{PASSENGER}"),
@@ -218,6 +219,7 @@ PAGES: list[Page] = [
     Page("booking-detail", f"api:{SUPERVISOR}", kwargs=_trip, variant="staff"),
     Page("booking-detail", f"api:{PASSENGER}", kwargs=_trip, variant="passenger"),
     Page("booking-boarding-passes", f"api:{PASSENGER}", kwargs=_trip),
+    Page("booking-cancel-quote", f"api:{PASSENGER}", kwargs=_ticketed),
     Page(
         "flight-search",
         f"api:{ANONYMOUS}",
