@@ -277,6 +277,10 @@ class PasswordResetView(auth_views.PasswordResetView):
     template_name = "portal/crm/password_reset_form.html"
     success_url = reverse_lazy("portal:password_reset_done")
 
+    def get_form_kwargs(self) -> dict[str, Any]:
+        # One reset e-mail per address per interval, like registration's; the page answers the same either way.
+        return {**super().get_form_kwargs(), "may_mail": lambda user: _may_mail_again(user, "reset")}
+
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):
     template_name = "portal/crm/password_reset_done.html"
