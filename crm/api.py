@@ -427,7 +427,8 @@ CUSTOMER_NUMBER_PARAM = OpenApiParameter(
     list=extend_schema(
         summary="Find customers",
         description="`?search=` takes a name (typo-tolerant), e-mail, phone, customer number, any app's reference, "
-        "or (with crm.view_identity_documents) a passport or national ID number; results come best match first (at most {SEARCH_LIMIT}) unless `ordering` is given. "
+        "or (with crm.view_identity_documents) a passport or national ID number; "
+        f"results come best match first (at most {SEARCH_LIMIT}) unless `ordering` is given. "
         "Staff with crm.view_customer; passengers get 403.",
         parameters=[OpenApiParameter("search", OpenApiTypes.STR, description="One search box, as in the back-office.")],
         responses=CustomerSummarySerializer(many=True),
