@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from django.contrib.auth.models import AbstractUser
 from django.contrib.postgres.fields import ArrayField
@@ -12,7 +13,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
-from encrypted_fields.fields import EncryptedCharField
+from encrypted_fields import fields as encrypted_fields
 from phonenumber_field.modelfields import PhoneNumberField
 
 from crm.validation import (
@@ -27,6 +28,19 @@ from crm.validation import (
 # Unambiguous characters only: no 0/O, 1/I/L.
 CUSTOMER_NUMBER_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CUSTOMER_NUMBER_LENGTH = 8
+
+
+class EncryptedCharField(encrypted_fields.EncryptedCharField):
+    """The library's encrypted text, cleaned without its "already decrypted" mark.
+
+    The library sets that mark on the field object itself (shared by every row and every thread) while a
+    value is cleaned, and removes it only when cleaning succeeds: one refused document number left every
+    later read of the column undecrypted. A plain document number can never be taken for a ciphertext
+    (which is far longer and starts ``gAAAAA``), so cleaning needs no mark.
+    """
+
+    def clean(self, value: Any, model_instance: models.Model | None) -> Any:
+        return models.CharField.clean(self, value, model_instance)
 
 
 def new_customer_number() -> str:

@@ -19,6 +19,7 @@ import pytest
 from axes.models import AccessAttempt
 from django.contrib.auth.models import Permission
 from django.core import checks
+from django.core.exceptions import ValidationError
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
@@ -570,3 +571,18 @@ def test_registration_refuses_a_line_break_in_a_name(db, client):
     response = client.post(reverse("portal:register"), data)
     assert response.status_code == 200 and "given_name" in response.context["form"].errors
     assert not UserFactory._meta.model.objects.filter(username="crlf@example.com").exists()
+
+
+def test_a_refused_document_number_leaves_every_other_passport_readable(agent, api_as, document_holder):
+    # given one customer's passport stored encrypted
+    client = api_as(agent)
+    # when another document number is refused by validation, twice
+    for _ in range(2):
+        body = {"given_name": "Eve", "family_name": "Invalid", "passport_number": "K1234567<script>"}
+        assert client.post(CUSTOMERS_URL, body, format="json").status_code == 400
+        customer = Customer.objects.create(given_name="Eve", family_name="Direct")
+        customer.passport_number = "<>"
+        with pytest.raises(ValidationError):
+            customer.full_clean(exclude=["customer_number", "user", "search_name", "name_words"])
+    # then stored passports still read back decrypted
+    assert Customer.objects.get(pk=document_holder.pk).passport_number == PASSPORT
