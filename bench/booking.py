@@ -76,8 +76,9 @@ def reset_and_schedule(days: int) -> None:
 def bench_passenger() -> tuple[object, str]:
     """A portal login with its own customer record, and its API token."""
     from django.contrib.auth.models import Group
-    from rest_framework.authtoken.models import Token
+    from django.utils import timezone
 
+    from crm import services
     from crm.models import Customer, User
     from crm.permissions import PASSENGER
 
@@ -85,11 +86,13 @@ def bench_passenger() -> tuple[object, str]:
     if created:
         user.set_unusable_password()
         user.save()
+    if user.email_verified_at is None:  # the API takes tokens of verified passengers only
+        user.email_verified_at = timezone.now()
+        user.save(update_fields=["email_verified_at"])
     user.groups.add(Group.objects.get(name=PASSENGER))
     if not Customer.objects.filter(user=user).exists():
         Customer.objects.create(user=user, email=BENCH_EMAIL, given_name="Bench", family_name="Passenger")
-    token, _ = Token.objects.get_or_create(user=user)
-    return user, token.key
+    return user, services.api_token_issue(user=user).key
 
 
 def bookable_flights() -> list[int]:

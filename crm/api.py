@@ -46,6 +46,7 @@ from rest_framework.views import APIView
 
 from crm import registry, selectors, services
 from crm.api_support import (
+    ClientAddressMixin,
     ErrorResponseSerializer,
     FilterBackend,
     RankedRows,
@@ -53,7 +54,7 @@ from crm.api_support import (
     StandardPagination,
     country_choices,
 )
-from crm.errors import NotFound
+from crm.errors import ApplicationError, NotFound
 from crm.models import (
     Cabin,
     ConsentChannel,
@@ -71,7 +72,9 @@ from crm.models import (
     Title,
     User,
 )
-from crm.permissions import can_see_identity_documents, mask
+from crm.permissions import can_see_identity_documents, login_needs_verification, mask
+from crm.tokens import token_expires_at
+from crm.validation import portal_language_codes
 
 IDENTITY_FIELDS = ("national_id_number", "passport_number")
 # Passengers change their login e-mail in the portal, where the new address is verified first.
@@ -122,8 +125,8 @@ class StrictInputSerializer(serializers.Serializer):
 # --- Token login ----------------------------------------------------------------------------
 
 
-class TokenObtainThrottle(SimpleRateThrottle):
-    """Password guessing is throttled per client address, whoever it claims to be."""
+class TokenObtainThrottle(ClientAddressMixin, SimpleRateThrottle):
+    """Password guessing is throttled per client address (``crm.http.client_ip``), whoever it claims to be."""
 
     scope = "token"
 
@@ -138,6 +141,10 @@ class TokenObtainInputSerializer(StrictInputSerializer):
 
 class TokenOutputSerializer(serializers.Serializer):
     token = serializers.CharField(help_text="Send as `Authorization: Token <token>`.")
+    expires_at = serializers.DateTimeField(
+        help_text="When the token stops working (`API_TOKEN_TTL` after it was issued); a password change ends it "
+        "at once. Ask for a new one with the password."
+    )
 
 
 class TokenObtainView(APIView):
@@ -150,9 +157,11 @@ class TokenObtainView(APIView):
     @extend_schema(
         operation_id="auth_token_obtain",
         request=TokenObtainInputSerializer,
-        responses={200: TokenOutputSerializer},
+        responses={200: TokenOutputSerializer, 403: error("The passenger has not verified their e-mail address yet.")},
         auth=[],
-        description="Bad credentials answer 400; repeated failures lock the login out (429, code `locked_out`).",
+        description="Bad credentials answer 400; repeated failures lock the login out (429, code `locked_out`). "
+        "A passenger must have verified their e-mail address, as for the portal (403, code `unverified`). "
+        "The same login gets the same token until it expires.",
     )
     def post(self, request: Request, **kwargs: Any) -> Response:
         data = TokenObtainInputSerializer(data=request.data)
@@ -160,10 +169,16 @@ class TokenObtainView(APIView):
         user = _authenticate(request, username=data.validated_data["username"], password=data.validated_data["password"])
         if user is None:
             raise exceptions.ValidationError({"non_field_errors": ["Unable to log in with these credentials."]})
+        if login_needs_verification(user):
+            raise ApplicationError(
+                "Please verify your e-mail address before logging in: open the link in the e-mail we sent you.",
+                code="unverified",
+                status=status.HTTP_403_FORBIDDEN,
+            )
         # Like a session login: last_login, axes' success log and the reset of its failure count.
         user_logged_in.send(sender=user.__class__, request=request._request, user=user)
         token = services.api_token_issue(user=user)
-        return Response(TokenOutputSerializer({"token": token.key}).data)
+        return Response(TokenOutputSerializer({"token": token.key, "expires_at": token_expires_at(token.created)}).data)
 
 
 # --- Customers: serializers -----------------------------------------------------------------
@@ -200,6 +215,9 @@ class CustomerInputSerializer(CountryFieldMixin, StrictInputSerializer, serializ
 
 
 class PassengerProfileInputSerializer(CustomerInputSerializer):
+    # As the portal's profile form: the languages the portal and its e-mails are in.
+    preferred_language = serializers.ChoiceField(choices=sorted(portal_language_codes()), required=False)
+
     class Meta(CustomerInputSerializer.Meta):
         fields = PASSENGER_EDITABLE_FIELDS
 
@@ -425,8 +443,9 @@ CUSTOMER_NUMBER_PARAM = OpenApiParameter(
 @extend_schema_view(
     list=extend_schema(
         summary="Find customers",
-        description="`?search=` takes a name (typo-tolerant), e-mail, phone, customer number, passport or any app's "
-        f"reference; results come best match first (at most {SEARCH_LIMIT}) unless `ordering` is given. "
+        description="`?search=` takes a name (typo-tolerant), e-mail, phone, customer number, any app's reference, "
+        "or (with crm.view_identity_documents) a passport or national ID number; "
+        f"results come best match first (at most {SEARCH_LIMIT}) unless `ordering` is given. "
         "Staff with crm.view_customer; passengers get 403.",
         parameters=[OpenApiParameter("search", OpenApiTypes.STR, description="One search box, as in the back-office.")],
         responses=CustomerSummarySerializer(many=True),
@@ -489,7 +508,13 @@ class CustomerViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             params = CustomerSearchSerializer(data=self.request.query_params)
             params.is_valid(raise_exception=True)
             query = params.validated_data.get("search", "").strip()
-            self._ranked_ids = selectors.customer_search_ids(query=query, limit=SEARCH_LIMIT) if query else None
+            self._ranked_ids = (
+                selectors.customer_search_ids(
+                    query=query, limit=SEARCH_LIMIT, by_documents=can_see_identity_documents(self.request.user)
+                )
+                if query
+                else None
+            )
         return self._ranked_ids
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:

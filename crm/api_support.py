@@ -22,7 +22,9 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 
 from crm.errors import ApplicationError
+from crm.http import client_ip
 from crm.permissions import is_staff_member
+from crm.tokens import token_has_expired
 
 
 class FilterBackend(DjangoFilterBackend):
@@ -36,7 +38,15 @@ class FilterBackend(DjangoFilterBackend):
         return super().filter_queryset(request, queryset, view)
 
 
-class CountingRateThrottle(SimpleRateThrottle):
+class ClientAddressMixin:
+    """Throttles know the client by ``crm.http.client_ip``: DRF's own ``get_ident`` believes whatever
+    ``X-Forwarded-For`` says (NUM_PROXIES unset), so a forged header would give every request a fresh limit."""
+
+    def get_ident(self, request) -> str:  # noqa: ANN001
+        return client_ip(request)
+
+
+class CountingRateThrottle(ClientAddressMixin, SimpleRateThrottle):
     """DRF's rate limits keep the time of every request in the window (up to 6,000 at the default user rate)
     and read and write that whole list on every call. A counter that starts with the first request and
     expires with the window costs one small round trip at any rate (crm.cache.RedisCache.count)."""
@@ -230,7 +240,8 @@ def api_not_found(request, *args, **kwargs) -> JsonResponse:  # noqa: ANN001, AN
 
 
 class TokenAuthentication(authentication.TokenAuthentication):
-    """DRF's token auth, but a key that cannot be a token (NUL bytes, 10 kB of junk) never reaches SQL.
+    """DRF's token auth, but a key that cannot be a token (NUL bytes, 10 kB of junk) never reaches SQL, and a
+    token past ``API_TOKEN_TTL`` is refused.
 
     PostgreSQL refuses NUL characters in a query, and the driver error would be a 500. The login and its
     token come in one plain query: every API call makes it, and through the ORM it cost twice as long.
@@ -253,6 +264,8 @@ class TokenAuthentication(authentication.TokenAuthentication):
         user = users[0]
         if not user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
+        if token_has_expired(user.token_created):
+            raise exceptions.AuthenticationFailed(_("The token has expired; ask for a new one."))
         return user, token_model(key=key, user=user, created=user.token_created)
 
 

@@ -3,21 +3,44 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from django.contrib.auth.models import AbstractUser
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
-from encrypted_fields.fields import EncryptedCharField
+from encrypted_fields import fields as encrypted_fields
 from phonenumber_field.modelfields import PhoneNumberField
+
+from crm.validation import (
+    validate_date_of_birth,
+    validate_language_code,
+    validate_national_id_number,
+    validate_passport_number,
+    validate_single_line_text,
+)
 
 # Unambiguous characters only: no 0/O, 1/I/L.
 CUSTOMER_NUMBER_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CUSTOMER_NUMBER_LENGTH = 8
+
+
+class EncryptedCharField(encrypted_fields.EncryptedCharField):
+    """The library's encrypted text, cleaned without its "already decrypted" mark.
+
+    The library sets that mark on the field object itself (shared by every row and every thread) while a
+    value is cleaned, and removes it only when cleaning succeeds: one refused document number left every
+    later read of the column undecrypted. A plain document number can never be taken for a ciphertext
+    (which is far longer and starts ``gAAAAA``), so cleaning needs no mark.
+    """
+
+    def clean(self, value: Any, model_instance: models.Model | None) -> Any:
+        return models.CharField.clean(self, value, model_instance)
 
 
 def new_customer_number() -> str:
@@ -127,8 +150,8 @@ class Customer(models.Model):
     user = models.OneToOneField("crm.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="customer")
 
     title = models.CharField(_("title"), max_length=4, choices=Title.choices, blank=True)
-    given_name = models.CharField(_("given name"), max_length=100)
-    family_name = models.CharField(_("family name"), max_length=100)
+    given_name = models.CharField(_("given name"), max_length=100, validators=[validate_single_line_text])
+    family_name = models.CharField(_("family name"), max_length=100, validators=[validate_single_line_text])
     search_name = models.GeneratedField(
         expression=Lower(models.functions.Concat("given_name", models.Value(" "), "family_name")),
         output_field=models.CharField(max_length=201),
@@ -145,23 +168,29 @@ class Customer(models.Model):
         db_persist=True,
     )
     gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices, blank=True)
-    date_of_birth = models.DateField(_("date of birth"), null=True, blank=True)
+    date_of_birth = models.DateField(_("date of birth"), null=True, blank=True, validators=[validate_date_of_birth])
     email = models.EmailField(_("e-mail"), blank=True)
     phone = PhoneNumberField(_("phone"), blank=True)
     nationality = CountryField(_("nationality"), blank=True)
-    preferred_language = models.CharField(_("preferred language"), max_length=10, blank=True, default="en")
+    preferred_language = models.CharField(
+        _("preferred language"), max_length=10, blank=True, default="en", validators=[validate_language_code]
+    )
 
-    address_line1 = models.CharField(_("address"), max_length=200, blank=True)
-    address_line2 = models.CharField(_("address (line 2)"), max_length=200, blank=True)
-    city = models.CharField(_("city"), max_length=100, blank=True)
-    region = models.CharField(_("state or region"), max_length=100, blank=True)
-    postal_code = models.CharField(_("postal code"), max_length=20, blank=True)
+    address_line1 = models.CharField(_("address"), max_length=200, blank=True, validators=[validate_single_line_text])
+    address_line2 = models.CharField(_("address (line 2)"), max_length=200, blank=True, validators=[validate_single_line_text])
+    city = models.CharField(_("city"), max_length=100, blank=True, validators=[validate_single_line_text])
+    region = models.CharField(_("state or region"), max_length=100, blank=True, validators=[validate_single_line_text])
+    postal_code = models.CharField(_("postal code"), max_length=20, blank=True, validators=[validate_single_line_text])
     country = CountryField(_("country"), blank=True)
 
     # Identity documents: ciphertext at rest, a keyed hash for exact lookup.
-    national_id_number = EncryptedCharField(_("national ID number"), max_length=40, blank=True, null=True)
+    national_id_number = EncryptedCharField(
+        _("national ID number"), max_length=40, blank=True, null=True, validators=[validate_national_id_number]
+    )
     national_id_hash = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
-    passport_number = EncryptedCharField(_("passport number"), max_length=20, blank=True, null=True)
+    passport_number = EncryptedCharField(
+        _("passport number"), max_length=20, blank=True, null=True, validators=[validate_passport_number]
+    )
     passport_hash = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
     passport_expiry = models.DateField(_("passport expiry"), null=True, blank=True)
     passport_country = CountryField(_("passport issuing country"), blank=True)
@@ -185,9 +214,13 @@ class Customer(models.Model):
         blank=True,
     )
 
-    emergency_contact_name = models.CharField(_("emergency contact name"), max_length=200, blank=True)
+    emergency_contact_name = models.CharField(
+        _("emergency contact name"), max_length=200, blank=True, validators=[validate_single_line_text]
+    )
     emergency_contact_phone = PhoneNumberField(_("emergency contact phone"), blank=True)
-    emergency_contact_relationship = models.CharField(_("emergency contact relationship"), max_length=50, blank=True)
+    emergency_contact_relationship = models.CharField(
+        _("emergency contact relationship"), max_length=50, blank=True, validators=[validate_single_line_text]
+    )
 
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -339,14 +372,20 @@ class LeadSource(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+def validate_lead_referral(*, source: str, referred_by: Any) -> None:
+    """A customer referral names the customer who referred the prospect."""
+    if source == LeadSource.REFERRAL and referred_by is None:
+        raise ValidationError({"referred_by": _("Name the customer who referred this prospect.")}, code="required")
+
+
 class Lead(models.Model):
     """A prospect marketing hands to sales; conversion links it to the customer it became."""
 
-    given_name = models.CharField(_("given name"), max_length=100)
-    family_name = models.CharField(_("family name"), max_length=100)
+    given_name = models.CharField(_("given name"), max_length=100, validators=[validate_single_line_text])
+    family_name = models.CharField(_("family name"), max_length=100, validators=[validate_single_line_text])
     email = models.EmailField(_("e-mail"), blank=True)
     phone = PhoneNumberField(_("phone"), blank=True)
-    company = models.CharField(_("company"), max_length=200, blank=True)
+    company = models.CharField(_("company"), max_length=200, blank=True, validators=[validate_single_line_text])
     source = models.CharField(_("source"), max_length=10, choices=LeadSource.choices, default=LeadSource.CAMPAIGN)
     source_detail = models.CharField(_("source detail"), max_length=200, blank=True, help_text=_("campaign name, event..."))
     referred_by = models.ForeignKey(Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="referrals")
@@ -369,6 +408,9 @@ class Lead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.given_name} {self.family_name}"
+
+    def clean(self) -> None:
+        validate_lead_referral(source=self.source, referred_by=self.referred_by_id)
 
 
 class LeadNote(models.Model):

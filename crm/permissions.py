@@ -22,6 +22,12 @@ def is_staff_member(user) -> bool:  # noqa: ANN001
     return user.is_superuser or bool(roles_of(user) & set(STAFF_ROLES))
 
 
+def login_needs_verification(user) -> bool:  # noqa: ANN001
+    """A passenger whose e-mail address is not verified may not log in, in the portal or the API. Staff
+    accounts are created by administrators, not by signing up, so they have nothing to verify."""
+    return user.email_verified_at is None and not user.is_staff
+
+
 def roles_of(user) -> frozenset[str]:  # noqa: ANN001
     """The login's roles (group names), kept on the user object for the rest of the request.
 

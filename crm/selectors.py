@@ -66,20 +66,22 @@ def customer_queryset() -> QuerySet[Customer]:
     return Customer.objects.filter(anonymized_at__isnull=True).select_related("user")
 
 
-def customer_search(*, query: str, limit: int = 25) -> list[Customer]:
+def customer_search(*, query: str, limit: int = 25, by_documents: bool = False) -> list[Customer]:
     """One search box: e-mail, phone, customer number, passport, any app's reference, or a name.
 
     Names match by trigram similarity, so "Jonh Smiht" still finds John Smith; exact
-    matches on identifiers come first.
+    matches on identifiers come first. Passport and ID numbers are looked up only with
+    ``by_documents`` (staff who may see them): for anyone else, finding a customer by a number
+    would tell them whose document it is.
     """
-    ids = customer_search_ids(query=query, limit=limit)
+    ids = customer_search_ids(query=query, limit=limit, by_documents=by_documents)
     if not ids:
         return []
     found = customer_queryset().in_bulk(ids)
     return [found[pk] for pk in ids if pk in found]
 
 
-def customer_search_ids(*, query: str, limit: int = 25) -> list[int]:
+def customer_search_ids(*, query: str, limit: int = 25, by_documents: bool = False) -> list[int]:
     """The ids customer_search finds, best first, without loading (and decrypting) the rows."""
     text = (query or "").strip()
     if not text:
@@ -98,7 +100,7 @@ def customer_search_ids(*, query: str, limit: int = 25) -> list[int]:
         if phone:
             matches.append("phone = %s")
             params.append(phone)
-    if re.fullmatch(r"[A-Za-z0-9\s-]{5,40}", text) and any(ch.isdigit() for ch in text):
+    if by_documents and re.fullmatch(r"[A-Za-z0-9\s-]{5,40}", text) and any(ch.isdigit() for ch in text):
         digest = identity_hash(text)
         matches.append("passport_hash = %s OR national_id_hash = %s")
         params.extend([digest, digest])

@@ -42,6 +42,7 @@ from crm.models import (
 )
 from crm.permissions import PASSENGER
 from crm.selectors import consent_is_granted, identity_hash
+from crm.tokens import token_has_expired
 
 # Fields a person may set on a customer record (through a form, the API or an import).
 EDITABLE_FIELDS = (
@@ -320,9 +321,14 @@ def passenger_verify_email(*, user: User) -> User:
     return user
 
 
+@transaction.atomic
 def api_token_issue(*, user: User) -> Token:
-    """The API token of a login that just proved its password (one per user, reused until erased)."""
-    token, _created = Token.objects.get_or_create(user=user)
+    """The API token of a login that just proved its password: one per login, reused until it expires
+    (``API_TOKEN_TTL``), the password changes or the account is erased; an expired one is replaced."""
+    token, created = Token.objects.select_for_update().get_or_create(user=user)
+    if not created and token_has_expired(token.created):
+        token.delete()
+        token = Token.objects.create(user=user)
     return token
 
 

@@ -15,7 +15,7 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-# Local default only; production sets SECRET_KEY (check --deploy rejects this one).
+# Local default only; production sets SECRET_KEY (check --deploy rejects this one: crm.checks).
 SECRET_KEY = env.str("SECRET_KEY", default="django-insecure-local-development-key-change-me")
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
@@ -107,6 +107,7 @@ CACHES = {
 
 AUTH_USER_MODEL = "crm.User"
 AUTHENTICATION_BACKENDS = [
+    "crm.login_limits.ClientAddressLoginLimitBackend",
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
@@ -124,13 +125,23 @@ LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "portal:home"
 
+# Who the client is: the socket's address, or with n trusted proxies in front, the address the outermost
+# of them saw (crm.http.client_ip). Every rate limit and lockout uses it; 0 ignores X-Forwarded-For.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
 # Login lockout: after AXES_FAILURE_LIMIT failures for one username from one address.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_CLIENT_IP_CALLABLE = "crm.http.client_ip"
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "lockout.html"
 AXES_VERBOSE = False
+# axes keeps each failed login's query string; a ?next= may hold a search URL (crm.log_redaction).
+AXES_SENSITIVE_PARAMETERS = ["next", "q", "search"]
+# And after LOGIN_FAILURES_PER_IP failures from one address, whatever the usernames (password spraying).
+LOGIN_FAILURES_PER_IP = env.int("LOGIN_FAILURES_PER_IP", default=30)
+LOGIN_FAILURES_PER_IP_WINDOW_MINUTES = env.float("LOGIN_FAILURES_PER_IP_WINDOW_MINUTES", default=15)
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
@@ -155,6 +166,7 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Personal data. Passport and ID numbers are encrypted with keys derived from SECRET_KEY and
 # FIELD_ENCRYPTION_KEY; several comma-separated keys rotate (the first encrypts, all decrypt).
+# The defaults are public: check --deploy refuses them (crm.checks).
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEY", default=["local-development-field-key-change-me"])
 SALT_KEY = FIELD_ENCRYPTION_KEYS
 # Keyed hash for exact lookup of encrypted values; must stay stable across key rotation.
@@ -222,6 +234,9 @@ REST_FRAMEWORK = {
         "token": env.str("API_THROTTLE_TOKEN", default="10/minute"),
     },
 }
+# API tokens (POST /api/v1/auth/token/) expire this many seconds after they are issued; a password change
+# or the account's deletion ends them at once.
+API_TOKEN_TTL = env.int("API_TOKEN_TTL", default=24 * 3600)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Airline CRM portal API",
     "DESCRIPTION": "Customers, bookings, loyalty, cases and campaigns of one airline.",
@@ -298,10 +313,17 @@ CHECK_IN_OPENS_HOURS = env.int("CHECK_IN_OPENS_HOURS", default=24)
 CHECK_IN_CLOSES_MINUTES = env.int("CHECK_IN_CLOSES_MINUTES", default=60)
 DISRUPTION_DELAY_MINUTES = env.int("DISRUPTION_DELAY_MINUTES", default=180)
 
+# Search text (passport numbers among it) is removed from every line (crm.log_redaction); gunicorn's
+# access log does the same through gunicorn.conf.py.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact_search": {"()": "crm.log_redaction.RedactSearchFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_search"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        # runserver's request lines, which carry the query string.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
 
 from django import forms
 from django.conf import settings
@@ -13,6 +14,8 @@ from django.utils.translation import get_language_info
 from django.utils.translation import gettext_lazy as _
 
 from crm import models as crm_models
+from crm.permissions import login_needs_verification
+from crm.validation import validate_single_line_text
 
 
 def portal_language_choices() -> list[tuple[str, str]]:
@@ -44,8 +47,7 @@ class PortalLoginForm(auth_forms.AuthenticationForm):
 
     def confirm_login_allowed(self, user: crm_models.User) -> None:
         super().confirm_login_allowed(user)
-        # Staff accounts are created by administrators, not by signing up, so they have nothing to verify.
-        if user.email_verified_at is None and not user.is_staff:
+        if login_needs_verification(user):
             self.unverified = True
             raise ValidationError(self.error_messages["unverified"], code="unverified")
 
@@ -60,10 +62,16 @@ class RegistrationForm(forms.Form):
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
     given_name = forms.CharField(
-        label=_("Given name"), max_length=100, widget=forms.TextInput(attrs={"autocomplete": "given-name"})
+        label=_("Given name"),
+        max_length=100,
+        validators=[validate_single_line_text],
+        widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
     )
     family_name = forms.CharField(
-        label=_("Family name"), max_length=100, widget=forms.TextInput(attrs={"autocomplete": "family-name"})
+        label=_("Family name"),
+        max_length=100,
+        validators=[validate_single_line_text],
+        widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
     )
     password1 = forms.CharField(
         label=_("Password"),
@@ -115,13 +123,23 @@ class ResetLink(NamedTuple):
 
 class PortalPasswordResetForm(auth_forms.PasswordResetForm):
     """Django's reset form, except that it keeps the links it made instead of mailing them: the view has
-    them sent like every other e-mail (recorded, then sent by a worker)."""
+    them sent like every other e-mail (recorded, then sent by a worker).
+
+    ``may_mail(user)`` says whether this login may be mailed now (the view passes the same per-address
+    interval as registration's), so the form cannot be used to flood an inbox.
+    """
 
     email = forms.EmailField(label=_("E-mail address"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args: Any, may_mail: Callable[[crm_models.User], bool] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.may_mail = may_mail
         self.reset_links: list[ResetLink] = []
+
+    def get_users(self, email: str) -> Iterator[crm_models.User]:
+        for user in super().get_users(email):
+            if self.may_mail is None or self.may_mail(user):
+                yield user
 
     def send_mail(
         self,

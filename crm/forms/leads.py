@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.forms.models import fields_for_model
 from django.utils.translation import gettext_lazy as _
 
@@ -14,6 +15,7 @@ from crm.models import (
     LeadSource,
     LeadStatus,
     User,
+    validate_lead_referral,
 )
 from crm.permissions import AGENT, SUPERVISOR
 
@@ -46,8 +48,11 @@ class LeadForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean()
-        if data.get("source") == LeadSource.REFERRAL and not data.get("referred_by") and not self.has_error("referred_by"):
-            self.add_error("referred_by", _("Name the customer who referred this prospect."))
+        if not self.has_error("referred_by"):
+            try:
+                validate_lead_referral(source=data.get("source", ""), referred_by=data.get("referred_by"))
+            except ValidationError as exc:
+                self.add_error(None, exc)
         return data
 
 

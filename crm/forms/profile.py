@@ -11,6 +11,7 @@ from django.utils.translation import pgettext_lazy
 
 from crm import models as crm_models
 from crm.forms.accounts import portal_language_choices
+from crm.validation import normalize_document_number
 
 PORTAL_PROFILE_FIELDSETS = (
     (
@@ -130,17 +131,12 @@ class ProfileForm(forms.ModelForm):
             raise ValidationError(_("Enter a three-letter IATA airport code, e.g. LHR."), code="invalid")
         return code
 
+    # The numbers' rules are the model fields' validators (crm.validation), as for the office and the API.
     def clean_passport_number(self) -> str | None:
-        number = "".join((self.cleaned_data.get("passport_number") or "").split()).upper()
-        if number and not (5 <= len(number) <= 20 and number.isascii() and number.isalnum()):
-            raise ValidationError(_("A passport number has 5 to 20 letters and digits."), code="invalid")
-        return number or None
+        return normalize_document_number(self.cleaned_data.get("passport_number")) or None
 
     def clean_national_id_number(self) -> str | None:
-        number = "".join((self.cleaned_data.get("national_id_number") or "").split()).upper()
-        if number and not (number.isascii() and number.replace("-", "").isalnum()):
-            raise ValidationError(_("A national ID number has only letters, digits and hyphens."), code="invalid")
-        return number or None
+        return normalize_document_number(self.cleaned_data.get("national_id_number")) or None
 
     def fieldsets(self) -> list[dict]:
         return [

@@ -236,7 +236,9 @@ class CustomerSearchView(OfficeView):
         if form.is_bound and form.is_valid():
             query = form.cleaned_data["q"].strip()
             if query:
-                results = selectors.customer_search(query=query, limit=SEARCH_LIMIT)
+                results = selectors.customer_search(
+                    query=query, limit=SEARCH_LIMIT, by_documents=can_see_identity_documents(request.user)
+                )
         context = {"form": form, "query": query, "results": results, "limit": SEARCH_LIMIT}
         return render(request, "office/crm/customer_search.html", context)
 

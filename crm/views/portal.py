@@ -217,6 +217,10 @@ class PasswordResetView(auth_views.PasswordResetView):
     template_name = "portal/crm/password_reset_form.html"
     success_url = reverse_lazy("portal:password_reset_done")
 
+    def get_form_kwargs(self) -> dict[str, Any]:
+        # One reset e-mail per address per interval, like registration's; the page answers the same either way.
+        return {**super().get_form_kwargs(), "may_mail": lambda user: _may_mail_again(user, "reset")}
+
     def form_valid(self, form: PortalPasswordResetForm) -> HttpResponse:
         response = super().form_valid(form)
         for link in form.reset_links:

@@ -24,6 +24,7 @@ from crm.api_support import FilterBackend, StandardPagination
 from crm.errors import ApplicationError, NotFound
 from crm.models import AssistanceCode, Cabin, Customer, MealCode, TravelPurpose
 from crm.permissions import can_see_identity_documents, is_staff_member, mask
+from crm.validation import validate_date_of_birth, validate_national_id_number, validate_single_line_text
 from reservations import selectors, services
 from reservations.api.check_in import BoardingPassSerializer, CheckInInputSerializer, CheckInSerializer, _check_in_fields
 from reservations.api.common import StrictSerializer, _in_api_terms, error
@@ -223,12 +224,20 @@ class SegmentInputSerializer(StrictSerializer):
 class PassengerInputSerializer(StrictSerializer):
     passenger_type = serializers.ChoiceField(choices=PassengerType.choices)
     title = serializers.CharField(max_length=4, required=False, allow_blank=True)
-    given_name = serializers.CharField(max_length=100, help_text="As in the travel document.")
-    family_name = serializers.CharField(max_length=100, help_text="As in the travel document.")
-    date_of_birth = serializers.DateField(required=False, allow_null=True, help_text="Required for children and infants.")
+    given_name = serializers.CharField(
+        max_length=100, validators=[validate_single_line_text], help_text="As in the travel document."
+    )
+    family_name = serializers.CharField(
+        max_length=100, validators=[validate_single_line_text], help_text="As in the travel document."
+    )
+    date_of_birth = serializers.DateField(
+        required=False, allow_null=True, validators=[validate_date_of_birth], help_text="Required for children and infants."
+    )
     nationality = CountryField(required=False, allow_blank=True)
     document_type = serializers.ChoiceField(choices=DocumentType.choices, required=False, allow_blank=True)
-    document_number = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    document_number = serializers.CharField(
+        max_length=40, required=False, allow_blank=True, validators=[validate_national_id_number]
+    )
     document_expiry = serializers.DateField(required=False, allow_null=True)
     document_country = CountryField(required=False, allow_blank=True)
     meal = serializers.ChoiceField(choices=MealCode.choices, required=False, allow_blank=True)

@@ -34,6 +34,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from crm import selectors as crm_selectors
 from crm.errors import ApplicationError, NotFound
 from crm.forms import add_application_error
+from crm.http import client_ip
 from crm.models import Customer
 from crm.templatetags.airline_format import money as format_money
 from reservations import selectors, services
@@ -630,7 +631,7 @@ def _lookup_throttled(request: HttpRequest) -> bool:
 
 
 def _lookup_key(request: HttpRequest) -> str:
-    return f"reservations:check-in-lookup:{request.META.get('REMOTE_ADDR', '')}"
+    return f"reservations:check-in-lookup:{client_ip(request)}"
 
 
 def _lookup_failed(request: HttpRequest) -> None:

@@ -20,12 +20,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def production_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECURE_HTTPS", "SECRET_KEY", "ALLOWED_HOSTS")}
+    """Production as it should be: real keys of its own, none of the public development defaults."""
+    keys = ("DEBUG", "SECURE_HTTPS", "SECRET_KEY", "FIELD_ENCRYPTION_KEY", "FIELD_HASH_KEY", "ALLOWED_HOSTS")
+    env = {k: v for k, v in os.environ.items() if k not in keys}
     env.update(
         DJANGO_SETTINGS_MODULE="crm.settings",
         DEBUG="false",
         SECURE_HTTPS="true",
         SECRET_KEY=secrets.token_urlsafe(64),
+        FIELD_ENCRYPTION_KEY=secrets.token_urlsafe(32),
+        FIELD_HASH_KEY=secrets.token_urlsafe(32),
         ALLOWED_HOSTS="crm.example.com",
     )
     env.update(extra)

@@ -239,7 +239,7 @@ class Command(BaseCommand):
             "phone": phone_number(rng, residence.country),
             "nationality": nationality,
             "preferred_language": market.language,
-            "address_line1": resident_fake.street_address()[:200],
+            "address_line1": " ".join(resident_fake.street_address().split())[:200],  # some locales write two lines
             "city": resident_fake.city()[:100],
             "postal_code": resident_fake.postcode()[:20],
             "country": residence.country,
