@@ -71,14 +71,73 @@ def booking_get(*, record_locator: str) -> Booking:
 
 
 def booking_get_for_passenger(*, user, record_locator: str) -> Booking:  # noqa: ANN001
-    """A passenger's own booking: booked by them or with them on it; anyone else's is 'not found'."""
+    """A booking the passenger made, to act on as a whole (pay, cancel, change, receipt).
+
+    Someone who only travels on it is refused with ``booker_only`` (403); anyone else's is 'not found'.
+    Pages a co-traveller may open too use ``booking_reach_for_passenger``.
+    """
+    return booking_reach_for_passenger(user=user, record_locator=record_locator).require_booker()
+
+
+# --- Who a passenger is on a booking ----------------------------------------------------------
+
+BOOKER = "booker"
+TRAVELLER = "traveller"
+
+
+@dataclass(frozen=True)
+class PassengerBooking:
+    """A booking as one passenger login reaches it.
+
+    The booker reaches all of it. A co-traveller, on a booking someone else made, reaches only their own
+    part: themselves (and the infant on their lap), the flights, their e-tickets, seats, check-in and
+    boarding passes; never the booker's contact details, charges, payments or refunds, and no action on
+    the whole booking.
+    """
+
+    booking: Booking
+    role: str
+    passenger_ids: frozenset[int]
+
+    @property
+    def is_booker(self) -> bool:
+        return self.role == BOOKER
+
+    @property
+    def passengers(self) -> list[BookingPassenger]:
+        return [p for p in self.booking.passengers.all() if p.pk in self.passenger_ids]
+
+    def shows(self, passenger_id: int | None) -> bool:
+        return passenger_id in self.passenger_ids
+
+    def require_booker(self) -> Booking:
+        if not self.is_booker:
+            raise ApplicationError(gettext("Only the person who made this booking can do this."), code="booker_only", status=403)
+        return self.booking
+
+
+def booking_reach(*, booking: Booking, customer) -> PassengerBooking | None:  # noqa: ANN001
+    """What ``customer`` may reach of ``booking`` (its passengers already loaded): None when it is not theirs."""
+    if customer is None:
+        return None
+    passengers = list(booking.passengers.all())
+    if booking.customer_id == customer.pk:
+        return PassengerBooking(booking=booking, role=BOOKER, passenger_ids=frozenset(p.pk for p in passengers))
+    own = {p.pk for p in passengers if p.customer_id == customer.pk}
+    if not own:
+        return None
+    laps = {p.pk for p in passengers if p.travelling_with_id in own}
+    return PassengerBooking(booking=booking, role=TRAVELLER, passenger_ids=frozenset(own | laps))
+
+
+def booking_reach_for_passenger(*, user, record_locator: str) -> PassengerBooking:  # noqa: ANN001
+    """A booking the passenger made or travels on, with what they may reach of it; anyone else's is 'not found'."""
     booking = booking_get(record_locator=record_locator)
     customer = getattr(user, "customer", None) if user and user.is_authenticated else None
-    if customer is None:
+    reach = booking_reach(booking=booking, customer=customer)
+    if reach is None:
         raise NotFound("No booking with this reference.")
-    if booking.customer_id != customer.pk and not any(p.customer_id == customer.pk for p in booking.passengers.all()):
-        raise NotFound("No booking with this reference.")
-    return booking
+    return reach
 
 
 def bookings_for_customer(*, customer) -> QuerySet[Booking]:  # noqa: ANN001
@@ -134,8 +193,13 @@ def booking_office_queryset() -> QuerySet[Booking]:
     )
 
 
+# What staff need to open a booking, in the office and through the API alike: the booking and its
+# travellers' personal data. Analysts hold view_booking alone (for aggregates) and open neither.
+SEE_BOOKINGS = ("reservations.view_booking", "reservations.view_bookingpassenger")
+
+
 def booking_get_for_office(*, record_locator: str) -> Booking:
-    """For staff with the permission to see bookings (checked by the caller)."""
+    """For staff holding SEE_BOOKINGS (checked by the caller)."""
     locator = normalize_record_locator(record_locator or "")
     if not looks_like_record_locator(locator):
         raise NotFound("No booking with this reference.")
