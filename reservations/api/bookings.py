@@ -31,6 +31,7 @@ from reservations.api.common import StrictSerializer, _in_api_terms, error
 from reservations.api.flights import FareFamilySerializer, FlightSerializer
 from reservations.api.payments import (
     IDEMPOTENCY_KEY,
+    PAYMENT_INPUT_SCHEMA,
     ChargeSerializer,
     PaymentInputSerializer,
     PaymentSerializer,
@@ -498,7 +499,7 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         "last four digits only. A declined card is **402** `payment_declined` (and so is a replay of it); a booking "
         "that can no longer be paid or owes nothing is 400 (`booking_not_payable`, `nothing_due`).",
         parameters=[RECORD_LOCATOR_PARAM, IDEMPOTENCY_HEADER],
-        request=PaymentInputSerializer,
+        request=PAYMENT_INPUT_SCHEMA,
         responses={
             201: PaymentResultSerializer,
             200: OpenApiResponse(PaymentResultSerializer, description="A repeat of an earlier request with the same key."),

@@ -26,6 +26,8 @@ def error(description: str) -> OpenApiResponse:
 class StrictSerializer(serializers.Serializer):
     """Refuses keys it does not know, nested objects included, so a typo is an error and not a silent no-op."""
 
+    refuses_unknown_fields = True  # the schema says so: additionalProperties false
+
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         unknown: dict[str, list[str]] = {}
         if isinstance(data, Mapping):
