@@ -86,10 +86,20 @@ class RankedRows(Sequence):
         return self.load(self.ids[index])
 
 
+_INTEGER = re.compile(r"^-?[0-9]{1,18}\Z")
+
+
 class StandardPagination(PageNumberPagination):
     page_size = 25
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def get_page_size(self, request) -> int:  # noqa: ANN001
+        """A page size that is not an integer is a 400, as the schema says, not silently the default."""
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is not None and not _INTEGER.match(raw):
+            raise exceptions.ValidationError({self.page_size_query_param: ["Enter a whole number."]})
+        return super().get_page_size(request)
 
 
 # A lone UTF-16 surrogate ("\ud800" in JSON) is valid JSON but not text: it cannot be stored or even

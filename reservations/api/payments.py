@@ -109,10 +109,10 @@ class OtherPaymentInputSerializer(PaymentInputSerializer):
 PAYMENT_INPUT_SCHEMA = PolymorphicProxySerializer(
     component_name="PaymentInput",
     serializers={
-        PaymentMethod.CARD: CardPaymentInputSerializer,
-        PaymentMethod.VOUCHER: VoucherPaymentInputSerializer,
-        PaymentMethod.MILES: OtherPaymentInputSerializer,
-        PaymentMethod.COUNTER: OtherPaymentInputSerializer,
+        PaymentMethod.CARD.value: CardPaymentInputSerializer,
+        PaymentMethod.VOUCHER.value: VoucherPaymentInputSerializer,
+        PaymentMethod.MILES.value: OtherPaymentInputSerializer,
+        PaymentMethod.COUNTER.value: OtherPaymentInputSerializer,
     },
     resource_type_field_name="method",
 )
