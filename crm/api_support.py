@@ -86,7 +86,7 @@ class RankedRows(Sequence):
         return self.load(self.ids[index])
 
 
-_INTEGER = re.compile(r"^-?[0-9]{1,18}\Z")
+_INTEGER = re.compile(r"^-?[0-9]+\Z")
 
 
 class StandardPagination(PageNumberPagination):
@@ -100,6 +100,13 @@ class StandardPagination(PageNumberPagination):
         if raw is not None and not _INTEGER.match(raw):
             raise exceptions.ValidationError({self.page_size_query_param: ["Enter a whole number."]})
         return super().get_page_size(request)
+
+    def get_page_number(self, request, paginator):  # noqa: ANN001, ANN201
+        """A page that is not an integer (``?page=``, ``?page=x``) is a 400; one out of range stays a 404."""
+        raw = request.query_params.get(self.page_query_param)
+        if raw is not None and raw not in self.last_page_strings and not _INTEGER.match(raw):
+            raise exceptions.ValidationError({self.page_query_param: ["Enter a whole number."]})
+        return super().get_page_number(request, paginator)
 
 
 # A lone UTF-16 surrogate ("\ud800" in JSON) is valid JSON but not text: it cannot be stored or even

@@ -21,7 +21,7 @@ from rest_framework.response import Response
 
 from crm import selectors as crm_selectors
 from crm import services as crm_services
-from crm.api_support import FilterBackend, StandardPagination
+from crm.api_support import FilterBackend, JSONParser, StandardPagination
 from crm.errors import ApplicationError, NotFound
 from crm.models import AssistanceCode, Cabin, Customer, MealCode, TravelPurpose
 from crm.permissions import can_see_identity_documents, is_staff_member, mask
@@ -56,6 +56,9 @@ class BookingPassengerSerializer(serializers.ModelSerializer):
     )
     nationality = serializers.CharField(read_only=True)
     document_country = serializers.CharField(read_only=True)
+    # Blank when not given: the schema says so (a read-only model field would be documented as the bare enum).
+    document_type = serializers.ChoiceField(choices=DocumentType.choices, allow_blank=True, read_only=True)
+    meal = serializers.ChoiceField(choices=MealCode.choices, allow_blank=True, read_only=True)
     infant_of = serializers.SerializerMethodField(help_text="For an infant: the sequence of the adult whose lap it is on.")
 
     class Meta:
@@ -163,14 +166,16 @@ def _own_part(data: dict[str, Any], reach: selectors.PassengerBooking) -> dict[s
     for name in ("total_amount", "paid_amount", "refunded_amount", "balance_due", "customer"):
         if name in data:
             data[name] = None
-    data["contact_email"] = data["contact_phone"] = ""
+    data["contact_email"] = data["contact_phone"] = None
     return data
 
 
 class BookingSummarySerializer(serializers.ModelSerializer):
     """One row of a booking list."""
 
-    contact_phone = serializers.CharField(read_only=True)
+    contact_email = serializers.EmailField(read_only=True, allow_null=True, help_text="The booker's; null for a co-traveller.")
+    contact_phone = serializers.CharField(read_only=True, allow_null=True, help_text="The booker's; null for a co-traveller.")
+    purpose = serializers.ChoiceField(choices=TravelPurpose.choices, allow_blank=True, read_only=True)
     total_amount = _money()
     paid_amount = _money()
     refunded_amount = _money()
@@ -306,6 +311,14 @@ class BookingAccess(permissions.BasePermission):
 class BookingFilter(filters.FilterSet):
     status = filters.ChoiceFilter(choices=BookingStatus.choices)
 
+    def is_valid(self) -> bool:
+        """``?status=`` names no status: a 400 like any other value not in the list, not every booking."""
+        valid = super().is_valid()
+        if self.data.get("status") == "":
+            self.form.add_error("status", _("Choose a status from the list."))
+            return False
+        return valid
+
     class Meta:
         model = Booking
         fields = ["status"]
@@ -351,6 +364,8 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     queryset = Booking.objects.none()
     serializer_class = BookingSummarySerializer
     permission_classes = [BookingAccess]
+    # Bookings nest lists of objects, which a form body cannot carry: JSON only (415 otherwise).
+    parser_classes = [JSONParser]
     pagination_class = StandardPagination
     filter_backends = [FilterBackend]
     filterset_class = BookingFilter
