@@ -11,6 +11,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -85,6 +86,11 @@ BOOKER = "booker"
 TRAVELLER = "traveller"
 
 
+class BookerOnly(ApplicationError, PermissionDenied):
+    """A co-traveller asked for what only the booker may do: the API's 403 ``booker_only``, and a 403 page
+    (never a 500) in an HTML view that does not catch it."""
+
+
 @dataclass(frozen=True)
 class PassengerBooking:
     """A booking as one passenger login reaches it.
@@ -112,7 +118,7 @@ class PassengerBooking:
 
     def require_booker(self) -> Booking:
         if not self.is_booker:
-            raise ApplicationError(gettext("Only the person who made this booking can do this."), code="booker_only", status=403)
+            raise BookerOnly(gettext("Only the person who made this booking can do this."), code="booker_only", status=403)
         return self.booking
 
 

@@ -18,7 +18,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import BooleanField, Case, F, OuterRef, Subquery, Value, When, prefetch_related_objects
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
@@ -111,10 +110,7 @@ def _reach(request: HttpRequest, record_locator: str) -> selectors.PassengerBook
 
 def _own_booking(request: HttpRequest, record_locator: str) -> Booking:
     """A booking the logged-in passenger made, to pay, cancel or change: a co-traveller is refused (403)."""
-    try:
-        return _reach(request, record_locator).require_booker()
-    except ApplicationError as refused:
-        raise PermissionDenied(refused.message) from None
+    return _reach(request, record_locator).require_booker()
 
 
 def _posted(request: HttpRequest) -> QueryDict | None:
