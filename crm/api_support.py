@@ -15,9 +15,11 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig, Suspicio
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.csrf import csrf_exempt
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import authentication, exceptions, parsers, permissions, serializers, status, throttling
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -94,10 +96,27 @@ class RankedRows(Sequence):
         return self.load(self.ids[index])
 
 
+_INTEGER = re.compile(r"^-?[0-9]+\Z")
+
+
 class StandardPagination(PageNumberPagination):
     page_size = 25
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def get_page_size(self, request) -> int:  # noqa: ANN001
+        """A page size that is not an integer is a 400, as the schema says, not silently the default."""
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is not None and not _INTEGER.match(raw):
+            raise exceptions.ValidationError({self.page_size_query_param: ["Enter a whole number."]})
+        return super().get_page_size(request)
+
+    def get_page_number(self, request, paginator):  # noqa: ANN001, ANN201
+        """A page that is not an integer (``?page=``, ``?page=x``) is a 400; one out of range stays a 404."""
+        raw = request.query_params.get(self.page_query_param)
+        if raw is not None and raw not in self.last_page_strings and not _INTEGER.match(raw):
+            raise exceptions.ValidationError({self.page_query_param: ["Enter a whole number."]})
+        return super().get_page_number(request, paginator)
 
 
 # A lone UTF-16 surrogate ("\ud800" in JSON) is valid JSON but not text: it cannot be stored or even
@@ -196,7 +215,16 @@ def error_response(
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
-    """Every API failure, whatever raised it, answers {"error": {"code", "message", "fields"}}."""
+    """Every API failure, whatever raised it, answers {"error": {"code", "message", "fields"}} in JSON."""
+    response = _error_for(exc, context)
+    request = context.get("request")
+    if response is not None and request is not None:
+        # Even to a client that asked for HTML (a browser): an error is JSON, never the browsable page.
+        request.accepted_renderer, request.accepted_media_type = JSONRenderer(), "application/json"
+    return response
+
+
+def _error_for(exc: Exception, context: dict) -> Response | None:
     # Imported here: rest_framework.views reads the parser setting, which points back at this module.
     from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -230,10 +258,52 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     return error_response(code=str(code), message=message, status_code=response.status_code, headers=headers)
 
 
+def _json_error(code: str, message: str, status_code: int) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message, "fields": {}}}, status=status_code)
+
+
+@csrf_exempt  # a POST to an unknown path is a 404 like any other, not a CSRF failure page
 def api_not_found(request, *args, **kwargs) -> JsonResponse:  # noqa: ANN001, ANN002, ANN003
-    """For the end of the API URLconf (``re_path(r"^.*$", api_not_found)``): unknown paths get the error shape too."""
-    body = {"error": {"code": "not_found", "message": "No such API endpoint.", "fields": {}}}
-    return JsonResponse(body, status=404)
+    """For the end of the API URLconfs (``re_path(r"^api(/|$)", api_not_found)``): unknown paths get the error shape too."""
+    return _json_error("not_found", "No such API endpoint.", 404)
+
+
+def is_api_path(request) -> bool:  # noqa: ANN001
+    path = request.path_info
+    return path == "/api" or path.startswith("/api/")
+
+
+def handler404(request, exception=None):  # noqa: ANN001, ANN201
+    """Project 404: JSON in the error shape under /api/ (an Http404 outside DRF), the site's page elsewhere."""
+    from django.views.defaults import page_not_found
+
+    if is_api_path(request):
+        return _json_error("not_found", "No such API endpoint or object.", 404)
+    return page_not_found(request, exception)
+
+
+def handler400(request, exception=None):  # noqa: ANN001, ANN201
+    from django.views.defaults import bad_request
+
+    if is_api_path(request):
+        return _json_error("bad_request", "The request could not be read.", 400)
+    return bad_request(request, exception)
+
+
+def handler403(request, exception=None):  # noqa: ANN001, ANN201
+    from django.views.defaults import permission_denied
+
+    if is_api_path(request):
+        return _json_error("permission_denied", "You do not have permission to perform this action.", 403)
+    return permission_denied(request, exception)
+
+
+def handler500(request):  # noqa: ANN001, ANN201
+    from django.views.defaults import server_error
+
+    if is_api_path(request):
+        return _json_error("server_error", "Something went wrong on our side; it has been logged.", 500)
+    return server_error(request)
 
 
 # --- Authentication -------------------------------------------------------------------------
@@ -334,12 +404,31 @@ def _build_auto_schema() -> type:
                 open_to_all = False
             if not open_to_all:
                 codes += ["401", "403"]
-            if "{" in self.path:
+            # An object path names something that may not exist; a paginated list has pages that may not.
+            if "{" in self.path or (self._is_list_view() and self._get_paginator() is not None):
                 codes.append("404")
             if self.method in ("POST", "PUT", "PATCH"):
                 codes += ["413", "415"]
             codes.append("429")
             return codes
+
+        def _map_serializer(self, serializer, direction, bypass_extensions=False):  # noqa: ANN001, ANN202
+            """A serializer that refuses unknown keys says so (``additionalProperties: false``)."""
+            schema = super()._map_serializer(serializer, direction, bypass_extensions)
+            if direction == "request" and getattr(serializer, "refuses_unknown_fields", False) and "properties" in schema:
+                schema["additionalProperties"] = False
+            return schema
+
+        def _map_serializer_field(self, field, direction, bypass_extensions=False):  # noqa: ANN001, ANN202
+            """Lists say how many items they take, nested serializers (``many=True``) included."""
+            schema = super()._map_serializer_field(field, direction, bypass_extensions)
+            if direction == "request" and isinstance(schema, dict) and schema.get("type") == "array":
+                least = max(getattr(field, "min_length", None) or 0, 0 if getattr(field, "allow_empty", True) else 1)
+                if least:
+                    schema["minItems"] = max(schema.get("minItems", 0), least)
+                if getattr(field, "max_length", None) and "maxItems" not in schema:
+                    schema["maxItems"] = field.max_length
+            return schema
 
         def _get_response_bodies(self, direction: str = "response") -> dict:
             responses = super()._get_response_bodies(direction)

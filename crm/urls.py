@@ -1,9 +1,10 @@
 """Project URLs: the portal at /, the back-office at /office/, the API at /api/v1/."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from crm.api_support import api_not_found
 from crm.api_urls import api_urlpatterns
 from crm.views.health import healthz
 
@@ -24,9 +25,17 @@ urlpatterns = [
     path("api/v1/", include(api_urlpatterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    # Anything else under /api/ (a path with a newline, /api/nope, /api/v1 without its slash) answers JSON.
+    re_path(r"^api(?:/|$)", api_not_found),
     path("", include("reservations.urls_portal")),
     path("", include("loyalty.urls_portal")),
     path("", include("support.urls_portal")),
     path("", include("marketing.urls_portal")),
     path("", include("crm.urls_portal")),
 ]
+
+# Outside a view's own handling (an Http404 or a crash in Django itself), /api/ still answers in the error shape.
+handler400 = "crm.api_support.handler400"
+handler403 = "crm.api_support.handler403"
+handler404 = "crm.api_support.handler404"
+handler500 = "crm.api_support.handler500"

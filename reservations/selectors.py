@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import re
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -88,14 +90,80 @@ def booking_get(*, record_locator: str, detail: bool = False) -> Booking:
 
 
 def booking_get_for_passenger(*, user, record_locator: str, detail: bool = False) -> Booking:  # noqa: ANN001
-    """A passenger's own booking: booked by them or with them on it; anyone else's is 'not found'."""
+    """A booking the passenger made, to act on as a whole (pay, cancel, change, receipt).
+
+    Someone who only travels on it is refused with ``booker_only`` (403); anyone else's is 'not found'.
+    Pages a co-traveller may open too use ``booking_reach_for_passenger``.
+    """
+    return booking_reach_for_passenger(user=user, record_locator=record_locator, detail=detail).require_booker()
+
+
+# --- Who a passenger is on a booking ----------------------------------------------------------
+
+BOOKER = "booker"
+TRAVELLER = "traveller"
+
+
+class BookerOnly(ApplicationError, PermissionDenied):
+    """A co-traveller asked for what only the booker may do: the API's 403 ``booker_only``, and a 403 page
+    (never a 500) in an HTML view that does not catch it."""
+
+
+@dataclass(frozen=True)
+class PassengerBooking:
+    """A booking as one passenger login reaches it.
+
+    The booker reaches all of it. A co-traveller, on a booking someone else made, reaches only their own
+    part: themselves (and the infant on their lap), the flights, their e-tickets, seats, check-in and
+    boarding passes; never the booker's contact details, charges, payments or refunds, and no action on
+    the whole booking.
+    """
+
+    booking: Booking
+    role: str
+    passenger_ids: frozenset[int]
+
+    @property
+    def is_booker(self) -> bool:
+        return self.role == BOOKER
+
+    @property
+    def passengers(self) -> list[BookingPassenger]:
+        return [p for p in self.booking.passengers.all() if p.pk in self.passenger_ids]
+
+    def shows(self, passenger_id: int | None) -> bool:
+        return passenger_id in self.passenger_ids
+
+    def require_booker(self) -> Booking:
+        if not self.is_booker:
+            raise BookerOnly(gettext("Only the person who made this booking can do this."), code="booker_only", status=403)
+        return self.booking
+
+
+def booking_reach(*, booking: Booking, customer) -> PassengerBooking | None:  # noqa: ANN001
+    """What ``customer`` may reach of ``booking`` (its passengers already loaded): None when it is not theirs."""
+    if customer is None:
+        return None
+    passengers = list(booking.passengers.all())
+    if booking.customer_id == customer.pk:
+        return PassengerBooking(booking=booking, role=BOOKER, passenger_ids=frozenset(p.pk for p in passengers))
+    own = {p.pk for p in passengers if p.customer_id == customer.pk}
+    if not own:
+        return None
+    laps = {p.pk for p in passengers if p.travelling_with_id in own}
+    return PassengerBooking(booking=booking, role=TRAVELLER, passenger_ids=frozenset(own | laps))
+
+
+def booking_reach_for_passenger(*, user, record_locator: str, detail: bool = False) -> PassengerBooking:  # noqa: ANN001
+    """A booking the passenger made or travels on, with what they may reach of it; anyone else's is 'not found'.
+
+    ``detail`` loads what the trip page shows, as for ``booking_get``."""
     booking = booking_get(record_locator=record_locator, detail=detail)
     customer = getattr(user, "customer", None) if user and user.is_authenticated else None
-    if customer is None:
+    reach = booking_reach(booking=booking, customer=customer)
+    if reach is None:
         raise NotFound("No booking with this reference.")
-    if booking.customer_id != customer.pk and not any(p.customer_id == customer.pk for p in booking.passengers.all()):
-        raise NotFound("No booking with this reference.")
-    return booking
+    return reach
 
 
 def bookings_for_customer(*, customer) -> QuerySet[Booking]:  # noqa: ANN001
@@ -151,8 +219,13 @@ def booking_office_queryset() -> QuerySet[Booking]:
     )
 
 
+# What staff need to open a booking, in the office and through the API alike: the booking and its
+# travellers' personal data. Analysts hold view_booking alone (for aggregates) and open neither.
+SEE_BOOKINGS = ("reservations.view_booking", "reservations.view_bookingpassenger")
+
+
 def booking_get_for_office(*, record_locator: str) -> Booking:
-    """For staff with the permission to see bookings (checked by the caller)."""
+    """For staff holding SEE_BOOKINGS (checked by the caller)."""
     locator = normalize_record_locator(record_locator or "")
     if not looks_like_record_locator(locator):
         raise NotFound("No booking with this reference.")
@@ -730,6 +803,7 @@ def segment_change_refusal(*, booking: Booking, segment: Segment) -> Application
 
 # --- What a trip offers -----------------------------------------------------------------------
 
+BOOKER_ACTIONS = frozenset({"pay", "cancel", "change"})
 STAFF_ACTION_PERMISSIONS = {
     "pay": ("reservations.add_payment",),
     "cancel": ("reservations.change_booking", "reservations.add_refund"),
@@ -776,8 +850,13 @@ def trip_actions(*, booking: Booking, user=None, at: datetime | None = None) -> 
     """
     now = at or timezone.now()
     staff = bool(user is not None and user.is_authenticated and user.is_staff)
+    # A passenger who only travels on someone else's booking acts on their own flights, never on the whole.
+    customer = getattr(user, "customer", None) if user is not None and user.is_authenticated and not staff else None
+    booker = customer is None or booking.customer_id == customer.pk
 
     def allowed(action: str) -> bool:
+        if action in BOOKER_ACTIONS and not booker:
+            return False
         return not staff or user.has_perms(STAFF_ACTION_PERMISSIONS[action])
 
     segments = list(booking.segments.all())
@@ -892,10 +971,13 @@ def boarding_pass(*, check_in: CheckIn) -> BoardingPass:
     return _boarding_pass(check_in, infant=infant, sections=list(sections))
 
 
-def boarding_passes(*, booking: Booking) -> list[BoardingPass]:
-    """The booking's boarding passes, flight by flight, traveller by traveller, in three queries whatever
-    the number of travellers."""
-    check_ins = list(_boarding_check_ins().filter(segment__booking=booking).order_by("segment__sequence", "passenger__sequence"))
+def boarding_passes(*, booking: Booking, passenger_ids: Collection[int] | None = None) -> list[BoardingPass]:
+    """The booking's boarding passes (or only those of ``passenger_ids``), flight by flight, traveller by
+    traveller, in three queries whatever the number of travellers."""
+    check_ins = _boarding_check_ins().filter(segment__booking=booking)
+    if passenger_ids is not None:
+        check_ins = check_ins.filter(passenger_id__in=passenger_ids)
+    check_ins = list(check_ins.order_by("segment__sequence", "passenger__sequence"))
     infants: dict[int, BookingPassenger] = {}
     for infant in BookingPassenger.objects.filter(booking=booking, travelling_with__isnull=False).order_by("sequence"):
         infants.setdefault(infant.travelling_with_id, infant)

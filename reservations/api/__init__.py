@@ -8,8 +8,12 @@ render. Who reaches what:
   timetable on the airline's website: no personal data, throttled per client address.
 - ``/bookings/`` needs a login. A passenger (a login that is not staff) sees, books, pays, cancels
   and checks in only their own bookings (booked by them or with them on board): **404 for anyone
-  else's**. Staff see every booking with ``reservations.view_booking`` and act with the permission
-  for the action (add_booking, add_payment, change_booking, add_seatassignment, add_checkin).
+  else's**. Someone who only travels on a booking another customer made (``access: traveller``)
+  reaches their own travellers, seats, tickets, check-in and boarding passes, and nothing of the
+  booker's contacts or money; every other action is the booker's (**403** ``booker_only``).
+- Staff need what the office booking page needs (``reservations.view_booking`` and
+  ``view_bookingpassenger``, so not analysts) plus the permission for the action, as the office asks
+  it; every staff read of one booking is recorded in the customer access log for each customer on it.
 - Flight times are ISO 8601 in each airport's local time (the offset says which), as printed on
   a ticket; money is a decimal string with its ISO 4217 currency.
 """

@@ -20,7 +20,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from crm import selectors as crm_selectors
-from crm.api_support import FilterBackend, StandardPagination
+from crm import services as crm_services
+from crm.api_support import FilterBackend, JSONParser, StandardPagination
 from crm.errors import ApplicationError, NotFound
 from crm.models import AssistanceCode, Cabin, Customer, MealCode, TravelPurpose
 from crm.permissions import can_see_identity_documents, is_staff_member, mask
@@ -31,6 +32,7 @@ from reservations.api.common import StrictSerializer, _in_api_terms, error
 from reservations.api.flights import FareFamilySerializer, FlightSerializer
 from reservations.api.payments import (
     IDEMPOTENCY_KEY,
+    PAYMENT_INPUT_SCHEMA,
     ChargeSerializer,
     PaymentInputSerializer,
     PaymentSerializer,
@@ -54,6 +56,9 @@ class BookingPassengerSerializer(serializers.ModelSerializer):
     )
     nationality = serializers.CharField(read_only=True)
     document_country = serializers.CharField(read_only=True)
+    # Blank when not given: the schema says so (a read-only model field would be documented as the bare enum).
+    document_type = serializers.ChoiceField(choices=DocumentType.choices, allow_blank=True, read_only=True)
+    meal = serializers.ChoiceField(choices=MealCode.choices, allow_blank=True, read_only=True)
     infant_of = serializers.SerializerMethodField(help_text="For an infant: the sequence of the adult whose lap it is on.")
 
     class Meta:
@@ -132,22 +137,77 @@ class TicketSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+ACCESS_CHOICES = [("staff", "staff"), (selectors.BOOKER, selectors.BOOKER), (selectors.TRAVELLER, selectors.TRAVELLER)]
+_MONEY = "Null for a co-traveller: the booker's money is not theirs to see."
+
+
+def _money() -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True, allow_null=True, help_text=_MONEY)
+
+
+def _reach(context: dict[str, Any], booking: Booking) -> selectors.PassengerBooking | None:
+    """None: the whole booking (staff). Otherwise what the passenger in the context may reach of it."""
+    customer = context.get("customer")
+    return None if customer is None else selectors.booking_reach(booking=booking, customer=customer)
+
+
+def _own_part(data: dict[str, Any], reach: selectors.PassengerBooking) -> dict[str, Any]:
+    """A co-traveller's view: their own travellers, seats and tickets; nothing of the booker's or the others'."""
+    own = {p.sequence for p in reach.passengers}
+    data["passengers"] = [p for p in data["passengers"] if p["sequence"] in own]
+    for segment in data["segments"]:
+        if "seats" in segment:
+            segment["seats"] = [s for s in segment["seats"] if s["passenger"] in own]
+    if "tickets" in data:
+        data["tickets"] = [t for t in data["tickets"] if t["passenger"] in own]
+    for name in ("charges", "payments", "refunds"):
+        if name in data:
+            data[name] = []
+    for name in ("total_amount", "paid_amount", "refunded_amount", "balance_due", "customer"):
+        if name in data:
+            data[name] = None
+    data["contact_email"] = data["contact_phone"] = None
+    return data
+
+
 class BookingSummarySerializer(serializers.ModelSerializer):
     """One row of a booking list."""
 
-    contact_phone = serializers.CharField(read_only=True)
-    balance_due = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
+    contact_email = serializers.EmailField(read_only=True, allow_null=True, help_text="The booker's; null for a co-traveller.")
+    contact_phone = serializers.CharField(read_only=True, allow_null=True, help_text="The booker's; null for a co-traveller.")
+    purpose = serializers.ChoiceField(choices=TravelPurpose.choices, allow_blank=True, read_only=True)
+    total_amount = _money()
+    paid_amount = _money()
+    refunded_amount = _money()
+    balance_due = _money()
     passengers = PassengerSummarySerializer(many=True, read_only=True)
     segments = SegmentSummarySerializer(many=True, read_only=True)
+    access = serializers.SerializerMethodField(
+        help_text="How this login reaches the booking: `staff`; `booker` (all of it); `traveller` (travels on "
+        "someone else's booking: only their own travellers, seats, tickets, check-in and boarding passes; no "
+        "contact details, charges, payments or refunds of the booker, and no pay, cancel or change)."
+    )
 
     class Meta:
         model = Booking
         fields = (
             "record_locator", "status", "trip_type", "channel", "purpose", "contact_email", "contact_phone",
             "adults", "children", "infants", "currency", "total_amount", "paid_amount", "refunded_amount",
-            "balance_due", "hold_expires_at", "created_at", "cancelled_at", "passengers", "segments",
+            "balance_due", "hold_expires_at", "created_at", "cancelled_at", "passengers", "segments", "access",
         )  # fmt: skip
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=ACCESS_CHOICES))
+    def get_access(self, booking: Booking) -> str:
+        reach = _reach(self.context, booking)
+        return "staff" if reach is None else reach.role
+
+    def to_representation(self, booking: Booking) -> dict[str, Any]:
+        data = super().to_representation(booking)
+        reach = _reach(self.context, booking)
+        if reach is not None and not reach.is_booker:
+            data = _own_part(data, reach)
+        return data
 
 
 class SegmentActionsSerializer(serializers.Serializer):
@@ -170,7 +230,9 @@ class TripActionsSerializer(serializers.Serializer):
 class BookingSerializer(BookingSummarySerializer):
     """A whole booking: travellers, flights with seats, itemised charges, payments, refunds, e-tickets."""
 
-    customer = serializers.CharField(source="customer.customer_number", read_only=True, allow_null=True)
+    customer = serializers.CharField(
+        source="customer.customer_number", read_only=True, allow_null=True, help_text="The booker; null for a co-traveller."
+    )
     passengers = BookingPassengerSerializer(many=True, read_only=True)
     segments = SegmentSerializer(many=True, read_only=True)
     charges = ChargeSerializer(many=True, read_only=True)
@@ -305,6 +367,14 @@ class BookingAccess(permissions.BasePermission):
 class BookingFilter(filters.FilterSet):
     status = filters.ChoiceFilter(choices=BookingStatus.choices)
 
+    def is_valid(self) -> bool:
+        """``?status=`` names no status: a 400 like any other value not in the list, not every booking."""
+        valid = super().is_valid()
+        if self.data.get("status") == "":
+            self.form.add_error("status", _("Choose a status from the list."))
+            return False
+        return valid
+
     class Meta:
         model = Booking
         fields = ["status"]
@@ -350,21 +420,28 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     queryset = Booking.objects.none()
     serializer_class = BookingSummarySerializer
     permission_classes = [BookingAccess]
+    # Bookings nest lists of objects, which a form body cannot carry: JSON only (415 otherwise).
+    parser_classes = [JSONParser]
     pagination_class = StandardPagination
     filter_backends = [FilterBackend]
     filterset_class = BookingFilter
 
+    # The same permissions as the office pages that do the same (reservations.views.office).
     permissions_by_action = {
-        "list": ("reservations.view_booking",),
-        "retrieve": ("reservations.view_booking",),
-        "create": ("reservations.view_booking", "reservations.add_booking"),
-        "payments": ("reservations.view_booking", "reservations.add_payment"),
-        "cancel": ("reservations.view_booking", "reservations.change_booking"),
-        "cancel_quote": ("reservations.view_booking",),
-        "seats": ("reservations.view_booking", "reservations.add_seatassignment"),
-        "check_in": ("reservations.view_booking", "reservations.add_checkin"),
-        "boarding_passes": ("reservations.view_booking", "reservations.view_checkin"),
+        "list": selectors.SEE_BOOKINGS,
+        "retrieve": selectors.SEE_BOOKINGS,
+        "create": ("crm.view_customer", "reservations.add_booking", *selectors.SEE_BOOKINGS),
+        "payments": (*selectors.SEE_BOOKINGS, "reservations.add_payment"),
+        "cancel": (*selectors.SEE_BOOKINGS, "reservations.change_booking", "reservations.add_refund"),
+        "cancel_quote": selectors.SEE_BOOKINGS,
+        "seats": (*selectors.SEE_BOOKINGS, "reservations.add_seatassignment"),
+        "check_in": (*selectors.SEE_BOOKINGS, "reservations.add_checkin"),
+        "boarding_passes": (*selectors.SEE_BOOKINGS, "reservations.view_checkin"),
     }
+    # What a co-traveller (on a booking someone else made) may do, for their own travellers only. Any
+    # other action on a booking, present or future, is the booker's alone (403 `booker_only`).
+    traveller_actions = frozenset({"retrieve", "seats", "check_in", "boarding_passes"})
+    reach: selectors.PassengerBooking | None = None
 
     @cached_property
     def is_staff(self) -> bool:
@@ -385,24 +462,50 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return selectors.bookings_for_customer(customer=customer)
 
     def get_object(self) -> Booking:
-        """The booking with everything the detail shows; someone else's is 404 for a passenger."""
+        """The booking with everything the detail shows; someone else's is 404 for a passenger.
+
+        Staff opening it is audited for every customer on it, as the office booking page does.
+        """
         locator = self.kwargs[self.lookup_field]
         if self.is_staff:
-            return selectors.booking_get_for_office(record_locator=locator)
-        found = selectors.booking_get_for_passenger(user=self.request.user, record_locator=locator)
-        return selectors.booking_office_queryset().get(pk=found.pk)
+            booking = selectors.booking_get_for_office(record_locator=locator)
+            self._audit(booking)
+            return booking
+        reach = selectors.booking_reach_for_passenger(user=self.request.user, record_locator=locator)
+        if self.action not in self.traveller_actions:
+            reach.require_booker()
+        self.reach = reach
+        return selectors.booking_office_queryset().get(pk=reach.booking.pk)
+
+    def _audit(self, booking: Booking) -> None:
+        match = self.request.resolver_match
+        customers = {c.pk: c for c in (booking.customer, *(p.customer for p in booking.passengers.all())) if c is not None}
+        for customer in customers.values():
+            crm_services.customer_access_record(
+                customer=customer,
+                user=self.request.user,
+                surface="api",
+                path=self.request.get_full_path(),
+                view_name=match.view_name if match else "",
+            )
 
     def _context(self) -> dict[str, Any]:
-        return {"request": self.request, "show_documents": can_see_identity_documents(self.request.user)}
+        return {
+            "request": self.request,
+            "show_documents": can_see_identity_documents(self.request.user),
+            "customer": None if self.is_staff else self._own_customer(),
+        }
 
-    def _detail(self, booking: Booking, status_code: int = status.HTTP_200_OK, **extra: Any) -> Response:
+    def _detail(self, booking: Booking, status_code: int = status.HTTP_200_OK, *, audit: bool = False, **extra: Any) -> Response:
         booking = selectors.booking_office_queryset().get(pk=booking.pk)
+        if audit and self.is_staff:
+            self._audit(booking)
         return Response(BookingSerializer(booking, context=self._context()).data, status=status_code, **extra)
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(BookingSummarySerializer(page, many=True).data)
+        return self.get_paginated_response(BookingSummarySerializer(page, many=True, context=self._context()).data)
 
     def retrieve(self, request: Request, record_locator: str, **kwargs: Any) -> Response:
         return Response(BookingSerializer(self.get_object(), context=self._context()).data)
@@ -458,7 +561,7 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         except ApplicationError as refused:
             raise _in_api_terms(refused) from None
         location = reverse("booking-detail", kwargs={"record_locator": booking.record_locator})
-        return self._detail(booking, status.HTTP_201_CREATED, headers={"Location": location})
+        return self._detail(booking, status.HTTP_201_CREATED, audit=True, headers={"Location": location})
 
     # --- Payments ---
 
@@ -471,7 +574,7 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         "last four digits only. A declined card is **402** `payment_declined` (and so is a replay of it); a booking "
         "that can no longer be paid or owes nothing is 400 (`booking_not_payable`, `nothing_due`).",
         parameters=[RECORD_LOCATOR_PARAM, IDEMPOTENCY_HEADER],
-        request=PaymentInputSerializer,
+        request=PAYMENT_INPUT_SCHEMA,
         responses={
             201: PaymentResultSerializer,
             200: OpenApiResponse(PaymentResultSerializer, description="A repeat of an earlier request with the same key."),
@@ -584,7 +687,7 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         data = SeatInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         segment = _segment_of(booking, data.validated_data["segment"], "segment")
-        passenger = _passenger_of(booking, data.validated_data["passenger"], "passenger")
+        passenger = _passenger_of(booking, data.validated_data["passenger"], "passenger", self.reach)
         services.seat_assign(segment=segment, passenger=passenger, seat=data.validated_data["seat"].upper(), by=request.user)
         return self._detail(booking)
 
@@ -608,16 +711,16 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         data.is_valid(raise_exception=True)
         d = data.validated_data
         segment = _segment_of(booking, d["segment"], "segment")
-        chosen = [_passenger_of(booking, n, f"passengers.{i}") for i, n in enumerate(d["passengers"])]
+        chosen = [_passenger_of(booking, n, f"passengers.{i}", self.reach) for i, n in enumerate(d["passengers"])]
         seats = {
-            _passenger_of(booking, s["passenger"], f"seats.{i}.passenger").pk: s["seat"].upper()
+            _passenger_of(booking, s["passenger"], f"seats.{i}.passenger", self.reach).pk: s["seat"].upper()
             for i, s in enumerate(d.get("seats", []))
         }
         bags: dict[int, list[Decimal]] = {}
         hand_carry: dict[int, int] = {}
         bag_entry: dict[int, int] = {}
         for i, b in enumerate(d.get("bags", [])):
-            pk = _passenger_of(booking, b["passenger"], f"bags.{i}.passenger").pk
+            pk = _passenger_of(booking, b["passenger"], f"bags.{i}.passenger", self.reach).pk
             bags[pk], hand_carry[pk], bag_entry[pk] = list(b["weights_kg"]), b["hand_carry"], i
         try:
             check_ins = services.check_in(
@@ -644,7 +747,10 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["get"], url_path="boarding-passes", filter_backends=[], pagination_class=None)
     def boarding_passes(self, request: Request, record_locator: str, **kwargs: Any) -> Response:
         booking = self.get_object()
-        return Response(BoardingPassSerializer(selectors.boarding_passes(booking=booking), many=True).data)
+        passengers = None if self.reach is None else self.reach.passenger_ids
+        return Response(
+            BoardingPassSerializer(selectors.boarding_passes(booking=booking, passenger_ids=passengers), many=True).data
+        )
 
 
 def _segment_of(booking: Booking, sequence: int, field: str) -> Segment:
@@ -654,8 +760,11 @@ def _segment_of(booking: Booking, sequence: int, field: str) -> Segment:
     return found
 
 
-def _passenger_of(booking: Booking, sequence: int, field: str) -> BookingPassenger:
+def _passenger_of(
+    booking: Booking, sequence: int, field: str, reach: selectors.PassengerBooking | None = None
+) -> BookingPassenger:
+    """A traveller of the booking by sequence; for a co-traveller, only one of their own."""
     found = next((p for p in booking.passengers.all() if p.sequence == sequence), None)
-    if found is None:
+    if found is None or (reach is not None and not reach.shows(found.pk)):
         raise exceptions.ValidationError({field: [_("The booking has no such passenger.")]})
     return found

@@ -30,7 +30,7 @@ class BagsInputSerializer(StrictSerializer):
 class CheckInInputSerializer(StrictSerializer):
     segment = serializers.IntegerField(min_value=1, max_value=99, help_text="Segment sequence.")
     passengers = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=99), allow_empty=False, max_length=18,
+        child=serializers.IntegerField(min_value=1, max_value=99), allow_empty=False, min_length=1, max_length=18,
         help_text="Sequences of the passengers to check in.",
     )  # fmt: skip
     seats = CheckInSeatInputSerializer(

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from crm.errors import ApplicationError
 from crm.models import Cabin
 from reservations import selectors
-from reservations.api.common import LocalTimeField
+from reservations.api.common import LocalTimeField, error
 from reservations.models import (
     Airport,
     FareFamily,
@@ -255,7 +255,7 @@ class FlightStatusView(PublicReadMixin, APIView):
         summary="Flight status",
         description="Scheduled and estimated times, gate and status of one flight on one local departure date.",
         parameters=[FlightStatusQuerySerializer],
-        responses={200: FlightStatusSerializer},
+        responses={200: FlightStatusSerializer, 404: error("`not_found`: no flight with this number on this date.")},
         auth=[],
     )
     def get(self, request: Request, **kwargs: Any) -> Response:

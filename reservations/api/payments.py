@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext as _
+from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers
 
 from reservations.api.common import StrictSerializer
@@ -86,3 +87,32 @@ class PaymentInputSerializer(StrictSerializer):
         if attrs["method"] == PaymentMethod.VOUCHER and not attrs.get("voucher_code"):
             raise serializers.ValidationError({"voucher_code": [_("Enter the voucher code.")]})
         return attrs
+
+
+class CardPaymentInputSerializer(PaymentInputSerializer):
+    method = serializers.ChoiceField(choices=[PaymentMethod.CARD])
+    card = CardInputSerializer(help_text="Used once for the charge; never stored.")
+
+
+class VoucherPaymentInputSerializer(PaymentInputSerializer):
+    method = serializers.ChoiceField(choices=[PaymentMethod.VOUCHER])
+    voucher_code = serializers.CharField(max_length=16)
+
+
+class OtherPaymentInputSerializer(PaymentInputSerializer):
+    method = serializers.ChoiceField(
+        choices=[PaymentMethod.MILES, PaymentMethod.COUNTER], help_text="`counter` is for staff only."
+    )
+
+
+# What the schema shows of PaymentInputSerializer's rules: a card payment needs `card`, a voucher payment its code.
+PAYMENT_INPUT_SCHEMA = PolymorphicProxySerializer(
+    component_name="PaymentInput",
+    serializers={
+        PaymentMethod.CARD.value: CardPaymentInputSerializer,
+        PaymentMethod.VOUCHER.value: VoucherPaymentInputSerializer,
+        PaymentMethod.MILES.value: OtherPaymentInputSerializer,
+        PaymentMethod.COUNTER.value: OtherPaymentInputSerializer,
+    },
+    resource_type_field_name="method",
+)

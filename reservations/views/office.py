@@ -62,7 +62,7 @@ BOOKING_PAGE_SIZE = 25
 DISRUPTION_PAGE_SIZE = 50
 MAX_LEGS = 4
 
-SEE_BOOKINGS = ("reservations.view_booking", "reservations.view_bookingpassenger")
+SEE_BOOKINGS = selectors.SEE_BOOKINGS
 WAIVE = "reservations.waive_fees"
 
 

@@ -102,12 +102,17 @@ def _own_customer(request: HttpRequest) -> Customer:
     return customer
 
 
-def _own_booking(request: HttpRequest, record_locator: str, *, detail: bool = False) -> Booking:
-    """The logged-in passenger's booking; anyone else's (or none) is a 404."""
+def _reach(request: HttpRequest, record_locator: str, *, detail: bool = False) -> selectors.PassengerBooking:
+    """The logged-in passenger's part of a booking they made or travel on; anyone else's (or none) is a 404."""
     try:
-        return selectors.booking_get_for_passenger(user=request.user, record_locator=record_locator, detail=detail)
+        return selectors.booking_reach_for_passenger(user=request.user, record_locator=record_locator, detail=detail)
     except NotFound:
         raise Http404(_("No booking with this reference.")) from None
+
+
+def _own_booking(request: HttpRequest, record_locator: str, *, detail: bool = False) -> Booking:
+    """A booking the logged-in passenger made, to pay, cancel or change: a co-traveller is refused (403)."""
+    return _reach(request, record_locator, detail=detail).require_booker()
 
 
 def _posted(request: HttpRequest) -> QueryDict | None:
@@ -541,23 +546,30 @@ def trips(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_GET
 def trip(request: HttpRequest, record_locator: str) -> HttpResponse:
-    """Manage booking: the itinerary, travellers, what was charged and paid, and what can be done next."""
-    booking = _own_booking(request, record_locator, detail=True)
-    tickets = list(booking.tickets.all())
+    """Manage booking: the itinerary, travellers, what was charged and paid, and what can be done next.
+
+    A co-traveller sees the flights, themselves and their own e-tickets, check-in and seats; the booker's
+    payments and the actions on the whole booking are the booker's.
+    """
+    reach = _reach(request, record_locator, detail=True)
+    booking, booker = reach.booking, reach.is_booker
+    tickets = [t for t in booking.tickets.all() if reach.shows(t.passenger_id)]
     actions = selectors.trip_actions(booking=booking, user=request.user)
     return render(
         request,
         "portal/reservations/trip.html",
         {
             "booking": booking,
+            "is_booker": booker,
+            "passengers": reach.passengers,
             "segments": actions.segments,
             "tickets": tickets,
             "payable": actions.pay,
             "ticketed": booking.status == BookingStatus.TICKETED,
             "cancellable": actions.cancel,
-            "charges": booking.charges.all(),
-            "payments": booking.payments.all(),
-            "refunds": booking.refunds.all(),
+            "charges": booking.charges.all() if booker else [],
+            "payments": booking.payments.all() if booker else [],
+            "refunds": booking.refunds.all() if booker else [],
         },
     )
 
@@ -580,7 +592,7 @@ def receipt_pdf(request: HttpRequest, record_locator: str) -> HttpResponse:
 def trip_ics(request: HttpRequest, record_locator: str) -> HttpResponse:
     from reservations import documents
 
-    booking = _own_booking(request, record_locator)
+    booking = _reach(request, record_locator).booking
     if booking.status != BookingStatus.TICKETED:
         raise Http404(_("The calendar file is ready once the booking is paid."))
     response = HttpResponse(documents.trip_calendar_ics(booking=booking), content_type="text/calendar; charset=utf-8")
@@ -607,19 +619,33 @@ def _check_in_granted(request: HttpRequest, record_locator: str) -> bool:
 
 
 def _check_in_booking(request: HttpRequest, record_locator: str) -> Booking | None:
-    """The booking if the passenger owns it, or found it by reference and name a short while ago."""
+    """The booking if the passenger made it or travels on it, or found it by reference and name a short while ago.
+
+    ``request.check_in_travellers`` holds who may be checked in, seated and shown a boarding pass: a
+    logged-in co-traveller only themselves (and the infant on their lap), otherwise everyone.
+    """
     locator = selectors.normalize_record_locator(record_locator)
+    request.check_in_travellers = None
     if request.user.is_authenticated:
         try:
-            return selectors.booking_get_for_passenger(user=request.user, record_locator=locator)
+            reach = selectors.booking_reach_for_passenger(user=request.user, record_locator=locator)
         except NotFound:
             pass
+        else:
+            if not reach.is_booker:
+                request.check_in_travellers = reach.passenger_ids
+            return reach.booking
     if _check_in_granted(request, locator):
         try:
             return selectors.booking_get(record_locator=locator)
         except NotFound:
             return None
     return None
+
+
+def _may_check_in(request: HttpRequest, passenger_id: int) -> bool:
+    allowed = getattr(request, "check_in_travellers", None)
+    return allowed is None or passenger_id in allowed
 
 
 def _check_in_denied(request: HttpRequest) -> HttpResponse:
@@ -838,7 +864,9 @@ def check_in(request: HttpRequest, record_locator: str) -> HttpResponse:
         if segment.status != SegmentStatus.CONFIRMED:
             continue
         opens, closes = services.check_in_window(flight=segment.flight)
-        checked = sorted(segment.check_ins.all(), key=lambda c: c.passenger.sequence)
+        checked = sorted(
+            (c for c in segment.check_ins.all() if _may_check_in(request, c.passenger_id)), key=lambda c: c.passenger.sequence
+        )
         done = {c.passenger_id for c in checked}
         flights.append(
             {
@@ -848,7 +876,9 @@ def check_in(request: HttpRequest, record_locator: str) -> HttpResponse:
                 "open": booking.status == BookingStatus.TICKETED and services.check_in_is_open(flight=segment.flight, at=now),
                 "not_yet": now < opens,
                 "check_ins": checked,
-                "waiting": [p for p in booking.passengers.all() if p.holds_seat and p.pk not in done],
+                "waiting": [
+                    p for p in booking.passengers.all() if p.holds_seat and p.pk not in done and _may_check_in(request, p.pk)
+                ],
             }
         )
     return render(
@@ -893,7 +923,7 @@ def check_in_flight(request: HttpRequest, record_locator: str, sequence: int) ->
         for seat in row.seats
         if seat.passenger_id in party
     }
-    travellers = [p for p in booking.passengers.all() if p.holds_seat and p.pk not in done]
+    travellers = [p for p in booking.passengers.all() if p.holds_seat and p.pk not in done and _may_check_in(request, p.pk)]
     if not travellers:
         messages.info(request, _("Everyone on this booking is checked in for this flight."))
         return overview
@@ -947,7 +977,7 @@ def _seat_page(request: HttpRequest, booking: Booking, sequence: int, *, url_nam
         messages.error(request, _("Seats can only be chosen on an active booking."))
         return redirect(back_url)
     here = reverse(url_name, kwargs={"record_locator": booking.record_locator, "sequence": sequence})
-    travellers = [p for p in booking.passengers.all() if p.holds_seat]
+    travellers = [p for p in booking.passengers.all() if p.holds_seat and _may_check_in(request, p.pk)]
     seat_map = selectors.seat_map(flight=segment.flight, cabin=segment.cabin)
     ours = {p.pk: p for p in travellers}
     seat_of = {seat.passenger_id: seat.code for row in seat_map.rows for seat in row.seats if seat.passenger_id in ours}
@@ -1003,7 +1033,9 @@ def _seat_page(request: HttpRequest, booking: Booking, sequence: int, *, url_nam
 @never_cache
 @require_http_methods(["GET", "POST"])
 def seats(request: HttpRequest, record_locator: str, sequence: int) -> HttpResponse:
-    booking = _own_booking(request, record_locator)
+    reach = _reach(request, record_locator)
+    booking = reach.booking
+    request.check_in_travellers = None if reach.is_booker else reach.passenger_ids
     back = reverse("reservations_portal:trip", kwargs={"record_locator": booking.record_locator})
     return _seat_page(request, booking, sequence, url_name="reservations_portal:seats", back_url=back)
 
@@ -1026,9 +1058,12 @@ def _boarding_check_in(request: HttpRequest, record_locator: str, check_in_id: i
     if booking is None:
         return None
     try:
-        return selectors.check_in_get_for_booking(booking=booking, check_in_id=check_in_id)
+        found = selectors.check_in_get_for_booking(booking=booking, check_in_id=check_in_id)
     except NotFound:
-        raise Http404(_("No such boarding pass on this booking.")) from None
+        found = None
+    if found is None or not _may_check_in(request, found.passenger_id):
+        raise Http404(_("No such boarding pass on this booking."))
+    return found
 
 
 @never_cache
