@@ -9,7 +9,7 @@ from django.test import Client
 from PIL import Image
 
 from reservations.models import BookingCharge, CheckIn, CouponStatus, PassengerType, SeatAssignment
-from reservations.views import portal
+from reservations.views.portal import common as portal
 from tests.reservations.check_in_helpers import flight_in, ticketed_booking
 
 LOOKUP = "/check-in/"
