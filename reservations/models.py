@@ -235,8 +235,11 @@ class FareFamily(models.Model):
     excess_bag_fee = models.DecimalField(_("fee per extra bag"), **MONEY, default=Decimal("60.00"))
     overweight_fee = models.DecimalField(_("fee per overweight bag"), **MONEY, default=Decimal("75.00"))
     seat_selection_fee = models.DecimalField(_("seat selection fee"), **MONEY, default=ZERO)
+    # xgettext:no-python-format
     miles_earn_percent = models.PositiveSmallIntegerField(_("miles earned (% of distance)"), default=100)
+    # xgettext:no-python-format
     child_percent = models.PositiveSmallIntegerField(_("child fare (% of adult)"), default=75)
+    # xgettext:no-python-format
     infant_percent = models.PositiveSmallIntegerField(_("infant fare (% of adult)"), default=10)
     rank = models.PositiveSmallIntegerField(_("rank"), default=0, help_text=_("Order within the cabin, cheapest first"))
 
