@@ -44,14 +44,14 @@ def count_failure(sender: Any, credentials: dict, request: HttpRequest | None = 
 
 
 class ClientAddressLoginLimitBackend:
-    """First of the authentication backends: stops the attempt before any password is checked."""
+    """First of the authentication backends: stops the attempt before any password is checked.
+
+    It has no ``get_user``, like axes' backend, so it never holds a session: the backend that checked the
+    password does."""
 
     def authenticate(self, request: HttpRequest | None, **credentials: Any) -> None:
         if request is not None and client_is_locked_out(request):
             request.axes_locked_out = True
             request.axes_credentials = credentials
             raise PermissionDenied
-        return None
-
-    def get_user(self, user_id: Any) -> None:
         return None

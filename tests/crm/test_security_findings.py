@@ -174,7 +174,7 @@ def test_login_lockout_records_the_client_address_the_trusted_proxy_saw(verified
 
 
 def test_check_in_lookup_limit_counts_each_client_behind_a_trusted_proxy(db, settings, monkeypatch):
-    from reservations.views import portal as reservations_portal
+    from reservations.views.portal import common as reservations_portal
 
     # given a limit of 2 failed look-ups and one trusted proxy
     monkeypatch.setattr(reservations_portal, "CHECK_IN_LOOKUP_LIMIT", 2)
