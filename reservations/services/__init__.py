@@ -16,12 +16,10 @@ from reservations.services.booking import (
 from reservations.services.cancellation import (
     CancelPlan,
     PlannedCharge,
-    PlannedRefund,
     SeatRelease,
     booking_cancel,
     booking_cancel_plan,
     booking_cancel_quote,
-    refunds_plan,
 )
 from reservations.services.changes import (
     ChangeQuote,
@@ -100,10 +98,12 @@ from reservations.services.reference import (
 )
 from reservations.services.refunds import (
     REFUND_SWEEP_SECONDS,
+    PlannedRefund,
     refund_complete,
     refund_create,
     refund_owed,
     refund_process,
+    refunds_plan,
     refunds_process_pending,
 )
 from reservations.services.seats import (

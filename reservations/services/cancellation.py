@@ -29,8 +29,6 @@ from reservations.models import (
     Coupon,
     CouponStatus,
     FlightCabin,
-    Payment,
-    PaymentStatus,
     SeatAssignment,
     Segment,
     SegmentStatus,
@@ -50,7 +48,7 @@ from reservations.services.common import (
     booking_total_recompute,
 )
 from reservations.services.inventory import inventory_release
-from reservations.services.refunds import refund_create
+from reservations.services.refunds import PlannedRefund, refund_create, refunds_plan
 
 
 @dataclass(frozen=True)
@@ -63,18 +61,6 @@ class PlannedCharge:
     passenger_id: int | None = None
     segment_id: int | None = None
     reason: str = ""
-
-
-@dataclass(frozen=True)
-class PlannedRefund:
-    """Money that goes back to one payment."""
-
-    payment: Payment
-    amount: Decimal
-
-    @property
-    def currency(self) -> str:
-        return self.payment.currency
 
 
 @dataclass(frozen=True)
@@ -105,24 +91,6 @@ class CancelPlan:
     @property
     def refund_total(self) -> Decimal:
         return sum((r.amount for r in self.refunds), ZERO)
-
-
-def refunds_plan(*, booking: Booking, owed: Decimal) -> tuple[PlannedRefund, ...]:
-    """Spread what the airline owes over the booking's payments, newest first, each up to what is left of it.
-
-    The same order and limits ``refund_create`` enforces; read without locks, so a quote can use it.
-    """
-    planned = []
-    remaining = owed
-    payments = booking.payments.filter(status=PaymentStatus.SUCCEEDED).prefetch_related("refunds").order_by("-created_at", "-id")
-    for payment in payments if owed > 0 else ():
-        take = min(remaining, payment.refundable_amount)
-        if take > 0:
-            planned.append(PlannedRefund(payment=payment, amount=take))
-            remaining -= take
-        if remaining <= 0:
-            break
-    return tuple(planned)
 
 
 def _check_involuntary(*, by: User | None, involuntary: bool) -> None:

@@ -6,6 +6,7 @@ with no lock held and the refund's own id as its idempotency key; then the outco
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
@@ -51,19 +52,42 @@ def refund_owed(*, booking: Booking, reason: str, by: User | None = None) -> lis
     return _settle_credit(booking=locked, reason=reason, by=by)
 
 
-def _refunds_issue(*, booking: Booking, amount: Decimal, reason: str, by: User | None) -> list[Refund]:
-    """Spread a refund over the booking's payments, newest first, each up to what is left of it."""
-    refunds = []
-    remaining = amount
+@dataclass(frozen=True)
+class PlannedRefund:
+    """Money that goes back to one payment."""
+
+    payment: Payment
+    amount: Decimal
+
+    @property
+    def currency(self) -> str:
+        return self.payment.currency
+
+
+def refunds_plan(*, booking: Booking, owed: Decimal) -> tuple[PlannedRefund, ...]:
+    """Spread what the airline owes over the booking's payments, newest first, each up to what is left of it.
+
+    The same order and limits ``refund_create`` enforces; read without locks, so a quote can use it.
+    """
+    planned = []
+    remaining = owed
     payments = booking.payments.filter(status=PaymentStatus.SUCCEEDED).prefetch_related("refunds").order_by("-created_at", "-id")
-    for payment in payments:
+    for payment in payments if owed > 0 else ():
         take = min(remaining, payment.refundable_amount)
         if take > 0:
-            refunds.append(refund_create(booking=booking, payment=payment, amount=take, reason=reason, by=by))
+            planned.append(PlannedRefund(payment=payment, amount=take))
             remaining -= take
         if remaining <= 0:
             break
-    return refunds
+    return tuple(planned)
+
+
+def _refunds_issue(*, booking: Booking, amount: Decimal, reason: str, by: User | None) -> list[Refund]:
+    """Spread a refund over the booking's payments as ``refunds_plan`` says."""
+    return [
+        refund_create(booking=booking, payment=item.payment, amount=item.amount, reason=reason, by=by)
+        for item in refunds_plan(booking=booking, owed=amount)
+    ]
 
 
 @transaction.atomic
