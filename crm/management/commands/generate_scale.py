@@ -159,7 +159,10 @@ class Command(BaseCommand):
             if dropped:
                 self._recreate_indexes(dropped)
         with connection.cursor() as cursor:
+            # The name-word dictionary is filled by triggers during the COPY: without fresh statistics the
+            # planner scans it whole for every name search.
             cursor.execute("ANALYZE crm_customer")
+            cursor.execute("ANALYZE crm_nameword")
         if options["verbosity"]:
             elapsed = time.monotonic() - started
             self.stdout.write(
