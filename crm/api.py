@@ -16,6 +16,7 @@ Who reaches what:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from axes.helpers import get_cool_off
@@ -53,6 +54,9 @@ from crm.api_support import (
     StaffPermission,
     StandardPagination,
     country_choices,
+    language_choices,
+    portal_language_choices,
+    wrong_json_types,
 )
 from crm.errors import ApplicationError, NotFound
 from crm.models import (
@@ -74,7 +78,6 @@ from crm.models import (
 )
 from crm.permissions import can_see_identity_documents, login_needs_verification, mask
 from crm.tokens import token_expires_at
-from crm.validation import portal_language_codes
 
 IDENTITY_FIELDS = ("national_id_number", "passport_number")
 # Passengers change their login e-mail in the portal, where the new address is verified first.
@@ -112,6 +115,21 @@ def _authenticate(request: Request, *, username: str, password: str) -> User | N
 
 class StrictInputSerializer(serializers.Serializer):
     """Input serializers refuse keys they do not know, so a typo is an error, not a silent no-op."""
+
+    refuses_unknown_fields = True  # the schema says so: additionalProperties false
+
+    def to_internal_value(self, data: Any) -> Any:
+        """In a JSON body text is a string and yes/no a boolean, as the schema says (``0`` is not ``"0"``)."""
+        wrong = wrong_json_types(self.fields, data) if isinstance(data, Mapping) and not hasattr(data, "getlist") else {}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as invalid:
+            if wrong and isinstance(invalid.detail, dict):
+                raise serializers.ValidationError({**invalid.detail, **wrong}) from None
+            raise
+        if wrong:
+            raise serializers.ValidationError(wrong)
+        return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if hasattr(self.initial_data, "keys"):
@@ -189,6 +207,8 @@ class CustomerInputSerializer(CountryFieldMixin, StrictInputSerializer, serializ
 
     phone = PhoneNumberField(required=False, allow_blank=True, help_text="E.164, e.g. +442079460958")
     emergency_contact_phone = PhoneNumberField(required=False, allow_blank=True)
+    # The model's validate_language_code as the list it checks against, so the schema states it.
+    preferred_language = serializers.ChoiceField(choices=language_choices(), required=False, allow_blank=True)
     special_assistance = serializers.ListField(
         child=serializers.ChoiceField(choices=Customer._meta.get_field("special_assistance").base_field.choices),
         required=False,
@@ -216,7 +236,7 @@ class CustomerInputSerializer(CountryFieldMixin, StrictInputSerializer, serializ
 
 class PassengerProfileInputSerializer(CustomerInputSerializer):
     # As the portal's profile form: the languages the portal and its e-mails are in.
-    preferred_language = serializers.ChoiceField(choices=sorted(portal_language_codes()), required=False)
+    preferred_language = serializers.ChoiceField(choices=portal_language_choices(), required=False)
 
     class Meta(CustomerInputSerializer.Meta):
         fields = PASSENGER_EDITABLE_FIELDS
@@ -246,7 +266,9 @@ class CustomerSummarySerializer(serializers.Serializer):
     family_name = serializers.CharField(read_only=True)
     gender = code_field(Gender.choices)
     date_of_birth = serializers.DateField(read_only=True, allow_null=True)
-    email = serializers.EmailField(read_only=True, label=capfirst(Customer._meta.get_field("email").verbose_name))
+    email = serializers.EmailField(
+        read_only=True, allow_blank=True, label=capfirst(Customer._meta.get_field("email").verbose_name)
+    )
     phone = serializers.CharField(read_only=True)
     nationality = code_field(country_choices())
     country = code_field(country_choices())
@@ -714,8 +736,18 @@ class LeadDetailSerializer(LeadSerializer):
         read_only_fields = fields
 
 
+# `converted` is refused with its own explanation (code `use_convert`), so the field takes it; the schema
+# offers only what advance accepts.
+ADVANCE_STATUSES = [(value, label) for value, label in LeadStatus.choices if value != LeadStatus.CONVERTED]
+
+
+@extend_schema_field(serializers.ChoiceField(choices=ADVANCE_STATUSES))
+class AdvanceStatusField(serializers.ChoiceField):
+    pass
+
+
 class LeadAdvanceInputSerializer(StrictInputSerializer):
-    status = serializers.ChoiceField(choices=LeadStatus.choices, help_text="Any status but `converted` (see `/convert/`).")
+    status = AdvanceStatusField(choices=LeadStatus.choices, help_text="Any status but `converted` (see `/convert/`).")
     note = serializers.CharField(max_length=5000, required=False, allow_blank=True)
     lost_reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
@@ -810,7 +842,10 @@ class LeadViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         description="`lost` needs a `lost_reason`; conversion is `/convert/`.",
         parameters=[LEAD_ID_PARAM],
         request=LeadAdvanceInputSerializer,
-        responses=LeadDetailSerializer,
+        responses={
+            200: LeadDetailSerializer,
+            409: error("The lead's status does not lead there (code `invalid_transition`, e.g. lost to lost)."),
+        },
     )
     @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
     def advance(self, request: Request, pk: str, **kwargs: Any) -> Response:
@@ -832,7 +867,10 @@ class LeadViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         "lead's details (needs crm.add_customer).",
         parameters=[LEAD_ID_PARAM],
         request=LeadConvertInputSerializer,
-        responses={200: LeadDetailSerializer, 409: error("The lead is already converted.")},
+        responses={
+            200: LeadDetailSerializer,
+            409: error("The lead is already converted, or lost (code `invalid_transition`: reopen it first)."),
+        },
     )
     @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
     def convert(self, request: Request, pk: str, **kwargs: Any) -> Response:

@@ -8,11 +8,13 @@ serializer, a service (``ApplicationError``), DRF (401, 403, 404, 405, 406, 415,
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+import django_filters
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
 from django.http import Http404, JsonResponse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
@@ -27,6 +29,7 @@ from crm.errors import ApplicationError
 from crm.http import client_ip
 from crm.permissions import is_staff_member
 from crm.tokens import token_has_expired
+from crm.validation import SCHEMA_PATTERNS
 
 
 class FilterBackend(DjangoFilterBackend):
@@ -37,7 +40,21 @@ class FilterBackend(DjangoFilterBackend):
         filterset_class = self.get_filterset_class(view, queryset)
         if filterset_class is not None and not set(filterset_class.base_filters).intersection(request.query_params):
             return queryset
+        if filterset_class is not None:
+            _refuse_empty_values(filterset_class, request.query_params)
         return super().filter_queryset(request, queryset, view)
+
+
+def _refuse_empty_values(filterset_class, params) -> None:  # noqa: ANN001
+    """``?created_before=`` is a 400, as the schema says (a date-time, a choice, a number is never empty),
+    not silently no filter at all. A text filter may be empty."""
+    empty = sorted(
+        name
+        for name, declared in filterset_class.base_filters.items()
+        if params.get(name) == "" and not isinstance(declared, django_filters.CharFilter)
+    )
+    if empty:
+        raise exceptions.ValidationError({name: ["Enter a value, or leave the parameter out."] for name in empty})
 
 
 class ClientAddressMixin:
@@ -150,6 +167,29 @@ class JSONParser(parsers.JSONParser):
         if _has_lone_surrogate(data):
             raise exceptions.ParseError("JSON parse error - the document contains an unpaired surrogate (\\uD800-\\uDFFF).")
         return data
+
+
+def wrong_json_types(fields: Mapping[str, serializers.Field], data: Mapping) -> dict[str, list[str]]:
+    """Text is a JSON string, a whole number a JSON number and a yes/no a JSON boolean, as the schema says; DRF
+    would turn 0 into "0" and "yes" into true. Only for a JSON body: a form's values are all text."""
+    wrong: dict[str, list[str]] = {}
+    for name, field in fields.items():
+        value = data.get(name)
+        if value is None or field.read_only:
+            continue
+        if isinstance(field, serializers.CharField) and not isinstance(value, str):
+            wrong[name] = [_("Enter text (a JSON string).")]
+        elif isinstance(field, serializers.IntegerField) and not _json_whole_number(value):
+            wrong[name] = [_("Enter a whole number (a JSON number).")]
+        elif isinstance(field, serializers.BooleanField) and not isinstance(value, bool):
+            wrong[name] = [_("Enter true or false (a JSON boolean).")]
+    return wrong
+
+
+def _json_whole_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
 
 
 # --- The error shape ------------------------------------------------------------------------
@@ -376,6 +416,20 @@ def country_choices() -> list[tuple[str, str]]:
     return [(code, name) for code, name in countries]
 
 
+def language_choices() -> list[tuple[str, str]]:
+    """The languages a customer may prefer (``LanguageEnum``): any Django knows, as the office offers."""
+    from crm.validation import known_language_codes
+
+    return [(code, code) for code in sorted(known_language_codes())]
+
+
+def portal_language_choices() -> list[tuple[str, str]]:
+    """The languages a passenger may choose (``PortalLanguageEnum``): the portal's own."""
+    from crm.validation import portal_language_codes
+
+    return [(code, code) for code in sorted(portal_language_codes())]
+
+
 # --- OpenAPI --------------------------------------------------------------------------------
 
 _ERROR_DESCRIPTIONS = {
@@ -385,9 +439,27 @@ _ERROR_DESCRIPTIONS = {
     "404": "No such object, or not one this login may reach.",
     "409": "Conflicts with the current state (e.g. already converted, already merged).",
     "413": "The request body is too large.",
+    "414": "The request line is longer than the web server reads (about 4 kB of path and query); the web "
+    "server answers, before the API, so the body is not the error shape.",
     "415": "Unsupported media type: send `application/json`.",
     "429": "Too many requests (throttled, or the login is locked out after failed attempts); see `Retry-After`.",
 }
+
+
+def _may_be_blank(field: serializers.Field) -> bool:
+    """Whether a field may answer ``""``: it says so, or it is a read-only copy of a model field that may be
+    blank (ModelSerializer drops ``allow_blank`` from read-only fields, so the schema would not know)."""
+    if getattr(field, "allow_blank", False):
+        return True
+    parent = getattr(field, "parent", None)
+    model = getattr(getattr(parent, "Meta", None), "model", None)
+    if not isinstance(parent, serializers.ModelSerializer) or model is None or "." in field.source or field.source == "*":
+        return False
+    try:
+        model_field = model._meta.get_field(field.source)
+    except FieldDoesNotExist:
+        return False
+    return isinstance(model_field, (models.CharField, models.TextField)) and model_field.blank
 
 
 def _build_auto_schema() -> type:
@@ -419,9 +491,24 @@ def _build_auto_schema() -> type:
                 schema["additionalProperties"] = False
             return schema
 
+        def map_parsers(self) -> list[str]:
+            """Bodies are documented as JSON. The form parsers still read a form (``curl -d``), with HTML form
+            conventions no JSON schema can state (an empty value is null, a missing checkbox false)."""
+            media_types = super().map_parsers()
+            return ["application/json"] if "application/json" in media_types else media_types
+
         def _map_serializer_field(self, field, direction, bypass_extensions=False):  # noqa: ANN001, ANN202
-            """Lists say how many items they take, nested serializers (``many=True``) included."""
+            """Lists say how many items they take, nested serializers (``many=True``) included; text states
+            the pattern its validators enforce (crm.validation.SCHEMA_PATTERNS); an answer's field that may be
+            blank says so (a code's enum takes ``""``, an e-mail may be empty)."""
             schema = super()._map_serializer_field(field, direction, bypass_extensions)
+            if direction == "request" and isinstance(schema, dict) and schema.get("type") == "string":
+                pattern = next((p for rule, p in SCHEMA_PATTERNS.items() if rule in field.validators), None)
+                if pattern and "pattern" not in schema:
+                    schema["pattern"] = pattern
+            enum = schema.get("enum") if isinstance(schema, dict) else None
+            if direction == "response" and isinstance(enum, list) and "" not in enum and _may_be_blank(field):
+                schema["enum"] = [*enum, ""]
             if direction == "request" and isinstance(schema, dict) and schema.get("type") == "array":
                 least = max(getattr(field, "min_length", None) or 0, 0 if getattr(field, "allow_empty", True) else 1)
                 if least:
@@ -430,10 +517,18 @@ def _build_auto_schema() -> type:
                     schema["maxItems"] = field.max_length
             return schema
 
+        def _insert_field_validators(self, field, schema) -> None:  # noqa: ANN001
+            """A formatted string that may be blank (an e-mail address) takes the empty string too."""
+            super()._insert_field_validators(field, schema)
+            if schema.get("type") == "string" and "format" in schema and _may_be_blank(field):
+                schema["anyOf"] = [{"format": schema.pop("format")}, {"maxLength": 0}]
+
         def _get_response_bodies(self, direction: str = "response") -> dict:
             responses = super()._get_response_bodies(direction)
             if direction != "response":
                 return responses
+            # Any URL may be too long for the web server (gunicorn's limit_request_line), whatever the operation.
+            responses.setdefault("414", {"description": _ERROR_DESCRIPTIONS["414"]})
             for code in self._error_codes():
                 if code not in responses:
                     response = self._get_response_for_code(ErrorResponseSerializer, code, direction=direction)

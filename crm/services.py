@@ -393,7 +393,7 @@ def lead_advance(*, lead: Lead, to_status: str, by: User | None = None, note: st
     if to_status == LeadStatus.CONVERTED:
         raise ApplicationError(_("Convert a lead by linking it to a customer."), code="use_convert")
     if to_status not in LEAD_TRANSITIONS.get(lead.status, set()):
-        raise ApplicationError(
+        raise Conflict(
             _("A %(from)s lead cannot become %(to)s.") % {"from": lead.get_status_display(), "to": to_status},
             code="invalid_transition",
         )
@@ -433,7 +433,7 @@ def lead_convert(*, lead: Lead, customer: Customer | None = None, by: User | Non
     if lead.status == LeadStatus.CONVERTED:
         raise Conflict(_("This lead is already converted."), code="already_converted")
     if lead.status == LeadStatus.LOST:
-        raise ApplicationError(_("Reopen a lost lead before converting it."), code="invalid_transition")
+        raise Conflict(_("Reopen a lost lead before converting it."), code="invalid_transition")
     if customer is None:
         customer = customer_create(
             data={"given_name": lead.given_name, "family_name": lead.family_name, "email": lead.email, "phone": lead.phone},

@@ -251,6 +251,8 @@ SPECTACULAR_SETTINGS = {
     # Fields of the same name with different choices (and one choice set under several names).
     "ENUM_NAME_OVERRIDES": {
         "CountryEnum": "crm.api_support.country_choices",
+        "LanguageEnum": "crm.api_support.language_choices",
+        "PortalLanguageEnum": "crm.api_support.portal_language_choices",
         "ConsentSourceEnum": "crm.models.ConsentSource",
         "LeadSourceEnum": "crm.models.LeadSource",
         "LeadStatusEnum": "crm.models.LeadStatus",

@@ -43,6 +43,31 @@ def validate_single_line_text(value: str | None) -> None:
         raise ValidationError(_("Use one line of text, without line breaks, tabs or control characters."), code="invalid")
 
 
+def _single_line_pattern() -> str:
+    """``validate_single_line_text`` as a JSON schema pattern: none of the characters it refuses."""
+    refused = [
+        cp
+        for cp in range(0x10000)  # the basic plane: a pattern's \\u escapes reach no further
+        if unicodedata.category(chr(cp)) in ("Cc", "Cf", "Zl", "Zp") and chr(cp) not in "\u200c\u200d"
+    ]
+    ranges: list[tuple[int, int]] = []
+    for cp in refused:
+        if ranges and ranges[-1][1] == cp - 1:
+            ranges[-1] = (ranges[-1][0], cp)
+        else:
+            ranges.append((cp, cp))
+    return "^[^" + "".join(f"\\u{a:04x}" if a == b else f"\\u{a:04x}-\\u{b:04x}" for a, b in ranges) + "]*$"
+
+
+# The same rules as patterns, for the API schema (crm.api_support.AutoSchema): what a document number
+# may look like as typed (any case, spaces anywhere), blank included.
+SCHEMA_PATTERNS = {
+    validate_single_line_text: _single_line_pattern(),
+    validate_passport_number: r"^(\s*|(\s*[A-Za-z0-9]){5,20}\s*)$",
+    validate_national_id_number: r"^(\s*|\s*[A-Za-z0-9]([\sA-Za-z0-9-]*[A-Za-z0-9])?\s*)$",
+}
+
+
 def earliest_date_of_birth(today: dt.date | None = None) -> dt.date:
     today = today or timezone.localdate()
     try:

@@ -12,7 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import serializers
 
-from crm.api_support import ErrorResponseSerializer
+from crm.api_support import ErrorResponseSerializer, wrong_json_types
 from crm.errors import ApplicationError
 from reservations.models import (
     Flight,
@@ -33,7 +33,7 @@ class StrictSerializer(serializers.Serializer):
         if isinstance(data, Mapping):
             writable = {name for name, field in self.fields.items() if not field.read_only}
             unknown = {str(k): [_("Unknown or read-only field.")] for k in data if k not in writable}
-            unknown.update(_wrong_json_types(self.fields, data))
+            unknown.update(wrong_json_types(self.fields, data))
         try:
             value = super().to_internal_value(data)
         except serializers.ValidationError as invalid:
@@ -43,26 +43,6 @@ class StrictSerializer(serializers.Serializer):
         if unknown:
             raise serializers.ValidationError(unknown)
         return value
-
-
-def _wrong_json_types(fields: Mapping[str, serializers.Field], data: Mapping) -> dict[str, list[str]]:
-    """Text is a JSON string and a whole number a JSON number, as the schema says; DRF would turn 0 into "0"."""
-    wrong: dict[str, list[str]] = {}
-    for name, field in fields.items():
-        value = data.get(name)
-        if value is None or field.read_only:
-            continue
-        if isinstance(field, serializers.CharField) and not isinstance(value, str):
-            wrong[name] = [_("Enter text (a JSON string).")]
-        elif isinstance(field, serializers.IntegerField) and not _json_whole_number(value):
-            wrong[name] = [_("Enter a whole number (a JSON number).")]
-    return wrong
-
-
-def _json_whole_number(value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
 
 
 # Services number list items from 1 ("passengers.2.given_name"); the API, like every serializer

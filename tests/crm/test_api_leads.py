@@ -114,9 +114,9 @@ def test_agent_works_a_lead_through_the_pipeline(agent, api_as):
     assert [(n["from_status"], n["to_status"]) for n in notes][:2] == [("contacted", "qualified"), ("new", "contacted")]
 
 
-def test_a_transition_the_pipeline_does_not_allow_is_a_400(agent, api_as):
+def test_a_transition_the_pipeline_does_not_allow_is_a_409_and_converting_by_advance_a_400(agent, api_as):
     lead = LeadFactory(status="contacted")
-    assert_error(api_as(agent).post(detail(lead, "advance/"), {"status": "new"}, format="json"), 400, "invalid_transition")
+    assert_error(api_as(agent).post(detail(lead, "advance/"), {"status": "new"}, format="json"), 409, "invalid_transition")
     assert_error(api_as(agent).post(detail(lead, "advance/"), {"status": "converted"}, format="json"), 400, "use_convert")
 
 
