@@ -5,18 +5,18 @@ A rolled-back change sends nothing; a receiver that raises is logged and never f
 
 from __future__ import annotations
 
-import json
 import logging
 
 import pytest
 from django.db import connection, transaction
 
 from crm import events, services
-from crm.events import Event, send_after_commit
+from crm.events import send_after_commit
 from crm.models import ConsentChannel, ConsentPurpose, Customer, CustomerMerge, User
 from tests.crm.factories import CustomerFactory, LeadFactory
+from tests.events_support import capture_events, events_of
 
-EVENTS = {name: value for name, value in vars(events).items() if isinstance(value, Event)}
+EVENTS = events_of(events)
 PASSWORD = "correct horse battery"
 
 
@@ -27,21 +27,8 @@ class Boom(Exception):
 @pytest.fixture
 def received():
     """Every customer event delivered during the test, as (name, payload), checked to be plain JSON."""
-    seen: list[tuple[str, dict]] = []
-
-    def make(name: str):  # noqa: ANN202
-        def receiver(sender, signal, **payload):  # noqa: ANN001, ANN202
-            assert sender is Customer
-            assert json.loads(json.dumps(payload)) == payload
-            seen.append((name, payload))
-
-        return receiver
-
-    for name, event in EVENTS.items():
-        event.connect(make(name), weak=False, dispatch_uid=f"test-crm-events-{name}")
-    yield seen
-    for name, event in EVENTS.items():
-        event.disconnect(dispatch_uid=f"test-crm-events-{name}")
+    with capture_events(events, sender=Customer) as seen:
+        yield seen
 
 
 def register(email: str = "ada@example.com") -> User:

@@ -6,7 +6,6 @@ logged and never fails the booking, the ticketing or the arrival.
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import timedelta
 from decimal import Decimal
@@ -34,11 +33,12 @@ from reservations.models import (
     Ticket,
 )
 from tests.crm.factories import CustomerFactory
+from tests.events_support import capture_events, events_of
 from tests.reservations.check_in_helpers import flight_in, ticketed_booking
 from tests.reservations.factories import FlightFactory
 from tests.reservations.test_payments import book, fare, pay, voucher
 
-EVENTS = {name: value for name, value in vars(events).items() if isinstance(value, Event)}
+EVENTS = events_of(events)
 
 
 class Boom(Exception):
@@ -48,20 +48,8 @@ class Boom(Exception):
 @pytest.fixture
 def received():
     """Every reservations event delivered during the test, as (name, payload), checked to be plain JSON."""
-    seen: list[tuple[str, dict]] = []
-
-    def make(name: str):  # noqa: ANN202
-        def receiver(sender, signal, **payload):  # noqa: ANN001, ANN202
-            assert json.loads(json.dumps(payload)) == payload
-            seen.append((name, payload))
-
-        return receiver
-
-    for name, event in EVENTS.items():
-        event.connect(make(name), weak=False, dispatch_uid=f"test-events-{name}")
-    yield seen
-    for name, event in EVENTS.items():
-        event.disconnect(dispatch_uid=f"test-events-{name}")
+    with capture_events(events) as seen:
+        yield seen
 
 
 @pytest.fixture
