@@ -24,14 +24,17 @@ ROLE_MIGRATIONS = (
     ("crm", "crm.migrations.0003_roles"),
     ("reservations", "reservations.migrations.0002_roles"),
     ("reservations", "reservations.migrations.0004_passenger_name_search"),
+    ("loyalty", "loyalty.migrations.0002_programme_tiers_roles"),
 )
 
 
 def restore_roles() -> None:
     import importlib
 
+    from django.apps import apps
     from django.contrib.auth.models import Group, Permission
 
+    importlib.import_module("loyalty.migrations.0002_programme_tiers_roles").seed_reference(apps)
     for app_label, module_name in ROLE_MIGRATIONS:
         roles = importlib.import_module(module_name).ROLES
         for name, codes in roles.items():

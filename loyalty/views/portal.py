@@ -1,1 +1,0 @@
-"""Portal pages."""

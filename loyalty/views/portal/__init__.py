@@ -1,0 +1,1 @@
+"""Portal pages of the frequent flyer programme, one module per sub-domain."""
