@@ -7,6 +7,7 @@ developer's machine with PostgreSQL and Redis on localhost.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -292,6 +293,9 @@ CELERY_BEAT_SCHEDULE = {
     "reservations-expire-unpaid-holds": {"task": "reservations.tasks.expire_unpaid_holds", "schedule": 60.0},
     "reservations-sweep-pending-refunds": {"task": "reservations.tasks.sweep_pending_refunds", "schedule": 300.0},
     "reservations-sweep-pending-payments": {"task": "reservations.tasks.sweep_pending_payments", "schedule": 60.0},
+    # Daily, in the small hours (CELERY_TIMEZONE): well after midnight, when periods end and miles expire.
+    "loyalty-tiers-requalify": {"task": "loyalty.tasks.tiers_requalify", "schedule": crontab(hour=2, minute=10)},
+    "loyalty-miles-expire": {"task": "loyalty.tasks.miles_expire", "schedule": crontab(hour=2, minute=40)},
 }
 
 PHONENUMBER_DEFAULT_REGION = env.str("PHONENUMBER_DEFAULT_REGION", default=None)

@@ -129,7 +129,11 @@ class Member(models.Model):
             models.CheckConstraint(condition=Q(award_balance__gte=0), name="member_award_balance_not_negative"),
             models.CheckConstraint(condition=Q(number__regex=r"^[0-9]{10}$"), name="member_number_10_digits"),
         ]
-        indexes = [models.Index(fields=["last_activity_at"], condition=Q(award_balance__gt=0), name="member_expiry_due")]
+        indexes = [
+            models.Index(fields=["last_activity_at"], condition=Q(award_balance__gt=0), name="member_expiry_due"),
+            # Requalification and tier warnings find the periods ending around a day by their start.
+            models.Index(fields=["qualification_start"], condition=Q(status="active"), name="member_qualification_start"),
+        ]
 
     def __str__(self) -> str:
         return self.number
