@@ -4,7 +4,9 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.db import connection
 from django.db.models import Q, Sum
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from crm.models import OutboundEmail
@@ -289,3 +291,26 @@ def test_no_warning_outside_the_window_or_for_the_entry_tier():
 def test_entry_tier_has_rank_zero_and_thresholds_rise():
     ranks = list(Tier.objects.order_by("rank").values_list("code", "qualifying_miles"))
     assert ranks[0] == ("blue", 0) and [m for _c, m in ranks] == sorted(m for _c, m in ranks)
+
+
+def test_requalification_queries_do_not_grow_with_the_members():
+    # Given one member whose period ends on a day and four whose periods end a week later
+    today = timezone.localdate()
+    first_day = today - timedelta(days=7)
+    given_member(tier="platinum", start=year_ago(first_day), valid_until=first_day - timedelta(days=1))
+    for _ in range(4):
+        given_member(
+            tier="platinum",
+            start=year_ago(today),
+            valid_until=today - timedelta(days=1),
+            entries=[(1_000, 1, in_period(year_ago(today)))],
+        )
+
+    # When requalification runs on each day
+    with CaptureQueriesContext(connection) as one:
+        assert len(services.tiers_requalify(today=first_day)) == 1
+    with CaptureQueriesContext(connection) as four:
+        assert len(services.tiers_requalify(today=today)) == 4
+
+    # Then four members cost what one did
+    assert len(four) == len(one)
