@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from crm.errors import NotFound
-from loyalty.models import Member, MilesEntry, Programme, Tier
+from loyalty.models import Decision, Member, MilesEntry, Programme, StatusMatch, Tier
 
 
 def programme() -> Programme:
@@ -34,3 +34,25 @@ def member_get_by_number(*, number: str) -> Member:
 def statement(*, member: Member) -> QuerySet[MilesEntry]:
     """The member's ledger, newest first (the index ``milesentry_statement`` serves this order)."""
     return MilesEntry.objects.filter(member=member).order_by("-created_at", "-id")
+
+
+# --- Status matches ---------------------------------------------------------------------------
+
+
+def status_matches(*, status: str | None = None) -> QuerySet[StatusMatch]:
+    """Status match requests, oldest first (the queue is worked in order), with what a row shows."""
+    found = StatusMatch.objects.select_related("member__customer", "member__tier", "tier", "requested_by", "decided_by")
+    if status:
+        found = found.filter(status=status)
+    return found.order_by("requested_at", "id")
+
+
+def status_match_get(*, status_match_id: int) -> StatusMatch:
+    found = status_matches().filter(pk=status_match_id).first()
+    if found is None:
+        raise NotFound(_("No such status match."), code="status_match_not_found")
+    return found
+
+
+def status_match_pending_for(*, member: Member) -> StatusMatch | None:
+    return status_matches(status=Decision.PENDING).filter(member=member).first()

@@ -1,4 +1,19 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from loyalty.views.office import status_match
 
 app_name = "loyalty_office"
-urlpatterns: list = []
+urlpatterns: list = [
+    path("members/<str:number>/status-match/", status_match.StatusMatchNewView.as_view(), name="status_match_new"),
+    path("status-matches/", status_match.StatusMatchQueueView.as_view(), name="status_match_queue"),
+    path(
+        "status-matches/<int:status_match_id>/approve/",
+        status_match.StatusMatchApproveView.as_view(),
+        name="status_match_approve",
+    ),
+    path(
+        "status-matches/<int:status_match_id>/reject/",
+        status_match.StatusMatchRejectView.as_view(),
+        name="status_match_reject",
+    ),
+]

@@ -3,4 +3,8 @@
 
 def register(router) -> list:  # noqa: ANN001
     """Register the viewsets on ``router``; return extra URL patterns (non-viewset endpoints)."""
-    return []
+    from loyalty.api import status_match
+
+    extra: list = []
+    extra += status_match.register(router)
+    return extra

@@ -70,7 +70,7 @@ def status_match_request(
     (or a higher one), or while another request for the member waits."""
     _refuse_without(by, REQUEST)
     today = today or timezone.localdate()
-    member = Member.objects.select_for_update().select_related("tier", "customer").get(pk=member.pk)
+    member = Member.objects.select_for_update(of=("self",)).select_related("tier", "customer").get(pk=member.pk)
     if member.status != MemberStatus.ACTIVE:
         raise ApplicationError(_("This membership is closed."), code="member_closed", status=409)
     fields = {
@@ -98,8 +98,8 @@ def status_match_request(
 def _locked_pending(match: StatusMatch, by: User) -> tuple[StatusMatch, Member]:
     """The member then the request, locked in that order (members first, as the ledger does)."""
     _refuse_without(by, DECIDE)
-    member = Member.objects.select_for_update().select_related("customer").get(pk=match.member_id)
-    match = StatusMatch.objects.select_for_update().select_related("tier").get(pk=match.pk)
+    member = Member.objects.select_for_update(of=("self",)).select_related("customer").get(pk=match.member_id)
+    match = StatusMatch.objects.select_for_update(of=("self",)).select_related("tier").get(pk=match.pk)
     if match.status != Decision.PENDING:
         raise Conflict(_("This status match was already decided."), code="already_decided")
     if match.requested_by_id == by.pk:
