@@ -115,13 +115,14 @@ def tiers_upgrade(*, member_ids: Iterable[int], today: date | None = None) -> li
     all_tiers = list(Tier.objects.order_by("rank"))
     if not all_tiers:
         return []
-    months = _programme().qualification_months
     today = today or timezone.localdate()
+    months = None  # the programme's row is read only when someone moves
     moved = []
     for member in Member.objects.select_related("tier").filter(pk__in=list(member_ids)).order_by("pk"):
         reached = tier_for_counters(tiers=all_tiers, miles=member.qualifying_miles, segments=member.qualifying_segments)
         if reached.rank <= member.tier.rank:
             continue
+        months = months or _programme().qualification_months
         old = member.tier.code
         start = current_period_start(start=member.qualification_start, months=months, today=today)
         member.tier, member.tier_since = reached, today
