@@ -1,10 +1,12 @@
 """Award miles expire after the programme's months without activity, once, after a reminder sent once."""
 
+import threading
+import time
 from datetime import date, timedelta
 
 import pytest
 from django.core import mail
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -207,3 +209,56 @@ def test_the_beat_task_expires_and_reminds(django_capture_on_commit_callbacks):
     assert result == {"expired": 1, "reminded": 1}
     assert Member.objects.get(pk=gone.pk).award_balance == 0
     assert MemberNotice.objects.filter(member=soon).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_member_who_earns_while_the_sweep_waits_for_their_row_keeps_their_miles():
+    # Given an inactive member whose row a posting holds (the ledger's lock), about to credit new miles
+    m = inactive_member()
+    holding, release, outcome = threading.Event(), threading.Event(), {}
+
+    def earn() -> None:
+        try:
+            with transaction.atomic():
+                Member.objects.select_for_update().get(pk=m.pk)
+                holding.set()
+                release.wait(10)
+                credit(m, 100, at=timezone.now())
+        finally:
+            connection.close()
+
+    def sweep() -> None:
+        try:
+            outcome["expired"] = services.miles_expire(today=EXPIRES_ON)
+        finally:
+            connection.close()
+
+    earner = threading.Thread(target=earn)
+    earner.start()
+    assert holding.wait(10)
+
+    # When the sweep runs meanwhile, and waits for the row, and the credit then commits
+    sweeper = threading.Thread(target=sweep)
+    sweeper.start()
+    _wait_until_someone_waits_for_a_lock()
+    release.set()
+    earner.join(10)
+    sweeper.join(10)
+
+    # Then the sweep saw the new activity under the lock: nothing expired, the balance holds both credits
+    assert outcome["expired"] == []
+    assert not MilesEntry.objects.filter(member=m, kind=EntryKind.EXPIRY).exists()
+    assert Member.objects.get(pk=m.pk).award_balance == 12_100
+
+
+def _wait_until_someone_waits_for_a_lock(timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.02)
+    raise AssertionError("the sweep never waited for the member's row")
