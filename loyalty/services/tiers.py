@@ -110,7 +110,9 @@ def tiers_upgrade(*, member_ids: Iterable[int], today: date | None = None) -> li
 
     Called by the ledger after qualifying miles were posted, with the members' rows already locked.
     The new tier holds until the end of the next qualification period. Never moves anyone down: that
-    happens only at requalification.
+    happens only at requalification. A member whose period has ended but who is not requalified yet
+    (between midnight and the nightly run) is left for requalification: their counters still add the
+    ended period to the new one, and requalification looks at the new period's own counters again.
     """
     all_tiers = list(Tier.objects.order_by("rank"))
     if not all_tiers:
@@ -123,8 +125,10 @@ def tiers_upgrade(*, member_ids: Iterable[int], today: date | None = None) -> li
         if reached.rank <= member.tier.rank:
             continue
         months = months or _programme().qualification_months
+        start = member.qualification_start
+        if period_end(start=start, months=months) <= today:
+            continue
         old = member.tier.code
-        start = current_period_start(start=member.qualification_start, months=months, today=today)
         member.tier, member.tier_since = reached, today
         member.tier_valid_until = max(valid_until_after_next(start=start, months=months), member.tier_valid_until or date.min)
         member.save(update_fields=["tier", "tier_since", "tier_valid_until"])
@@ -263,6 +267,8 @@ def _requalify_chunk(*, today: date, months: int, chunk: int, tiers_by_id: dict[
             changes.append(TierChange(member_id, customer_id, current.code, landing.code))
     with connection.cursor() as cursor:
         cursor.execute(_APPLY, columns)
+    # The new period's counters may already reach a tier (postings since its first day).
+    tiers_upgrade(member_ids=ids, today=today)
     for change in changes:
         send_after_commit(
             events.tier_changed, sender=Member, member_id=change.member_id, customer_id=change.customer_id,

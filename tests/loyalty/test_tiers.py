@@ -65,20 +65,35 @@ def test_flown_segments_reach_a_tier_too():
     assert m.tier.code == "gold"
 
 
-def test_a_tier_reached_while_requalification_is_late_holds_until_the_end_of_the_period_after_the_current_one():
-    # Given a member whose period ended 10 days ago and who was not requalified yet
+def test_miles_posted_after_period_end_but_before_requalification_count_only_for_the_new_period(
+    django_capture_on_commit_callbacks,
+):
+    # Given Blue members whose period ended 10 days ago, not requalified yet: one earned 20,000 in it
     today = timezone.localdate()
     start = year_ago(today - timedelta(days=10))
-    m = given_member(start=start)
+    mixed = given_member(start=start, entries=[(20_000, 0, in_period(start))])
+    fresh = given_member(start=start)
 
-    # When they reach Silver today
-    post(m, qualifying=25_000)
+    # When both earn after the period's end (the first 10,000, the second 26,000)
+    with capture_events(events) as seen, django_capture_on_commit_callbacks(execute=True):
+        post(mixed, qualifying=10_000)
+        post(fresh, qualifying=26_000)
 
-    # Then it holds until the end of the period after the one today is in (which began 10 days ago)
-    m.refresh_from_db()
-    current_start = add_months(start, 12)
-    assert m.tier.code == "silver"
-    assert m.tier_valid_until == add_months(add_months(current_start, 12), 12) - timedelta(days=1)
+    # Then no one moves yet: 20,000 + 10,000 straddle two periods
+    assert tier_changes(seen) == []
+    assert {m.tier.code for m in Member.objects.filter(pk__in=[mixed.pk, fresh.pk])} == {"blue"}
+
+    # And requalification keeps the first Blue and gives the second Silver on the new period alone,
+    # held until the end of the period after the new one
+    with capture_events(events) as seen, django_capture_on_commit_callbacks(execute=True):
+        services.tiers_requalify(today=today)
+    mixed.refresh_from_db()
+    fresh.refresh_from_db()
+    new_start = add_months(start, 12)
+    assert (mixed.tier.code, mixed.qualifying_miles) == ("blue", 10_000)
+    assert (fresh.tier.code, fresh.qualification_start) == ("silver", new_start)
+    assert fresh.tier_valid_until == add_months(add_months(new_start, 12), 12) - timedelta(days=1)
+    assert tier_changes(seen) == [("blue", "silver", "qualified")]
 
 
 # --- Requalification at period end --------------------------------------------------------
