@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from crm.errors import NotFound
-from loyalty.models import Member, MilesEntry, Programme, Tier
+from loyalty.models import Adjustment, Decision, HouseholdInvitation, Member, MilesEntry, Programme, Tier
 
 
 def programme() -> Programme:
@@ -34,3 +34,56 @@ def member_get_by_number(*, number: str) -> Member:
 def statement(*, member: Member) -> QuerySet[MilesEntry]:
     """The member's ledger, newest first (the index ``milesentry_statement`` serves this order)."""
     return MilesEntry.objects.filter(member=member).order_by("-created_at", "-id")
+
+
+# --- Households and adjustments ------------------------------------------------------------
+
+
+def household_pool(*, member: Member) -> tuple[int, list[Member]]:
+    """The award miles the member's household pools, and its members (head first, then by pk).
+
+    A member in no household pools alone: ``(their balance, [member])``.
+    """
+    fresh = Member.objects.select_related("customer", "tier").get(pk=member.pk)
+    if fresh.household_id is None:
+        return fresh.award_balance, [fresh]
+    members = list(Member.objects.select_related("customer", "tier", "household").filter(household_id=fresh.household_id))
+    members.sort(key=lambda m: (m.household.head_id != m.pk, m.pk))
+    return sum(m.award_balance for m in members), members
+
+
+def household_invitations_for(*, member: Member) -> QuerySet[HouseholdInvitation]:
+    """Invitations waiting for the member's answer, oldest first."""
+    return (
+        HouseholdInvitation.objects.filter(member=member, accepted_at__isnull=True)
+        .select_related("household__head__customer")
+        .order_by("created_at", "pk")
+    )
+
+
+def household_invitations_sent(*, household_id: int) -> QuerySet[HouseholdInvitation]:
+    """Invitations the household's head sent that are not yet accepted."""
+    return (
+        HouseholdInvitation.objects.filter(household_id=household_id, accepted_at__isnull=True)
+        .select_related("member__customer")
+        .order_by("created_at", "pk")
+    )
+
+
+def adjustments_pending() -> QuerySet[Adjustment]:
+    """The approvals queue: pending adjustments, oldest first (the ``adjustment_pending`` index)."""
+    return adjustments_list(status=Decision.PENDING).order_by("requested_at", "pk")
+
+
+def adjustments_list(*, status: str | None = None) -> QuerySet[Adjustment]:
+    queryset = Adjustment.objects.select_related("member__customer", "member__tier", "requested_by", "decided_by", "entry")
+    if status:
+        queryset = queryset.filter(status=status)
+    return queryset
+
+
+def adjustment_get(*, adjustment_id: int) -> Adjustment:
+    found = adjustments_list().filter(pk=adjustment_id).first()
+    if found is None:
+        raise NotFound(_("No such adjustment."), code="adjustment_not_found")
+    return found

@@ -1,0 +1,220 @@
+"""Agents' adjustments: posted at once up to the threshold, else decided once by another supervisor."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+
+from crm.errors import ApplicationError
+from crm.models import TimelineEntry
+from crm.permissions import SUPERVISOR
+from loyalty import selectors, services
+from loyalty.models import Adjustment, Decision, EntryKind, MilesEntry
+from tests.loyalty.factories import credit, member
+from tests.loyalty.test_ledger import assert_balance_is_sum
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def threshold():
+    return selectors.programme().adjustment_approval_threshold
+
+
+def request(m, by, award, *, kind="goodwill", reason="Delayed bag", qualifying=0):  # noqa: ANN001, ANN201
+    return services.adjustment_request(member=m, kind=kind, award_miles=award, qualifying_miles=qualifying, reason=reason, by=by)
+
+
+def test_an_adjustment_of_exactly_the_threshold_is_posted_at_once(agent, threshold):
+    # given a member
+    m = member()
+    # when an agent adjusts by exactly the threshold
+    adjustment = request(m, agent, threshold, reason="  Lost   bag ")
+    # then it is posted: an ADJUSTMENT entry keyed by the adjustment, the reason as its note
+    assert adjustment.status == Decision.APPROVED
+    entry = MilesEntry.objects.get(idempotency_key=f"adjustment:{adjustment.pk}")
+    assert (entry.kind, entry.award_miles, entry.note, entry.created_by_id) == (
+        EntryKind.ADJUSTMENT,
+        threshold,
+        "Lost bag",
+        agent.pk,
+    )
+    assert adjustment.entry_id == entry.pk
+    m.refresh_from_db()
+    assert m.award_balance == threshold
+    assert_balance_is_sum(m)
+    timeline = TimelineEntry.objects.get(customer=m.customer, kind="miles.adjusted")
+    assert timeline.actor_id == agent.pk
+    assert timeline.data["adjustment"] == adjustment.pk
+
+
+def test_one_mile_above_the_threshold_waits_for_a_supervisor(agent, threshold):
+    m = member()
+    adjustment = request(m, agent, threshold + 1)
+    assert adjustment.status == Decision.PENDING
+    assert adjustment.entry_id is None
+    assert not MilesEntry.objects.filter(member=m).exists()
+    assert TimelineEntry.objects.filter(customer=m.customer, kind="miles.adjustment_requested").count() == 1
+    assert list(selectors.adjustments_pending()) == [adjustment]
+
+
+def test_qualifying_miles_above_the_threshold_also_wait(agent, threshold):
+    m = member()
+    adjustment = request(m, agent, 10, qualifying=threshold + 1, kind="correction")
+    assert adjustment.status == Decision.PENDING
+
+
+def test_a_supervisor_approves_and_the_miles_are_posted(agent, supervisor, threshold):
+    # given a pending adjustment
+    m = member()
+    adjustment = request(m, agent, threshold + 1)
+    # when a supervisor approves it
+    services.adjustment_approve(adjustment=adjustment, by=supervisor, note="ok")
+    # then it is posted once, decided by the supervisor, and on the timeline
+    adjustment.refresh_from_db()
+    assert (adjustment.status, adjustment.decided_by_id, adjustment.decision_note) == (Decision.APPROVED, supervisor.pk, "ok")
+    m.refresh_from_db()
+    assert m.award_balance == threshold + 1
+    assert TimelineEntry.objects.get(customer=m.customer, kind="miles.adjusted").actor_id == supervisor.pk
+    # and deciding it again is refused (409)
+    with pytest.raises(ApplicationError) as refused:
+        services.adjustment_approve(adjustment=adjustment, by=supervisor)
+    assert (refused.value.status, refused.value.code) == (409, "already_decided")
+    with pytest.raises(ApplicationError) as refused:
+        services.adjustment_reject(adjustment=adjustment, by=supervisor, note="no")
+    assert refused.value.status == 409
+    assert MilesEntry.objects.filter(member=m).count() == 1
+
+
+def test_a_rejection_needs_a_note_and_posts_nothing(agent, supervisor, threshold):
+    m = member()
+    adjustment = request(m, agent, threshold + 1)
+    with pytest.raises(ApplicationError) as refused:
+        services.adjustment_reject(adjustment=adjustment, by=supervisor, note="  ")
+    assert refused.value.fields.keys() == {"note"}
+    services.adjustment_reject(adjustment=adjustment, by=supervisor, note="Not eligible")
+    adjustment.refresh_from_db()
+    assert (adjustment.status, adjustment.decision_note) == (Decision.REJECTED, "Not eligible")
+    assert not MilesEntry.objects.filter(member=m).exists()
+    assert TimelineEntry.objects.filter(customer=m.customer, kind="miles.adjustment_rejected").exists()
+
+
+def test_an_agent_cannot_approve(agent, make_staff, threshold):
+    other_agent = make_staff("Agent", username="agent2")
+    adjustment = request(member(), agent, threshold + 1)
+    with pytest.raises(ApplicationError) as refused:
+        services.adjustment_approve(adjustment=adjustment, by=other_agent)
+    assert (refused.value.status, refused.value.code) == (403, "forbidden")
+    adjustment.refresh_from_db()
+    assert adjustment.status == Decision.PENDING
+
+
+def test_a_supervisor_cannot_approve_their_own_request(supervisor, threshold):
+    adjustment = request(member(), supervisor, threshold + 1)
+    with pytest.raises(ApplicationError) as refused:
+        services.adjustment_approve(adjustment=adjustment, by=supervisor)
+    assert (refused.value.status, refused.value.code) == (403, "own_adjustment")
+    with pytest.raises(ApplicationError):
+        services.adjustment_reject(adjustment=adjustment, by=supervisor, note="mine")
+    adjustment.refresh_from_db()
+    assert adjustment.status == Decision.PENDING
+
+
+def test_a_marketer_cannot_adjust(marketer):
+    m = member()
+    with pytest.raises(ApplicationError) as refused:
+        request(m, marketer, 100)
+    assert refused.value.status == 403
+    assert not Adjustment.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("award", "qualifying", "reason", "kind", "field"),
+    [
+        (0, 0, "why", "goodwill", "award_miles"),
+        (100, 0, "   ", "goodwill", "reason"),
+        (100, 0, "x" * 301, "goodwill", "reason"),
+        (1_000_001, 0, "why", "goodwill", "award_miles"),
+        (100, -1_000_001, "why", "goodwill", "qualifying_miles"),
+        (100, 0, "why", "bribe", "kind"),
+    ],
+)
+def test_bad_adjustments_are_refused_and_record_nothing(agent, award, qualifying, reason, kind, field):
+    m = member()
+    with pytest.raises(ApplicationError) as refused:
+        request(m, agent, award, qualifying=qualifying, reason=reason, kind=kind)
+    assert field in refused.value.fields
+    assert not Adjustment.objects.exists()
+
+
+def test_a_debit_beyond_the_balance_is_refused_when_asked(agent):
+    m = member()
+    credit(m, 100)
+    with pytest.raises(services.InsufficientMiles) as refused:
+        request(m, agent, -101, kind="correction")
+    assert "award_miles" in refused.value.fields
+    assert not Adjustment.objects.exists()
+    request(m, agent, -100, kind="correction")
+    m.refresh_from_db()
+    assert m.award_balance == 0
+    assert_balance_is_sum(m)
+
+
+def test_approving_a_debit_the_member_can_no_longer_cover_keeps_it_pending(agent, supervisor, threshold):
+    # given a pending debit asked for while the member had the miles
+    m = member()
+    credit(m, threshold + 10)
+    adjustment = request(m, agent, -(threshold + 5), kind="correction")
+    # and the miles are spent before a supervisor looks at it
+    services.miles_post(
+        posting=services.Posting(member_id=m.pk, kind=EntryKind.REDEMPTION, reason="award_ticket", key="spend", award=-100)
+    )
+    # when the supervisor approves, it is refused and stays pending; rejecting it still works
+    with pytest.raises(services.InsufficientMiles):
+        services.adjustment_approve(adjustment=adjustment, by=supervisor)
+    adjustment.refresh_from_db()
+    assert adjustment.status == Decision.PENDING
+    m.refresh_from_db()
+    assert m.award_balance == threshold - 90
+    services.adjustment_reject(adjustment=adjustment, by=supervisor, note="Miles already spent")
+    assert_balance_is_sum(m)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_supervisors_approving_at_once_post_once(agent, supervisor, make_staff, threshold):
+    # given a pending adjustment and two supervisors, each in its own thread and connection
+    second = make_staff(SUPERVISOR, username="supervisor2")
+    m = member()
+    adjustment = request(m, agent, threshold + 1)
+    barrier = threading.Barrier(2, timeout=30)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def approve(user) -> None:  # noqa: ANN001
+        try:
+            connection.ensure_connection()
+            barrier.wait()
+            services.adjustment_approve(adjustment=Adjustment(pk=adjustment.pk), by=user)
+            outcome = "approved"
+        except ApplicationError as error:
+            outcome = f"{error.status} {error.code}"
+        except Exception as error:  # noqa: BLE001 - a crash is an outcome the assertions must see
+            outcome = repr(error)
+        finally:
+            connection.close()
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=approve, args=(user,)) for user in (supervisor, second)]
+    # when both approve at the same moment
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    # then one posting, the other told it was already decided
+    assert sorted(outcomes) == ["409 already_decided", "approved"]
+    assert MilesEntry.objects.filter(member=m).count() == 1
+    m.refresh_from_db()
+    assert m.award_balance == threshold + 1
