@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
@@ -56,7 +58,7 @@ def household_invitations_for(*, member: Member) -> QuerySet[HouseholdInvitation
     """Invitations waiting for the member's answer, oldest first."""
     return (
         HouseholdInvitation.objects.filter(member=member, accepted_at__isnull=True)
-        .select_related("household__head__customer")
+        .select_related("household__head__customer", "member")
         .order_by("created_at", "pk")
     )
 
@@ -65,7 +67,7 @@ def household_invitations_sent(*, household_id: int) -> QuerySet[HouseholdInvita
     """Invitations the household's head sent that are not yet accepted."""
     return (
         HouseholdInvitation.objects.filter(household_id=household_id, accepted_at__isnull=True)
-        .select_related("member__customer")
+        .select_related("member__customer", "household__head")
         .order_by("created_at", "pk")
     )
 
@@ -87,3 +89,39 @@ def adjustment_get(*, adjustment_id: int) -> Adjustment:
     if found is None:
         raise NotFound(_("No such adjustment."), code="adjustment_not_found")
     return found
+
+
+@dataclass(frozen=True)
+class HouseholdOverview:
+    """What the member's household page shows: the pool and its members to the head, invitations to answer."""
+
+    member: Member
+    household_id: int | None
+    head: Member | None
+    members: list[Member]
+    pooled_balance: int | None  # the head's to see; None for the other members
+    invitations_received: list[HouseholdInvitation]
+    invitations_sent: list[HouseholdInvitation]
+
+    @property
+    def is_head(self) -> bool:
+        return self.head is not None and self.head.pk == self.member.pk
+
+
+def household_overview(*, member: Member) -> HouseholdOverview:
+    """The member's household as the portal and the API show it, in a fixed number of queries."""
+    total, members = household_pool(member=member)
+    fresh = next(m for m in members if m.pk == member.pk)
+    if fresh.household_id is None:
+        return HouseholdOverview(fresh, None, None, [], None, list(household_invitations_for(member=fresh)), [])
+    head = members[0]
+    is_head = head.pk == fresh.pk
+    return HouseholdOverview(
+        member=fresh,
+        household_id=fresh.household_id,
+        head=head,
+        members=members,
+        pooled_balance=total if is_head else None,
+        invitations_received=[],
+        invitations_sent=list(household_invitations_sent(household_id=fresh.household_id)) if is_head else [],
+    )

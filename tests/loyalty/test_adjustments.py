@@ -218,3 +218,77 @@ def test_two_supervisors_approving_at_once_post_once(agent, supervisor, make_sta
     assert MilesEntry.objects.filter(member=m).count() == 1
     m.refresh_from_db()
     assert m.award_balance == threshold + 1
+
+
+# --- API -------------------------------------------------------------------------------------
+
+
+def test_api_agent_adjusts_and_a_supervisor_approves_from_the_queue(agent, supervisor, api_as, threshold):
+    # given a member and an agent's API client
+    m = member()
+    agent_api, supervisor_api = api_as(agent), api_as(supervisor)
+    # when the agent asks for more than the threshold
+    asked = agent_api.post(
+        f"/api/v1/loyalty/members/{m.number}/adjustments/",
+        {"kind": "goodwill", "award_miles": threshold + 1, "reason": "Missed connection"},
+        format="json",
+    )
+    # then it waits in the queue; the agent may not approve it
+    assert asked.status_code == 201, asked.json()
+    body = asked.json()
+    assert (body["status"], body["member"], body["entry"]) == ("pending", m.number, None)
+    queue = supervisor_api.get("/api/v1/loyalty/adjustments/?status=pending").json()
+    assert [row["id"] for row in queue["results"]] == [body["id"]]
+    refused = agent_api.post(f"/api/v1/loyalty/adjustments/{body['id']}/approve/", {}, format="json")
+    assert refused.status_code == 403
+    # and the supervisor approves it once
+    approved = supervisor_api.post(f"/api/v1/loyalty/adjustments/{body['id']}/approve/", {"note": "ok"}, format="json")
+    assert approved.status_code == 200, approved.json()
+    assert approved.json()["status"] == "approved"
+    again = supervisor_api.post(f"/api/v1/loyalty/adjustments/{body['id']}/reject/", {"note": "no"}, format="json")
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "already_decided")
+    m.refresh_from_db()
+    assert m.award_balance == threshold + 1
+
+
+def test_api_refuses_bad_input_in_the_error_shape(agent, api_as):
+    m = member()
+    response = api_as(agent).post(
+        f"/api/v1/loyalty/members/{m.number}/adjustments/", {"kind": "goodwill", "award_miles": 0, "reason": "x"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "award_miles" in response.json()["error"]["fields"]
+    response = api_as(agent).post(
+        f"/api/v1/loyalty/members/{m.number}/adjustments/",
+        {"kind": "goodwill", "award_miles": "10", "reason": "x"},
+        format="json",
+    )
+    assert response.status_code == 400
+    unknown = api_as(agent).post(
+        "/api/v1/loyalty/members/0000000000/adjustments/", {"kind": "goodwill", "award_miles": 1, "reason": "x"}, format="json"
+    )
+    assert unknown.status_code == 404
+    assert not Adjustment.objects.exists()
+
+
+def test_api_marketers_and_passengers_cannot_adjust_or_see_adjustments(marketer, passenger, api_as):
+    m = member()
+    for user in (marketer, passenger[0]):
+        client = api_as(user)
+        response = client.post(
+            f"/api/v1/loyalty/members/{m.number}/adjustments/",
+            {"kind": "goodwill", "award_miles": 1, "reason": "x"},
+            format="json",
+        )
+        assert response.status_code == 403
+        assert client.get("/api/v1/loyalty/adjustments/").status_code == 403
+    assert not Adjustment.objects.exists()
+
+
+def test_api_adjustment_list_does_not_grow_in_queries(agent, supervisor, api_as, threshold, django_assert_max_num_queries):
+    for _ in range(12):
+        request(member(), agent, threshold + 1)
+    client = api_as(supervisor)
+    with django_assert_max_num_queries(8):
+        response = client.get("/api/v1/loyalty/adjustments/?status=pending")
+    assert response.json()["count"] == 12

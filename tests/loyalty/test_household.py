@@ -184,3 +184,60 @@ def test_members_leave_the_head_removes_and_the_head_leaves_last():
     assert not Household.objects.filter(pk=household.pk).exists()
     head.refresh_from_db()
     assert head.household_id is None
+
+
+# --- API -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def members_with_logins(make_passenger, api_as):
+    """Two passengers who are members, each with an API client."""
+
+    def make(n: int):  # noqa: ANN202
+        rows = []
+        for i in range(n):
+            user, customer = make_passenger(f"member{i}@example.com")
+            rows.append((member(customer), api_as(user)))
+        return rows
+
+    return make
+
+
+def test_api_a_household_is_made_invited_into_and_accepted(members_with_logins):
+    (head, head_api), (other, other_api) = members_with_logins(2)
+    credit(head, 100)
+    credit(other, 400)
+    assert head_api.post("/api/v1/loyalty/household/").status_code == 201
+    invited = head_api.post(
+        "/api/v1/loyalty/household/invitations/",
+        {"frequent_flyer_number": other.number, "family_name": other.customer.family_name},
+        format="json",
+    )
+    assert invited.status_code == 201, invited.json()
+    invitation_id = invited.json()["invitations_sent"][0]["id"]
+    # the head cannot accept on the invitee's behalf
+    assert head_api.post(f"/api/v1/loyalty/household/invitations/{invitation_id}/accept/").status_code == 404
+    received = other_api.get("/api/v1/loyalty/household/").json()["invitations_received"]
+    assert [i["id"] for i in received] == [invitation_id]
+    accepted = other_api.post(f"/api/v1/loyalty/household/invitations/{invitation_id}/accept/")
+    assert accepted.status_code == 200
+    # the head sees the pool; the other member sees the members but no balances
+    seen_by_head = head_api.get("/api/v1/loyalty/household/").json()
+    assert seen_by_head["pooled_balance"] == 500
+    assert [m["number"] for m in seen_by_head["members"]] == [head.number, other.number]
+    seen_by_other = other_api.get("/api/v1/loyalty/household/").json()
+    assert seen_by_other["pooled_balance"] is None
+    assert {m["award_balance"] for m in seen_by_other["members"]} == {None}
+    # the head removes the member
+    removed = head_api.delete(f"/api/v1/loyalty/household/members/{other.number}/")
+    assert removed.status_code == 200
+    assert other_api.get("/api/v1/loyalty/household/").json()["in_household"] is False
+
+
+def test_api_without_a_membership_is_a_404(passenger, api_as):
+    response = api_as(passenger[0]).get("/api/v1/loyalty/household/")
+    assert (response.status_code, response.json()["error"]["code"]) == (404, "not_a_member")
+
+
+def test_api_household_needs_a_login(api_client):
+    assert api_client.get("/api/v1/loyalty/household/").status_code == 401

@@ -204,3 +204,31 @@ def test_concurrent_transfers_never_overdraw():
     assert sender.award_balance == 0
     assert_balance_is_sum(sender)
     assert_balance_is_sum(recipient)
+
+
+# --- API -------------------------------------------------------------------------------------
+
+
+def test_api_quote_and_send(make_passenger, api_as):
+    user, customer = make_passenger("sender@example.com")
+    sender, recipient = member(customer), member()
+    credit(sender, 3000)
+    client = api_as(user)
+    quote = client.get("/api/v1/loyalty/transfers/quote/?miles=2000").json()
+    assert (quote["fee"], quote["total"], quote["award_balance"]) == (200, 2200, 3000)
+    assert quote["remaining_this_year"] == quote["yearly_cap"]
+    body = {
+        "frequent_flyer_number": recipient.number,
+        "family_name": recipient.customer.family_name,
+        "miles": 2000,
+        "transfer_id": str(uuid.uuid4()),
+    }
+    sent = client.post("/api/v1/loyalty/transfers/", body, format="json")
+    assert sent.status_code == 201, sent.json()
+    assert (sent.json()["fee"], sent.json()["award_balance"]) == (200, 800)
+    again = client.post("/api/v1/loyalty/transfers/", body, format="json")
+    assert again.status_code == 200
+    too_much = client.post("/api/v1/loyalty/transfers/", {**body, "transfer_id": str(uuid.uuid4())}, format="json")
+    assert (too_much.status_code, too_much.json()["error"]["code"]) == (409, "insufficient_miles")
+    recipient.refresh_from_db()
+    assert recipient.award_balance == 2000
