@@ -292,3 +292,76 @@ def test_api_adjustment_list_does_not_grow_in_queries(agent, supervisor, api_as,
     with django_assert_max_num_queries(8):
         response = client.get("/api/v1/loyalty/adjustments/?status=pending")
     assert response.json()["count"] == 12
+
+
+# --- Office pages ------------------------------------------------------------------------------
+
+
+def test_office_agent_adjusts_from_the_form_and_the_visit_is_audited(agent_client, agent, threshold):
+    from crm.models import CustomerAccess
+
+    m = member()
+    url = f"/office/loyalty/members/{m.number}/adjust/"
+    page = agent_client.get(url)
+    assert page.status_code == 200
+    assert m.number in page.content.decode()
+    posted = agent_client.post(url, {"kind": "goodwill", "award_miles": "250", "qualifying_miles": "", "reason": "Seat broken"})
+    assert posted.status_code == 302
+    m.refresh_from_db()
+    assert m.award_balance == 250
+    assert CustomerAccess.objects.filter(customer=m.customer, user=agent).count() >= 2
+    # a bad form changes nothing and says why
+    bad = agent_client.post(url, {"kind": "goodwill", "award_miles": "0", "reason": "x"})
+    assert bad.status_code == 400
+    assert "An adjustment must change some miles." in bad.content.decode()
+    overdraw = agent_client.post(url, {"kind": "correction", "award_miles": "-251", "reason": "x"})
+    assert overdraw.status_code == 409
+    m.refresh_from_db()
+    assert m.award_balance == 250
+
+
+def test_office_adjust_refuses_marketers_and_unknown_numbers(marketer_client, agent_client):
+    m = member()
+    assert marketer_client.get(f"/office/loyalty/members/{m.number}/adjust/").status_code == 403
+    assert (
+        marketer_client.post(
+            f"/office/loyalty/members/{m.number}/adjust/", {"kind": "goodwill", "award_miles": "1", "reason": "x"}
+        ).status_code
+        == 403
+    )
+    assert agent_client.get("/office/loyalty/members/0000000000/adjust/").status_code == 404
+    assert not Adjustment.objects.exists()
+
+
+def test_office_approvals_queue_lists_oldest_first_and_decides(
+    agent, supervisor_client, agent_client, threshold, django_assert_max_num_queries
+):
+    # given three pending adjustments
+    pending = [request(member(), agent, threshold + n) for n in (1, 2, 3)]
+    # when a supervisor opens the queue (agents cannot)
+    assert agent_client.get("/office/loyalty/approvals/").status_code == 403
+    with django_assert_max_num_queries(12):
+        page = supervisor_client.get("/office/loyalty/approvals/")
+    html = page.content.decode()
+    # then they are listed oldest first
+    positions = [html.index(f"/office/loyalty/approvals/adjustments/{a.pk}/approve/") for a in pending]
+    assert positions == sorted(positions)
+    # and approving one posts it, rejecting one needs a note
+    assert (
+        supervisor_client.post(f"/office/loyalty/approvals/adjustments/{pending[0].pk}/approve/", {"note": ""}).status_code == 302
+    )
+    supervisor_client.post(f"/office/loyalty/approvals/adjustments/{pending[1].pk}/reject/", {"note": ""})
+    supervisor_client.post(f"/office/loyalty/approvals/adjustments/{pending[2].pk}/reject/", {"note": "Duplicate"})
+    statuses = [Adjustment.objects.get(pk=a.pk).status for a in pending]
+    assert statuses == [Decision.APPROVED, Decision.PENDING, Decision.REJECTED]
+    assert agent_client.post(f"/office/loyalty/approvals/adjustments/{pending[1].pk}/approve/").status_code == 403
+
+
+def test_office_approvals_queue_queries_do_not_grow_with_the_queue(
+    agent, supervisor_client, threshold, django_assert_max_num_queries
+):
+    for _ in range(20):
+        request(member(), agent, threshold + 1)
+    with django_assert_max_num_queries(12):
+        page = supervisor_client.get("/office/loyalty/approvals/")
+    assert page.status_code == 200
