@@ -241,3 +241,67 @@ def test_api_without_a_membership_is_a_404(passenger, api_as):
 
 def test_api_household_needs_a_login(api_client):
     assert api_client.get("/api/v1/loyalty/household/").status_code == 401
+
+
+# --- Portal pages ----------------------------------------------------------------------------
+
+
+def _portal_member(make_passenger, email: str):  # noqa: ANN202
+    from django.test import Client
+
+    user, customer = make_passenger(email)
+    client = Client()
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    return member(customer), client
+
+
+def test_portal_household_flow_create_invite_accept_leave(make_passenger):
+    head, head_client = _portal_member(make_passenger, "head@example.com")
+    other, other_client = _portal_member(make_passenger, "other@example.com")
+    credit(head, 300)
+    credit(other, 700)
+    # a member with no household is offered to start one
+    page = head_client.get("/miles/household/")
+    assert page.status_code == 200
+    assert "/miles/household/create/" in page.content.decode()
+    assert head_client.post("/miles/household/create/").status_code == 302
+    # a wrong family name is refused beside the field and sends nothing
+    bad = head_client.post("/miles/household/invite/", {"frequent_flyer_number": other.number, "family_name": "Nobody"})
+    assert bad.status_code == 400
+    assert not HouseholdInvitation.objects.exists()
+    head_client.post(
+        "/miles/household/invite/", {"frequent_flyer_number": other.number, "family_name": other.customer.family_name}
+    )
+    invitation = HouseholdInvitation.objects.get(member=other)
+    # the head cannot accept it for the invitee
+    assert head_client.post(f"/miles/household/invitations/{invitation.pk}/accept/").status_code == 404
+    assert f"/miles/household/invitations/{invitation.pk}/accept/" in other_client.get("/miles/household/").content.decode()
+    assert other_client.post(f"/miles/household/invitations/{invitation.pk}/accept/").status_code == 302
+    # the head sees the pooled balance, the member does not
+    head_page = head_client.get("/miles/household/").content.decode()
+    assert "1000" in head_page
+    other_page = other_client.get("/miles/household/").content.decode()
+    assert "1000" not in other_page
+    assert other_client.post("/miles/household/leave/").status_code == 302
+    other.refresh_from_db()
+    assert other.household_id is None
+
+
+def test_portal_household_pages_need_a_login_and_stay_constant_in_queries(client, make_passenger, django_assert_max_num_queries):
+    assert client.get("/miles/household/").status_code == 302
+    assert client.get("/miles/transfer/").status_code == 302
+    head, head_client = _portal_member(make_passenger, "head@example.com")
+    services.household_create(member=head)
+    for _ in range(4):
+        join(head, member())
+    for _ in range(1):
+        invite(head, member())
+    with django_assert_max_num_queries(14):
+        page = head_client.get("/miles/household/")
+    assert page.status_code == 200
+
+
+def test_portal_for_a_passenger_who_is_not_a_member(passenger_client):
+    page = passenger_client.get("/miles/household/")
+    assert page.status_code == 200
+    assert "not a member" in page.content.decode()

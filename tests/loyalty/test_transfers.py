@@ -232,3 +232,37 @@ def test_api_quote_and_send(make_passenger, api_as):
     assert (too_much.status_code, too_much.json()["error"]["code"]) == (409, "insufficient_miles")
     recipient.refresh_from_db()
     assert recipient.award_balance == 2000
+
+
+# --- Portal page -----------------------------------------------------------------------------
+
+
+def test_portal_transfer_previews_the_fee_then_sends_once(make_passenger):
+    from django.test import Client
+
+    user, customer = make_passenger("sender@example.com")
+    sender, recipient = member(customer), member()
+    credit(sender, 5000)
+    client = Client()
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    page = client.get("/miles/transfer/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "10% of the miles sent" in html
+    form = {
+        "frequent_flyer_number": recipient.number,
+        "family_name": recipient.customer.family_name,
+        "miles": "2000",
+        "transfer_id": str(uuid.uuid4()),
+    }
+    preview = client.post("/miles/transfer/", {**form, "preview": "1"})
+    assert preview.status_code == 200
+    assert "2200" in preview.content.decode()
+    assert not MilesEntry.objects.filter(kind=EntryKind.TRANSFER).exists()
+    assert client.post("/miles/transfer/", {**form, "send": "1"}).status_code == 302
+    assert client.post("/miles/transfer/", {**form, "send": "1"}).status_code == 302  # the same form again
+    sender.refresh_from_db()
+    assert sender.award_balance == 2800
+    refused = client.post("/miles/transfer/", {**form, "miles": "5000", "transfer_id": str(uuid.uuid4()), "send": "1"})
+    assert refused.status_code == 409
+    assert "this transfer needs" in refused.content.decode()
