@@ -7,8 +7,10 @@ import uuid
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.models import AdjustmentKind
-from loyalty.services.adjustments import MAX_ADJUSTMENT_MILES, REASON_MAX
+from loyalty.models import Adjustment, AdjustmentKind
+
+MAX_ADJUSTMENT_MILES = Adjustment.MAX_MILES
+REASON_MAX = Adjustment._meta.get_field("reason").max_length
 
 # --- Adjustments (office) -------------------------------------------------------------------
 

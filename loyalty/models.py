@@ -228,6 +228,9 @@ class AdjustmentKind(models.TextChoices):
 class Adjustment(models.Model):
     """An agent's change to a member's miles; above the programme's threshold it waits for a supervisor."""
 
+    # No agent types a million miles by design: beyond this an adjustment is a typo, whoever approves it.
+    MAX_MILES = 1_000_000
+
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="adjustments")
     kind = models.CharField(_("kind"), max_length=12, choices=AdjustmentKind.choices)
     award_miles = models.IntegerField(_("award miles"), default=0)

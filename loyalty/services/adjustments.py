@@ -29,9 +29,8 @@ from loyalty.services.ledger import InsufficientMiles, Posting, miles_post
 
 ADJUST = "loyalty.adjust_miles"
 APPROVE = "loyalty.approve_loyalty"
-# No agent types a million miles by design: beyond this an adjustment is a typo, whoever approves it.
-MAX_ADJUSTMENT_MILES = 1_000_000
-REASON_MAX = 300
+MAX_ADJUSTMENT_MILES = Adjustment.MAX_MILES
+REASON_MAX = Adjustment._meta.get_field("reason").max_length
 
 
 def _is_staff_with(user: User | None, perm: str) -> bool:
