@@ -29,6 +29,8 @@ from crm.models import (
     User,
 )
 from crm.permissions import AGENT, MARKETER, PASSENGER, SUPERVISOR
+from loyalty import services as loyalty_services
+from loyalty.models import Member
 from reservations import services
 from reservations.models import (
     Booking,
@@ -44,8 +46,6 @@ from reservations.models import (
     RefundStatus,
     Ticket,
 )
-from loyalty import services as loyalty_services
-from loyalty.models import Member
 from tests.crm.factories import CustomerFactory, StaffFactory, UserFactory
 from tests.reservations.factories import (
     AircraftTypeFactory,
