@@ -38,7 +38,11 @@ class AdjustmentApproveForm(forms.Form):
 
 
 class AdjustmentRejectForm(forms.Form):
-    note = forms.CharField(label=_("Why is it rejected?"), max_length=REASON_MAX)
+    note = forms.CharField(
+        label=_("Why is it rejected?"),
+        max_length=REASON_MAX,
+        error_messages={"required": _("Say why the adjustment is rejected.")},
+    )
 
 
 # --- Household and transfers (portal) -------------------------------------------------------
@@ -61,4 +65,4 @@ class TransferForm(forms.Form):
     family_name = forms.CharField(label=_("Recipient's family name"), max_length=100)
     miles = forms.IntegerField(label=_("Miles to send"), min_value=1, max_value=10_000_000)
     # Names this transfer: submitting the same form twice posts it once.
-    transfer_id = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
+    transfer_id = forms.UUIDField(label=_("Form reference"), widget=forms.HiddenInput, initial=uuid.uuid4)

@@ -365,3 +365,23 @@ def test_office_approvals_queue_queries_do_not_grow_with_the_queue(
     with django_assert_max_num_queries(12):
         page = supervisor_client.get("/office/loyalty/approvals/")
     assert page.status_code == 200
+
+
+def test_office_rejecting_without_a_note_says_why_and_keeps_it_pending(agent, supervisor_client, threshold):
+    adjustment = request(member(), agent, threshold + 1)
+    response = supervisor_client.post(
+        f"/office/loyalty/approvals/adjustments/{adjustment.pk}/reject/", {"note": "  "}, follow=True
+    )
+    assert "Say why the adjustment is rejected." in response.content.decode()
+    adjustment.refresh_from_db()
+    assert adjustment.status == Decision.PENDING
+
+
+def test_office_a_supervisor_sees_their_own_request_without_buttons(supervisor, supervisor_client, threshold):
+    adjustment = request(member(), supervisor, threshold + 1)
+    html = supervisor_client.get("/office/loyalty/approvals/").content.decode()
+    assert f"/office/loyalty/approvals/adjustments/{adjustment.pk}/approve/" not in html
+    response = supervisor_client.post(f"/office/loyalty/approvals/adjustments/{adjustment.pk}/approve/", follow=True)
+    assert "Someone else must decide an adjustment you asked for." in response.content.decode()
+    adjustment.refresh_from_db()
+    assert adjustment.status == Decision.PENDING

@@ -128,7 +128,7 @@ class AdjustmentDecisionView(StaffPermissionRequiredMixin, View):
         form = form_class(request.POST)
         back = reverse("loyalty_office:approvals")
         if not form.is_valid():
-            messages.error(request, _("Say why the adjustment is rejected."))
+            messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
             return redirect(back)
         try:
             if self.decision == "approve":
