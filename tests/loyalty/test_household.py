@@ -305,3 +305,49 @@ def test_portal_for_a_passenger_who_is_not_a_member(passenger_client):
     page = passenger_client.get("/miles/household/")
     assert page.status_code == 200
     assert "not a member" in page.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_acceptances_never_overfill_a_household():
+    import threading
+
+    from django.db import connection
+
+    from loyalty.models import Member
+
+    # given a household with room for one more member and four invitations out
+    programme = selectors.programme()
+    programme.household_max_members = 2
+    programme.save(update_fields=["household_max_members"])
+    head = member()
+    services.household_create(member=head)
+    invited = [member() for _ in range(4)]
+    invitations = [invite(head, m) for m in invited]
+    barrier = threading.Barrier(4, timeout=30)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def accept(invitation, m) -> None:  # noqa: ANN001
+        try:
+            connection.ensure_connection()
+            barrier.wait()
+            services.household_invitation_accept(invitation_id=invitation.pk, member=Member.objects.get(pk=m.pk))
+            outcome = "joined"
+        except ApplicationError as error:
+            outcome = error.code
+        except Exception as error:  # noqa: BLE001 - a crash is an outcome the assertions must see
+            outcome = repr(error)
+        finally:
+            connection.close()
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=accept, args=pair) for pair in zip(invitations, invited, strict=True)]
+    # when all four accept at the same moment
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    # then one joins and three are told the household is full
+    assert sorted(outcomes) == ["household_full"] * 3 + ["joined"]
+    assert Member.objects.filter(household=head.headed_household).count() == 2
