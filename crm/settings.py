@@ -270,6 +270,8 @@ SPECTACULAR_SETTINGS = {
         "PaymentStatusEnum": "reservations.models.PaymentStatus",
         "RefundStatusEnum": "reservations.models.RefundStatus",
         "TicketStatusEnum": "reservations.models.TicketStatus",
+        "AdjustmentKindEnum": "loyalty.models.AdjustmentKind",
+        "DecisionEnum": "loyalty.models.Decision",
     },
 }
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -31,9 +32,12 @@ class Programme(models.Model):
     minimum_miles_per_segment = models.PositiveIntegerField(_("minimum miles per flown segment"), default=500)
     retro_claim_months = models.PositiveSmallIntegerField(_("missing miles may be claimed for (months)"), default=6)
     household_max_members = models.PositiveSmallIntegerField(_("household size limit"), default=6)
-    transfer_fee_per_thousand = models.DecimalField(
-        _("transfer fee per 1,000 miles"), max_digits=8, decimal_places=2, default=Decimal("10.00")
-    )
+    # A transfer's fee is charged in miles, on top of the miles sent: a money fee would need a card payment.
+    transfer_fee_percent = models.DecimalField(
+        _("transfer fee (% of the miles sent, in miles)"), max_digits=5, decimal_places=2, default=Decimal("10.00"),
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )  # fmt: skip
+    transfer_minimum_miles = models.PositiveIntegerField(_("smallest transfer (miles)"), default=1000)
     transfer_yearly_cap = models.PositiveIntegerField(_("miles a member may transfer per calendar year"), default=50000)
     adjustment_approval_threshold = models.PositiveIntegerField(
         _("adjustments above this many miles need a supervisor"), default=5000
@@ -228,6 +232,9 @@ class AdjustmentKind(models.TextChoices):
 class Adjustment(models.Model):
     """An agent's change to a member's miles; above the programme's threshold it waits for a supervisor."""
 
+    # No agent types a million miles by design: beyond this an adjustment is a typo, whoever approves it.
+    MAX_MILES = 1_000_000
+
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="adjustments")
     kind = models.CharField(_("kind"), max_length=12, choices=AdjustmentKind.choices)
     award_miles = models.IntegerField(_("award miles"), default=0)
@@ -238,6 +245,7 @@ class Adjustment(models.Model):
     requested_at = models.DateTimeField(default=timezone.now)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(_("decision note"), max_length=300, blank=True)
     entry = models.OneToOneField(MilesEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="adjustment")
 
     class Meta:

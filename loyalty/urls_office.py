@@ -1,6 +1,6 @@
 from django.urls import path
 
-from loyalty.views.office import status_match
+from loyalty.views.office import adjustments, status_match
 
 app_name = "loyalty_office"
 urlpatterns: list = [
@@ -15,5 +15,17 @@ urlpatterns: list = [
         "status-matches/<int:status_match_id>/reject/",
         status_match.StatusMatchRejectView.as_view(),
         name="status_match_reject",
+    ),
+    path("members/<str:number>/adjust/", adjustments.AdjustView.as_view(), name="adjust"),
+    path("approvals/", adjustments.ApprovalsView.as_view(), name="approvals"),
+    path(
+        "approvals/adjustments/<int:adjustment_id>/approve/",
+        adjustments.AdjustmentDecisionView.as_view(decision="approve"),
+        name="adjustment_approve",
+    ),
+    path(
+        "approvals/adjustments/<int:adjustment_id>/reject/",
+        adjustments.AdjustmentDecisionView.as_view(decision="reject"),
+        name="adjustment_reject",
     ),
 ]

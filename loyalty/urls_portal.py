@@ -1,4 +1,16 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from loyalty.views.portal import household
 
 app_name = "loyalty_portal"
-urlpatterns: list = []
+urlpatterns: list = [
+    path("miles/household/", household.household, name="household"),
+    path("miles/household/create/", household.household_create, name="household_create"),
+    path("miles/household/invite/", household.household_invite, name="household_invite"),
+    path("miles/household/invitations/<int:invitation_id>/accept/", household.invitation_accept, name="household_accept"),
+    path("miles/household/invitations/<int:invitation_id>/decline/", household.invitation_decline, name="household_decline"),
+    path("miles/household/invitations/<int:invitation_id>/cancel/", household.invitation_cancel, name="household_cancel"),
+    path("miles/household/leave/", household.household_leave, name="household_leave"),
+    path("miles/household/members/<str:number>/remove/", household.household_remove, name="household_remove"),
+    path("miles/transfer/", household.transfer, name="transfer"),
+]

@@ -3,8 +3,6 @@
 
 def register(router) -> list:  # noqa: ANN001
     """Register the viewsets on ``router``; return extra URL patterns (non-viewset endpoints)."""
-    from loyalty.api import status_match
+    from loyalty.api import adjustments, household, status_match
 
-    extra: list = []
-    extra += status_match.register(router)
-    return extra
+    return [*status_match.register(router), *adjustments.register(router), *household.register(router)]

@@ -5,13 +5,51 @@ locked in primary-key order, always before the ledger is written, so two posting
 a balance is never read and written by two transactions at once.
 """
 
-from loyalty.services.expiry import Expired, expiry_date, miles_expire, miles_expiry_remind
-from loyalty.services.ledger import InsufficientMiles, Posting, miles_post, miles_post_many, miles_reverse
-from loyalty.services.membership import member_enrol, member_number_check
-from loyalty.services.status_match import status_match_approve, status_match_reject, status_match_request
+from loyalty.services.adjustments import (
+    adjustment_approve,
+    adjustment_needs_approval,
+    adjustment_reject,
+    adjustment_request,
+)
+from loyalty.services.expiry import (
+    Expired,
+    expiry_date,
+    miles_expire,
+    miles_expiry_remind,
+)
+from loyalty.services.household import (
+    household_create,
+    household_debit_plan,
+    household_invitation_accept,
+    household_invitation_cancel,
+    household_invitation_decline,
+    household_invite,
+    household_leave,
+    household_remove,
+)
+from loyalty.services.ledger import (
+    InsufficientMiles,
+    Posting,
+    miles_post,
+    miles_post_many,
+    miles_reverse,
+)
+from loyalty.services.membership import (
+    member_enrol,
+    member_number_check,
+)
+from loyalty.services.status_match import (
+    status_match_approve,
+    status_match_reject,
+    status_match_request,
+)
 from loyalty.services.tiers import (
     TierChange,
     TierOutlook,
+    add_months,
+    current_period_start,
+    local_midnight,
+    member_notices_record,
     period_end,
     tier_for_counters,
     tier_grant,
@@ -21,6 +59,14 @@ from loyalty.services.tiers import (
     tiers_warn,
     valid_until_after_next,
 )
+from loyalty.services.transfers import (
+    Transfer,
+    TransferQuote,
+    miles_transfer,
+    transfer_fee,
+    transfer_quote,
+    transfer_sent_this_year,
+)
 
 __all__ = [
     "Expired",
@@ -28,14 +74,33 @@ __all__ = [
     "Posting",
     "TierChange",
     "TierOutlook",
+    "Transfer",
+    "TransferQuote",
+    "add_months",
+    "adjustment_approve",
+    "adjustment_needs_approval",
+    "adjustment_reject",
+    "adjustment_request",
+    "current_period_start",
     "expiry_date",
+    "household_create",
+    "household_debit_plan",
+    "household_invitation_accept",
+    "household_invitation_cancel",
+    "household_invitation_decline",
+    "household_invite",
+    "household_leave",
+    "household_remove",
+    "local_midnight",
     "member_enrol",
+    "member_notices_record",
     "member_number_check",
-    "miles_post",
-    "miles_post_many",
     "miles_expire",
     "miles_expiry_remind",
+    "miles_post",
+    "miles_post_many",
     "miles_reverse",
+    "miles_transfer",
     "period_end",
     "status_match_approve",
     "status_match_reject",
@@ -46,5 +111,8 @@ __all__ = [
     "tiers_requalify",
     "tiers_upgrade",
     "tiers_warn",
+    "transfer_fee",
+    "transfer_quote",
+    "transfer_sent_this_year",
     "valid_until_after_next",
 ]

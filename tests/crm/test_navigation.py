@@ -19,13 +19,13 @@ OFFICE_BY_ROLE = {
     AGENT: ["/office/customers/", "/office/reservations/bookings/", "/office/reservations/flights/", "/office/reservations/disruptions/", "/office/leads/"],
     SUPERVISOR: [
         "/office/customers/", "/office/reservations/bookings/", "/office/reservations/flights/", "/office/reservations/disruptions/", "/office/leads/",
-        "/office/duplicates/", "/office/audit/",
+        "/office/loyalty/approvals/", "/office/duplicates/", "/office/audit/",
     ],
     MARKETER: ["/office/customers/", "/office/reservations/flights/", "/office/leads/"],
     ANALYST: ["/office/customers/", "/office/reservations/flights/", "/office/leads/"],
     ADMINISTRATOR: [
         "/office/customers/", "/office/reservations/bookings/", "/office/reservations/flights/", "/office/reservations/disruptions/", "/office/leads/",
-        "/office/duplicates/", "/office/audit/",
+        "/office/loyalty/approvals/", "/office/duplicates/", "/office/audit/",
     ],
 }  # fmt: skip
 PORTAL_SIGNED_OUT = ["/flights/", "/check-in/", "/flight-status/", "/accounts/login/", "/accounts/register/"]

@@ -200,6 +200,11 @@ PAGES: list[Page] = [
     Page("reservations_office:flight_detail", AGENT, kwargs=lambda w: {"flight_id": w.flight.pk}),
     Page("reservations_office:flight_manifest", AGENT, kwargs=lambda w: {"flight_id": w.flight.pk}),
     Page("reservations_office:disruption_list", AGENT),
+    # --- Frequent flyer: adjustments, household, transfers
+    Page("loyalty_office:adjust", AGENT, kwargs=lambda w: {"number": w.member.number}),
+    Page("loyalty_office:approvals", SUPERVISOR),
+    Page("loyalty_portal:household", PASSENGER),
+    Page("loyalty_portal:transfer", PASSENGER),
     # --- API
     Page("api-root", f"api:{PASSENGER}"),
     Page("customer-list", f"api:{SUPERVISOR}", variant="all"),
@@ -214,6 +219,11 @@ PAGES: list[Page] = [
     Page("api-me", f"api:{PASSENGER}"),
     Page("api-me-consents", f"api:{PASSENGER}"),
     Page("api-me-export", f"api:{PASSENGER}"),
+    Page("loyalty-adjustment-list", f"api:{SUPERVISOR}", query=lambda w: {"status": "pending"}, variant="pending"),
+    Page("loyalty-adjustment-list", f"api:{SUPERVISOR}", variant="all"),
+    Page("loyalty-adjustment-detail", f"api:{SUPERVISOR}", kwargs=lambda w: {"pk": w.member.adjustments.get().pk}),
+    Page("api-loyalty-household", f"api:{PASSENGER}"),
+    Page("api-loyalty-transfer-quote", f"api:{PASSENGER}", query=lambda w: {"miles": 2000}),
     Page("booking-list", f"api:{SUPERVISOR}", variant="staff"),
     Page("booking-list", f"api:{PASSENGER}", variant="passenger"),
     Page("booking-detail", f"api:{SUPERVISOR}", kwargs=_trip, variant="staff"),

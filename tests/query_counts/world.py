@@ -29,6 +29,8 @@ from crm.models import (
     User,
 )
 from crm.permissions import AGENT, MARKETER, PASSENGER, SUPERVISOR
+from loyalty import services as loyalty_services
+from loyalty.models import Member
 from reservations import services
 from reservations.models import (
     Booking,
@@ -90,6 +92,7 @@ class World:
     lead: Lead
     duplicates: tuple[Customer, Customer]
     tokens: dict[str, str] = field(default_factory=dict)
+    member: Member | None = None  # the passenger's membership: head of a household, with adjustments waiting
 
 
 def build(size: str) -> World:
@@ -135,6 +138,7 @@ def build(size: str) -> World:
     duplicates = _customers(rows)
     lead = _leads(customer, staff, rows)
     _record_history(customer, staff, rows)
+    member = _household_and_adjustments(customer, staff, rows)
 
     world = World(
         size=size,
@@ -152,6 +156,7 @@ def build(size: str) -> World:
         check_in=CheckIn.objects.filter(segment__booking=trip).order_by("passenger__sequence").first(),
         lead=lead,
         duplicates=duplicates,
+        member=member,
     )
     from rest_framework.authtoken.models import Token
 
@@ -331,3 +336,30 @@ def _record_history(customer: Customer, staff: dict[str, User], rows: int) -> No
     for other in Customer.objects.order_by("pk")[: rows + 1]:
         for login in (supervisor, staff["agent"]):
             CustomerAccess.objects.create(customer=other, user=login, surface="office", path="/office/customers/")
+
+
+# --- Frequent flyer: household, transfers, adjustments -------------------------------------------
+
+
+def _household_and_adjustments(customer: Customer, staff: dict[str, User], rows: int) -> Member:
+    """The passenger heads a household of ``rows`` other members and has ``rows`` invitations out; an agent
+    has asked for ``rows`` adjustments above the threshold (the approvals queue) and ``rows`` within it."""
+    from loyalty.selectors import programme
+
+    settings_row = programme()
+    settings_row.household_max_members = rows + 2
+    settings_row.save(update_fields=["household_max_members"])
+    member = loyalty_services.member_enrol(customer=customer, channel="portal")
+    loyalty_services.household_create(member=member)
+    for n in range(rows):
+        joined = loyalty_services.member_enrol(customer=CustomerFactory(family_name=f"Pool{n}"), channel="office")
+        invitation = loyalty_services.household_invite(head=member, number=joined.number, family_name=f"Pool{n}")
+        loyalty_services.household_invitation_accept(invitation_id=invitation.pk, member=joined)
+        invited = loyalty_services.member_enrol(customer=CustomerFactory(family_name=f"Asked{n}"), channel="office")
+        loyalty_services.household_invite(head=member, number=invited.number, family_name=f"Asked{n}")
+        for award in (100, 1_000_000):
+            loyalty_services.adjustment_request(
+                member=joined, kind="goodwill", award_miles=award, reason="Delayed bag", by=staff["agent"]
+            )
+    loyalty_services.adjustment_request(member=member, kind="goodwill", award_miles=3000, reason="Welcome", by=staff["agent"])
+    return member

@@ -1,0 +1,268 @@
+"""Households: members who pool their award miles for the head to redeem.
+
+A member creates a household and becomes its head (``Household.head``; the head's own
+``Member.household`` points at it too, so every member, head included, is ``household.members``). The
+head invites a member by frequent flyer number and family name; the invited member accepts or declines
+from their own account. A member leaves; the head removes a member; the head leaves last, which
+dissolves the household. A member belongs to at most one household, and a household holds at most
+``Programme.household_max_members`` members, head included.
+
+Rows are locked household first, then member, in every function here, so a member accepting two
+invitations at once joins one household and two acceptances never fill a household beyond its limit.
+
+Redemption from the pool (by the head only) belongs to the redemption code, which calls
+``household_debit_plan`` inside its own transaction and posts one debit per line of the plan.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.errors import ApplicationError, Conflict, NotFound
+from crm.services import timeline_record
+from loyalty.models import Household, HouseholdInvitation, Member, MemberStatus
+from loyalty.services.ledger import InsufficientMiles
+from loyalty.services.membership import member_number_check
+
+
+def _record(member: Member, *, kind: str, summary: str, data: dict, actor=None) -> None:  # noqa: ANN001
+    if member.customer_id is None:
+        return
+    timeline_record(customer=member.customer, kind=kind, summary=summary, data=data, actor=actor)
+
+
+def _locked_household(household_id: int) -> Household:
+    return Household.objects.select_for_update(of=("self",)).select_related("head__customer").get(pk=household_id)
+
+
+def _locked_member(member_id: int) -> Member:
+    return Member.objects.select_for_update(of=("self",)).select_related("customer").get(pk=member_id)
+
+
+def _head_household(head: Member) -> Household:
+    household = Household.objects.filter(head=head).only("pk").first()
+    if household is None:
+        raise Conflict(_("Only the head of a household can do this."), code="not_household_head")
+    return _locked_household(household.pk)
+
+
+def _full(household: Household) -> bool:
+    from loyalty.selectors import programme
+
+    return Member.objects.filter(household=household).count() >= programme().household_max_members
+
+
+def _full_error() -> Conflict:
+    from loyalty.selectors import programme
+
+    return Conflict(
+        _("A household has at most %(limit)s members.") % {"limit": programme().household_max_members},
+        code="household_full",
+    )
+
+
+@transaction.atomic
+def household_create(*, member: Member) -> Household:
+    """Start a household with ``member`` as its head."""
+    locked = _locked_member(member.pk)
+    if locked.status != MemberStatus.ACTIVE:
+        raise Conflict(_("This membership is closed."), code="member_closed")
+    if locked.household_id is not None:
+        raise Conflict(_("You already belong to a household."), code="already_in_household")
+    household = Household.objects.create(head=locked)
+    locked.household = household
+    locked.save(update_fields=["household"])
+    HouseholdInvitation.objects.filter(member=locked, accepted_at__isnull=True).delete()
+    _record(locked, kind="household.created", summary=_("Started a household"), data={"household": household.pk})
+    return household
+
+
+@transaction.atomic
+def household_invite(*, head: Member, number: str, family_name: str) -> HouseholdInvitation:
+    """The head invites a member, named by number and family name (checked as at booking)."""
+    household = _head_household(head)
+    invited = member_number_check(number=number, family_name=family_name)
+    if invited.pk == head.pk:
+        raise ApplicationError(
+            _("You are already in your household."),
+            code="invite_self",
+            fields={"frequent_flyer_number": [_("This is your own number.")]},
+        )
+    if invited.household_id == household.pk:
+        raise Conflict(_("This member is already in your household."), code="already_member")
+    if invited.household_id is not None:
+        raise Conflict(_("This member already belongs to another household."), code="already_in_household")
+    if _full(household):
+        raise _full_error()
+    # An invitation accepted earlier by someone who has since left is spent: a new one replaces it.
+    HouseholdInvitation.objects.filter(household=household, member=invited, accepted_at__isnull=False).delete()
+    invitation, created = HouseholdInvitation.objects.get_or_create(household=household, member=invited)
+    if created:
+        _record(
+            invited,
+            kind="household.invited",
+            summary=_("Invited to join the household of member %(number)s") % {"number": household.head.number},
+            data={"household": household.pk, "head": household.head.number},
+        )
+    return invitation
+
+
+def _pending_invitation(*, invitation_id: int, member: Member) -> HouseholdInvitation:
+    """The member's own pending invitation; anyone else's is not found (404)."""
+    invitation = HouseholdInvitation.objects.filter(pk=invitation_id, member_id=member.pk, accepted_at__isnull=True).first()
+    if invitation is None:
+        raise NotFound(_("No such invitation."), code="invitation_not_found")
+    return invitation
+
+
+@transaction.atomic
+def household_invitation_accept(*, invitation_id: int, member: Member) -> Household:
+    """The invited member joins; only they can accept, while they belong to no household and it has room."""
+    invitation = _pending_invitation(invitation_id=invitation_id, member=member)
+    household = _locked_household(invitation.household_id)
+    locked = _locked_member(member.pk)
+    if locked.household_id is not None:
+        raise Conflict(_("You already belong to a household."), code="already_in_household")
+    if _full(household):
+        raise _full_error()
+    locked.household = household
+    locked.save(update_fields=["household"])
+    HouseholdInvitation.objects.filter(pk=invitation.pk).update(accepted_at=timezone.now())
+    HouseholdInvitation.objects.filter(member=locked, accepted_at__isnull=True).exclude(pk=invitation.pk).delete()
+    data = {"household": household.pk, "head": household.head.number, "member": locked.number}
+    _record(
+        locked,
+        kind="household.joined",
+        summary=_("Joined the household of member %(number)s") % {"number": household.head.number},
+        data=data,
+    )
+    _record(
+        household.head,
+        kind="household.member_joined",
+        summary=_("Member %(number)s joined the household") % {"number": locked.number},
+        data=data,
+    )
+    return household
+
+
+@transaction.atomic
+def household_invitation_decline(*, invitation_id: int, member: Member) -> None:
+    """The invited member says no; the head may invite them again later."""
+    invitation = _pending_invitation(invitation_id=invitation_id, member=member)
+    invitation.delete()
+    _record(
+        member,
+        kind="household.declined",
+        summary=_("Declined an invitation to a household"),
+        data={"household": invitation.household_id},
+    )
+
+
+@transaction.atomic
+def household_invitation_cancel(*, head: Member, invitation_id: int) -> None:
+    """The head withdraws an invitation not yet accepted."""
+    household = _head_household(head)
+    deleted, _rows = HouseholdInvitation.objects.filter(pk=invitation_id, household=household, accepted_at__isnull=True).delete()
+    if not deleted:
+        raise NotFound(_("No such invitation."), code="invitation_not_found")
+
+
+@transaction.atomic
+def household_leave(*, member: Member) -> None:
+    """A member leaves their household; the head leaves last, which dissolves it."""
+    current = Member.objects.filter(pk=member.pk).values_list("household_id", flat=True).first()
+    if current is None:
+        raise Conflict(_("You do not belong to a household."), code="not_in_household")
+    household = _locked_household(current)
+    locked = _locked_member(member.pk)
+    if locked.household_id != household.pk:  # pragma: no cover - moved between the two reads
+        raise Conflict(_("You do not belong to this household."), code="not_in_household")
+    if household.head_id == locked.pk:
+        if Member.objects.filter(household=household).exclude(pk=locked.pk).exists():
+            raise Conflict(_("Remove the other members before you leave the household you head."), code="head_has_members")
+        locked.household = None
+        locked.save(update_fields=["household"])
+        household.delete()
+        _record(locked, kind="household.dissolved", summary=_("Closed the household"), data={"household": current})
+        return
+    locked.household = None
+    locked.save(update_fields=["household"])
+    data = {"household": household.pk, "member": locked.number}
+    _record(
+        locked,
+        kind="household.left",
+        summary=_("Left the household of member %(number)s") % {"number": household.head.number},
+        data=data,
+    )
+    _record(
+        household.head,
+        kind="household.member_left",
+        summary=_("Member %(number)s left the household") % {"number": locked.number},
+        data=data,
+    )
+
+
+@transaction.atomic
+def household_remove(*, head: Member, member_id: int) -> None:
+    """The head removes another member of the household."""
+    household = _head_household(head)
+    if member_id == head.pk:
+        raise Conflict(_("To leave the household you head, remove the others and leave."), code="remove_self")
+    target = (
+        Member.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .filter(pk=member_id, household=household)
+        .first()
+    )
+    if target is None:
+        raise NotFound(_("This member is not in your household."), code="member_not_in_household")
+    target.household = None
+    target.save(update_fields=["household"])
+    data = {"household": household.pk, "member": target.number}
+    _record(
+        target,
+        kind="household.removed",
+        summary=_("Removed from the household of member %(number)s") % {"number": head.number},
+        data=data,
+    )
+
+
+@transaction.atomic
+def household_debit_plan(*, head: Member, miles: int) -> list[tuple[int, int]]:
+    """Which members pay ``miles`` from the pool: ``[(member_id, miles), ...]``, head first, then by pk.
+
+    For the redemption code: call it inside the transaction that posts the debits (the members' rows
+    are locked here in pk order, as the ledger locks them, so the balances read stay true until the
+    posting), then post one negative entry per line, e.g. kind ``POOLING`` with the head as counterpart
+    for the other members' lines. A member in no household plans from their own balance alone; a member
+    who is in a household but not its head is refused (403 ``not_household_head``); a pool that falls
+    short raises ``InsufficientMiles`` (409).
+    """
+    if isinstance(miles, bool) or not isinstance(miles, int) or miles <= 0:
+        raise ApplicationError(_("Enter a positive number of miles."), code="invalid_miles")
+    household = Household.objects.filter(head=head).only("pk").first()
+    if household is None:
+        own = Member.objects.filter(pk=head.pk).values_list("household_id", flat=True).first()
+        if own is not None:
+            raise ApplicationError(
+                _("Only the head of the household redeems from the pool."), code="not_household_head", status=403
+            )
+        pool = list(Member.objects.select_for_update().filter(pk=head.pk).values_list("pk", "award_balance"))
+    else:
+        pool = list(
+            Member.objects.select_for_update().filter(household=household).order_by("pk").values_list("pk", "award_balance")
+        )
+    pool.sort(key=lambda row: (row[0] != head.pk, row[0]))
+    if sum(balance for _pk, balance in pool) < miles:
+        raise InsufficientMiles(_("The household's pooled miles are not enough."))
+    plan, left = [], miles
+    for pk, balance in pool:
+        take = min(balance, left)
+        if take > 0:
+            plan.append((pk, take))
+            left -= take
+        if left == 0:
+            break
+    return plan
