@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('loyalty', '0002_programme_tiers_roles'),
+        ('loyalty', '0003_tiers_expiry'),
     ]
 
     operations = [
