@@ -3,4 +3,12 @@
 
 def register(router) -> list:  # noqa: ANN001
     """Register the viewsets on ``router``; return extra URL patterns (non-viewset endpoints)."""
-    return []
+    from django.urls import re_path
+
+    from loyalty.api.liability import LiabilityView
+    from loyalty.api.partners import PartnerAccrualView
+
+    return [
+        re_path(r"^loyalty/partner-accruals/$", PartnerAccrualView.as_view(), name="api-loyalty-partner-accruals"),
+        re_path(r"^loyalty/liability/$", LiabilityView.as_view(), name="api-loyalty-liability"),
+    ]

@@ -5,18 +5,44 @@ locked in primary-key order, always before the ledger is written, so two posting
 a balance is never read and written by two transactions at once.
 """
 
+from loyalty.services.fraud import (
+    fraud_check_paid_booking,
+    fraud_check_partner_velocity,
+    fraud_check_redemption,
+    fraud_flag_review,
+    member_login_changed,
+)
 from loyalty.services.ledger import InsufficientMiles, Posting, miles_post, miles_post_many, miles_reverse
 from loyalty.services.membership import member_enrol, member_number_check
+from loyalty.services.partners import (
+    MAX_MILES_PER_TRANSACTION,
+    Accrual,
+    partner_accrue,
+    partner_authenticate,
+    partner_create,
+    partner_key_issue,
+)
 from loyalty.services.tiers import tier_for_counters, tiers_upgrade
 
 __all__ = [
+    "MAX_MILES_PER_TRANSACTION",
+    "Accrual",
     "InsufficientMiles",
     "Posting",
+    "fraud_check_paid_booking",
+    "fraud_check_partner_velocity",
+    "fraud_check_redemption",
+    "fraud_flag_review",
     "member_enrol",
+    "member_login_changed",
     "member_number_check",
     "miles_post",
     "miles_post_many",
     "miles_reverse",
+    "partner_accrue",
+    "partner_authenticate",
+    "partner_create",
+    "partner_key_issue",
     "tier_for_counters",
     "tiers_upgrade",
 ]
