@@ -44,7 +44,7 @@ class LiabilityView(APIView):
     """Staff holding ``loyalty.view_programme`` and ``loyalty.view_liability`` (Analysts, Supervisors)."""
 
     permission_classes = [StaffPermission]
-    required_permissions = SEE_LIABILITY
+    permissions_by_action = {None: SEE_LIABILITY}
 
     @extend_schema(
         operation_id="loyalty_liability_retrieve",

@@ -160,7 +160,7 @@ def fraud_flag_review(*, flag: FraudFlag, decision: str, note: str, by: User) ->
     if not note:
         message = _("Say why, for whoever looks at this member next.")
         raise ApplicationError(message, code="invalid", fields={"note": [message]})
-    locked = FraudFlag.objects.select_for_update().select_related("member__customer").get(pk=flag.pk)
+    locked = FraudFlag.objects.select_for_update(of=("self",)).select_related("member__customer").get(pk=flag.pk)
     if locked.status != ReviewStatus.OPEN:
         raise ApplicationError(_("This flag was already reviewed."), code="already_reviewed", status=409)
     locked.status, locked.review_note = decision, note[:300]
