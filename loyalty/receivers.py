@@ -29,13 +29,13 @@ def check_award_booking(sender: Any, *, booking_id: int, **payload: Any) -> None
     fraud_check_paid_booking(booking_id=booking_id)
 
 
-# --- Office menu: partners, liability, fraud review ----------------------------------------------------
+# --- Office menu: partners, liability, fraud review (after Leads, before Duplicates) ------------------
 
 registry.register_nav(
-    registry.NavItem(registry.OFFICE, _("Partners"), "loyalty_office:partner_list", permissions=("loyalty.view_partner",), order=210),
+    registry.NavItem(registry.OFFICE, _("Partners"), "loyalty_office:partner_list", permissions=("loyalty.view_partner",), order=52),
     registry.NavItem(
         registry.OFFICE, _("Miles liability"), "loyalty_office:liability",
-        permissions=("loyalty.view_programme", "loyalty.view_liability"), order=220,
+        permissions=("loyalty.view_programme", "loyalty.view_liability"), order=54,
     ),
-    registry.NavItem(registry.OFFICE, _("Fraud review"), "loyalty_office:fraud_queue", permissions=("loyalty.view_fraudflag",), order=230),
+    registry.NavItem(registry.OFFICE, _("Fraud review"), "loyalty_office:fraud_queue", permissions=("loyalty.view_fraudflag",), order=56),
 )  # fmt: skip
