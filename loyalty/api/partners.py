@@ -72,7 +72,6 @@ class PartnerAccrualView(APIView):
             401: error("No partner key, or one that is wrong or was replaced."),
             409: error("`partner_reference_conflict`: this reference was credited with other miles or to another member."),
         },
-        auth=[{"partnerKey": []}],
         examples=[
             OpenApiExample(
                 "A night's stay",
