@@ -124,13 +124,17 @@ class PartnerStatement:
 
 def partner_statement(*, partner: Partner, month: date) -> PartnerStatement:
     """The month's clearing statement: totals in one aggregate query, and the entries behind them as a
-    queryset (page it, or stream it into a CSV) with each member's number."""
+    queryset (page it, or stream it into a CSV) with each member's number.
+
+    An entry counts in the month it was posted: a credit reversed later is taken off the month of the
+    reversal, so a statement already settled never changes.
+    """
     start, end = month_bounds(month)
     entries = (
         MilesEntry.objects.filter(partner=partner, created_at__gte=start, created_at__lt=end)
         .filter(Q(kind=EntryKind.PARTNER) | Q(kind=EntryKind.REVERSAL, award_miles__lt=0))
-        .select_related("member")
-        .only("id", "kind", "award_miles", "details", "idempotency_key", "created_at", "reverses_id", "member__number")
+        .select_related("member", "reverses")
+        .only("id", "kind", "award_miles", "details", "created_at", "member__number", "reverses__details")
         .order_by("created_at", "id")
     )
     sums = MilesEntry.objects.filter(partner=partner, created_at__gte=start, created_at__lt=end).aggregate(**_issued_reversed())

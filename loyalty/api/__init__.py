@@ -6,9 +6,10 @@ def register(router) -> list:  # noqa: ANN001
     from django.urls import re_path
 
     from loyalty.api.liability import LiabilityView
-    from loyalty.api.partners import PartnerAccrualView
+    from loyalty.api.partners import PartnerAccrualView, PartnerReversalView
 
     return [
         re_path(r"^loyalty/partner-accruals/$", PartnerAccrualView.as_view(), name="api-loyalty-partner-accruals"),
+        re_path(r"^loyalty/partner-reversals/$", PartnerReversalView.as_view(), name="api-loyalty-partner-reversals"),
         re_path(r"^loyalty/liability/$", LiabilityView.as_view(), name="api-loyalty-liability"),
     ]

@@ -2,7 +2,8 @@
 
 Authenticated with the partner's own key, never a login's token. The partner's transaction reference
 makes the call safe to retry: the same reference again answers 200 with the first credit; with other
-miles or another member, 409.
+miles or another member, 409. ``POST /api/v1/loyalty/partner-reversals/`` takes a credit back (a
+cancelled stay), once.
 """
 
 from __future__ import annotations
@@ -100,3 +101,49 @@ class PartnerAccrualView(APIView):
         )
         body = PartnerAccrualSerializer(accrual.entry).data
         return Response(body, status=status.HTTP_201_CREATED if accrual.created else status.HTTP_200_OK)
+
+
+class PartnerReversalInputSerializer(StrictSerializer):
+    transaction_reference = serializers.RegexField(
+        REFERENCE.pattern.replace("\\Z", "$"), max_length=64, help_text="The reference of the credit to take back."
+    )
+
+
+class PartnerReversalSerializer(serializers.Serializer):
+    """The reversal entry: the credit's miles taken back (a negative number)."""
+
+    id = serializers.IntegerField()
+    member_number = serializers.CharField(source="member.number")
+    transaction_reference = serializers.CharField(source="details.reference")
+    miles = serializers.IntegerField(source="award_miles", help_text="Negative: the miles taken back.")
+    reversed_at = serializers.DateTimeField(source="created_at")
+
+
+class PartnerReversalView(APIView):
+    authentication_classes = [PartnerKeyAuthentication]
+    permission_classes = [IsPartner]
+    throttle_classes = [PartnerRateThrottle]
+
+    @extend_schema(
+        operation_id="loyalty_partner_reversal_create",
+        summary="Take back a credit (partners)",
+        description="For a stay or rental that was cancelled: takes back the miles of your credit with this "
+        "`transaction_reference`. 201 with the reversal; 200 with the same reversal when it was already taken back. "
+        "Counts on your statement of the month it is posted.",
+        request=PartnerReversalInputSerializer,
+        responses={
+            201: PartnerReversalSerializer,
+            200: PartnerReversalSerializer,
+            401: error("No partner key, or one that is wrong or was replaced."),
+            404: error("`partner_transaction_not_found`: you have no credit with this reference."),
+            409: error("`insufficient_miles`: the member has already spent these miles."),
+        },
+    )
+    def post(self, request: Request, **kwargs: Any) -> Response:
+        data = PartnerReversalInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = services.partner_accrual_reverse(
+            partner=request.auth, transaction_reference=data.validated_data["transaction_reference"]
+        )
+        body = PartnerReversalSerializer(result.entry).data
+        return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)

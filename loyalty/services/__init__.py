@@ -17,6 +17,7 @@ from loyalty.services.membership import member_enrol, member_number_check
 from loyalty.services.partners import (
     MAX_MILES_PER_TRANSACTION,
     Accrual,
+    partner_accrual_reverse,
     partner_accrue,
     partner_authenticate,
     partner_create,
@@ -39,6 +40,7 @@ __all__ = [
     "miles_post",
     "miles_post_many",
     "miles_reverse",
+    "partner_accrual_reverse",
     "partner_accrue",
     "partner_authenticate",
     "partner_create",

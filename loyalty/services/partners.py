@@ -22,9 +22,9 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
-from crm.errors import ApplicationError, Conflict
+from crm.errors import ApplicationError, Conflict, NotFound
 from loyalty.models import EntryKind, MilesEntry, Partner
-from loyalty.services.ledger import Posting, miles_post
+from loyalty.services.ledger import Posting, miles_post, miles_reverse
 from loyalty.services.membership import FIELD as FF_FIELD
 from loyalty.services.membership import member_number_check
 
@@ -160,3 +160,36 @@ def partner_accrue(
 
     fraud_check_partner_velocity(member=member, partner=partner)
     return Accrual(entry=entry, created=True)
+
+
+REVERSAL_REASON = "partner_reversal"
+
+
+@transaction.atomic
+def partner_accrual_reverse(*, partner: Partner, transaction_reference: str) -> Accrual:
+    """Take back a partner's credit (a cancelled stay or rental): a mirror entry, posted once.
+
+    Asked again, it answers with the first reversal (``created=False``). Miles the member has already
+    spent cannot be taken back (409 ``insufficient_miles``): the partner settles that with the airline.
+    The reversal counts on the partner's statement of the month it is posted.
+    """
+    credit = (
+        MilesEntry.objects.select_related("member")
+        .filter(idempotency_key=f"partner:{partner.code}:{transaction_reference}", partner=partner, kind=EntryKind.PARTNER)
+        .first()
+        if isinstance(transaction_reference, str) and REFERENCE.match(transaction_reference)
+        else None
+    )
+    if credit is None:
+        raise NotFound(
+            _("You have no credit with this transaction reference."),
+            code="partner_transaction_not_found",
+            fields={"transaction_reference": [_("Unknown reference.")]},
+        )
+    reversal = miles_reverse(
+        entry=credit, reason=REVERSAL_REASON, details={"partner": partner.code, "reference": transaction_reference}
+    )
+    if reversal is None:
+        return Accrual(entry=MilesEntry.objects.select_related("member").get(reverses=credit), created=False)
+    reversal.member = credit.member
+    return Accrual(entry=reversal, created=True)

@@ -377,3 +377,65 @@ def test_an_agent_or_analyst_may_not_issue_keys(hotel, hotel_key, agent_client, 
     assert agent_client.post(url).status_code == 403
     assert analyst_client.post(url).status_code == 403
     assert services.partner_authenticate(key=hotel_key) == hotel
+
+
+# --- Reversals -----------------------------------------------------------------------------------------------
+
+REVERSALS = "/api/v1/loyalty/partner-reversals/"
+
+
+def test_a_partner_takes_back_a_cancelled_stay_once(hotel, hotel_key):
+    # Given a credit of 800 miles
+    m = member()
+    client = as_partner(hotel_key)
+    client.post(URL, accrual(m.number, "H-5", 800), format="json")
+
+    # When the hotel reverses it, twice
+    first = client.post(REVERSALS, {"transaction_reference": "H-5"}, format="json")
+    again = client.post(REVERSALS, {"transaction_reference": "H-5"}, format="json")
+
+    # Then the miles are taken back once, and the month's statement shows them reversed
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["id"] == again.json()["id"] and first.json()["miles"] == -800
+    assert first.json()["transaction_reference"] == "H-5"
+    m.refresh_from_db()
+    assert m.award_balance == 0
+    totals = selectors.partner_statement(partner=hotel, month=timezone.localdate()).totals
+    assert (totals.issued, totals.reversed, totals.net) == (800, 800, 0)
+
+
+def test_a_reference_unknown_to_this_partner_is_a_404(hotel, hotel_key):
+    cars = services.partner_create(code="swift", name="Swift Cars", kind="car")
+    m = member()
+    as_partner(hotel_key).post(URL, accrual(m.number, "H-6", 800), format="json")
+    response = as_partner(services.partner_key_issue(partner=cars)).post(
+        REVERSALS, {"transaction_reference": "H-6"}, format="json"
+    )
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "partner_transaction_not_found"
+    m.refresh_from_db()
+    assert m.award_balance == 800
+
+
+def test_miles_already_spent_cannot_be_taken_back(hotel, hotel_key):
+    m = member()
+    as_partner(hotel_key).post(URL, accrual(m.number, "H-7", 800), format="json")
+    services.miles_post(
+        posting=services.Posting(member_id=m.pk, kind=EntryKind.REDEMPTION, reason="award", key="spend", award=-500)
+    )
+    response = as_partner(hotel_key).post(REVERSALS, {"transaction_reference": "H-7"}, format="json")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "insufficient_miles"
+    m.refresh_from_db()
+    assert m.award_balance == 300
+
+
+def test_a_reversal_in_the_csv_names_the_partners_reference(hotel, march, analyst):
+    client = Client()
+    client.force_login(analyst)
+    month = f"{timezone.localdate():%Y-%m}"
+    response = client.get(reverse("loyalty_office:partner_statement_csv", args=["harbour", month]))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [(r[2], r[4], r[5]) for r in rows[1:2]] == [("reversed", "M-2", "-400")]
+    assert ["amount_due", "-6.00", "EUR"] in rows
+    page = client.get(reverse("loyalty_office:partner_statement", args=["harbour", month]))
+    assert "M-2" in page.content.decode()

@@ -79,9 +79,10 @@ def _csv_rows(statement: selectors.PartnerStatement) -> Iterator[list[str]]:
     yield ["posted_at", "entry_id", "kind", "member_number", "transaction_reference", "miles", "occurred_on", "description"]
     for entry in statement.entries.iterator(chunk_size=2000):
         details = entry.details or {}
-        reference = details.get("reference", "")
-        if entry.kind == EntryKind.REVERSAL and not reference:
-            reference = entry.idempotency_key
+        reversed_ = entry.reverses if entry.kind == EntryKind.REVERSAL else None
+        reference = details.get("reference") or (reversed_.details.get("reference", "") if reversed_ else "")
+        if reversed_ is not None:
+            details = {**reversed_.details, **details}
         yield [
             timezone.localtime(entry.created_at).isoformat(), str(entry.pk),
             "reversed" if entry.kind == EntryKind.REVERSAL else "issued", entry.member.number, reference,
