@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from crm.validation import validate_single_line_text
 from loyalty import services
 from loyalty.authentication import IsPartner, PartnerKeyAuthentication, PartnerRateThrottle
 from loyalty.services.partners import REFERENCE
@@ -36,6 +37,7 @@ class PartnerAccrualInputSerializer(StrictSerializer):
         max_length=100,
         required=False,
         allow_blank=True,
+        validators=[validate_single_line_text],
         help_text="Shown to the member on their statement, e.g. the hotel's name.",
     )
     occurred_on = serializers.DateField(required=False, help_text="When the stay or rental happened (not in the future).")

@@ -345,7 +345,7 @@ def test_the_statement_page_and_its_csv(hotel, march, analyst, django_assert_max
 def test_a_bad_month_or_partner_is_a_404(hotel, analyst):
     client = Client()
     client.force_login(analyst)
-    for code, month in (("harbour", "2026-13"), ("harbour", "March"), ("nobody", "2026-03")):
+    for code, month in (("harbour", "2026-13"), ("harbour", "March"), ("harbour", "9999-12"), ("nobody", "2026-03")):
         assert client.get(reverse("loyalty_office:partner_statement", args=[code, month])).status_code == 404
 
 
@@ -439,3 +439,9 @@ def test_a_reversal_in_the_csv_names_the_partners_reference(hotel, march, analys
     assert ["amount_due", "-6.00", "EUR"] in rows
     page = client.get(reverse("loyalty_office:partner_statement", args=["harbour", month]))
     assert "M-2" in page.content.decode()
+
+
+def test_a_description_with_control_characters_is_refused(hotel_key):
+    m = member()
+    response = as_partner(hotel_key).post(URL, accrual(m.number, description="Stay\x1b[31m"), format="json")
+    assert response.status_code == 400 and "description" in response.json()["error"]["fields"]

@@ -29,7 +29,7 @@ _MONTH = re.compile(r"^(\d{4})-(\d{2})\Z")
 
 def _month_or_404(text: str) -> date:
     match = _MONTH.match(text)
-    if match is None or not 1 <= int(match[2]) <= 12 or int(match[1]) < 2000:
+    if match is None or not 1 <= int(match[2]) <= 12 or not 2000 <= int(match[1]) <= 2100:
         raise Http404("A month is written YYYY-MM.")
     return date(int(match[1]), int(match[2]), 1)
 
