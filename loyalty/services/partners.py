@@ -10,6 +10,7 @@ same moment, credits once and answers with the first entry.
 from __future__ import annotations
 
 import hmac
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -23,10 +24,13 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
 from crm.errors import ApplicationError, Conflict, NotFound
+from crm.models import User
 from loyalty.models import EntryKind, MilesEntry, Partner
 from loyalty.services.ledger import Posting, miles_post, miles_reverse
 from loyalty.services.membership import FIELD as FF_FIELD
 from loyalty.services.membership import member_number_check
+
+logger = logging.getLogger(__name__)
 
 REASON = "partner"
 MAX_MILES_PER_TRANSACTION = 100_000  # a night's stay or a week's rental earns far less: more is a typo or abuse
@@ -65,14 +69,19 @@ def partner_create(
 
 
 @transaction.atomic
-def partner_key_issue(*, partner: Partner) -> str:
-    """A new API key for the partner, returned this once; the previous key stops working now."""
+def partner_key_issue(*, partner: Partner, by: User | None = None) -> str:
+    """A new API key for the partner, returned this once; the previous key stops working now (logged
+    with who asked, for the security review)."""
     locked = Partner.objects.select_for_update().get(pk=partner.pk)
     prefix = f"{_PREFIX_START}{secrets.token_hex(4)}"
     key = f"{prefix}.{secrets.token_urlsafe(32)}"
     locked.api_key_prefix, locked.api_key_hash = prefix, _key_hash(key)
     locked.save(update_fields=["api_key_prefix", "api_key_hash"])
     partner.api_key_prefix, partner.api_key_hash = locked.api_key_prefix, locked.api_key_hash
+    logger.info(
+        "Partner %s was issued a new API key (prefix %s) by %s.",
+        partner.code, prefix, by.get_username() if by is not None and by.is_authenticated else "a command",
+    )  # fmt: skip
     return key
 
 

@@ -132,7 +132,7 @@ class PartnerKeyIssueView(StaffPermissionRequiredMixin, View):
 
     def post(self, request: HttpRequest, code: str) -> HttpResponse:
         partner = _partner_or_404(code)
-        key = services.partner_key_issue(partner=partner)
+        key = services.partner_key_issue(partner=partner, by=request.user)
         messages.warning(request, _("The partner's previous key no longer works."))
         response = render(request, "office/loyalty/partners_key.html", {"partner": partner, "key": key})
         response["Cache-Control"] = "no-store"
