@@ -9,7 +9,7 @@ class CrmConfig(AppConfig):
     def ready(self) -> None:
         from auditlog.registry import auditlog
 
-        from crm import checks, login_limits, receivers, tokens  # noqa: F401  (register checks, receivers, extension)
+        from crm import checks, login_events, login_limits, receivers, tokens  # noqa: F401  (register checks, receivers, extension)
         from crm.models import Customer
 
         # Who changed what from what to what; document numbers show only as changes of their keyed hash.

@@ -33,6 +33,14 @@ consent_changed
     The customer's current consent for a channel (``ConsentChannel``) and purpose (``ConsentPurpose``)
     turned from not granted to granted or back (``consent_record``); never answering counts as not
     granted. Recording the answer the customer already had appends to the history but sends nothing.
+login_changed
+    ``user_id: int, customer_id: int | None, what: str``. A login's e-mail address (``what="email"``,
+    the username or the address, case aside) or its password (``what="password"``: changed, reset, or
+    set by an administrator) was saved changed, whichever path saved it (``crm.login_events``). One
+    event per thing changed. ``customer_id`` is the login's own record, None for a login without one
+    (staff). Creating a login sends nothing, nor does closing one (erasure deactivates the login
+    first), nor re-hashing the same password at log-in. Fraud checks use it: an account taken over
+    usually starts with a new password or address.
 """
 
 from __future__ import annotations
@@ -88,3 +96,4 @@ customer_verified = Event("customer_verified")
 customer_merged = Event("customer_merged")
 customer_erased = Event("customer_erased")
 consent_changed = Event("consent_changed")
+login_changed = Event("login_changed")

@@ -7,7 +7,7 @@ import uuid
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.models import Adjustment, AdjustmentKind
+from loyalty.models import Adjustment, AdjustmentKind, ReviewStatus
 
 MAX_ADJUSTMENT_MILES = Adjustment.MAX_MILES
 REASON_MAX = Adjustment._meta.get_field("reason").max_length
@@ -66,3 +66,17 @@ class TransferForm(forms.Form):
     miles = forms.IntegerField(label=_("Miles to send"), min_value=1, max_value=10_000_000)
     # Names this transfer: submitting the same form twice posts it once.
     transfer_id = forms.UUIDField(label=_("Form reference"), widget=forms.HiddenInput, initial=uuid.uuid4)
+
+
+# --- Fraud review ---------------------------------------------------------------------------------
+
+
+class FraudReviewForm(forms.Form):
+    """A supervisor's verdict on a flag: cleared (no fraud) or confirmed, always with a reason."""
+
+    decision = forms.ChoiceField(
+        label=_("Decision"),
+        choices=[(ReviewStatus.CLEARED, _("Clear: not fraud")), (ReviewStatus.CONFIRMED, _("Confirm fraud"))],
+        widget=forms.RadioSelect,
+    )
+    note = forms.CharField(label=_("Why"), max_length=300, widget=forms.Textarea(attrs={"rows": 2}))

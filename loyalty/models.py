@@ -49,10 +49,15 @@ class Programme(models.Model):
         help_text=_("Share of outstanding miles expected never to be redeemed"),
     )  # fmt: skip
     tier_warning_days = models.PositiveSmallIntegerField(_("warn of a tier change (days before)"), default=60)
+    fraud_login_change_hours = models.PositiveSmallIntegerField(
+        _("flag awards for others within (hours) of a login change"), default=72,
+        help_text=_("A redemption for someone else this soon after the member's e-mail or password changed is flagged"),
+    )  # fmt: skip
 
     class Meta:
         verbose_name = _("programme")
         verbose_name_plural = _("programme")
+        permissions = [("view_liability", "Can see the miles liability")]
         constraints = [models.CheckConstraint(condition=Q(pk=1), name="programme_single_row")]
 
     def __str__(self) -> str:
@@ -121,6 +126,9 @@ class Member(models.Model):
     enrolment_channel = models.CharField(_("enrolled through"), max_length=8, choices=EnrolmentChannel.choices)
     enrolled_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     merged_into = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # The last change of the member's login e-mail or password (crm's login_changed), for fraud checks.
+    login_changed_at = models.DateTimeField(_("login last changed"), null=True, blank=True)
+    login_change = models.CharField(_("what changed"), max_length=10, blank=True)
 
     class Meta:
         verbose_name = _("member")
@@ -323,6 +331,7 @@ class Partner(models.Model):
         verbose_name = _("partner")
         verbose_name_plural = _("partners")
         ordering = ["name"]
+        permissions = [("issue_partner_key", "Can issue a partner's API key")]
 
     def __str__(self) -> str:
         return self.name

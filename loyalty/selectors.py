@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, IntegerField, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.errors import NotFound
-from loyalty.models import Adjustment, Decision, HouseholdInvitation, Member, MilesEntry, Programme, StatusMatch, Tier
+from loyalty.models import (
+    Adjustment,
+    Decision,
+    EntryKind,
+    FraudFlag,
+    HouseholdInvitation,
+    Member,
+    MemberStatus,
+    MilesEntry,
+    Partner,
+    Programme,
+    ReviewStatus,
+    StatusMatch,
+    Tier,
+)
 
 
 def programme() -> Programme:
@@ -147,3 +166,193 @@ def household_overview(*, member: Member) -> HouseholdOverview:
         invitations_received=[],
         invitations_sent=list(household_invitations_sent(household_id=fresh.household_id)) if is_head else [],
     )
+
+
+# --- Partners' statements, the miles liability and the fraud review queue -------------------------
+# (One or two aggregate queries each, whatever the number of members or entries.)
+
+CENT = Decimal("0.01")
+
+
+def month_bounds(month: date) -> tuple[datetime, datetime]:
+    """The first instant of ``month`` and of the next one, in the project's time zone."""
+    first = month.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    zone = timezone.get_current_timezone()
+    return datetime.combine(first, time.min, tzinfo=zone), datetime.combine(following, time.min, tzinfo=zone)
+
+
+def previous_month(today: date | None = None) -> date:
+    first = (today or timezone.localdate()).replace(day=1)
+    return (first - timedelta(days=1)).replace(day=1)
+
+
+def _issued_reversed(prefix: str = "") -> dict:
+    zero = Value(0, output_field=IntegerField())
+    return {
+        "issued": Coalesce(Sum(f"{prefix}award_miles", filter=Q(**{f"{prefix}kind": EntryKind.PARTNER})), zero),
+        "reversed": Coalesce(
+            Sum(f"{prefix}award_miles", filter=Q(**{f"{prefix}kind": EntryKind.REVERSAL, f"{prefix}award_miles__lt": 0})), zero
+        ),
+        "transactions": Count(f"{prefix}id", filter=Q(**{f"{prefix}kind": EntryKind.PARTNER})),
+    }
+
+
+@dataclass(frozen=True)
+class PartnerTotals:
+    """What a partner owes for a month: miles issued less miles reversed, at the partner's price."""
+
+    issued: int
+    reversed: int  # a positive number of miles taken back
+    transactions: int
+    price_per_mile: Decimal
+    currency: str
+
+    @property
+    def net(self) -> int:
+        return self.issued - self.reversed
+
+    @property
+    def amount(self) -> Decimal:
+        return (Decimal(self.net) * self.price_per_mile).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _totals(partner: Partner, issued: int, reversed_: int, transactions: int) -> PartnerTotals:
+    return PartnerTotals(
+        issued=int(issued), reversed=-int(reversed_), transactions=int(transactions),
+        price_per_mile=partner.price_per_mile, currency=partner.currency,
+    )  # fmt: skip
+
+
+def partners_with_month(*, month: date) -> list[tuple[Partner, PartnerTotals]]:
+    """Every partner with its figures for ``month``, in one query."""
+    start, end = month_bounds(month)
+    in_month = Q(entries__created_at__gte=start, entries__created_at__lt=end)
+    zero = Value(0, output_field=IntegerField())
+    partners = Partner.objects.annotate(
+        issued=Coalesce(Sum("entries__award_miles", filter=in_month & Q(entries__kind=EntryKind.PARTNER)), zero),
+        reversed_miles=Coalesce(
+            Sum("entries__award_miles", filter=in_month & Q(entries__kind=EntryKind.REVERSAL, entries__award_miles__lt=0)), zero
+        ),
+        transactions=Count("entries", filter=in_month & Q(entries__kind=EntryKind.PARTNER)),
+    ).order_by("name", "pk")
+    return [(p, _totals(p, p.issued, p.reversed_miles, p.transactions)) for p in partners]
+
+
+@dataclass(frozen=True)
+class PartnerStatement:
+    partner: Partner
+    month: date
+    totals: PartnerTotals
+    entries: Any  # QuerySet[MilesEntry]: the month's credits and reversals, oldest first
+
+
+def partner_statement(*, partner: Partner, month: date) -> PartnerStatement:
+    """The month's clearing statement: totals in one aggregate query, and the entries behind them as a
+    queryset (page it, or stream it into a CSV) with each member's number.
+
+    An entry counts in the month it was posted: a credit reversed later is taken off the month of the
+    reversal, so a statement already settled never changes.
+    """
+    start, end = month_bounds(month)
+    entries = (
+        MilesEntry.objects.filter(partner=partner, created_at__gte=start, created_at__lt=end)
+        .filter(Q(kind=EntryKind.PARTNER) | Q(kind=EntryKind.REVERSAL, award_miles__lt=0))
+        .select_related("member", "reverses")
+        .only("id", "kind", "award_miles", "details", "created_at", "member__number", "reverses__details")
+        .order_by("created_at", "id")
+    )
+    sums = MilesEntry.objects.filter(partner=partner, created_at__gte=start, created_at__lt=end).aggregate(**_issued_reversed())
+    return PartnerStatement(
+        partner=partner, month=month.replace(day=1), entries=entries,
+        totals=_totals(partner, sums["issued"], sums["reversed"], sums["transactions"]),
+    )  # fmt: skip
+
+
+def partner_get_by_code(*, code: str) -> Partner:
+    partner = Partner.objects.filter(code=code).first()
+    if partner is None:
+        raise NotFound(_("No partner has this code."), code="partner_not_found")
+    return partner
+
+
+@dataclass(frozen=True)
+class TierLiability:
+    tier: Tier
+    members: int
+    miles: int
+    gross: Decimal
+    breakage: Decimal
+
+    @property
+    def net(self) -> Decimal:
+        return self.gross - self.breakage
+
+
+@dataclass(frozen=True)
+class Liability:
+    """Finance's deferred revenue for the miles members hold: their value, less the share expected
+    never to be redeemed (breakage)."""
+
+    value_per_mile: Decimal
+    currency: str
+    breakage_percent: Decimal
+    tiers: list[TierLiability]
+    as_of: datetime
+
+    @property
+    def members(self) -> int:
+        return sum(t.members for t in self.tiers)
+
+    @property
+    def miles(self) -> int:
+        return sum(t.miles for t in self.tiers)
+
+    @property
+    def gross(self) -> Decimal:
+        return sum((t.gross for t in self.tiers), Decimal("0.00"))
+
+    @property
+    def breakage(self) -> Decimal:
+        return sum((t.breakage for t in self.tiers), Decimal("0.00"))
+
+    @property
+    def net(self) -> Decimal:
+        return self.gross - self.breakage
+
+
+def liability() -> Liability:
+    """Outstanding award miles of active members by tier, valued at the programme's value per mile.
+
+    Two queries whatever the number of members: the programme's settings and one aggregate by tier
+    (tiers nobody holds included, with zeros). Closed and merged-away memberships hold nothing to redeem.
+    """
+    settings_row = programme()
+    active = Q(members__status=MemberStatus.ACTIVE, members__merged_into__isnull=True)
+    rows = Tier.objects.annotate(
+        member_count=Count("members", filter=active & Q(members__award_balance__gt=0)),
+        miles=Coalesce(Sum("members__award_balance", filter=active), Value(0, output_field=IntegerField())),
+    ).order_by("rank")
+    rate = settings_row.breakage_percent / Decimal(100)
+    tiers_ = []
+    for tier in rows:
+        gross = (Decimal(tier.miles) * settings_row.value_per_mile).quantize(CENT, rounding=ROUND_HALF_UP)
+        breakage = (gross * rate).quantize(CENT, rounding=ROUND_HALF_UP)
+        tiers_.append(TierLiability(tier=tier, members=tier.member_count, miles=int(tier.miles), gross=gross, breakage=breakage))
+    return Liability(
+        value_per_mile=settings_row.value_per_mile, currency=settings_row.value_currency,
+        breakage_percent=settings_row.breakage_percent, tiers=tiers_, as_of=timezone.now(),
+    )  # fmt: skip
+
+
+def fraud_flags(*, status: str = ReviewStatus.OPEN) -> QuerySet[FraudFlag]:
+    """The review queue: open flags oldest first (the ``fraudflag_open`` index); reviewed ones newest first."""
+    flags = FraudFlag.objects.filter(status=status).select_related("member__customer", "reviewed_by")
+    return flags.order_by("created_at", "id") if status == ReviewStatus.OPEN else flags.order_by("-reviewed_at", "-id")
+
+
+def fraud_flag_get(*, flag_id: int) -> FraudFlag:
+    flag = FraudFlag.objects.select_related("member__customer").filter(pk=flag_id).first()
+    if flag is None:
+        raise NotFound(_("No such fraud flag."), code="not_found")
+    return flag

@@ -3,6 +3,17 @@
 
 def register(router) -> list:  # noqa: ANN001
     """Register the viewsets on ``router``; return extra URL patterns (non-viewset endpoints)."""
-    from loyalty.api import adjustments, household, status_match
+    from django.urls import re_path
 
-    return [*status_match.register(router), *adjustments.register(router), *household.register(router)]
+    from loyalty.api import adjustments, household, status_match
+    from loyalty.api.liability import LiabilityView
+    from loyalty.api.partners import PartnerAccrualView, PartnerReversalView
+
+    return [
+        *status_match.register(router),
+        *adjustments.register(router),
+        *household.register(router),
+        re_path(r"^loyalty/partner-accruals/$", PartnerAccrualView.as_view(), name="api-loyalty-partner-accruals"),
+        re_path(r"^loyalty/partner-reversals/$", PartnerReversalView.as_view(), name="api-loyalty-partner-reversals"),
+        re_path(r"^loyalty/liability/$", LiabilityView.as_view(), name="api-loyalty-liability"),
+    ]

@@ -17,6 +17,13 @@ from loyalty.services.expiry import (
     miles_expire,
     miles_expiry_remind,
 )
+from loyalty.services.fraud import (
+    fraud_check_paid_booking,
+    fraud_check_partner_velocity,
+    fraud_check_redemption,
+    fraud_flag_review,
+    member_login_changed,
+)
 from loyalty.services.household import (
     household_create,
     household_debit_plan,
@@ -37,6 +44,15 @@ from loyalty.services.ledger import (
 from loyalty.services.membership import (
     member_enrol,
     member_number_check,
+)
+from loyalty.services.partners import (
+    MAX_MILES_PER_TRANSACTION,
+    Accrual,
+    partner_accrual_reverse,
+    partner_accrue,
+    partner_authenticate,
+    partner_create,
+    partner_key_issue,
 )
 from loyalty.services.status_match import (
     status_match_approve,
@@ -69,8 +85,10 @@ from loyalty.services.transfers import (
 )
 
 __all__ = [
+    "Accrual",
     "Expired",
     "InsufficientMiles",
+    "MAX_MILES_PER_TRANSACTION",
     "Posting",
     "TierChange",
     "TierOutlook",
@@ -83,6 +101,10 @@ __all__ = [
     "adjustment_request",
     "current_period_start",
     "expiry_date",
+    "fraud_check_paid_booking",
+    "fraud_check_partner_velocity",
+    "fraud_check_redemption",
+    "fraud_flag_review",
     "household_create",
     "household_debit_plan",
     "household_invitation_accept",
@@ -93,6 +115,7 @@ __all__ = [
     "household_remove",
     "local_midnight",
     "member_enrol",
+    "member_login_changed",
     "member_notices_record",
     "member_number_check",
     "miles_expire",
@@ -101,6 +124,11 @@ __all__ = [
     "miles_post_many",
     "miles_reverse",
     "miles_transfer",
+    "partner_accrual_reverse",
+    "partner_accrue",
+    "partner_authenticate",
+    "partner_create",
+    "partner_key_issue",
     "period_end",
     "status_match_approve",
     "status_match_reject",

@@ -16,16 +16,19 @@ from crm.permissions import ADMINISTRATOR, AGENT, ANALYST, MARKETER, SUPERVISOR
 pytestmark = pytest.mark.django_db
 
 OFFICE_BY_ROLE = {
-    AGENT: ["/office/customers/", "/office/reservations/bookings/", "/office/reservations/flights/", "/office/reservations/disruptions/", "/office/leads/"],
+    AGENT: [
+        "/office/customers/", "/office/reservations/bookings/", "/office/reservations/flights/", "/office/reservations/disruptions/", "/office/leads/",
+        "/office/loyalty/partners/",
+    ],
     SUPERVISOR: [
         "/office/customers/", "/office/reservations/bookings/", "/office/reservations/flights/", "/office/reservations/disruptions/", "/office/leads/",
-        "/office/loyalty/approvals/", "/office/duplicates/", "/office/audit/",
+        "/office/loyalty/partners/", "/office/loyalty/liability/", "/office/loyalty/approvals/", "/office/loyalty/fraud/", "/office/duplicates/", "/office/audit/",
     ],
     MARKETER: ["/office/customers/", "/office/reservations/flights/", "/office/leads/"],
-    ANALYST: ["/office/customers/", "/office/reservations/flights/", "/office/leads/"],
+    ANALYST: ["/office/customers/", "/office/reservations/flights/", "/office/leads/", "/office/loyalty/partners/", "/office/loyalty/liability/"],
     ADMINISTRATOR: [
         "/office/customers/", "/office/reservations/bookings/", "/office/reservations/flights/", "/office/reservations/disruptions/", "/office/leads/",
-        "/office/loyalty/approvals/", "/office/duplicates/", "/office/audit/",
+        "/office/loyalty/partners/", "/office/loyalty/liability/", "/office/loyalty/approvals/", "/office/loyalty/fraud/", "/office/duplicates/", "/office/audit/",
     ],
 }  # fmt: skip
 PORTAL_SIGNED_OUT = ["/flights/", "/check-in/", "/flight-status/", "/accounts/login/", "/accounts/register/"]

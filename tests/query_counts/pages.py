@@ -71,6 +71,12 @@ def _search(w: World) -> dict[str, Any]:
     }
 
 
+def _last_month() -> str:
+    from loyalty.selectors import previous_month
+
+    return f"{previous_month():%Y-%m}"
+
+
 def _uid(user) -> str:  # noqa: ANN001
     return urlsafe_base64_encode(force_bytes(user.pk))
 
@@ -152,6 +158,12 @@ PAGES: list[Page] = [
         query=lambda w: {"flight_code": w.flight.flight_code, "service_date": w.flight.service_date.isoformat()},
         variant="result",
     ),
+    # --- Office: loyalty partners, liability, fraud review
+    Page("loyalty_office:partner_list", SUPERVISOR),
+    Page("loyalty_office:partner_statement", SUPERVISOR, kwargs=lambda w: {"code": "qc-hotel", "month": _last_month()}),
+    Page("loyalty_office:liability", SUPERVISOR),
+    Page("loyalty_office:fraud_queue", SUPERVISOR),
+    Page("api-loyalty-liability", "api:supervisor"),
     # --- Office: customers and leads
     Page("office:login", ANONYMOUS),
     Page("office:home", SUPERVISOR),
@@ -252,6 +264,8 @@ EXCLUDED = {
     "set_language": "Django's language switch: it only redirects",
     "api-schema": "the OpenAPI document, generated from the code, reads no rows",
     "api-docs": "the page that shows the OpenAPI document, reads no rows",
+    "loyalty_office:partner_statement_csv": "a streamed download: the statement page's queries, then its rows in chunks of "
+    "2,000 as the file is read",
     "api/v1/^.*$": "the API's answer to an unknown path: a 404 in the API's error shape",
     "^api(?:/|$)": "the answer to any other path under /api/: a 404 in the API's error shape, reads no rows",
 }

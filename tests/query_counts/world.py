@@ -139,6 +139,7 @@ def build(size: str) -> World:
     lead = _leads(customer, staff, rows)
     _record_history(customer, staff, rows)
     member = _household_and_adjustments(customer, staff, rows)
+    _loyalty_partners_and_flags(rows)
 
     world = World(
         size=size,
@@ -363,3 +364,40 @@ def _household_and_adjustments(customer: Customer, staff: dict[str, User], rows:
             )
     loyalty_services.adjustment_request(member=member, kind="goodwill", award_miles=3000, reason="Welcome", by=staff["agent"])
     return member
+
+
+# --- Loyalty: partners' statements and fraud flags ------------------------------------------------------
+
+QC_PARTNER = "qc-hotel"
+
+
+def _loyalty_partners_and_flags(rows: int) -> None:
+    """A partner with ``rows`` credits last month (one of them reversed) and this month, for ``rows``
+    members; two more partners; ``rows`` open fraud flags of each kind."""
+    from loyalty import selectors as loyalty_selectors
+    from loyalty import services as loyalty_services
+    from loyalty.models import EntryKind, FraudFlag, FraudSignal
+
+    hotel = loyalty_services.partner_create(code=QC_PARTNER, name="QC Hotels", kind="hotel")
+    for n in range(2):
+        loyalty_services.partner_create(code=f"qc-other-{n}", name=f"QC Partner {n}", kind="car")
+    last_month = loyalty_selectors.month_bounds(loyalty_selectors.previous_month())[0]
+    for n in range(rows):
+        member = loyalty_services.member_enrol(customer=CustomerFactory(), channel="office")
+        for when, key in ((last_month + timedelta(days=1, hours=n), "L"), (timezone.now(), "T")):
+            entry = loyalty_services.miles_post(
+                posting=loyalty_services.Posting(
+                    member_id=member.pk, kind=EntryKind.PARTNER, reason="partner", key=f"partner:{QC_PARTNER}:{key}{n}",
+                    award=1000, details={"partner": QC_PARTNER, "reference": f"{key}{n}"}, partner_id=hotel.pk, at=when,
+                )
+            )  # fmt: skip
+        if n == 0:
+            loyalty_services.miles_reverse(entry=entry, reason="partner_cancelled")
+        FraudFlag.objects.create(
+            member=member, signal=FraudSignal.PARTNER_VELOCITY, key=f"qc-velocity:{n}",
+            details={"partner": QC_PARTNER, "partner_name": "QC Hotels", "miles_24h": 25000, "alert": 20000},
+        )  # fmt: skip
+        FraudFlag.objects.create(
+            member=member, signal=FraudSignal.THIRD_PARTY_AFTER_LOGIN_CHANGE, key=f"qc-award:{n}",
+            details={"record_locator": "QCQCQC", "login_change": "password", "hours_after_change": 2.5, "travellers": 2},
+        )  # fmt: skip

@@ -1,0 +1,57 @@
+"""``GET /api/v1/loyalty/liability/``: what the miles members hold are worth to finance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from crm.api_support import StaffPermission
+from loyalty import selectors
+
+SEE_LIABILITY = ("loyalty.view_programme", "loyalty.view_liability")
+MONEY = {"max_digits": 16, "decimal_places": 2}
+
+
+class TierLiabilitySerializer(serializers.Serializer):
+    tier = serializers.CharField(source="tier.code", help_text="Tier code.")
+    tier_name = serializers.CharField(source="tier.name")
+    members = serializers.IntegerField(help_text="Active members of this tier holding award miles.")
+    miles = serializers.IntegerField(help_text="Their outstanding award miles.")
+    gross = serializers.DecimalField(**MONEY, help_text="Miles × value per mile.")
+    breakage = serializers.DecimalField(**MONEY, help_text="The share expected never to be redeemed.")
+    net = serializers.DecimalField(**MONEY, help_text="Gross less breakage: the liability to book.")
+
+
+class LiabilitySerializer(serializers.Serializer):
+    as_of = serializers.DateTimeField()
+    currency = serializers.CharField(help_text="ISO 4217 currency of every amount.")
+    value_per_mile = serializers.DecimalField(max_digits=8, decimal_places=5)
+    breakage_percent = serializers.DecimalField(max_digits=5, decimal_places=2)
+    members = serializers.IntegerField()
+    miles = serializers.IntegerField()
+    gross = serializers.DecimalField(**MONEY)
+    breakage = serializers.DecimalField(**MONEY)
+    net = serializers.DecimalField(**MONEY)
+    tiers = TierLiabilitySerializer(many=True)
+
+
+class LiabilityView(APIView):
+    """Staff holding ``loyalty.view_programme`` and ``loyalty.view_liability`` (Analysts, Supervisors)."""
+
+    permission_classes = [StaffPermission]
+    permissions_by_action = {None: SEE_LIABILITY}
+
+    @extend_schema(
+        operation_id="loyalty_liability_retrieve",
+        summary="Miles liability",
+        description="Outstanding award miles of active members, by tier, valued at the programme's value per mile, "
+        "with the expected breakage and the net liability. Needs `loyalty.view_programme` and `loyalty.view_liability`.",
+        responses={200: LiabilitySerializer},
+    )
+    def get(self, request: Request, **kwargs: Any) -> Response:
+        return Response(LiabilitySerializer(selectors.liability()).data)
