@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from crm.errors import ApplicationError
 from crm.models import Cabin, User
-from loyalty.models import AwardZone, EntryKind, Member, MemberStatus, MilesEntry
+from loyalty.models import AwardZone, EntryKind, Household, Member, MemberStatus, MilesEntry
 from loyalty.services.ledger import InsufficientMiles, Posting, miles_post_many, miles_reverse
 from reservations.models import (
     ZERO,
@@ -167,7 +167,7 @@ def miles_pool(*, member: Member) -> list[Member]:
 
     The head first, then the others in primary-key order: the order the debits are taken in.
     """
-    household = member.household
+    household = member.household or Household.objects.filter(head=member).first()
     if household is None or household.head_id != member.pk:
         return [member]
     others = list(Member.objects.filter(household=household, status=MemberStatus.ACTIVE).exclude(pk=member.pk).order_by("pk"))
