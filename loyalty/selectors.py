@@ -34,3 +34,10 @@ def member_get_by_number(*, number: str) -> Member:
 def statement(*, member: Member) -> QuerySet[MilesEntry]:
     """The member's ledger, newest first (the index ``milesentry_statement`` serves this order)."""
     return MilesEntry.objects.filter(member=member).order_by("-created_at", "-id")
+
+
+def award_chart() -> list:
+    """The award chart's zones, shortest first, each with its prices (two queries whatever its size)."""
+    from loyalty.models import AwardZone
+
+    return list(AwardZone.objects.prefetch_related("prices"))

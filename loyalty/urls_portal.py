@@ -1,4 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from loyalty.views.portal import redeem
 
 app_name = "loyalty_portal"
-urlpatterns: list = []
+urlpatterns: list = [
+    path("miles/redeem/", redeem.redeem, name="redeem"),
+]

@@ -3,6 +3,7 @@ cancellation gives the miles back once; a balance never goes below zero, whateve
 
 from __future__ import annotations
 
+import re
 import threading
 from decimal import Decimal
 
@@ -358,3 +359,64 @@ def test_ten_award_payments_at_once_spend_a_balance_for_three_exactly_three_time
     assert sorted(outcomes) == ["insufficient_miles"] * 7 + ["paid"] * 3, outcomes
     assert Payment.objects.filter(method=PaymentMethod.MILES, status=PaymentStatus.SUCCEEDED).count() == 3
     assert balance(m) == ledger_sum(m) == 0
+
+
+# --- Portal ---------------------------------------------------------------------------------------
+
+REDEEM = "/miles/redeem/"
+
+
+def test_the_redeem_page_shows_the_chart_the_members_balance_and_the_way_to_book(passenger, passenger_client, chart):
+    credit(member(passenger[1]), 12345)
+    html = passenger_client.get(REDEEM).content.decode()
+    assert "You have 12,345 miles to spend." in html
+    assert "Short haul" in html and "Ultra long haul" in html and "7,500" in html and "160,000" in html
+    assert 'href="/flights/"' in html and 'class="table-scroll"' in html
+
+
+def test_the_redeem_page_invites_someone_who_is_not_a_member_to_join_when_booking(passenger, passenger_client, chart):
+    html = passenger_client.get(REDEEM).content.decode()
+    assert "You are not a member of Aurora Miles yet" in html and "miles to spend" not in html
+
+
+def test_the_redeem_page_needs_a_login(client, chart):
+    response = client.get(REDEEM)
+    assert response.status_code == 302 and "login" in response["Location"]
+
+
+def test_the_redeem_page_reads_a_fixed_number_of_queries(passenger, passenger_client, chart, django_assert_max_num_queries):
+    credit(member(passenger[1]), 100)
+    passenger_client.get(REDEEM)
+    with django_assert_max_num_queries(12):
+        assert passenger_client.get(REDEEM).status_code == 200
+
+
+def test_the_payment_page_offers_miles_with_the_price_and_balance_and_pays_with_them(passenger, passenger_client, flight):
+    # given a member with 9,000 miles and their held booking
+    _, customer = passenger
+    m = member(customer)
+    credit(m, 9000)
+    booking = held_booking(customer, flight)
+
+    # when they open the payment page
+    page = passenger_client.get(f"/trips/{booking.record_locator}/pay/").content.decode()
+
+    # then miles are offered for the fares at 7,500 miles, with their balance
+    assert "Pay with Miles" in page and "for 7,500 miles" in page and "Your balance: 9,000 miles." in page
+    key = re.search(r'name="method" value="miles">\s*<input type="hidden" name="idempotency_key" value="([^"]+)"', page).group(1)
+
+    # and pressing the button pays the fares with miles and leaves the taxes for the card
+    response = passenger_client.post(f"/trips/{booking.record_locator}/pay/", {"method": "miles", "idempotency_key": key})
+    booking.refresh_from_db()
+    assert response.status_code == 302 and balance(m) == 1500
+    assert booking.balance_due == charges(booking, ChargeKind.TAX) and booking.status == BookingStatus.HELD
+    follow = passenger_client.get(f"/trips/{booking.record_locator}/pay/").content.decode()
+    assert "Pay with Miles" not in follow and "Please pay the rest by card" in follow
+
+
+def test_the_payment_page_shows_miles_greyed_out_when_the_balance_is_short(passenger, passenger_client, flight):
+    _, customer = passenger
+    credit(member(customer), 100)
+    booking = held_booking(customer, flight)
+    page = passenger_client.get(f"/trips/{booking.record_locator}/pay/").content.decode()
+    assert "That is not enough for this trip." in page and 'name="method"' not in page
