@@ -295,6 +295,47 @@ def test_an_award_ticket_cancelled_by_the_airline_returns_the_miles_and_the_card
     assert booking.status == BookingStatus.CANCELLED and booking.balance_due == 0
 
 
+def test_cancelling_a_refundable_award_returns_the_miles_less_the_fee_and_the_card_its_taxes(flight):
+    # given a ticketed award on a refundable fare with a 30.00 cancellation fee: fares in miles, taxes by card
+    from tests.reservations.factories import BookingClassFactory, FareFamilyFactory
+
+    flex = FareFamilyFactory(code="ECO_FLEX", name="Flex", refundable=True, cancellation_fee=Decimal("30.00"), rank=3)
+    BookingClassFactory(code="Y", fare_family=flex, price_per_km=Decimal("0.4000"), minimum_fare=Decimal("99.00"))
+    m = member()
+    credit(m, 20000)
+    booking = held_booking(m.customer, flight, fare_family="ECO_FLEX")
+    miles_payment = pay_miles(booking)
+    card_payment = pay_card(booking)
+
+    # when the passenger cancels it
+    services.booking_cancel(booking=booking, reason="Plans changed")
+
+    # then the card gets the taxes back and the miles payment the fare less the fee, in miles
+    fare = miles_payment.amount
+    assert card_payment.refunds.get().amount == card_payment.amount
+    assert miles_payment.refunds.get().amount == fare - Decimal("30.00")
+    back = int(SHORT_HAUL_ECONOMY * (fare - Decimal("30.00")) / fare)
+    assert balance(m) == 20000 - SHORT_HAUL_ECONOMY + back == ledger_sum(m)
+    assert 0 < back < SHORT_HAUL_ECONOMY
+
+
+def test_cancelling_a_non_refundable_award_returns_the_taxes_and_keeps_the_miles_spent(flight):
+    # given a ticketed award on the non-refundable Standard fare
+    m = member()
+    credit(m, 20000)
+    booking = held_booking(m.customer, flight)
+    miles_payment = pay_miles(booking)
+    card_payment = pay_card(booking)
+
+    # when the passenger cancels it
+    services.booking_cancel(booking=booking, reason="Plans changed")
+
+    # then, as for a cash ticket of that fare, only the taxes come back (to the card); the miles stay spent
+    assert card_payment.refunds.get().amount == card_payment.amount
+    assert not miles_payment.refunds.exists()
+    assert balance(m) == 20000 - SHORT_HAUL_ECONOMY
+
+
 def test_a_partial_refund_gives_back_its_share_of_the_miles_and_the_rest_comes_with_the_last(flight):
     # given an award payment of the fares and a refund row for a quarter of it (the booking owes that much)
     m = member()
@@ -420,3 +461,12 @@ def test_the_payment_page_shows_miles_greyed_out_when_the_balance_is_short(passe
     booking = held_booking(customer, flight)
     page = passenger_client.get(f"/trips/{booking.record_locator}/pay/").content.decode()
     assert "That is not enough for this trip." in page and 'name="method"' not in page
+
+
+def test_the_award_chart_is_edited_in_the_admin(admin_client, chart):
+    from loyalty.models import AwardZone
+
+    zone = AwardZone.objects.get(max_distance_miles=1000)
+    assert admin_client.get("/office/admin/loyalty/awardzone/").status_code == 200
+    page = admin_client.get(f"/office/admin/loyalty/awardzone/{zone.pk}/change/").content.decode()
+    assert "7500" in page and "Short haul" in page
