@@ -242,7 +242,8 @@ def miles_refund(*, payment: Payment, reference: str, by: User | None = None) ->
     debits = [e for e in entries if e.kind == EntryKind.REDEMPTION]
     if not debits or not payment.miles:
         return 0
-    Member.objects.select_for_update().filter(pk__in=sorted({e.member_id for e in debits})).order_by("pk").exists()
+    members = sorted({e.member_id for e in debits})
+    list(Member.objects.select_for_update().filter(pk__in=members).order_by("pk").values_list("pk", flat=True))
     refunded = (
         Refund.objects.filter(payment_id=payment.pk).exclude(status=RefundStatus.FAILED).aggregate(total=Sum("amount"))["total"]
         or ZERO
@@ -283,20 +284,18 @@ def miles_refund(*, payment: Payment, reference: str, by: User | None = None) ->
 
 
 def miles_paid(*, booking: Booking) -> Decimal:
-    """Money of the booking still standing as paid with miles (payments less their refunds)."""
-    paid = (
-        Payment.objects.filter(booking=booking, method=PaymentMethod.MILES, status=PaymentStatus.SUCCEEDED).aggregate(
-            total=Sum("amount")
-        )["total"]
-        or ZERO
+    """Money of the booking's fares still standing as paid with miles (award payments less their refunds)."""
+    awards = set(
+        MilesEntry.objects.filter(booking_id=booking.pk, kind=EntryKind.REDEMPTION, reason="award_ticket").values_list(
+            "details__payment", flat=True
+        )
     )
-    back = (
-        Refund.objects.filter(booking=booking, payment__method=PaymentMethod.MILES)
-        .exclude(status=RefundStatus.FAILED)
-        .aggregate(total=Sum("amount"))["total"]
-        or ZERO
-    )
-    return paid - back
+    if not awards:
+        return ZERO
+    payments = Payment.objects.filter(
+        booking=booking, method=PaymentMethod.MILES, status=PaymentStatus.SUCCEEDED
+    ).prefetch_related("refunds")
+    return sum((p.refundable_amount for p in payments if p.external_key in awards), ZERO)
 
 
 # --- What the payment hook asks -------------------------------------------------------------------

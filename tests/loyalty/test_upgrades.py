@@ -151,3 +151,14 @@ def test_the_api_says_clearly_when_there_are_too_few_miles(passenger, api_as, fl
 
 def test_anonymous_callers_are_refused(api_client):
     assert api_client.post(UPGRADES, {}, format="json").status_code in (401, 403)
+
+
+def test_the_upgrade_endpoint_is_in_the_schema_with_its_errors(tmp_path, db):
+    import yaml
+    from django.core.management import call_command
+
+    path = tmp_path / "schema.yaml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(path))
+    operation = yaml.safe_load(path.read_text())["paths"][UPGRADES]["post"]
+    assert operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/UpgradeInputRequest")
+    assert {"201", "400", "401", "403", "404", "409"} <= set(operation["responses"])
