@@ -113,3 +113,12 @@ def test_a_method_without_an_offer_is_not_on_the_payment_page(passenger_client, 
 def test_a_forged_method_button_pays_nothing(passenger_client, held, points):
     response = passenger_client.post(f"/trips/{held.record_locator}/pay/", {"method": "miles", "idempotency_key": "forged"})
     assert response.status_code == 302 and not Payment.objects.exists()
+
+
+def test_a_method_that_is_not_offered_cannot_be_posted_to_the_payment_page(passenger_client, held, points):
+    page = passenger_client.get(f"/trips/{held.record_locator}/pay/").content.decode()
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page).group(1)
+    response = passenger_client.post(f"/trips/{held.record_locator}/pay/", {"method": "voucher", "idempotency_key": key})
+    assert response.status_code == 302 and not Payment.objects.exists()
+    follow = passenger_client.get(response["Location"]).content.decode()
+    assert "This way of paying is not available for this booking." in follow

@@ -289,6 +289,10 @@ def pay(request: HttpRequest, record_locator: str) -> HttpResponse:
 def _pay_with_method(request: HttpRequest, booking: Booking, method: str) -> HttpResponse:
     """A method hooked in by another app (miles): one button, its own one-time key; card pays the rest."""
     locator = booking.record_locator
+    offered = {code for code, _label, offer in hooks.payment_offers(booking=booking, user=request.user) if offer.available}
+    if method not in offered:
+        messages.error(request, _("This way of paying is not available for this booking."))
+        return redirect("reservations_portal:pay", record_locator=locator)
     form = MethodPaymentForm(request.POST, record_locator=locator)
     if not form.is_valid():
         messages.error(request, _("This payment form is out of date; please try again."))
