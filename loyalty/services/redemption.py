@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Sum
@@ -19,13 +19,13 @@ from django.utils.translation import gettext as _
 
 from crm.errors import ApplicationError
 from crm.models import Cabin, User
+from loyalty.awards import is_higher, traveller_miles, zone_for
 from loyalty.models import AwardZone, EntryKind, Household, Member, MemberStatus, MilesEntry
 from loyalty.services.ledger import InsufficientMiles, Posting, miles_post_many, miles_reverse
 from reservations.models import (
     ZERO,
     Booking,
     ChargeKind,
-    PassengerType,
     Payment,
     PaymentMethod,
     PaymentStatus,
@@ -35,18 +35,11 @@ from reservations.models import (
     SegmentStatus,
 )
 
-KM_PER_MILE = Decimal("1.609344")
 # What an award pays for: the fare value a flight carries (fare, its discount, differences and credits).
 AWARD_KINDS = (ChargeKind.FARE, ChargeKind.DISCOUNT, ChargeKind.FARE_DIFFERENCE, ChargeKind.CREDIT)
 # What an upgrade adds to a booking and its miles pay for.
 UPGRADE_KINDS = (ChargeKind.FARE_DIFFERENCE, ChargeKind.CHANGE_FEE, ChargeKind.WAIVER)
-CABIN_ORDER = [Cabin.ECONOMY, Cabin.PREMIUM_ECONOMY, Cabin.BUSINESS, Cabin.FIRST]
 FIELD = "method"
-
-
-def distance_miles(distance_km: int) -> int:
-    """A route's great-circle distance in statute miles, as the chart's zones count it."""
-    return int((Decimal(distance_km) / KM_PER_MILE).to_integral_value())
 
 
 def _chart() -> dict[int | None, tuple[AwardZone, dict[str, int]]]:
@@ -54,26 +47,15 @@ def _chart() -> dict[int | None, tuple[AwardZone, dict[str, int]]]:
     return {z.pk: (z, {p.cabin: p.miles for p in z.prices.all()}) for z in zones}
 
 
-def _zone_for(chart: dict, miles: int) -> tuple[AwardZone, dict[str, int]]:
-    for zone, prices in chart.values():  # ordered by limit, the open-ended zone last
-        if zone.max_distance_miles is None or miles <= zone.max_distance_miles:
-            return zone, prices
-    raise ApplicationError(_("Award tickets are not available on this route."), code="award_unavailable")
-
-
 def _chart_miles(chart: dict, *, distance_km: int, cabin: str) -> tuple[AwardZone, int]:
-    zone, prices = _zone_for(chart, distance_miles(distance_km))
+    found = zone_for([zone for zone, _prices in chart.values()], distance_km)
+    if found is None:
+        raise ApplicationError(_("Award tickets are not available on this route."), code="award_unavailable")
+    zone, prices = chart[found.pk]
     if cabin not in prices:
         message = _("Award tickets are not available in %(cabin)s on this route.") % {"cabin": Cabin(cabin).label.lower()}
         raise ApplicationError(message, code="award_unavailable", fields={FIELD: [message]})
     return zone, prices[cabin]
-
-
-def _traveller_miles(per_seat: int, passenger_type: str, infant_percent: int) -> int:
-    """Adults and children pay the chart price; an infant on a lap pays the fare family's infant share."""
-    if passenger_type != PassengerType.INFANT:
-        return per_seat
-    return int((Decimal(per_seat) * infant_percent / 100).to_integral_value(rounding=ROUND_CEILING))
 
 
 @dataclass(frozen=True)
@@ -113,7 +95,7 @@ def award_quote(*, booking: Booking) -> AwardQuote:
     lines = []
     for segment in segments:
         zone, per_seat = _chart_miles(chart, distance_km=segment.flight.route.distance_km, cabin=segment.cabin)
-        miles = sum(_traveller_miles(per_seat, t, segment.fare_family.infant_percent) for t in types)
+        miles = sum(traveller_miles(per_seat, t, segment.fare_family.infant_percent) for t in types)
         lines.append(AwardLine(segment.pk, segment.flight.flight_code, zone.name, segment.cabin, per_seat, miles))
     value = booking.charges.filter(segment__in=segments, kind__in=AWARD_KINDS).aggregate(total=Sum("amount"))["total"] or ZERO
     return AwardQuote(miles=sum(line.miles for line in lines), fare_value=value, currency=booking.currency, lines=tuple(lines))
@@ -133,7 +115,7 @@ class UpgradeQuote:
 
 def upgrade_quote(*, booking: Booking, segment: Segment, to_cabin: str, infant_percent: int = 10) -> UpgradeQuote:
     """The chart's difference between the two cabins in the flight's zone, for every traveller."""
-    if to_cabin not in CABIN_ORDER or CABIN_ORDER.index(to_cabin) <= CABIN_ORDER.index(segment.cabin):
+    if not is_higher(to_cabin, segment.cabin):
         message = _("Choose a cabin above %(cabin)s.") % {"cabin": Cabin(segment.cabin).label.lower()}
         raise ApplicationError(message, code="not_an_upgrade", fields={"cabin": [message]})
     chart = _chart()
@@ -142,7 +124,7 @@ def upgrade_quote(*, booking: Booking, segment: Segment, to_cabin: str, infant_p
     _zone, higher = _chart_miles(chart, distance_km=distance, cabin=to_cabin)
     per_seat = max(higher - lower, 0)
     types = list(booking.passengers.values_list("passenger_type", flat=True))
-    miles = sum(_traveller_miles(per_seat, t, infant_percent) for t in types)
+    miles = sum(traveller_miles(per_seat, t, infant_percent) for t in types)
     return UpgradeQuote(segment.pk, segment.cabin, to_cabin, zone.name, per_seat, miles)
 
 

@@ -12,9 +12,9 @@ from django.db import connection
 
 from crm.errors import ApplicationError
 from loyalty import services as loyalty
+from loyalty.awards import distance_miles
 from loyalty.hooks import MilesPayments
 from loyalty.models import AwardPrice, EntryKind, Member, MilesEntry
-from loyalty.services.redemption import distance_miles
 from reservations import events, services
 from reservations.models import Booking, BookingStatus, ChargeKind, Payment, PaymentMethod, PaymentStatus, RefundStatus
 from tests.crm.factories import CustomerFactory

@@ -162,3 +162,65 @@ def test_the_upgrade_endpoint_is_in_the_schema_with_its_errors(tmp_path, db):
     operation = yaml.safe_load(path.read_text())["paths"][UPGRADES]["post"]
     assert operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/UpgradeInputRequest")
     assert {"201", "400", "401", "403", "404", "409"} <= set(operation["responses"])
+
+
+# --- Portal ---------------------------------------------------------------------------------------
+
+
+def test_the_portal_offers_each_higher_cabin_with_its_price_and_upgrades_with_one_button(
+    passenger, passenger_client, flight, business
+):
+    # given a passenger member with 20,000 miles and a ticketed economy booking
+    _, customer = passenger
+    m = member(customer)
+    credit(m, 20000)
+    booking = ticketed(customer, flight)
+    url = f"/miles/upgrade/{booking.record_locator}/"
+
+    # when they open the upgrade page, and the redeem page links to it
+    page = passenger_client.get(url).content.decode()
+    assert url in passenger_client.get("/miles/redeem/").content.decode()
+
+    # then business is offered at 12,500 miles (the aircraft has no premium economy or first)
+    assert "Business for 12,500 miles" in page and "Premium economy" not in page and "You can spend 20,000 miles." in page
+
+    # and pressing it upgrades the flight and goes back to the trip
+    response = passenger_client.post(url, {"segment": "1", "cabin": "business"})
+    assert response.status_code == 302 and response["Location"] == f"/trips/{booking.record_locator}/"
+    assert booking.segments.get(status=SegmentStatus.CONFIRMED).cabin == "business"
+    assert balance(m) == 20000 - ECONOMY_TO_BUSINESS
+
+
+def test_the_portal_upgrade_refusal_is_a_message_and_changes_nothing(passenger, passenger_client, flight, business):
+    _, customer = passenger
+    credit(member(customer), 100)
+    booking = ticketed(customer, flight)
+    url = f"/miles/upgrade/{booking.record_locator}/"
+    assert "disabled" in passenger_client.get(url).content.decode()
+    response = passenger_client.post(url, {"segment": "1", "cabin": "business"}, follow=True)
+    assert "This needs 12,500 miles; 100 are available." in response.content.decode()
+    assert booking.segments.get().cabin == "economy"
+    response = passenger_client.post(url, {"segment": "x", "cabin": "moon"}, follow=True)
+    assert response.status_code == 200 and booking.segments.count() == 1
+
+
+def test_someone_elses_booking_has_no_upgrade_page(passenger_client, make_passenger, flight, business):
+    _, other = make_passenger("other@example.com")
+    booking = ticketed(other, flight)
+    assert passenger_client.get(f"/miles/upgrade/{booking.record_locator}/").status_code == 404
+    assert (
+        passenger_client.post(f"/miles/upgrade/{booking.record_locator}/", {"segment": "1", "cabin": "business"}).status_code
+        == 404
+    )
+
+
+def test_the_upgrade_page_reads_a_fixed_number_of_queries(
+    passenger, passenger_client, flight, business, django_assert_max_num_queries
+):
+    _, customer = passenger
+    credit(member(customer), 100)
+    booking = ticketed(customer, flight)
+    url = f"/miles/upgrade/{booking.record_locator}/"
+    passenger_client.get(url)
+    with django_assert_max_num_queries(20):
+        assert passenger_client.get(url).status_code == 200

@@ -133,6 +133,7 @@ PAGES: list[Page] = [
     Page("reservations_portal:check_in_lookup", ANONYMOUS),
     # --- Portal: miles
     Page("loyalty_portal:redeem", PASSENGER),
+    Page("loyalty_portal:upgrade", PASSENGER, kwargs=_ticketed),
     Page("reservations_portal:check_in", PASSENGER, kwargs=_trip),
     Page(
         "reservations_portal:check_in_flight",
