@@ -5,4 +5,20 @@ class LoyaltyConfig(AppConfig):
     name = "loyalty"
 
     def ready(self) -> None:
+        from django.utils.translation import gettext_lazy
+
+        from crm import registry
         from loyalty import receivers  # noqa: F401
+        from loyalty.hooks import EnrolAtBooking, MilesPayments, frequent_flyer_check
+        from reservations import hooks
+
+        # Redemption: miles pay for award tickets and upgrades; typed numbers are checked; join at booking.
+        hooks.payment_methods.register(MilesPayments.code, MilesPayments())
+        hooks.passenger_checks.register("loyalty_frequent_flyer", frequent_flyer_check)
+        hooks.booking_options.register("loyalty_enrol", EnrolAtBooking())
+        registry.register_nav(
+            registry.NavItem(
+                registry.PORTAL, gettext_lazy("Fly with miles"), "loyalty_portal:redeem",
+                audience=registry.SIGNED_IN, current=("redeem",), order=25,
+            )
+        )  # fmt: skip

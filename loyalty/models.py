@@ -18,6 +18,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm.models import Cabin
+
 ZERO = Decimal("0.00")
 
 
@@ -375,3 +377,37 @@ class MemberNotice(models.Model):
     key = models.CharField(max_length=120, unique=True)  # e.g. "expiry:<member>:<date>"
     kind = models.CharField(max_length=20)
     sent_at = models.DateTimeField(default=timezone.now)
+
+
+class AwardZone(models.Model):
+    """A band of flight distance for award prices: a segment falls in the first zone whose limit it fits."""
+
+    name = models.CharField(_("name"), max_length=40)
+    max_distance_miles = models.PositiveIntegerField(
+        _("up to (miles)"), null=True, blank=True, unique=True, help_text=_("Great-circle distance; blank: any longer flight")
+    )
+
+    class Meta:
+        verbose_name = _("award zone")
+        verbose_name_plural = _("award chart")
+        ordering = [models.F("max_distance_miles").asc(nulls_last=True)]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AwardPrice(models.Model):
+    """Award miles for one traveller on one flight of a zone in a cabin; an upgrade costs the difference."""
+
+    zone = models.ForeignKey(AwardZone, on_delete=models.CASCADE, related_name="prices")
+    cabin = models.CharField(_("cabin"), max_length=20, choices=Cabin.choices)
+    miles = models.PositiveIntegerField(_("miles"))
+
+    class Meta:
+        verbose_name = _("award price")
+        verbose_name_plural = _("award prices")
+        ordering = ["zone", "miles"]
+        constraints = [
+            models.UniqueConstraint(fields=["zone", "cabin"], name="awardprice_zone_cabin_unique"),
+            models.CheckConstraint(condition=Q(miles__gt=0), name="awardprice_miles_positive"),
+        ]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from loyalty.views.portal import household
+from loyalty.views.portal import household, redeem
 
 app_name = "loyalty_portal"
 urlpatterns: list = [
@@ -13,4 +13,6 @@ urlpatterns: list = [
     path("miles/household/leave/", household.household_leave, name="household_leave"),
     path("miles/household/members/<str:number>/remove/", household.household_remove, name="household_remove"),
     path("miles/transfer/", household.transfer, name="transfer"),
+    path("miles/redeem/", redeem.redeem, name="redeem"),
+    path("miles/upgrade/<str:record_locator>/", redeem.upgrade, name="upgrade"),
 ]

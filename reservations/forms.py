@@ -247,6 +247,20 @@ class BookingContactForm(forms.Form):
         return phone
 
 
+class BookingOptionsForm(forms.Form):
+    """The tick boxes downstream apps add to the booking form (``reservations.hooks.booking_options``)."""
+
+    PREFIX = "option_"
+
+    def __init__(self, *args, options: list[tuple[str, str]], **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        for name, label in options:
+            self.fields[f"{self.PREFIX}{name}"] = forms.BooleanField(label=label, required=False)
+
+    def ticked(self) -> dict[str, bool]:
+        return {name.removeprefix(self.PREFIX): bool(value) for name, value in self.cleaned_data.items()}
+
+
 def passenger_initial(customer: Customer, *, with_passport: bool) -> dict[str, Any]:
     """The passenger form filled from a customer record: name, birth, nationality, meal and assistance,
     and the passport on file when `with_passport` (the passenger's own booking)."""
@@ -343,6 +357,22 @@ class CardPaymentForm(forms.Form):
         key = self.cleaned_data["idempotency_key"]
         if not re.fullmatch(rf"portal-{self.record_locator}-[0-9a-f]{{32}}", key):
             raise ValidationError(_("This payment form is out of date; please enter the card details again."))
+        return key
+
+
+class MethodPaymentForm(forms.Form):
+    """Paying with a method another app hooks in (miles): nothing to type, only the one-time key."""
+
+    idempotency_key = forms.CharField(max_length=100, widget=forms.HiddenInput)
+
+    def __init__(self, *args, record_locator: str, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        self.record_locator = record_locator
+
+    def clean_idempotency_key(self) -> str:
+        key = self.cleaned_data["idempotency_key"]
+        if not re.fullmatch(rf"portal-{self.record_locator}-[0-9a-f]{{32}}", key):
+            raise ValidationError(_("This payment form is out of date; please try again."))
         return key
 
 

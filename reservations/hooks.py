@@ -81,6 +81,20 @@ class MethodRefund:
     reference: str = ""
 
 
+@dataclass(frozen=True)
+class MethodOffer:
+    """What a payment method offers one payer on the portal's payment page, read only.
+
+    ``amount`` is the money it would pay (e.g. the fares, not the taxes), ``summary`` what the payer
+    reads about it ("25,000 miles; your balance is 40,000 miles"); ``available`` False shows it greyed
+    out with ``summary`` saying why.
+    """
+
+    amount: Decimal
+    summary: str
+    available: bool = True
+
+
 class PaymentMethodHook(Protocol):
     """A way to pay that settles in this database: travel vouchers (reservations), miles (loyalty).
 
@@ -92,6 +106,15 @@ class PaymentMethodHook(Protocol):
     ``crm.errors.ApplicationError`` (naming the ``details`` field at fault), and nothing is recorded.
     ``reference`` is unique to the payment: a ledger uses it as its idempotency key. ``details`` is the
     method's own input (e.g. ``{"voucher_code": ...}``).
+
+    Two methods are optional (reservations looks them up with ``getattr``):
+
+    - ``payable(*, booking, details) -> Decimal``: the most this method pays on the booking (e.g. miles
+      pay the fares, taxes are paid by card). Without an ``amount``, ``payment_take`` takes this much
+      (capped at the balance due) instead of the whole balance; a larger ``amount`` is refused. It may
+      raise ``ApplicationError`` when the method cannot pay anything on this booking.
+    - ``offer(*, booking, user) -> MethodOffer | None``: what the portal's payment page shows this payer
+      for the method (None: not offered there). Reads only.
     """
 
     code: str
@@ -105,6 +128,18 @@ class PaymentMethodHook(Protocol):
 
 
 payment_methods: Hooks[PaymentMethodHook] = Hooks("payment method")
+
+
+def payment_offers(*, booking: Booking, user: User | None) -> list[tuple[str, str, MethodOffer]]:
+    """(code, label, offer) of every registered method that offers itself to this payer on the portal."""
+    offers = []
+    for code in payment_methods.names():
+        hook = payment_methods.get(code)
+        offer_fn = getattr(hook, "offer", None)
+        offer = offer_fn(booking=booking, user=user) if offer_fn is not None else None
+        if offer is not None:
+            offers.append((code, str(hook.label), offer))
+    return offers
 
 
 # --- Discounts at pricing -------------------------------------------------------------------------
@@ -259,6 +294,43 @@ def passengers_check(*, passengers: list[tuple[str, BookingPassenger]], booking:
             code=first.code if len(errors) == 1 else "passenger_refused",
             fields=errors,
         )
+
+
+# --- Options at booking ---------------------------------------------------------------------------
+
+
+class BookingOption(Protocol):
+    """A tick box a downstream app adds to the portal's booking form (e.g. loyalty: join and earn miles).
+
+    Registered as ``booking_options.register(name, hook)``; the form field is ``option_<name>``.
+    ``label_for(*, customer)`` is what the booker reads, or None when the option is not offered to this
+    booker (then it is neither shown nor applied). ``apply(*, booking, customer, ticked, by)`` runs inside
+    ``booking_create``'s transaction once the booking, its passengers and its checks are done, for every
+    option offered to the booker, ticked or not; raising ``ApplicationError`` refuses the booking.
+    """
+
+    def label_for(self, *, customer: Customer | None) -> str | None: ...
+
+    def apply(self, *, booking: Booking, customer: Customer | None, ticked: bool, by: User | None) -> None: ...
+
+
+booking_options: Hooks[BookingOption] = Hooks("booking option")
+
+
+def booking_options_for(*, customer: Customer | None) -> list[tuple[str, str]]:
+    """(name, label) of every option offered to this booker, in registration order."""
+    offered = []
+    for name in booking_options.names():
+        label = booking_options.get(name).label_for(customer=customer)
+        if label:
+            offered.append((name, str(label)))
+    return offered
+
+
+def booking_options_apply(*, booking: Booking, customer: Customer | None, ticked: Mapping[str, bool], by: User | None) -> None:
+    """Hand each option offered to the booker the new booking and whether it was ticked."""
+    for name, _label in booking_options_for(customer=customer):
+        booking_options.get(name).apply(booking=booking, customer=customer, ticked=bool(ticked.get(name)), by=by)
 
 
 # --- Booking page panels --------------------------------------------------------------------------

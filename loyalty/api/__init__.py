@@ -5,7 +5,7 @@ def register(router) -> list:  # noqa: ANN001
     """Register the viewsets on ``router``; return extra URL patterns (non-viewset endpoints)."""
     from django.urls import re_path
 
-    from loyalty.api import adjustments, household, status_match
+    from loyalty.api import adjustments, household, redemption, status_match
     from loyalty.api.liability import LiabilityView
     from loyalty.api.partners import PartnerAccrualView, PartnerReversalView
 
@@ -13,6 +13,7 @@ def register(router) -> list:  # noqa: ANN001
         *status_match.register(router),
         *adjustments.register(router),
         *household.register(router),
+        *redemption.register(router),
         re_path(r"^loyalty/partner-accruals/$", PartnerAccrualView.as_view(), name="api-loyalty-partner-accruals"),
         re_path(r"^loyalty/partner-reversals/$", PartnerReversalView.as_view(), name="api-loyalty-partner-reversals"),
         re_path(r"^loyalty/liability/$", LiabilityView.as_view(), name="api-loyalty-liability"),

@@ -54,6 +54,21 @@ from loyalty.services.partners import (
     partner_create,
     partner_key_issue,
 )
+from loyalty.services.redemption import (
+    AwardLine,
+    AwardQuote,
+    UpgradeQuote,
+    award_quote,
+    miles_paid,
+    miles_payable,
+    miles_payer,
+    miles_pool,
+    miles_price,
+    miles_redeem,
+    miles_refund,
+    miles_spendable,
+    upgrade_quote,
+)
 from loyalty.services.status_match import (
     status_match_approve,
     status_match_reject,
@@ -83,9 +98,15 @@ from loyalty.services.transfers import (
     transfer_quote,
     transfer_sent_this_year,
 )
+from loyalty.services.upgrades import (
+    upgrade_with_miles,
+    upgrade_with_miles_quote,
+)
 
 __all__ = [
     "Accrual",
+    "AwardLine",
+    "AwardQuote",
     "Expired",
     "InsufficientMiles",
     "MAX_MILES_PER_TRANSACTION",
@@ -94,11 +115,13 @@ __all__ = [
     "TierOutlook",
     "Transfer",
     "TransferQuote",
+    "UpgradeQuote",
     "add_months",
     "adjustment_approve",
     "adjustment_needs_approval",
     "adjustment_reject",
     "adjustment_request",
+    "award_quote",
     "current_period_start",
     "expiry_date",
     "fraud_check_paid_booking",
@@ -120,9 +143,17 @@ __all__ = [
     "member_number_check",
     "miles_expire",
     "miles_expiry_remind",
+    "miles_paid",
+    "miles_payable",
+    "miles_payer",
+    "miles_pool",
     "miles_post",
     "miles_post_many",
+    "miles_price",
+    "miles_redeem",
+    "miles_refund",
     "miles_reverse",
+    "miles_spendable",
     "miles_transfer",
     "partner_accrual_reverse",
     "partner_accrue",
@@ -142,5 +173,8 @@ __all__ = [
     "transfer_fee",
     "transfer_quote",
     "transfer_sent_this_year",
+    "upgrade_quote",
+    "upgrade_with_miles",
+    "upgrade_with_miles_quote",
     "valid_until_after_next",
 ]

@@ -572,7 +572,9 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         "the same key returns the first result (200) instead of charging again; keys belong to the login that "
         "sends them. Card details go to the gateway and are never stored or echoed; the answer carries brand and "
         "last four digits only. A declined card is **402** `payment_declined` (and so is a replay of it); a booking "
-        "that can no longer be paid or owes nothing is 400 (`booking_not_payable`, `nothing_due`).",
+        "that can no longer be paid or owes nothing is 400 (`booking_not_payable`, `nothing_due`). A method may pay "
+        "only part of a booking: `miles` pay the fares of an award ticket (409 `insufficient_miles` when the balance "
+        "is short, 400 `not_a_member`), and the taxes stay due for the card.",
         parameters=[RECORD_LOCATOR_PARAM, IDEMPOTENCY_HEADER],
         request=PAYMENT_INPUT_SCHEMA,
         responses={

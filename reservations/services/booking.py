@@ -210,12 +210,15 @@ def booking_create(
     by: User | None = None,
     language: str = "en",
     discount_code: str = "",
+    options: dict[str, bool] | None = None,
 ) -> Booking:
     """Hold seats for the whole party on every flight, price it, and record the booking.
 
     All or nothing: if any flight has too few seats, nothing is taken and the caller gets a 409.
     A ``discount_code`` is priced by the discount hook that knows it (a negative ``discount`` charge
     per fare line) and redeemed in this transaction; every passenger check runs on every traveller.
+    ``options`` says which booking options (``hooks.booking_options``, by name) the booker ticked; each
+    option offered to the booker is applied once the booking is complete, in this transaction.
     """
     if channel not in Channel.values:
         raise ApplicationError(_("Unknown booking channel."), fields={"channel": [_("Unknown booking channel.")]})
@@ -344,6 +347,7 @@ def booking_create(
     if discounted is not None:
         name, discount = discounted
         hooks.discounts.get(name).redeem(discount=discount, booking=booking)
+    hooks.booking_options_apply(booking=booking, customer=customer, ticked=options or {}, by=by)
     send_after_commit(
         events.booking_created,
         sender=Booking,

@@ -11,6 +11,7 @@ the gateway what became of it. Methods that settle in this database (vouchers, m
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -92,9 +93,14 @@ def payment_take(
     amount: Decimal | None = None,
     card: CardDetails | None = None,
     voucher_code: str = "",
+    details: Mapping[str, str] | None = None,
     by: User | None = None,
 ) -> Payment:
     """Pay towards the balance due (all of it unless ``amount``); full payment issues the e-tickets.
+
+    A hooked method may pay only part of the booking (its ``payable``, e.g. miles pay the fares): then
+    that part is taken by default and the rest stays due. ``details`` is the method's own input, handed
+    to its hook with ``voucher_code``.
 
     The client's idempotency key (scoped to the login ``by``) makes a repeated request return the first
     result instead of paying again; the returned payment's ``replayed`` says which it was. A repeat
@@ -121,7 +127,7 @@ def payment_take(
         )
     payment = _payment_begin(
         booking=booking, method=method, scope=scope, key=key, amount=amount, token=token, hook=hook,
-        details={"voucher_code": voucher_code}, by=by,
+        details={**(details or {}), "voucher_code": voucher_code}, by=by,
     )  # fmt: skip
     if not payment.replayed and payment.status == PaymentStatus.PENDING:
         try:
@@ -197,7 +203,11 @@ def _payment_begin(
     if method == PaymentMethod.COUNTER and not _is_staff_with(by, "reservations.add_payment"):
         raise ApplicationError(_("Only an agent can take a payment at the counter."), code="forbidden", status=403)
     _check_payable(locked)
-    value = _amount_to_take(locked, amount)
+    limit = None
+    payable = getattr(hook, "payable", None) if hook is not None else None
+    if payable is not None:
+        limit = pricing.money(Decimal(str(payable(booking=locked, details=details))))
+    value = _amount_to_take(locked, amount, limit=limit)
     payment = Payment(
         booking=locked, idempotency_scope=scope, idempotency_key=key, method=method, amount=value,
         currency=locked.currency, status=PaymentStatus.PENDING, created_by=_actor(by),
@@ -224,8 +234,9 @@ def _payment_begin(
     return payment
 
 
-def _amount_to_take(booking: Booking, amount: Decimal | None) -> Decimal:
-    """What is due, less what payments still at the gateway may already cover."""
+def _amount_to_take(booking: Booking, amount: Decimal | None, *, limit: Decimal | None = None) -> Decimal:
+    """What is due, less what payments still at the gateway may already cover; at most ``limit`` (the
+    method's own ``payable``) when the method pays only part of the booking."""
     due = booking.balance_due
     if due <= 0:
         raise ApplicationError(
@@ -239,6 +250,11 @@ def _amount_to_take(booking: Booking, amount: Decimal | None) -> Decimal:
             % {"locator": booking.record_locator},
             code="payment_in_progress",
         )
+    if limit is not None and limit < payable:
+        if limit <= 0:
+            message = _("Nothing on booking %(locator)s can be paid this way.") % {"locator": booking.record_locator}
+            raise ApplicationError(message, code="method_not_applicable", fields={"method": [message]})
+        payable = limit
     try:
         value = payable if amount is None else pricing.money(Decimal(str(amount)))
     except (ArithmeticError, TypeError, ValueError):
@@ -247,7 +263,11 @@ def _amount_to_take(booking: Booking, amount: Decimal | None) -> Decimal:
         message = _("Enter an amount greater than zero.")
         raise ApplicationError(message, fields={"amount": [message]})
     if value > payable:
-        message = _("The amount is more than the %(due)s %(currency)s due.") % {"due": payable, "currency": booking.currency}
+        message = (
+            _("At most %(due)s %(currency)s can be paid this way.")
+            if limit is not None and limit == payable
+            else _("The amount is more than the %(due)s %(currency)s due.")
+        ) % {"due": payable, "currency": booking.currency}
         raise ApplicationError(message, code="amount_exceeds_balance", fields={"amount": [message]})
     return value
 

@@ -137,6 +137,9 @@ PAGES: list[Page] = [
     Page("reservations_portal:change", PASSENGER, kwargs=lambda w: {**_ticketed(w), "sequence": 1}),
     Page("reservations_portal:seats", PASSENGER, kwargs=lambda w: {**_trip(w), "sequence": 1}),
     Page("reservations_portal:check_in_lookup", ANONYMOUS),
+    # --- Portal: miles
+    Page("loyalty_portal:redeem", PASSENGER),
+    Page("loyalty_portal:upgrade", PASSENGER, kwargs=_ticketed),
     Page("reservations_portal:check_in", PASSENGER, kwargs=_trip),
     Page(
         "reservations_portal:check_in_flight",

@@ -19,11 +19,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 from crm.errors import ApplicationError
 from crm.forms import add_application_error
 from crm.models import Customer
-from reservations import selectors, services
+from reservations import hooks, selectors, services
 from reservations.forms import (
     BookingContactForm,
+    BookingOptionsForm,
     CardPaymentForm,
     FlightSearchForm,
+    MethodPaymentForm,
     PassengerForm,
     new_payment_key,
     passenger_initial,
@@ -147,8 +149,9 @@ def book(request: HttpRequest) -> HttpResponse:
         posted,
         initial={"contact_email": customer.email or request.user.email, "contact_phone": str(customer.phone or "")},
     )
+    options = BookingOptionsForm(posted, options=hooks.booking_options_for(customer=customer))
     page_errors: list[str] = []
-    if posted is not None and all([f.is_valid() for f in passenger_forms] + [contact.is_valid()]):
+    if posted is not None and all([f.is_valid() for f in passenger_forms] + [contact.is_valid(), options.is_valid()]):
         try:
             booking = services.booking_create(
                 segments=[
@@ -168,6 +171,7 @@ def book(request: HttpRequest) -> HttpResponse:
                 by=request.user,
                 language=translation.get_language() or "en",
                 discount_code=contact.cleaned_data["discount_code"],
+                options=options.ticked(),
             )
         except ApplicationError as exc:
             page_errors = _place_booking_errors(exc, passenger_forms, contact)
@@ -186,6 +190,7 @@ def book(request: HttpRequest) -> HttpResponse:
             "chosen": chosen,
             "passenger_forms": passenger_forms,
             "contact": contact,
+            "options": options,
             "page_errors": page_errors,
             "has_errors": bool(page_errors) or any(f.errors for f in passenger_forms) or bool(contact.errors),
             "total": total,
@@ -214,6 +219,9 @@ def pay(request: HttpRequest, record_locator: str) -> HttpResponse:
         return redirect("reservations_portal:trip", record_locator=locator)
     hold_over = booking.status == BookingStatus.HELD and booking.hold_expires_at and booking.hold_expires_at <= timezone.now()
     declined = ""
+    method = request.POST.get("method", PaymentMethod.CARD) if request.method == "POST" else PaymentMethod.CARD
+    if method != PaymentMethod.CARD and not hold_over:
+        return _pay_with_method(request, booking, method)
     form = CardPaymentForm(_posted(request), record_locator=locator, initial={"idempotency_key": new_payment_key(locator)})
     if request.method == "POST" and not hold_over and form.is_valid():
         data = form.cleaned_data
@@ -261,11 +269,51 @@ def pay(request: HttpRequest, record_locator: str) -> HttpResponse:
                 "reason": DECLINE_REASONS.get(refusal, refusal)
             }
         booking = _own_booking(request, record_locator)
+    offers = [] if hold_over else hooks.payment_offers(booking=booking, user=request.user)
     return render(
         request,
         "portal/reservations/pay.html",
-        {"booking": booking, "form": form, "hold_over": hold_over, "amount": booking.balance_due, "declined": declined},
+        {
+            "booking": booking,
+            "form": form,
+            "hold_over": hold_over,
+            "amount": booking.balance_due,
+            "declined": declined,
+            "offers": [
+                {"method": code, "label": label, "offer": offer, "key": new_payment_key(locator)} for code, label, offer in offers
+            ],
+        },
     )
+
+
+def _pay_with_method(request: HttpRequest, booking: Booking, method: str) -> HttpResponse:
+    """A method hooked in by another app (miles): one button, its own one-time key; card pays the rest."""
+    locator = booking.record_locator
+    offered = {code for code, _label, offer in hooks.payment_offers(booking=booking, user=request.user) if offer.available}
+    if method not in offered:
+        messages.error(request, _("This way of paying is not available for this booking."))
+        return redirect("reservations_portal:pay", record_locator=locator)
+    form = MethodPaymentForm(request.POST, record_locator=locator)
+    if not form.is_valid():
+        messages.error(request, _("This payment form is out of date; please try again."))
+        return redirect("reservations_portal:pay", record_locator=locator)
+    try:
+        payment = services.payment_take(
+            booking=booking, method=method, idempotency_key=form.cleaned_data["idempotency_key"], by=request.user
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("reservations_portal:pay", record_locator=locator)
+    booking = _own_booking(request, record_locator=locator)
+    if booking.status == BookingStatus.TICKETED and booking.balance_due <= 0:
+        messages.success(request, _("Thank you: your payment was received."))
+        return redirect("reservations_portal:confirmation", record_locator=locator)
+    messages.success(
+        request,
+        _("%(amount)s %(currency)s paid with %(method)s. Please pay the rest by card.")
+        % {"amount": payment.amount, "currency": payment.currency, "method": payment.get_method_display().lower()},
+    )
+    return redirect("reservations_portal:pay", record_locator=locator)
 
 
 @login_required

@@ -1,0 +1,102 @@
+"""loyalty's parts in reservations' rules, registered from ``LoyaltyConfig.ready()``.
+
+- ``MilesPayments``: miles as a payment method (award tickets and upgrades).
+- ``frequent_flyer_check``: a frequent flyer number typed for a traveller, at booking and at check-in.
+- ``EnrolAtBooking``: the "join and earn miles on this trip" tick on the portal's booking form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from crm.errors import ApplicationError
+from crm.models import Customer, User
+from loyalty import selectors
+from loyalty.models import EnrolmentChannel, Member, MemberStatus
+from loyalty.services import member_enrol, member_number_check, redemption
+from reservations.hooks import MethodOffer, MethodPayment, MethodRefund
+from reservations.models import Booking, BookingPassenger, Payment, PaymentMethod
+
+
+class MilesPayments:
+    """Pays the fares of a booking (or what an upgrade adds) with the booker's miles; taxes stay for the card.
+
+    Runs inside reservations' payment transaction with the booking locked: the ledger debit and the
+    payment row commit or roll back together; ``reference`` (the payment's own key) keys the debit.
+    """
+
+    code = PaymentMethod.MILES.value
+    label = gettext_lazy("Miles")
+
+    def payable(self, *, booking: Booking, details: Mapping[str, str]) -> Decimal:
+        redemption.miles_payer(booking=booking)
+        return redemption.miles_payable(booking=booking, details=details)
+
+    def pay(
+        self, *, booking: Booking, amount: Decimal, currency: str, reference: str, details: Mapping[str, str], by: User | None
+    ) -> MethodPayment:
+        member = redemption.miles_payer(booking=booking)
+        miles, reason, extra = redemption.miles_price(booking=booking, amount=amount, details=details)
+        redemption.miles_redeem(
+            member=member, miles=miles, reference=reference, booking=booking, reason=reason,
+            details={**extra, "amount": str(amount), "currency": currency}, by=by,
+        )  # fmt: skip
+        return MethodPayment(reference=f"miles:{member.number}", miles=miles)
+
+    def refund(self, *, payment: Payment, amount: Decimal, reference: str) -> MethodRefund:
+        credited = redemption.miles_refund(payment=payment, reference=reference)
+        return MethodRefund(succeeded=True, reference=f"miles:{credited}")
+
+    def offer(self, *, booking: Booking, user: User | None) -> MethodOffer | None:
+        """Offered to a member while the fares are still due: the price in miles and the balance to pay it."""
+        try:
+            member = redemption.miles_payer(booking=booking)
+            value = redemption.miles_payable(booking=booking, details={})
+            quote = redemption.award_quote(booking=booking)
+        except ApplicationError:
+            return None
+        if value <= 0 or quote.miles <= 0 or booking.balance_due < value:
+            return None
+        pool = redemption.miles_pool(member=member)
+        spendable = sum(m.award_balance for m in pool)
+        numbers = {
+            "miles": f"{quote.miles:,}",
+            "amount": value,
+            "currency": booking.currency,
+            "balance": f"{spendable:,}",
+        }
+        summary = _("The fares (%(amount)s %(currency)s) for %(miles)s miles; taxes and fees are paid by card.") % numbers
+        if len(pool) > 1:
+            summary += " " + _("Your household's pooled balance: %(balance)s miles.") % numbers
+        else:
+            summary += " " + _("Your balance: %(balance)s miles.") % numbers
+        if spendable < quote.miles:
+            summary += " " + _("That is not enough for this trip.")
+        return MethodOffer(amount=value, summary=summary, available=spendable >= quote.miles)
+
+
+def frequent_flyer_check(*, passenger: BookingPassenger, booking: Booking, stage: str) -> None:
+    """A typed number must pass its check digit, belong to an active member, and carry the traveller's family name."""
+    number = (passenger.frequent_flyer_number or "").strip()
+    if number:
+        member_number_check(number=number, family_name=passenger.family_name)
+
+
+class EnrolAtBooking:
+    """One tick on the booking form makes the booker a member and puts the number on their own traveller."""
+
+    def label_for(self, *, customer: Customer | None) -> str | None:
+        if customer is None or Member.objects.filter(customer=customer).exists():
+            return None
+        return _("Join %(programme)s and earn miles on this trip") % {"programme": selectors.programme().name}
+
+    def apply(self, *, booking: Booking, customer: Customer | None, ticked: bool, by: User | None) -> None:
+        if not ticked or customer is None:
+            return
+        member = member_enrol(customer=customer, channel=EnrolmentChannel.BOOKING, by=by)
+        if member.status == MemberStatus.ACTIVE:
+            booking.passengers.filter(customer=customer, frequent_flyer_number="").update(frequent_flyer_number=member.number)

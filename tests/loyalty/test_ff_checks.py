@@ -1,0 +1,168 @@
+"""A frequent flyer number typed for a traveller is checked at booking (portal, API, service) and again at
+check-in: its check digit, that it is an active member's, and that the member has the traveller's family name."""
+
+from __future__ import annotations
+
+import pytest
+
+from crm.errors import ApplicationError
+from loyalty import numbers
+from loyalty.models import Member, MemberStatus
+from reservations import services
+from reservations.models import Booking, Channel, CheckIn, CouponStatus
+from tests.loyalty.factories import member
+from tests.reservations.api_support import BOOKINGS, assert_error, booking_body
+from tests.reservations.check_in_helpers import flight_in, ticketed_booking
+from tests.reservations.portal_support import adult, book_url, departure_in, fares_fixture, hold, make_flight, search_params  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def flight(fares):
+    return make_flight("LHR", "CDG", at=departure_in(5))
+
+
+@pytest.fixture
+def ada(db) -> Member:
+    return member(given_name="Ada", family_name="Lovelace")
+
+
+def unknown_number() -> str:
+    """A number with a good check digit that no member holds."""
+    while True:
+        number = numbers.new_number()
+        if not Member.objects.filter(number=number).exists():
+            return number
+
+
+def mistyped(number: str) -> str:
+    return number[:-1] + str((int(number[-1]) + 1) % 10)
+
+
+def book(flight, *, family_name: str, number: str) -> Booking:  # noqa: ANN001
+    return services.booking_create(
+        segments=[services.SegmentRequest(flight_id=flight.pk, cabin="economy", fare_family="ECO_LIGHT")],
+        passengers=[
+            services.PassengerRequest(passenger_type="ADT", given_name="Charles", family_name="Babbage"),
+            services.PassengerRequest(
+                passenger_type="ADT", given_name="Ada", family_name=family_name, frequent_flyer_number=number
+            ),
+        ],
+        contact_email="ada@example.com",
+        channel=Channel.PORTAL,
+    )
+
+
+def test_a_members_own_number_is_accepted_however_it_is_typed(flight, ada):
+    # given Ada's number typed with spaces and her family name in capitals
+    typed = f"{ada.number[:3]} {ada.number[3:6]} {ada.number[6:]}"
+
+    # when she is booked with it
+    booking = book(flight, family_name="LOVELACE", number=typed)
+
+    # then the booking stands with the number on her traveller record
+    assert booking.passengers.get(sequence=2).frequent_flyer_number == typed
+
+
+@pytest.mark.parametrize(
+    ("case", "code"),
+    [
+        ("check_digit", "invalid_frequent_flyer_number"),
+        ("unknown", "unknown_frequent_flyer_number"),
+        ("closed", "unknown_frequent_flyer_number"),
+        ("other_name", "frequent_flyer_name_mismatch"),
+    ],
+)
+def test_a_bad_number_refuses_the_booking_on_that_travellers_field(flight, ada, case, code):
+    # given a number that fails one of the rules
+    family_name, number = "Lovelace", ada.number
+    if case == "check_digit":
+        number = mistyped(ada.number)
+    elif case == "unknown":
+        number = unknown_number()
+    elif case == "closed":
+        Member.objects.filter(pk=ada.pk).update(status=MemberStatus.CLOSED)
+    else:
+        family_name = "Byron"
+
+    # when the second traveller is booked with it
+    with pytest.raises(ApplicationError) as refused:
+        book(flight, family_name=family_name, number=number)
+
+    # then it is refused under that traveller's field, and nothing is booked
+    assert refused.value.code == code
+    assert list(refused.value.fields) == ["passengers.2.frequent_flyer_number"]
+    assert not Booking.objects.exists()
+
+
+def test_the_portal_form_shows_the_refusal_on_the_travellers_field(passenger, passenger_client, flight, ada):
+    url = book_url(search_params(flight, adults=2), (flight, "ECO_LIGHT"))
+    data = {
+        "contact_email": "a@example.com",
+        **adult(1, "Charles", "Babbage"),
+        **adult(2, "Ada", "Byron", frequent_flyer_number=ada.number),
+    }
+    response = passenger_client.post(url, data)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "This frequent flyer number belongs to someone with another family name." in html
+    assert 'href="#id_p2-frequent_flyer_number"' in html
+    assert not Booking.objects.exists()
+
+
+def test_the_portal_form_accepts_a_good_number(passenger, passenger_client, flight, ada):
+    url = book_url(search_params(flight, adults=2), (flight, "ECO_LIGHT"))
+    booking = hold(
+        passenger_client, url, {**adult(1, "Charles", "Babbage"), **adult(2, "Ada", "Lovelace", frequent_flyer_number=ada.number)}
+    )
+    assert booking.passengers.get(sequence=2).frequent_flyer_number == ada.number
+
+
+def test_the_api_refuses_a_mistyped_number_in_its_error_shape(passenger, api_as, flight, ada):
+    party = [
+        {"passenger_type": "ADT", "given_name": "Charles", "family_name": "Babbage"},
+        {"passenger_type": "ADT", "given_name": "Ada", "family_name": "Lovelace", "frequent_flyer_number": mistyped(ada.number)},
+    ]
+    response = api_as(passenger[0]).post(BOOKINGS, booking_body(flight, fare_family="ECO_LIGHT", passengers=party), format="json")
+    error = assert_error(response, 400, "invalid_frequent_flyer_number")
+    assert list(error["fields"]) == ["passengers.1.frequent_flyer_number"]
+    assert not Booking.objects.exists()
+
+
+def test_the_api_books_with_a_good_number(passenger, api_as, flight, ada):
+    party = [{"passenger_type": "ADT", "given_name": "Ada", "family_name": "Lovelace", "frequent_flyer_number": ada.number}]
+    response = api_as(passenger[0]).post(BOOKINGS, booking_body(flight, fare_family="ECO_LIGHT", passengers=party), format="json")
+    assert response.status_code == 201, response.content
+
+
+def test_check_in_refuses_a_number_whose_membership_closed_since_booking_and_checks_nobody_in(ada):
+    # given a ticketed booking carrying Ada's number, and her membership closed since
+    booking = ticketed_booking(
+        flight=flight_in(5),
+        passengers=[{"given_name": "Charles", "family_name": "Babbage"},
+                    {"given_name": "Ada", "family_name": "Lovelace", "frequent_flyer_number": ada.number}],
+    )  # fmt: skip
+    Member.objects.filter(pk=ada.pk).update(status=MemberStatus.CLOSED)
+    segment = booking.segments.get()
+    traveller = booking.passengers.get(sequence=2)
+
+    # when the party checks in
+    with pytest.raises(ApplicationError) as refused:
+        services.check_in(booking=booking, segment=segment, passengers=list(booking.passengers.all()), channel=Channel.PORTAL)
+
+    # then it is refused on her field and nobody is checked in
+    assert refused.value.code == "unknown_frequent_flyer_number"
+    assert list(refused.value.fields) == [f"passengers.{traveller.pk}.frequent_flyer_number"]
+    assert not CheckIn.objects.exists()
+    assert set(segment.coupons.values_list("status", flat=True)) == {CouponStatus.OPEN}
+
+
+def test_check_in_accepts_an_active_members_number(ada):
+    booking = ticketed_booking(
+        flight=flight_in(5), passengers=[{"given_name": "Ada", "family_name": "Lovelace", "frequent_flyer_number": ada.number}]
+    )
+    created = services.check_in(
+        booking=booking, segment=booking.segments.get(), passengers=list(booking.passengers.all()), channel=Channel.PORTAL
+    )
+    assert len(created) == 1
