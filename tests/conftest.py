@@ -36,6 +36,7 @@ def restore_roles() -> None:
     from django.contrib.auth.models import Group, Permission
 
     importlib.import_module("loyalty.migrations.0002_programme_tiers_roles").seed_reference(apps)
+    importlib.import_module("loyalty.migrations.0006_award_chart").seed_chart(apps, None)
     for app_label, module_name in ROLE_MIGRATIONS:
         roles = importlib.import_module(module_name).ROLES
         for name, codes in roles.items():

@@ -23,7 +23,7 @@ SHORT_HAUL_ECONOMY = 7500
 def chart_ensure() -> None:
     """The chart the migration seeds (a transactional test's flush empties it)."""
     if not AwardZone.objects.exists():
-        importlib.import_module("loyalty.migrations.0003_award_chart").seed_chart(apps, None)
+        importlib.import_module("loyalty.migrations.0006_award_chart").seed_chart(apps, None)
 
 
 @pytest.fixture(name="chart")
