@@ -1,4 +1,12 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from loyalty.views.portal import account
 
 app_name = "loyalty_portal"
-urlpatterns: list = []
+urlpatterns: list = [
+    path("miles/", account.miles, name="miles"),
+    path("miles/join/", account.join, name="miles_join"),
+    path("miles/statement/", account.statement, name="miles_statement"),
+    path("miles/statement.csv", account.statement_csv, name="miles_statement_csv"),
+    path("miles/card/", account.card, name="miles_card"),
+]

@@ -3,4 +3,6 @@
 
 def register(router) -> list:  # noqa: ANN001
     """Register the viewsets on ``router``; return extra URL patterns (non-viewset endpoints)."""
-    return []
+    from loyalty.api import members
+
+    return [*members.urlpatterns()]
