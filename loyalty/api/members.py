@@ -180,8 +180,6 @@ class CustomerEnrolView(APIView):
     )
     def post(self, request: Request, customer_number: str, **kwargs: Any) -> Response:
         customer = crm_selectors.customer_get(customer_number="".join(customer_number.split()).upper())
-        if customer.is_anonymized:
-            raise NotFound(_("No customer with that number."), code="not_found")
         member, created = services.member_join(customer=customer, channel=EnrolmentChannel.OFFICE, by=request.user)
         member = selectors.member_for_customer(customer_id=customer.pk)
         return Response(account.member_summary(member=member), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)

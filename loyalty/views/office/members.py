@@ -92,10 +92,7 @@ class CustomerEnrolView(StaffPermissionRequiredMixin, View):
         try:
             customer = crm_selectors.customer_get(customer_number=number or "")
         except NotFound:
-            raise Http404("No customer with that number.") from None
-        if customer.is_anonymized:
-            messages.error(request, _("An erased customer cannot join the programme."))
-            return redirect("office:customer_detail", customer_number=customer.customer_number)
+            raise Http404("No customer with that number.") from None  # erased customers included
         try:
             member, created = services.member_join(customer=customer, channel=EnrolmentChannel.OFFICE, by=request.user)
         except ApplicationError as exc:
