@@ -49,6 +49,15 @@ class MilesEntrySerializer(serializers.Serializer):
     details = serializers.DictField(help_text="The data behind the reason (flight, route, partner...).")
 
 
+class MilesEntryPageSerializer(serializers.Serializer):
+    """One page of a statement, paginated as every list of the API."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = MilesEntrySerializer(many=True)
+
+
 class Customer360LoyaltySerializer(serializers.Serializer):
     member = MembershipSerializer(allow_null=True, help_text="Null: the customer is not a member.")
     latest_entries = MilesEntrySerializer(many=True, help_text="The latest statement lines, newest first.")

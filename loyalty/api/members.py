@@ -28,7 +28,7 @@ from crm.errors import NotFound
 from crm.models import Customer
 from loyalty import account, numbers, selectors, services
 from loyalty.models import EnrolmentChannel, EntryKind, Member, MemberStatus
-from loyalty.shapes import MembershipSerializer, MilesEntrySerializer
+from loyalty.shapes import MembershipSerializer, MilesEntryPageSerializer
 
 NOT_A_MEMBER = ErrorResponseSerializer
 FILTER_PARAMETERS = [
@@ -56,6 +56,9 @@ def _statement_page(view: APIView, request: Request, member: Member) -> Response
     """The filtered statement, paginated as every list of the API; bad filters are a 400 naming the field."""
     from rest_framework.exceptions import ValidationError
 
+    empty = sorted(name for name in account.StatementFilterForm.base_fields if request.query_params.get(name) == "")
+    if empty:  # as every filter of the API: an empty value is an error, not silently no filter
+        raise ValidationError({name: [_("Enter a value, or leave the parameter out.")] for name in empty})
     form = account.StatementFilterForm(request.query_params or None)
     if form.is_bound and not form.is_valid():
         raise ValidationError({name: [str(e) for e in errors] for name, errors in form.errors.items()})
@@ -120,7 +123,7 @@ class MyStatementView(APIView):
         operation_id="loyalty_me_statement",
         summary="My statement, newest first",
         parameters=FILTER_PARAMETERS,
-        responses={200: MilesEntrySerializer(many=True), 400: ErrorResponseSerializer, 404: NOT_A_MEMBER},
+        responses={200: MilesEntryPageSerializer, 400: ErrorResponseSerializer, 404: NOT_A_MEMBER},
     )
     def get(self, request: Request, **kwargs: Any) -> Response:
         return _statement_page(self, request, _own_member(request))
@@ -152,7 +155,7 @@ class MemberStatementView(APIView):
         operation_id="loyalty_member_statement",
         summary="A member's statement (staff; audited)",
         parameters=[NUMBER, *FILTER_PARAMETERS],
-        responses={200: MilesEntrySerializer(many=True), 400: ErrorResponseSerializer, 404: ErrorResponseSerializer},
+        responses={200: MilesEntryPageSerializer, 400: ErrorResponseSerializer, 404: ErrorResponseSerializer},
     )
     def get(self, request: Request, number: str, **kwargs: Any) -> Response:
         member = _member_for_staff(number)

@@ -52,6 +52,8 @@ def test_my_statement_is_paginated_and_filtered_and_only_mine(passenger, make_pa
     assert [e["award_miles"] for e in flights["results"]] == [999]
     bad = client.get(ME_STATEMENT, {"date_from": "yesterday"})
     assert bad.status_code == 400 and "date_from" in bad.json()["error"]["fields"]
+    empty = client.get(ME_STATEMENT, {"kind": ""})
+    assert empty.status_code == 400 and "kind" in empty.json()["error"]["fields"]
 
 
 def test_my_statement_reads_as_many_rows_whatever_the_history(passenger, api_as):
