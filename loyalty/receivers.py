@@ -220,3 +220,15 @@ registry.register_nav(
         current=("miles", "miles_statement", "miles_card"), order=25,
     ),
 )  # fmt: skip
+
+
+# --- Demo data --------------------------------------------------------------------------------
+
+
+def _seed_demo(*, stdout=None) -> str:  # noqa: ANN001
+    from loyalty import demo
+
+    return demo.seed(stdout=stdout)
+
+
+registry.register_demo_seeder("loyalty", _seed_demo, order=30)
