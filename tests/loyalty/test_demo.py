@@ -8,8 +8,6 @@ import pytest
 from django.core.management import call_command
 from django.db.models import Sum
 
-from crm import registry
-from crm.models import User
 from loyalty.models import Adjustment, Decision, EntryKind, Household, Member, MilesEntry, Partner, StatusMatch
 
 
@@ -50,24 +48,3 @@ def test_seed_demo_fills_the_programme_and_a_second_run_adds_nothing(seeded):
     call_command("seed_demo", stdout=out)
     assert "nothing changed" in out.getvalue()
     assert (MilesEntry.objects.count(), Member.objects.count()) == (entries, members)
-
-
-def test_seed_demo_runs_every_registered_seeder_in_order(db, settings):
-    # given two seeders registered by apps crm does not know
-    settings.DEBUG = True
-    calls = []
-    registry.register_demo_seeder("zz-second", lambda *, stdout: calls.append("second") or "second added", order=900)
-    registry.register_demo_seeder("zz-first", lambda *, stdout: calls.append("first") or "", order=899)
-    try:
-        out = StringIO()
-        # when seed_demo runs
-        call_command("seed_demo", stdout=out)
-    finally:
-        registry.unregister_demo_seeder("zz-second")
-        registry.unregister_demo_seeder("zz-first")
-    # then both ran, in their order, and the one that added data says so
-    assert calls == ["first", "second"]
-    assert "second added" in out.getvalue()
-    assert User.objects.filter(username="passenger@example.com").exists()
-    with pytest.raises(Exception, match="already registered"):
-        registry.register_demo_seeder("loyalty", lambda *, stdout: "")
