@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from crm.models import Customer
+from crm.registry import months_before
 from loyalty import services
 from loyalty.models import (
     Adjustment,
@@ -72,12 +73,14 @@ def seed(*, stdout: Any = None) -> str:
             if person is None:
                 break
             member = services.member_enrol(customer=person, channel=rng.choice(["portal", "office", "booking"]), by=agent)
+            _backdate(member, days=rng.randint(340, 900))
             miles, segments = TIER_TARGETS[code]
             _fly(member, rng, flights, miles=miles + rng.randint(0, 3000), segments=segments + rng.randint(0, 4))
             _partner_stays(member, rng, partners, count=rng.randint(0, 3))
             members[code].append(member)
     # The demo passenger: Silver, 46,500 qualifying miles and 55 flights, so a few flights from Gold.
     own = services.member_enrol(customer=customer, channel="portal", by=passenger)
+    _backdate(own, days=700)
     _fly(own, rng, flights, miles=46500, segments=55)
     _partner_stays(own, rng, partners, count=3)
     _household(members)
@@ -86,6 +89,18 @@ def seed(*, stdout: Any = None) -> str:
     return (
         f"Loyalty: {total} members in every tier, 2 partners, a household, a status match and an adjustment waiting for approval."
     )
+
+
+def _backdate(member: Member, *, days: int) -> None:
+    """Joined ``days`` ago, in a qualification period that began 11 months ago, before any history is posted
+    (so a tier reached by the history lasts as long as it would have)."""
+    today = timezone.localdate()
+    Member.objects.filter(pk=member.pk).update(
+        enrolled_at=timezone.now() - timedelta(days=days),
+        qualification_start=months_before(today, 11),
+        tier_since=today - timedelta(days=days),
+    )
+    member.refresh_from_db()
 
 
 def _flights() -> list[tuple[str, int, str, str, int]]:
