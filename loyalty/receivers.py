@@ -82,10 +82,11 @@ def export_membership(customer: Customer) -> dict[str, Any]:
     member = _member_of(customer)
     if member is None:
         return {"member": None}
-    own = [member.pk, *Member.objects.filter(merged_into=member).values_list("pk", flat=True)]
+    merged = list(Member.objects.filter(merged_into=member).order_by("pk").values_list("pk", "number"))
+    own = [member.pk, *(pk for pk, _number in merged)]
     return {
         "member": account.member_summary(member=member),
-        "merged_memberships": list(Member.objects.filter(pk__in=own[1:]).values_list("number", flat=True)),
+        "merged_memberships": [number for _pk, number in merged],
         "entries": [
             {**account.entry_data(e), "member": e.member.number, "note": e.note}
             for e in MilesEntry.objects.filter(member_id__in=own).select_related("member").order_by("created_at", "id")

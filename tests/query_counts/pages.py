@@ -152,6 +152,17 @@ PAGES: list[Page] = [
         query=lambda w: {"flight_code": w.flight.flight_code, "service_date": w.flight.service_date.isoformat()},
         variant="result",
     ),
+    # --- Portal: miles
+    Page("loyalty_portal:miles", PASSENGER),
+    Page("loyalty_portal:miles_statement", PASSENGER),
+    Page(
+        "loyalty_portal:miles_statement",
+        PASSENGER,
+        query=lambda w: {"kind": "accrual", "date_from": "2020-01-01"},
+        variant="filtered",
+    ),
+    Page("loyalty_portal:miles_statement_csv", PASSENGER),
+    Page("loyalty_portal:miles_card", PASSENGER),
     # --- Office: customers and leads
     Page("office:login", ANONYMOUS),
     Page("office:home", SUPERVISOR),
@@ -200,6 +211,8 @@ PAGES: list[Page] = [
     Page("reservations_office:flight_detail", AGENT, kwargs=lambda w: {"flight_id": w.flight.pk}),
     Page("reservations_office:flight_manifest", AGENT, kwargs=lambda w: {"flight_id": w.flight.pk}),
     Page("reservations_office:disruption_list", AGENT),
+    # --- Office: frequent flyer programme
+    Page("loyalty_office:member", AGENT, kwargs=lambda w: {"number": w.customer.membership.number}),
     # --- API
     Page("api-root", f"api:{PASSENGER}"),
     Page("customer-list", f"api:{SUPERVISOR}", variant="all"),
@@ -220,6 +233,10 @@ PAGES: list[Page] = [
     Page("booking-detail", f"api:{PASSENGER}", kwargs=_trip, variant="passenger"),
     Page("booking-boarding-passes", f"api:{PASSENGER}", kwargs=_trip),
     Page("booking-cancel-quote", f"api:{PASSENGER}", kwargs=_ticketed),
+    Page("api-loyalty-me", f"api:{PASSENGER}"),
+    Page("api-loyalty-me-statement", f"api:{PASSENGER}"),
+    Page("api-loyalty-member", f"api:{SUPERVISOR}", kwargs=lambda w: {"number": w.customer.membership.number}),
+    Page("api-loyalty-member-statement", f"api:{SUPERVISOR}", kwargs=lambda w: {"number": w.customer.membership.number}),
     Page(
         "flight-search",
         f"api:{ANONYMOUS}",
