@@ -105,3 +105,25 @@ def test_enrol_is_404_for_an_erased_or_unknown_customer_and_405_for_a_get(agent,
     assert client.post(url).status_code == 404
     assert not Member.objects.filter(customer=customer).exists()
     assert client.post(reverse("loyalty_office:customer_enrol", args=["NOPE"])).status_code == 404
+
+
+def test_the_programme_settings_are_one_row_in_the_admin_with_tiers_and_partners(db, make_staff):
+    # given an administrator
+    from loyalty.models import Partner, Programme
+    from loyalty.selectors import programme
+
+    admin = make_staff("Administrator", username="admin1", is_superuser=True)
+    client = logged_in(admin)
+    programme()
+    # then the settings row opens and can be changed, but not added or deleted
+    assert client.get(reverse("admin:loyalty_programme_change", args=[1])).status_code == 200
+    assert client.get(reverse("admin:loyalty_programme_add")).status_code == 403
+    assert client.get(reverse("admin:loyalty_programme_delete", args=[1])).status_code == 403
+    # and tiers and partners are listed; a partner's key hash is never shown
+    Partner.objects.create(
+        code="harbour", name="Harbour Hotels", kind="hotel", api_key_prefix="hh_123", api_key_hash="secret-hash"
+    )
+    assert "Gold" in client.get(reverse("admin:loyalty_tier_changelist")).content.decode()
+    partner_page = client.get(reverse("admin:loyalty_partner_change", args=[Partner.objects.get().pk])).content.decode()
+    assert "hh_123" in partner_page and "secret-hash" not in partner_page
+    assert Programme.objects.count() == 1
