@@ -32,6 +32,7 @@ PORTAL_SIGNED_OUT = ["/flights/", "/check-in/", "/flight-status/", "/accounts/lo
 PORTAL_SIGNED_IN = [
     "/flights/",
     "/trips/",
+    "/miles/",
     "/check-in/",
     "/flight-status/",
     "/profile/",
