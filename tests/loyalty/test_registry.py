@@ -264,3 +264,24 @@ def test_services_member_join_is_idempotent(db):
     first, created = services.member_join(customer=customer, channel="portal")
     again, created_again = services.member_join(customer=customer, channel="portal")
     assert created and not created_again and first.pk == again.pk
+
+
+def test_the_360_reads_the_membership_in_as_many_queries_whatever_its_history(agent, db):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    # given a member with one posting, and the 360's query count
+    m = member()
+    credit(m, 10)
+    client = logged_in(agent)
+    url = reverse("office:customer_detail", args=[m.customer.customer_number])
+    client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    # when the member has many more postings
+    for i in range(20):
+        credit(m, 100 + i, qualifying=100, segments=1)
+    # then the 360 reads no more rows-by-row queries than before
+    with CaptureQueriesContext(connection) as many:
+        assert client.get(url).status_code == 200
+    assert len(many) == len(few)
