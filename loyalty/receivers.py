@@ -217,6 +217,10 @@ for _attribute in (
 
 registry.register_nav(
     registry.NavItem(
+        registry.OFFICE, gettext_lazy("Members"), "loyalty_office:member_list", (SEE_MEMBERS,),
+        current=("member_list", "member"), order=45,
+    ),
+    registry.NavItem(
         registry.PORTAL, gettext_lazy("Miles"), "loyalty_portal:miles", audience=registry.SIGNED_IN,
         current=("miles", "miles_statement", "miles_card"), order=25,
     ),

@@ -16,15 +16,15 @@ from crm.permissions import ADMINISTRATOR, AGENT, ANALYST, MARKETER, SUPERVISOR
 pytestmark = pytest.mark.django_db
 
 OFFICE_BY_ROLE = {
-    AGENT: ["/office/customers/", "/office/reservations/bookings/", "/office/reservations/flights/", "/office/reservations/disruptions/", "/office/leads/"],
+    AGENT: ["/office/customers/", "/office/reservations/bookings/", "/office/reservations/flights/", "/office/reservations/disruptions/", "/office/loyalty/members/", "/office/leads/"],
     SUPERVISOR: [
-        "/office/customers/", "/office/reservations/bookings/", "/office/reservations/flights/", "/office/reservations/disruptions/", "/office/leads/",
+        "/office/customers/", "/office/reservations/bookings/", "/office/reservations/flights/", "/office/reservations/disruptions/", "/office/loyalty/members/", "/office/leads/",
         "/office/duplicates/", "/office/audit/",
     ],
-    MARKETER: ["/office/customers/", "/office/reservations/flights/", "/office/leads/"],
-    ANALYST: ["/office/customers/", "/office/reservations/flights/", "/office/leads/"],
+    MARKETER: ["/office/customers/", "/office/reservations/flights/", "/office/loyalty/members/", "/office/leads/"],
+    ANALYST: ["/office/customers/", "/office/reservations/flights/", "/office/loyalty/members/", "/office/leads/"],
     ADMINISTRATOR: [
-        "/office/customers/", "/office/reservations/bookings/", "/office/reservations/flights/", "/office/reservations/disruptions/", "/office/leads/",
+        "/office/customers/", "/office/reservations/bookings/", "/office/reservations/flights/", "/office/reservations/disruptions/", "/office/loyalty/members/", "/office/leads/",
         "/office/duplicates/", "/office/audit/",
     ],
 }  # fmt: skip

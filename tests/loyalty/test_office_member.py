@@ -12,7 +12,7 @@ from django.utils import timezone
 from crm.models import CustomerAccess
 from crm.services import customer_erase
 from loyalty import services
-from loyalty.models import EntryKind, Member
+from loyalty.models import EntryKind, Member, Tier
 from tests.crm.factories import CustomerFactory
 from tests.loyalty.factories import member
 from tests.reservations.office_support import logged_in
@@ -127,3 +127,38 @@ def test_the_programme_settings_are_one_row_in_the_admin_with_tiers_and_partners
     partner_page = client.get(reverse("admin:loyalty_partner_change", args=[Partner.objects.get().pk])).content.decode()
     assert "hh_123" in partner_page and "secret-hash" not in partner_page
     assert Programme.objects.count() == 1
+
+
+def test_the_member_list_finds_members_by_number_name_and_tier(agent, db):
+    # given members in two tiers
+    ines = member(given_name="Ines", family_name="Arroyo-Quintana")
+    bob = member(given_name="Bob", family_name="Smithfield")
+    Member.objects.filter(pk=bob.pk).update(tier=Tier.objects.get(code="gold"))
+    client = logged_in(agent)
+    url = reverse("loyalty_office:member_list")
+    # when the list opens, both are there, newest first, linked to their pages
+    html = client.get(url).content.decode()
+    assert html.index(bob.number) < html.index(ines.number)
+    assert reverse("loyalty_office:member", args=[ines.number]) in html
+    # then a number, a name or a tier narrows it
+    assert bob.number not in client.get(url, {"q": ines.number}).content.decode()
+    assert bob.number not in client.get(url, {"q": "Arroyo Quintana"}).content.decode()
+    gold_only = client.get(url, {"tier": "gold"}).content.decode()
+    assert bob.number in gold_only and ines.number not in gold_only
+    assert "No member matches" in client.get(url, {"q": "Zzyzx"}).content.decode()
+    # and the office menu links to it
+    assert f'href="{url}"' in html
+
+
+def test_the_member_list_reads_as_many_rows_whatever_the_number_of_members(agent, db):
+    client = logged_in(agent)
+    url = reverse("loyalty_office:member_list")
+    member()
+    client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    for _ in range(12):
+        member()
+    with CaptureQueriesContext(connection) as many:
+        assert client.get(url).status_code == 200
+    assert len(many) == len(few)

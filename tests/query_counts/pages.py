@@ -212,6 +212,8 @@ PAGES: list[Page] = [
     Page("reservations_office:flight_manifest", AGENT, kwargs=lambda w: {"flight_id": w.flight.pk}),
     Page("reservations_office:disruption_list", AGENT),
     # --- Office: frequent flyer programme
+    Page("loyalty_office:member_list", AGENT, variant="latest"),
+    Page("loyalty_office:member_list", AGENT, query=lambda w: {"q": "Lovelace"}, variant="name"),
     Page("loyalty_office:member", AGENT, kwargs=lambda w: {"number": w.customer.membership.number}),
     # --- API
     Page("api-root", f"api:{PASSENGER}"),

@@ -6,6 +6,7 @@ like the 360 itself.
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -23,6 +24,8 @@ from crm.permissions import StaffPermissionRequiredMixin
 from loyalty import account, numbers, selectors, services
 from loyalty.models import EnrolmentChannel, Member
 
+MEMBER_PAGE_SIZE = 25
+SEARCH_LIMIT = 50
 # Pages about a member built elsewhere in the programme, each with the permission it needs.
 MEMBER_ACTIONS = (
     ("loyalty_office:adjust", gettext_lazy("Adjust miles"), "loyalty.adjust_miles"),
@@ -50,6 +53,41 @@ def _member_or_404(number: str) -> Member:
         return selectors.member_get_by_number(number=cleaned)
     except NotFound:
         raise Http404("No member with that number.") from None
+
+
+class MemberListForm(forms.Form):
+    q = forms.CharField(label=gettext_lazy("Number or name"), required=False, max_length=100)
+    tier = forms.ChoiceField(label=gettext_lazy("Tier"), required=False)
+
+    def __init__(self, *args, tiers: list, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        self.fields["tier"].choices = [("", _("All")), *((t.code, t.name) for t in tiers)]
+
+
+class MemberListView(StaffPermissionRequiredMixin, View):
+    """Members by frequent flyer number, customer name (the office search) or tier, newest first."""
+
+    permission_required = ("loyalty.view_member",)
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        tiers = selectors.tiers()
+        form = MemberListForm(request.GET or None, tiers=tiers)
+        members = Member.objects.select_related("tier", "customer").filter(customer__isnull=False).order_by("-enrolled_at", "-pk")
+        query = ""
+        if form.is_bound and form.is_valid():
+            query = form.cleaned_data["q"].strip()
+            if form.cleaned_data["tier"]:
+                members = members.filter(tier__code=form.cleaned_data["tier"])
+            if query:
+                number = numbers.clean(query)
+                if numbers.is_valid(number):
+                    members = members.filter(number=number)
+                else:
+                    found = [c.pk for c in crm_selectors.customer_search(query=query, limit=SEARCH_LIMIT)]
+                    members = members.filter(customer_id__in=found)
+        page = Paginator(members, MEMBER_PAGE_SIZE).get_page(request.GET.get("page"))
+        context = {"form": form, "page_obj": page, "query": query, "programme": selectors.programme()}
+        return render(request, "office/loyalty/member_list.html", context)
 
 
 class MemberDetailView(StaffPermissionRequiredMixin, View):
