@@ -198,6 +198,14 @@ def links(candidates: Iterable[tuple[str, str]], *args: Any) -> list[tuple[str, 
     return found
 
 
+def member_links(candidates: Iterable[tuple[str, str]], number: str) -> list[tuple[str, str]]:
+    """Pages about one member: each with the member's number, or without it when that page takes none."""
+    candidates = list(candidates)
+    found = links(candidates, number)
+    shown = {label for _url, label in found}
+    return found + links([c for c in candidates if str(c[1]) not in shown])
+
+
 def grouped_number(number: str) -> str:
     """``1234567897`` as printed on the card: ``123 456 789 7``."""
     return " ".join(number[i : i + 3] for i in range(0, len(number), 3))

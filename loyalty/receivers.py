@@ -47,17 +47,10 @@ def loyalty_panel(request, customer: Customer) -> registry.Panel | None:  # noqa
         context["progress"] = account.tier_progress(member=member, tiers=selectors.tiers())
         context["entries"] = list(selectors.statement(member=member)[: account.PANEL_ENTRIES])
         allowed = [(name, label) for name, label, perm in PANEL_ACTIONS if user.has_perm(perm)]
-        context["actions"] = _links_for(allowed, member.number)
+        context["actions"] = account.member_links(allowed, member.number)
     return registry.Panel(
         title=str(context["programme"].name), template="office/loyalty/panels/member.html", context=context, order=30
     )
-
-
-def _links_for(candidates: Sequence[tuple[str, Any]], number: str) -> list[tuple[str, str]]:
-    """Each page with the member's number, or without it when that page takes none."""
-    found = account.links(candidates, number)
-    missing = [c for c in candidates if not any(str(c[1]) == label for _url, label in found)]
-    return found + account.links(missing)
 
 
 def loyalty_section(customer: Customer, user: User) -> dict[str, Any] | None:

@@ -285,3 +285,16 @@ def test_the_360_reads_the_membership_in_as_many_queries_whatever_its_history(ag
     with CaptureQueriesContext(connection) as many:
         assert client.get(url).status_code == 200
     assert len(many) == len(few)
+
+
+def test_links_to_member_pages_take_the_number_when_the_page_does_and_skip_pages_not_built():
+    from loyalty import account
+
+    links = account.member_links(
+        [("loyalty_office:member", "Member"), ("loyalty_portal:miles_card", "Card"), ("loyalty_office:not_built_yet", "Later")],
+        "7709425271",
+    )
+    assert links == [
+        (reverse("loyalty_office:member", args=["7709425271"]), "Member"),
+        (reverse("loyalty_portal:miles_card"), "Card"),
+    ]

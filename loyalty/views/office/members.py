@@ -104,9 +104,7 @@ class MemberDetailView(StaffPermissionRequiredMixin, View):
         page = Paginator(entries, account.STATEMENT_PAGE_SIZE).get_page(request.GET.get("page"))
         tiers = selectors.tiers()
         allowed = [(name, label) for name, label, perm in MEMBER_ACTIONS if request.user.has_perm(perm)]
-        actions = account.links(allowed, member.number)
-        done = {label for _url, label in actions}
-        actions += account.links([c for c in allowed if str(c[1]) not in done])
+        actions = account.member_links(allowed, member.number)
         context = {
             "member": member,
             "programme": selectors.programme(),
