@@ -424,3 +424,37 @@ def attachment_build(name: str, params: dict[str, Any]) -> Attachment:
     if builder is None:
         raise LookupError(f"No e-mail attachment builder is registered as {name!r}.")
     return builder(params)
+
+
+# --- Demo data --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoSeeder:
+    """An app's part of ``manage.py seed_demo``, run after crm's customers and the flight schedule.
+
+    ``seed(stdout=...)`` adds the app's demo data and returns one line saying what it added, or ""
+    when its data is already there (every seeder is idempotent, like the command).
+    """
+
+    name: str
+    seed: Callable[..., str]
+    order: int = 100
+
+
+_demo_seeders: dict[str, DemoSeeder] = {}
+
+
+def register_demo_seeder(name: str, seed: Callable[..., str], order: int = 100) -> DemoSeeder:
+    if name in _demo_seeders:
+        raise ImproperlyConfigured(f"A demo seeder named {name!r} is already registered.")
+    _demo_seeders[name] = DemoSeeder(name=name, seed=seed, order=order)
+    return _demo_seeders[name]
+
+
+def unregister_demo_seeder(name: str) -> None:
+    _demo_seeders.pop(name, None)
+
+
+def demo_seeders() -> list[DemoSeeder]:
+    return sorted(_demo_seeders.values(), key=lambda s: (s.order, s.name))

@@ -1,9 +1,12 @@
 from django.urls import path
 
-from loyalty.views.office import adjustments, fraud, liability, partners, status_match
+from loyalty.views.office import adjustments, fraud, liability, members, partners, status_match
 
 app_name = "loyalty_office"
 urlpatterns: list = [
+    path("members/", members.MemberListView.as_view(), name="member_list"),
+    path("members/<str:number>/", members.MemberDetailView.as_view(), name="member"),
+    path("customers/<str:customer_number>/enrol/", members.CustomerEnrolView.as_view(), name="customer_enrol"),
     path("members/<str:number>/status-match/", status_match.StatusMatchNewView.as_view(), name="status_match_new"),
     path("status-matches/", status_match.StatusMatchQueueView.as_view(), name="status_match_queue"),
     path(

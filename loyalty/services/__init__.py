@@ -54,6 +54,11 @@ from loyalty.services.partners import (
     partner_create,
     partner_key_issue,
 )
+from loyalty.services.records import (
+    member_close_for_erasure,
+    member_join,
+    members_merge,
+)
 from loyalty.services.redemption import (
     AwardLine,
     AwardQuote,
@@ -137,10 +142,13 @@ __all__ = [
     "household_leave",
     "household_remove",
     "local_midnight",
+    "member_close_for_erasure",
     "member_enrol",
+    "member_join",
     "member_login_changed",
     "member_notices_record",
     "member_number_check",
+    "members_merge",
     "miles_expire",
     "miles_expiry_remind",
     "miles_paid",

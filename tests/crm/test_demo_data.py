@@ -6,10 +6,11 @@ from io import StringIO
 import airportsdata
 import phonenumbers
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from crm import selectors
+from crm import registry, selectors
 from crm.models import CUSTOMER_NUMBER_ALPHABET, ConsentEvent, Customer, Lead, LeadNote, LeadStatus, TimelineEntry, User
 
 DEMO_LOGINS = {
@@ -120,6 +121,34 @@ def test_seed_demo_has_histories_leads_and_duplicates(seeded):
     assert any("same e-mail" in r for r in reasons)
     assert any("same phone" in r for r in reasons)
     assert "John Smith" in [c.full_name for c in selectors.customer_search(query="Jonh Smiht")]
+
+
+def test_seed_demo_runs_every_registered_seeder_in_order(db, settings):
+    # given two seeders registered by apps crm does not know
+    settings.DEBUG = True
+    calls = []
+    registry.register_demo_seeder("zz-second", lambda *, stdout: calls.append("second") or "second added", order=900)
+    registry.register_demo_seeder("zz-first", lambda *, stdout: calls.append("first") or "", order=899)
+    try:
+        out = StringIO()
+        # when seed_demo runs
+        call_command("seed_demo", stdout=out)
+    finally:
+        registry.unregister_demo_seeder("zz-second")
+        registry.unregister_demo_seeder("zz-first")
+    # then both ran, in their order, and the one that added data says so
+    assert calls == ["first", "second"]
+    assert "second added" in out.getvalue()
+    assert User.objects.filter(username="passenger@example.com").exists()
+
+
+def test_a_demo_seeder_name_is_registered_once():
+    registry.register_demo_seeder("zz-once", lambda *, stdout: "")
+    try:
+        with pytest.raises(ImproperlyConfigured, match="already registered"):
+            registry.register_demo_seeder("zz-once", lambda *, stdout: "")
+    finally:
+        registry.unregister_demo_seeder("zz-once")
 
 
 @pytest.mark.timeout(180)

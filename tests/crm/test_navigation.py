@@ -35,6 +35,7 @@ PORTAL_SIGNED_OUT = ["/flights/", "/check-in/", "/flight-status/", "/accounts/lo
 PORTAL_SIGNED_IN = [
     "/flights/",
     "/trips/",
+    "/miles/",
     "/miles/redeem/",
     "/check-in/",
     "/flight-status/",

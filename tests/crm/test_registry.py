@@ -136,11 +136,11 @@ def test_the_360_api_has_each_apps_section_for_those_who_may_see_it(agent, marke
     assert as_agent.status_code == 200 and as_marketer.status_code == 200
     body = as_agent.json()
     assert body["customer"]["customer_number"] == customer.customer_number
-    assert set(body["sections"]) == {"crm", "reservations"}
+    assert set(body["sections"]) == {"crm", "reservations", "loyalty"}
     assert len(body["sections"]["reservations"]["bookings"]) == 1
     assert body["sections"]["reservations"]["flights_last_12_months"] == 0
     assert {c["channel"] for c in body["sections"]["crm"]["consents"]} >= {"email"}
-    assert set(as_marketer.json()["sections"]) == {"crm"}
+    assert set(as_marketer.json()["sections"]) == {"crm", "loyalty"}  # marketers see members, not bookings
     assert any("test_broken" in r.getMessage() for r in caplog.records)
 
 

@@ -167,6 +167,17 @@ PAGES: list[Page] = [
     Page("loyalty_office:liability", SUPERVISOR),
     Page("loyalty_office:fraud_queue", SUPERVISOR),
     Page("api-loyalty-liability", "api:supervisor"),
+    # --- Portal: miles
+    Page("loyalty_portal:miles", PASSENGER),
+    Page("loyalty_portal:miles_statement", PASSENGER),
+    Page(
+        "loyalty_portal:miles_statement",
+        PASSENGER,
+        query=lambda w: {"kind": "accrual", "date_from": "2020-01-01"},
+        variant="filtered",
+    ),
+    Page("loyalty_portal:miles_statement_csv", PASSENGER),
+    Page("loyalty_portal:miles_card", PASSENGER),
     # --- Office: customers and leads
     Page("office:login", ANONYMOUS),
     Page("office:home", SUPERVISOR),
@@ -220,6 +231,10 @@ PAGES: list[Page] = [
     Page("loyalty_office:approvals", SUPERVISOR),
     Page("loyalty_portal:household", PASSENGER),
     Page("loyalty_portal:transfer", PASSENGER),
+    # --- Office: frequent flyer programme
+    Page("loyalty_office:member_list", AGENT, variant="latest"),
+    Page("loyalty_office:member_list", AGENT, query=lambda w: {"q": "Lovelace"}, variant="name"),
+    Page("loyalty_office:member", AGENT, kwargs=lambda w: {"number": w.customer.membership.number}),
     # --- API
     Page("api-root", f"api:{PASSENGER}"),
     Page("customer-list", f"api:{SUPERVISOR}", variant="all"),
@@ -245,6 +260,10 @@ PAGES: list[Page] = [
     Page("booking-detail", f"api:{PASSENGER}", kwargs=_trip, variant="passenger"),
     Page("booking-boarding-passes", f"api:{PASSENGER}", kwargs=_trip),
     Page("booking-cancel-quote", f"api:{PASSENGER}", kwargs=_ticketed),
+    Page("api-loyalty-me", f"api:{PASSENGER}"),
+    Page("api-loyalty-me-statement", f"api:{PASSENGER}"),
+    Page("api-loyalty-member", f"api:{SUPERVISOR}", kwargs=lambda w: {"number": w.customer.membership.number}),
+    Page("api-loyalty-member-statement", f"api:{SUPERVISOR}", kwargs=lambda w: {"number": w.customer.membership.number}),
     Page(
         "flight-search",
         f"api:{ANONYMOUS}",

@@ -140,6 +140,7 @@ def build(size: str) -> World:
     _record_history(customer, staff, rows)
     member = _household_and_adjustments(customer, staff, rows)
     _loyalty_partners_and_flags(rows)
+    _membership(customer, staff, rows)
 
     world = World(
         size=size,
@@ -400,4 +401,32 @@ def _loyalty_partners_and_flags(rows: int) -> None:
         FraudFlag.objects.create(
             member=member, signal=FraudSignal.THIRD_PARTY_AFTER_LOGIN_CHANGE, key=f"qc-award:{n}",
             details={"record_locator": "QCQCQC", "login_change": "password", "hours_after_change": 2.5, "travellers": 2},
+        )  # fmt: skip
+
+
+# --- Frequent flyer programme -------------------------------------------------------------------
+
+
+def _membership(customer: Customer, staff: dict[str, User], rows: int) -> None:
+    """The passenger is a member: statement lines of several kinds, adjustments and a status match (export)."""
+    from loyalty import services as loyalty_services
+    from loyalty.models import Adjustment, StatusMatch, Tier
+
+    member = loyalty_services.member_enrol(customer=customer, channel="portal")
+    postings = []
+    for n in range(rows * 3):
+        kind, reason = [("accrual", "flight"), ("partner", "partner"), ("bonus", "welcome_bonus")][n % 3]
+        postings.append(
+            loyalty_services.Posting(
+                member_id=member.pk, kind=kind, reason=reason, key=f"qc:{member.pk}:{n}", award=500 + n,
+                qualifying=500 if kind == "accrual" else 0, segments=1 if kind == "accrual" else 0,
+                details={"flight": "AU101", "origin": "LHR", "destination": "CDG"} if kind == "accrual" else {},
+            )
+        )  # fmt: skip
+    loyalty_services.miles_post_many(postings=postings)
+    for _n in range(rows):
+        Adjustment.objects.create(member=member, kind="goodwill", award_miles=100, reason="Goodwill", requested_by=staff["agent"])
+        StatusMatch.objects.create(
+            member=member, tier=Tier.objects.get(code="gold"), competitor_airline="Other Air", competitor_tier="Gold",
+            competitor_number="OA1", competitor_valid_until=timezone.localdate(), requested_by=staff["agent"],
         )  # fmt: skip

@@ -17,7 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from crm import services
+from crm import registry, services
 from crm.errors import ApplicationError
 from crm.management.commands._people import (
     MAIL_DOMAINS,
@@ -119,8 +119,14 @@ class Command(BaseCommand):
             raise CommandError(f"Demo data rejected: {exc.message} {exc.fields}") from None
         # Flights to search and book; by name, because crm does not import the apps built on it.
         call_command("generate_schedule", days=DEMO_SCHEDULE_DAYS, verbosity=0, stdout=self.stdout)
-        if not created_logins and not created_customers:
+        # Then each app's own demo data, through the seeders the apps registered (crm knows none of them).
+        added = self._app_data()
+        if not created_logins and not created_customers and not added:
             self.stdout.write("Demo data already loaded; nothing changed.")
+            return
+        for line in added:
+            self.stdout.write(line)
+        if not created_logins and not created_customers:
             return
         self.stdout.write(
             f"Demo data loaded: {len(created_logins)} logins created ({', '.join(created_logins) or 'none'}), "
@@ -134,6 +140,19 @@ class Command(BaseCommand):
             return created_logins, 0
         staff = {username: User.objects.get(username=username) for username, *_ in DEMO_STAFF}
         return created_logins, self._customers(rng, staff)
+
+    def _app_data(self) -> list[str]:
+        """Run every registered demo seeder, each in its own transaction; the lines of those that added data."""
+        lines = []
+        for seeder in registry.demo_seeders():
+            try:
+                with transaction.atomic():
+                    line = seeder.seed(stdout=self.stdout)
+            except ApplicationError as exc:
+                raise CommandError(f"Demo data of {seeder.name} rejected: {exc.message} {exc.fields}") from None
+            if line:
+                lines.append(line)
+        return lines
 
     # --- logins -------------------------------------------------------------------------------
 
