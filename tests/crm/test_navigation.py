@@ -17,17 +17,17 @@ pytestmark = pytest.mark.django_db
 
 OFFICE_BY_ROLE = {
     AGENT: [
-        "/office/customers/", "/office/reservations/bookings/", "/office/reservations/flights/", "/office/reservations/disruptions/", "/office/leads/",
+        "/office/customers/", "/office/reservations/bookings/", "/office/reservations/flights/", "/office/reservations/disruptions/", "/office/loyalty/members/", "/office/leads/",
         "/office/loyalty/partners/",
     ],
     SUPERVISOR: [
-        "/office/customers/", "/office/reservations/bookings/", "/office/reservations/flights/", "/office/reservations/disruptions/", "/office/leads/",
+        "/office/customers/", "/office/reservations/bookings/", "/office/reservations/flights/", "/office/reservations/disruptions/", "/office/loyalty/members/", "/office/leads/",
         "/office/loyalty/partners/", "/office/loyalty/liability/", "/office/loyalty/approvals/", "/office/loyalty/fraud/", "/office/duplicates/", "/office/audit/",
     ],
-    MARKETER: ["/office/customers/", "/office/reservations/flights/", "/office/leads/"],
-    ANALYST: ["/office/customers/", "/office/reservations/flights/", "/office/leads/", "/office/loyalty/partners/", "/office/loyalty/liability/"],
+    MARKETER: ["/office/customers/", "/office/reservations/flights/", "/office/loyalty/members/", "/office/leads/"],
+    ANALYST: ["/office/customers/", "/office/reservations/flights/", "/office/loyalty/members/", "/office/leads/", "/office/loyalty/partners/", "/office/loyalty/liability/"],
     ADMINISTRATOR: [
-        "/office/customers/", "/office/reservations/bookings/", "/office/reservations/flights/", "/office/reservations/disruptions/", "/office/leads/",
+        "/office/customers/", "/office/reservations/bookings/", "/office/reservations/flights/", "/office/reservations/disruptions/", "/office/loyalty/members/", "/office/leads/",
         "/office/loyalty/partners/", "/office/loyalty/liability/", "/office/loyalty/approvals/", "/office/loyalty/fraud/", "/office/duplicates/", "/office/audit/",
     ],
 }  # fmt: skip
