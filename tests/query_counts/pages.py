@@ -229,6 +229,8 @@ PAGES: list[Page] = [
     # --- Frequent flyer: adjustments, household, transfers
     Page("loyalty_office:adjust", AGENT, kwargs=lambda w: {"number": w.member.number}),
     Page("loyalty_office:approvals", SUPERVISOR),
+    Page("loyalty_office:status_match_new", AGENT, kwargs=lambda w: {"number": w.member.number}),
+    Page("loyalty_office:status_match_queue", SUPERVISOR),
     Page("loyalty_portal:household", PASSENGER),
     Page("loyalty_portal:transfer", PASSENGER),
     # --- Office: frequent flyer programme
@@ -251,7 +253,15 @@ PAGES: list[Page] = [
     Page("api-me-export", f"api:{PASSENGER}"),
     Page("loyalty-adjustment-list", f"api:{SUPERVISOR}", query=lambda w: {"status": "pending"}, variant="pending"),
     Page("loyalty-adjustment-list", f"api:{SUPERVISOR}", variant="all"),
-    Page("loyalty-adjustment-detail", f"api:{SUPERVISOR}", kwargs=lambda w: {"pk": w.member.adjustments.get().pk}),
+    Page(
+        "loyalty-adjustment-detail", f"api:{SUPERVISOR}", kwargs=lambda w: {"pk": w.member.adjustments.order_by("pk").first().pk}
+    ),
+    Page("loyalty-status-match-list", f"api:{SUPERVISOR}"),
+    Page(
+        "loyalty-status-match-detail",
+        f"api:{SUPERVISOR}",
+        kwargs=lambda w: {"pk": w.member.status_matches.order_by("pk").first().pk},
+    ),
     Page("api-loyalty-household", f"api:{PASSENGER}"),
     Page("api-loyalty-transfer-quote", f"api:{PASSENGER}", query=lambda w: {"miles": 2000}),
     Page("booking-list", f"api:{SUPERVISOR}", variant="staff"),
