@@ -292,6 +292,7 @@ CELERY_BEAT_SCHEDULE = {
     "reservations-expire-unpaid-holds": {"task": "reservations.tasks.expire_unpaid_holds", "schedule": 60.0},
     "reservations-sweep-pending-refunds": {"task": "reservations.tasks.sweep_pending_refunds", "schedule": 300.0},
     "reservations-sweep-pending-payments": {"task": "reservations.tasks.sweep_pending_payments", "schedule": 60.0},
+    "loyalty-accrual-sweep": {"task": "loyalty.tasks.accrual_sweep", "schedule": 3600.0},
 }
 
 PHONENUMBER_DEFAULT_REGION = env.str("PHONENUMBER_DEFAULT_REGION", default=None)
