@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from crm.errors import NotFound
-from loyalty.models import Member, MilesEntry, Programme, Tier
+from loyalty.models import Member, MilesEntry, Programme, RetroClaim, Tier
 
 
 def programme() -> Programme:
@@ -34,3 +34,8 @@ def member_get_by_number(*, number: str) -> Member:
 def statement(*, member: Member) -> QuerySet[MilesEntry]:
     """The member's ledger, newest first (the index ``milesentry_statement`` serves this order)."""
     return MilesEntry.objects.filter(member=member).order_by("-created_at", "-id")
+
+
+def retro_claims(*, member: Member) -> QuerySet[RetroClaim]:
+    """The member's missing-miles claims, newest first."""
+    return RetroClaim.objects.filter(member=member).order_by("-created_at", "-id")

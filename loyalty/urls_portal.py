@@ -1,4 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from loyalty.views.portal import claims
 
 app_name = "loyalty_portal"
-urlpatterns: list = []
+urlpatterns: list = [
+    path("miles/claim/", claims.claims, name="claims"),
+]

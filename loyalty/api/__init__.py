@@ -3,4 +3,8 @@
 
 def register(router) -> list:  # noqa: ANN001
     """Register the viewsets on ``router``; return extra URL patterns (non-viewset endpoints)."""
-    return []
+    from rest_framework.urlpatterns import format_suffix_patterns
+
+    from loyalty.api import claims
+
+    return format_suffix_patterns([*claims.urls()])

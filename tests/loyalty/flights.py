@@ -28,6 +28,7 @@ from django.utils import timezone
 from crm.models import Cabin, Customer
 from loyalty.models import Member
 from reservations import services
+from reservations.events import flight_arrived
 from reservations.gateway import CARD_SUCCEEDS
 from reservations.models import Booking, BookingClass, BookingPassenger, Channel, Coupon, Flight, PaymentMethod
 from reservations.services.reference import great_circle_km
@@ -44,6 +45,20 @@ _numbers = itertools.count(1)
 _keys = itertools.count(1)
 # Booking-class letters for the fare families made here (the factories' own use "M").
 _CLASSES = "BHKLQSTVWXYZ"
+
+
+@contextmanager
+def accrual_not_announced() -> Iterator[None]:
+    """Landings in the block credit nothing by themselves (the loyalty receiver of flight_arrived is off):
+    for tests that decide when the accrual runs, or that play a lost task."""
+    from loyalty import receivers
+
+    dispatch_uid = "loyalty.accrual.flight_arrived"
+    flight_arrived.disconnect(dispatch_uid=dispatch_uid)
+    try:
+        yield
+    finally:
+        flight_arrived.connect(receivers.on_flight_arrived, dispatch_uid=dispatch_uid)
 
 
 @contextmanager

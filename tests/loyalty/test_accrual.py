@@ -11,7 +11,6 @@ the airports' coordinates in the airportsdata package with R = 6371 km:
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -25,7 +24,15 @@ from loyalty.texts import entry_description
 from reservations import events as reservations_events
 from reservations.models import Coupon, CouponStatus
 from tests.loyalty.factories import member
-from tests.loyalty.flights import checked_in_booking, flown_booking, land, long_haul_flight, ticketed_booking, traveller
+from tests.loyalty.flights import (
+    accrual_not_announced,
+    checked_in_booking,
+    flown_booking,
+    land,
+    long_haul_flight,
+    ticketed_booking,
+    traveller,
+)
 from tests.loyalty.test_ledger import assert_balance_is_sum
 
 LHR_JFK = 3442
@@ -35,16 +42,6 @@ MINIMUM = 500  # Programme.minimum_miles_per_segment's default
 
 def entries(m: Member) -> list[MilesEntry]:
     return list(MilesEntry.objects.filter(member=m).order_by("pk"))
-
-
-@contextmanager
-def accrual_not_announced():
-    """Landing sends flight_arrived: keep the loyalty receiver off so the test itself decides when to accrue."""
-    reservations_events.flight_arrived.disconnect(dispatch_uid="loyalty.accrual.flight_arrived")
-    try:
-        yield
-    finally:
-        reservations_events.flight_arrived.connect(receivers.on_flight_arrived, dispatch_uid="loyalty.accrual.flight_arrived")
 
 
 # --- The formula ----------------------------------------------------------------------------------------
