@@ -121,7 +121,7 @@ def top_up_ledger(*, entries: int, members: int, statement_entries: int) -> tupl
                         reason, details, note, idempotency_key, created_at)
                     SELECT (SELECT id FROM loyalty_member WHERE number = %s), 'accrual', 500 + (g * 7919) %% 3000,
                         500 + (g * 7919) %% 3000, 1, 'flight',
-                        jsonb_build_object('flight', 'AU' || (100 + g %% 800), 'date', (current_date - (g %% 3000))::text,
+                        jsonb_build_object('flight', 'AU' || (100 + g %% 800), 'date', (current_date - (g %% 3000)::int)::text,
                             'origin', 'LHR', 'destination', 'JFK', 'cabin', 'economy', 'booking_class', 'M',
                             'fare_family', 'ECO_STANDARD', 'distance', 3442, 'earn_percent', 100, 'bonus_percent', 0),
                         '', '{STATEMENT_KEY}:' || g, now() - (g * interval '37 minutes')

@@ -332,3 +332,32 @@ def test_accrual_costs_the_same_queries_for_3_and_30_passengers():
     # the programme, the candidate coupons, lock, insert, apply, the tier check (2), and savepoints
     statements = [q["sql"] for q in few.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
     assert len(statements) <= 7, statements
+
+
+# --- Statement sentences ------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_statement_lines_read_as_sentences_in_the_readers_language_with_a_fallback_for_unknown_reasons():
+    from django.utils import translation
+
+    from loyalty.texts import reason_description
+
+    m = member(family_name="Reader")
+    bonus = services.miles_post(
+        posting=services.Posting(member_id=m.pk, kind=EntryKind.BONUS, reason="welcome_bonus", key="t:1", award=1000)
+    )
+    odd = services.miles_post(
+        posting=services.Posting(member_id=m.pk, kind=EntryKind.PARTNER, reason="not_known_yet", key="t:2", award=10)
+    )
+    reversal = services.miles_reverse(entry=bonus, reason="correction")
+
+    assert entry_description(bonus) == "Welcome bonus"
+    assert entry_description(odd) == "Partner miles"  # an unknown reason reads as its kind
+    assert entry_description(reversal) == f"Reversal of entry {bonus.pk} (correction)"
+    # details of another shape never break a statement
+    assert reason_description(kind=EntryKind.ACCRUAL, reason="flight", details={"distance": "n/a"}).startswith("Flight")
+    assert reason_description(kind="something_new", reason="x", details=None) == "something_new"
+    # the sentence is made when shown, in the language active then
+    with translation.override("zh-hans"):
+        assert isinstance(entry_description(bonus), str)

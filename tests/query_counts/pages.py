@@ -152,6 +152,7 @@ PAGES: list[Page] = [
         query=lambda w: {"flight_code": w.flight.flight_code, "service_date": w.flight.service_date.isoformat()},
         variant="result",
     ),
+    Page("loyalty_portal:claims", PASSENGER),
     # --- Office: customers and leads
     Page("office:login", ANONYMOUS),
     Page("office:home", SUPERVISOR),
@@ -214,6 +215,7 @@ PAGES: list[Page] = [
     Page("api-me", f"api:{PASSENGER}"),
     Page("api-me-consents", f"api:{PASSENGER}"),
     Page("api-me-export", f"api:{PASSENGER}"),
+    Page("api-loyalty-claims", f"api:{PASSENGER}"),
     Page("booking-list", f"api:{SUPERVISOR}", variant="staff"),
     Page("booking-list", f"api:{PASSENGER}", variant="passenger"),
     Page("booking-detail", f"api:{SUPERVISOR}", kwargs=_trip, variant="staff"),
