@@ -40,7 +40,7 @@ def ledger_state(m: Member) -> tuple[tuple[int, int, int], tuple[int, int, int],
 
 
 @pytest.mark.django_db
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(steps=operations)
 def test_any_sequence_of_postings_keeps_the_balance_equal_to_the_entries_and_never_negative(steps):
     # Given a new member (each example its own, so examples do not see each other's entries)

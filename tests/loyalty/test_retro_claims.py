@@ -320,3 +320,24 @@ def test_the_api_refuses_a_passenger_without_membership_and_anonymous_callers(pa
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_a_member"
     assert api_client.get("/api/v1/loyalty/claims/").status_code == 401
     assert not RetroClaim.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [[], "8781234567890", {"ticket_number": 8781234567890}, {"ticket_number": None}, {}, {"ticket_number": "8" * 5000}],
+)
+def test_malformed_claim_bodies_are_a_400_in_the_error_shape_and_record_nothing(portal_member, api_as, body):
+    user, _m = portal_member
+
+    response = api_as(user).post("/api/v1/loyalty/claims/", body, format="json")
+
+    assert response.status_code == 400, response.content
+    assert set(response.json()["error"]) == {"code", "message", "fields"}
+    assert not RetroClaim.objects.exists()
+
+
+def test_the_claims_endpoint_answers_with_a_format_suffix_and_refuses_other_methods(portal_member, api_as):
+    api = api_as(portal_member[0])
+    assert api.get("/api/v1/loyalty/claims.json").status_code == 200
+    assert api.delete("/api/v1/loyalty/claims/").status_code == 405
+    assert api.put("/api/v1/loyalty/claims/", {}, format="json").status_code == 405
