@@ -15,13 +15,14 @@ from datetime import date
 
 from django.db import transaction
 from django.db.models import Sum
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from crm.errors import ApplicationError
 from crm.models import User
 from crm.registry import months_before
+from crm.services import timeline_record
 from loyalty.models import ClaimStatus, Member, MemberStatus, MilesEntry, RetroClaim
 from loyalty.selectors import programme
 from loyalty.services.accrual import coupons_credited, miles_accrue_for_coupons
@@ -73,15 +74,25 @@ def retro_claim_submit(*, member: Member, ticket_number: str, by: User | None = 
     if member.status != MemberStatus.ACTIVE:
         message = _("This membership is closed.")
         raise ApplicationError(message, code="member_closed", fields={FIELD: [message]}, status=409)
-    refusal, flight_date, credited = _claim_apply(member=member, number=number, by=by)
-    claim = RetroClaim.objects.create(
-        member=member,
-        ticket_number=number,
-        flight_date=flight_date,
-        status=ClaimStatus.REFUSED if refusal else ClaimStatus.CREDITED,
-        refusal=refusal,
-        miles=credited,
-    )
+    with transaction.atomic():  # the credit, its claim and the timeline line together; a refusal is kept too
+        refusal, flight_date, credited = _claim_apply(member=member, number=number, by=by)
+        claim = RetroClaim.objects.create(
+            member=member,
+            ticket_number=number,
+            flight_date=flight_date,
+            status=ClaimStatus.REFUSED if refusal else ClaimStatus.CREDITED,
+            refusal=refusal,
+            miles=credited,
+        )
+        if not refusal and member.customer_id:
+            timeline_record(
+                customer=member.customer,
+                kind="loyalty.claim_credited",
+                summary=_("Missing miles credited for e-ticket %(ticket)s: %(miles)s miles")
+                % {"ticket": number, "miles": formats.number_format(credited, force_grouping=True)},
+                data={"claim_id": claim.pk, "ticket_number": number, "miles": credited},
+                actor=by,
+            )
     if refusal:
         raise ClaimRefused(claim)
     return claim

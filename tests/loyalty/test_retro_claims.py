@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm.errors import ApplicationError
+from crm.models import TimelineEntry
 from loyalty import services
 from loyalty.models import ClaimStatus, MilesEntry, RetroClaim
 from tests.loyalty.factories import member
@@ -59,6 +60,9 @@ def test_a_member_who_flew_without_their_number_claims_the_miles_once():
         "claim",
     )
     assert_balance_is_sum(ada)
+    # And the customer's timeline says so
+    [noted] = TimelineEntry.objects.filter(customer=ada.customer, kind="loyalty.claim_credited")
+    assert noted.data == {"claim_id": claim.pk, "ticket_number": number, "miles": LHR_JFK}
 
     # And claiming again is refused as already credited, recorded, and changes nothing
     again = refused(ada, number)
