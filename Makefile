@@ -16,7 +16,7 @@ export DATABASE_URL ?= postgres://postgres@localhost:5432/airline_crm
 export REDIS_URL ?= redis://localhost:6379/0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run test lint format migrations-check bench-search bench-booking lock clean
+.PHONY: help install run test lint format migrations-check bench-search bench-booking bench-loyalty lock clean
 
 help:
 	@echo "make run           set up everything and run the portal, a Celery worker and Celery beat"
@@ -26,6 +26,7 @@ help:
 	@echo "make format        ruff format and ruff check --fix"
 	@echo "make bench-search  customer search at 1,000,000 customers: API beside raw SQL"
 	@echo "make bench-booking bookings per second through the API beside a minimal endpoint; SQL per booking"
+	@echo "make bench-loyalty the miles ledger at 10,000,000 entries: accrual, statement, balances beside raw SQL"
 	@echo "make lock          re-pin requirements.lock from pyproject.toml in a clean virtualenv"
 
 $(PY):
@@ -83,6 +84,9 @@ bench-search: install
 
 bench-booking: install
 	$(PY) bench/booking.py
+
+bench-loyalty: install
+	$(PY) bench/loyalty.py
 
 # Pins every dependency (runtime and dev) as resolved today, from a clean virtualenv.
 lock:

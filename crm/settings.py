@@ -298,6 +298,7 @@ CELERY_BEAT_SCHEDULE = {
     # Daily, in the small hours (CELERY_TIMEZONE): well after midnight, when periods end and miles expire.
     "loyalty-tiers-requalify": {"task": "loyalty.tasks.tiers_requalify", "schedule": crontab(hour=2, minute=10)},
     "loyalty-miles-expire": {"task": "loyalty.tasks.miles_expire", "schedule": crontab(hour=2, minute=40)},
+    "loyalty-accrual-sweep": {"task": "loyalty.tasks.accrual_sweep", "schedule": 3600.0},
 }
 
 PHONENUMBER_DEFAULT_REGION = env.str("PHONENUMBER_DEFAULT_REGION", default=None)

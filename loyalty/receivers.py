@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm import events as crm_events
 from crm import registry
+from crm.celery import task_enqueue_on_commit
 from crm.models import Customer, User
 from loyalty import account, numbers, selectors, services
 from loyalty.models import Adjustment, Member, MemberStatus, MilesEntry, RetroClaim, StatusMatch, Tier
@@ -279,3 +280,15 @@ def _seed_demo(*, stdout=None) -> str:  # noqa: ANN001
 
 
 registry.register_demo_seeder("loyalty", _seed_demo, order=30)
+
+
+# --- Accrual: a landed flight's coupons earn miles ---------------------------------------------------
+
+
+def on_flight_arrived(sender, *, flight_id: int, coupon_ids: list[int], **kwargs) -> None:  # noqa: ANN001
+    """Queue the flight's accrual; an arrival that flew no new coupon has nothing to credit."""
+    if coupon_ids:
+        task_enqueue_on_commit("loyalty.tasks.accrue_flight", flight_id=flight_id)
+
+
+reservations_events.flight_arrived.connect(on_flight_arrived, dispatch_uid="loyalty.accrual.flight_arrived")

@@ -24,6 +24,7 @@ from loyalty.models import (
     MilesEntry,
     Partner,
     Programme,
+    RetroClaim,
     ReviewStatus,
     StatusMatch,
     Tier,
@@ -440,3 +441,8 @@ def upgradable_bookings(*, customer, limit: int = 10) -> list:  # noqa: ANN001
         .filter(next_departure__gt=now)
         .order_by("next_departure", "pk")[:limit]
     )
+
+
+def retro_claims(*, member: Member) -> QuerySet[RetroClaim]:
+    """The member's missing-miles claims, newest first."""
+    return RetroClaim.objects.filter(member=member).order_by("-created_at", "-id")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from loyalty.views.portal import account, household, redeem
+from loyalty.views.portal import account, claims, household, redeem
 
 app_name = "loyalty_portal"
 urlpatterns: list = [
@@ -9,6 +9,7 @@ urlpatterns: list = [
     path("miles/statement/", account.statement, name="miles_statement"),
     path("miles/statement.csv", account.statement_csv, name="miles_statement_csv"),
     path("miles/card/", account.card, name="miles_card"),
+    path("miles/claim/", claims.claims, name="claims"),
     path("miles/household/", household.household, name="household"),
     path("miles/household/create/", household.household_create, name="household_create"),
     path("miles/household/invite/", household.household_invite, name="household_invite"),

@@ -5,12 +5,13 @@ def register(router) -> list:  # noqa: ANN001
     """Register the viewsets on ``router``; return extra URL patterns (non-viewset endpoints)."""
     from django.urls import re_path
 
-    from loyalty.api import adjustments, household, members, redemption, status_match
+    from loyalty.api import adjustments, claims, household, members, redemption, status_match
     from loyalty.api.liability import LiabilityView
     from loyalty.api.partners import PartnerAccrualView, PartnerReversalView
 
     return [
         *members.urlpatterns(),
+        *claims.urls(),
         *status_match.register(router),
         *adjustments.register(router),
         *household.register(router),

@@ -5,11 +5,27 @@ locked in primary-key order, always before the ledger is written, so two posting
 a balance is never read and written by two transactions at once.
 """
 
+from loyalty.services.accrual import (
+    Earning,
+    coupon_key,
+    coupons_credited,
+    distance_miles,
+    miles_accrual_sweep,
+    miles_accrue_for_coupons,
+    miles_accrue_for_flight,
+    miles_for_segment,
+)
 from loyalty.services.adjustments import (
     adjustment_approve,
     adjustment_needs_approval,
     adjustment_reject,
     adjustment_request,
+)
+from loyalty.services.claims import (
+    ClaimRefused,
+    refusal_message,
+    retro_claim_submit,
+    ticket_number_clean,
 )
 from loyalty.services.expiry import (
     Expired,
@@ -112,6 +128,8 @@ __all__ = [
     "Accrual",
     "AwardLine",
     "AwardQuote",
+    "ClaimRefused",
+    "Earning",
     "Expired",
     "InsufficientMiles",
     "MAX_MILES_PER_TRANSACTION",
@@ -127,7 +145,10 @@ __all__ = [
     "adjustment_reject",
     "adjustment_request",
     "award_quote",
+    "coupon_key",
+    "coupons_credited",
     "current_period_start",
+    "distance_miles",
     "expiry_date",
     "fraud_check_paid_booking",
     "fraud_check_partner_velocity",
@@ -149,8 +170,12 @@ __all__ = [
     "member_notices_record",
     "member_number_check",
     "members_merge",
+    "miles_accrual_sweep",
+    "miles_accrue_for_coupons",
+    "miles_accrue_for_flight",
     "miles_expire",
     "miles_expiry_remind",
+    "miles_for_segment",
     "miles_paid",
     "miles_payable",
     "miles_payer",
@@ -169,9 +194,12 @@ __all__ = [
     "partner_create",
     "partner_key_issue",
     "period_end",
+    "refusal_message",
+    "retro_claim_submit",
     "status_match_approve",
     "status_match_reject",
     "status_match_request",
+    "ticket_number_clean",
     "tier_for_counters",
     "tier_grant",
     "tier_outlook",

@@ -178,6 +178,7 @@ PAGES: list[Page] = [
     ),
     Page("loyalty_portal:miles_statement_csv", PASSENGER),
     Page("loyalty_portal:miles_card", PASSENGER),
+    Page("loyalty_portal:claims", PASSENGER),
     # --- Office: customers and leads
     Page("office:login", ANONYMOUS),
     Page("office:home", SUPERVISOR),
@@ -264,6 +265,7 @@ PAGES: list[Page] = [
     ),
     Page("api-loyalty-household", f"api:{PASSENGER}"),
     Page("api-loyalty-transfer-quote", f"api:{PASSENGER}", query=lambda w: {"miles": 2000}),
+    Page("api-loyalty-claims", f"api:{PASSENGER}"),
     Page("booking-list", f"api:{SUPERVISOR}", variant="staff"),
     Page("booking-list", f"api:{PASSENGER}", variant="passenger"),
     Page("booking-detail", f"api:{SUPERVISOR}", kwargs=_trip, variant="staff"),

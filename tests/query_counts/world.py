@@ -141,6 +141,7 @@ def build(size: str) -> World:
     member = _household_and_adjustments(customer, staff, rows)
     _loyalty_partners_and_flags(rows)
     _membership(customer, staff, rows)
+    _loyalty(customer, rows)
 
     world = World(
         size=size,
@@ -312,6 +313,21 @@ def _leads(customer: Customer, staff: dict[str, User], rows: int) -> Lead:
     for n in range(rows):
         LeadNote.objects.create(lead=first, from_status="new", to_status="new", text=f"Called back ({n})", author=staff["agent"])
     return first
+
+
+def _loyalty(customer: Customer, rows: int) -> None:
+    """The passenger is a member with missing-miles claims, credited and refused."""
+    from loyalty import services as loyalty_services
+    from loyalty.models import ClaimStatus, RetroClaim
+
+    member = loyalty_services.member_enrol(customer=customer, channel="portal")
+    for n in range(rows):
+        credited = n % 2 == 0
+        RetroClaim.objects.create(
+            member=member, ticket_number=f"878{9_000_000_000 + n:010d}", flight_date=timezone.localdate(),
+            status=ClaimStatus.CREDITED if credited else ClaimStatus.REFUSED, refusal="" if credited else "too_old",
+            miles=1200 if credited else 0,
+        )  # fmt: skip
 
 
 def _record_history(customer: Customer, staff: dict[str, User], rows: int) -> None:
