@@ -4,6 +4,7 @@
 def register(router) -> list:  # noqa: ANN001
     """Register the viewsets on ``router``; return extra URL patterns (non-viewset endpoints)."""
     from django.urls import re_path
+    from rest_framework.urlpatterns import format_suffix_patterns
 
     from loyalty.api import adjustments, claims, household, members, redemption, status_match
     from loyalty.api.liability import LiabilityView
@@ -11,7 +12,7 @@ def register(router) -> list:  # noqa: ANN001
 
     return [
         *members.urlpatterns(),
-        *claims.urls(),
+        *format_suffix_patterns(claims.urls()),
         *status_match.register(router),
         *adjustments.register(router),
         *household.register(router),
