@@ -316,3 +316,26 @@ def test_passengers_get_403_on_the_list_and_404_on_a_request(agent, passenger, a
     assert client.get(API).status_code == 403
     assert client.get(f"{API}{match.pk}/").status_code == 404
     assert client.post(f"{API}{match.pk}/approve/", format="json").status_code == 404
+
+
+def test_the_approvals_page_lists_pending_status_matches_and_a_decision_returns_there(
+    agent, supervisor, client, django_capture_on_commit_callbacks
+):
+    # Given a status match an agent asked for
+    m = member()
+    with django_capture_on_commit_callbacks(execute=True):
+        match = services.status_match_request(
+            member=m, tier=Tier.objects.get(code="gold"), competitor_airline="Other Air", competitor_tier="Gold",
+            competitor_number="OA123", competitor_valid_until=timezone.localdate() + timedelta(days=90), by=agent,
+        )  # fmt: skip
+    client.force_login(supervisor, backend="django.contrib.auth.backends.ModelBackend")
+
+    # When the supervisor opens the approvals page
+    page = client.get("/office/loyalty/approvals/")
+
+    # Then the request is there with its decision buttons, and approving it from there comes back there
+    assert page.status_code == 200
+    assert f"/office/loyalty/status-matches/{match.pk}/approve/" in page.content.decode()
+    answer = client.post(f"/office/loyalty/status-matches/{match.pk}/approve/", {"back": "approvals"})
+    assert answer.status_code == 302 and answer["Location"] == "/office/loyalty/approvals/"
+    assert StatusMatch.objects.get(pk=match.pk).status == "approved"

@@ -107,7 +107,11 @@ class ApprovalsView(StaffPermissionRequiredMixin, View):
     def sections(self, request: HttpRequest) -> dict[str, Any]:
         """Context for each section of the page; a new section adds its own key and template."""
         pending = Paginator(selectors.adjustments_pending(), APPROVALS_PAGE_SIZE).get_page(request.GET.get("adjustments_page"))
-        return {"adjustments": pending}
+        matches = Paginator(selectors.status_matches(status=Decision.PENDING), APPROVALS_PAGE_SIZE).get_page(
+            request.GET.get("status_matches_page")
+        )
+        can_decide = request.user.has_perms(("loyalty.view_statusmatch", "loyalty.approve_loyalty"))
+        return {"adjustments": pending, "status_matches": matches, "status_matches_can_decide": can_decide}
 
     def get(self, request: HttpRequest) -> HttpResponse:
         return render(request, "office/loyalty/approvals.html", self.sections(request))

@@ -136,7 +136,9 @@ class _DecideView(StaffPermissionRequiredMixin, View):
             messages.error(request, exc.message)
         else:
             messages.success(request, self.done_message % {"number": match.member.number, "tier": match.tier.name})
-        return redirect(reverse("loyalty_office:status_match_queue"))
+        # Decided from the approvals page, back there; from the status-match queue, back to it.
+        back = "approvals" if request.POST.get("back") == "approvals" else "status_match_queue"
+        return redirect(reverse(f"loyalty_office:{back}"))
 
 
 class StatusMatchApproveView(_DecideView):
