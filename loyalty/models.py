@@ -36,7 +36,7 @@ class Programme(models.Model):
     household_max_members = models.PositiveSmallIntegerField(_("household size limit"), default=6)
     # A transfer's fee is charged in miles, on top of the miles sent: a money fee would need a card payment.
     transfer_fee_percent = models.DecimalField(
-        _("transfer fee (% of the miles sent, in miles)"), max_digits=5, decimal_places=2, default=Decimal("10.00"),
+        _("transfer fee (percentage of the miles sent, in miles)"), max_digits=5, decimal_places=2, default=Decimal("10.00"),
         validators=[MinValueValidator(0), MaxValueValidator(100)],
     )  # fmt: skip
     transfer_minimum_miles = models.PositiveIntegerField(_("smallest transfer (miles)"), default=1000)
