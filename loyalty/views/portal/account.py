@@ -29,7 +29,7 @@ from loyalty.models import EnrolmentChannel, Member, MemberStatus
 HOME_LINKS = (
     ("loyalty_portal:miles_statement", gettext_lazy("Statement")),
     ("loyalty_portal:miles_card", gettext_lazy("Membership card")),
-    ("loyalty_portal:claim", gettext_lazy("Claim missing miles")),
+    ("loyalty_portal:claims", gettext_lazy("Claim missing miles")),
     ("loyalty_portal:redeem", gettext_lazy("Spend miles")),
     ("loyalty_portal:household", gettext_lazy("Household")),
 )
