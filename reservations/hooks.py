@@ -95,6 +95,18 @@ class MethodOffer:
     available: bool = True
 
 
+@dataclass(frozen=True)
+class MethodRefundPreview:
+    """What a refund to a payment made with the method would give back, as a cancellation quote shows it.
+
+    ``summary`` is what the payer reads ("7,500 miles go back to your miles account"); ``miles`` is how
+    many miles, for a method that pays with miles.
+    """
+
+    summary: str
+    miles: int | None = None
+
+
 class PaymentMethodHook(Protocol):
     """A way to pay that settles in this database: travel vouchers (reservations), miles (loyalty).
 
@@ -115,6 +127,15 @@ class PaymentMethodHook(Protocol):
       raise ``ApplicationError`` when the method cannot pay anything on this booking.
     - ``offer(*, booking, user) -> MethodOffer | None``: what the portal's payment page shows this payer
       for the method (None: not offered there). Reads only.
+    - ``refund_preview(*, payment, amount) -> MethodRefundPreview | None``: what refunding ``amount`` of
+      ``payment`` would give back, in the payer's words; a cancellation quote shows it beside the refund.
+      Reads only.
+
+    And one optional flag, ``redeposit_on_cancel`` (False unless set): a payment made with the method pays
+    for the fares as an award does (miles), and a voluntary cancellation gives back all of what it paid for
+    the cancelled flights, whatever the fare's refund rules; the fare family's cancellation fee is then
+    taken from the money refunded in cash (the taxes), never more than that. ``booking_cancel_plan``
+    honours it; an involuntary cancellation or one before ticketing gives everything back anyway.
     """
 
     code: str

@@ -260,6 +260,12 @@ class PlannedRefundSerializer(serializers.Serializer):
     method = serializers.CharField(source="payment.method")
     amount = serializers.DecimalField(max_digits=12, decimal_places=2)
     currency = serializers.CharField()
+    miles = serializers.IntegerField(
+        allow_null=True, help_text="For a payment made with miles: how many miles go back to the member's account."
+    )
+    summary = serializers.CharField(
+        help_text="What the payer gets back, in their language, when the payment method says (e.g. the miles); empty otherwise."
+    )
 
 
 class CancelQuoteSerializer(serializers.Serializer):
@@ -269,6 +275,12 @@ class CancelQuoteSerializer(serializers.Serializer):
     fees = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="Cancellation fees kept.")
     waived = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="Fees a supervisor would waive.")
     refund_total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    redeposit = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        help_text="Fares of the cancelled flights paid with miles: they go back in full (the miles are redeposited); "
+        "any cancellation fee is kept from the cash refund instead.",
+    )
     refunds = PlannedRefundSerializer(many=True)
 
 
