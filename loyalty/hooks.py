@@ -99,7 +99,15 @@ def frequent_flyer_check(*, passenger: BookingPassenger, booking: Booking, stage
 
 
 class EnrolAtBooking:
-    """One tick on the booking form makes the booker a member and puts the number on their own traveller."""
+    """One tick on the booking form makes the booker a member and puts the number on their own traveller.
+
+    The API ticks it as ``"options": {"loyalty_enrol": true}`` on the booking create.
+    """
+
+    description = gettext_lazy(
+        "join the frequent flyer programme and earn miles on this trip (offered to a booker who is not a member "
+        "yet; the new number goes on the booker's own traveller)"
+    )
 
     def label_for(self, *, customer: Customer | None) -> str | None:
         if customer is None or Member.objects.filter(customer=customer).exists():

@@ -7,7 +7,7 @@ twice is an error, so two apps cannot silently replace each other's hook.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
@@ -328,6 +328,9 @@ class BookingOption(Protocol):
     booker (then it is neither shown nor applied). ``apply(*, booking, customer, ticked, by)`` runs inside
     ``booking_create``'s transaction once the booking, its passengers and its checks are done, for every
     option offered to the booker, ticked or not; raising ``ApplicationError`` refuses the booking.
+
+    The API's booking create takes the same options by name (``"options": {"<name>": true}``); an optional
+    ``description`` attribute (lazy text) says what the option does in the OpenAPI schema.
     """
 
     def label_for(self, *, customer: Customer | None) -> str | None: ...
@@ -346,6 +349,21 @@ def booking_options_for(*, customer: Customer | None) -> list[tuple[str, str]]:
         if label:
             offered.append((name, str(label)))
     return offered
+
+
+def booking_options_unknown(*, names: Iterable[str]) -> ApplicationError | None:
+    """Why ``names`` cannot be ticked (some are no registered option), or None: a typo is not a silent no-op."""
+    unknown = sorted(set(names) - set(booking_options.names()))
+    if not unknown:
+        return None
+    message = _("Unknown booking option.")
+    return ApplicationError(message, code="unknown_booking_option", fields={f"options.{name}": [message] for name in unknown})
+
+
+def booking_options_documented() -> str:
+    """The registered options' names and what each does, for the API schema (read when the schema is built)."""
+    described = [f"`{name}`: {getattr(booking_options.get(name), 'description', '') or name}" for name in booking_options.names()]
+    return "; ".join(described) if described else str(_("none at present"))
 
 
 def booking_options_apply(*, booking: Booking, customer: Customer | None, ticked: Mapping[str, bool], by: User | None) -> None:
