@@ -111,7 +111,12 @@ def top_up_ledger(*, entries: int, members: int, statement_entries: int) -> tupl
                 [BULK_PREFIX, BULK_CHANNEL, have_members + 1, members],
             )
         # The statement member: the first bulk member, with exactly ``statement_entries`` of its own.
-        cursor.execute("SELECT count(*) FROM loyalty_milesentry WHERE idempotency_key LIKE %s", [STATEMENT_KEY + ":%"])
+        # By the statement member (its index), not by a key prefix: the ledger's key index serves equality only.
+        cursor.execute(
+            "SELECT count(*) FROM loyalty_milesentry e JOIN loyalty_member m ON m.id = e.member_id "
+            "WHERE m.number = %s AND e.reason = 'flight'",
+            [BULK_PREFIX + "000000001"],
+        )
         (have_statement,) = cursor.fetchone()
         if have_statement < statement_entries:
             with transaction.atomic():

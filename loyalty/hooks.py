@@ -11,14 +11,14 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from crm.errors import ApplicationError
 from crm.models import Customer, User
 from loyalty import selectors
 from loyalty.models import EnrolmentChannel, Member, MemberStatus
 from loyalty.services import member_enrol, member_number_check, redemption
-from reservations.hooks import MethodOffer, MethodPayment, MethodRefund
+from reservations.hooks import MethodOffer, MethodPayment, MethodRefund, MethodRefundPreview
 from reservations.models import Booking, BookingPassenger, Payment, PaymentMethod
 
 
@@ -31,6 +31,8 @@ class MilesPayments:
 
     code = PaymentMethod.MILES.value
     label = gettext_lazy("Miles")
+    # Cancelling an award ticket redeposits all its miles; the fare's fee is kept from the taxes' refund.
+    redeposit_on_cancel = True
 
     def payable(self, *, booking: Booking, details: Mapping[str, str]) -> Decimal:
         redemption.miles_payer(booking=booking)
@@ -50,6 +52,16 @@ class MilesPayments:
     def refund(self, *, payment: Payment, amount: Decimal, reference: str) -> MethodRefund:
         credited = redemption.miles_refund(payment=payment, reference=reference)
         return MethodRefund(succeeded=True, reference=f"miles:{credited}")
+
+    def refund_preview(self, *, payment: Payment, amount: Decimal) -> MethodRefundPreview | None:
+        """The miles a refund of ``amount`` would give back, as the cancellation quote shows them."""
+        miles = redemption.miles_refund_preview(payment=payment, amount=amount)
+        if miles <= 0:
+            return None
+        summary = ngettext(
+            "%(miles)s mile goes back to your miles account.", "%(miles)s miles go back to your miles account.", miles
+        ) % {"miles": f"{miles:,}"}
+        return MethodRefundPreview(summary=summary, miles=miles)
 
     def offer(self, *, booking: Booking, user: User | None) -> MethodOffer | None:
         """Offered to a member while the fares are still due: the price in miles and the balance to pay it."""
@@ -87,7 +99,15 @@ def frequent_flyer_check(*, passenger: BookingPassenger, booking: Booking, stage
 
 
 class EnrolAtBooking:
-    """One tick on the booking form makes the booker a member and puts the number on their own traveller."""
+    """One tick on the booking form makes the booker a member and puts the number on their own traveller.
+
+    The API ticks it as ``"options": {"loyalty_enrol": true}`` on the booking create.
+    """
+
+    description = gettext_lazy(
+        "join the frequent flyer programme and earn miles on this trip (offered to a booker who is not a member "
+        "yet; the new number goes on the booker's own traveller)"
+    )
 
     def label_for(self, *, customer: Customer | None) -> str | None:
         if customer is None or Member.objects.filter(customer=customer).exists():

@@ -174,7 +174,9 @@ class MilesEntry(models.Model):
     twice finds the key taken and credits nothing.
     """
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="entries")
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, db_index=False, related_name="entries"
+    )  # milesentry_statement leads with it
     kind = models.CharField(_("kind"), max_length=12, choices=EntryKind.choices)
     award_miles = models.IntegerField(_("award miles"), default=0)
     qualifying_miles = models.IntegerField(_("qualifying miles"), default=0)
@@ -182,26 +184,51 @@ class MilesEntry(models.Model):
     reason = models.CharField(_("reason"), max_length=40)
     details = models.JSONField(_("details"), default=dict, blank=True)
     note = models.CharField(_("note"), max_length=300, blank=True, help_text=_("An agent's own words, for adjustments"))
-    idempotency_key = models.CharField(_("idempotency key"), max_length=120, unique=True)
-    reverses = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by")
-    coupon = models.ForeignKey("reservations.Coupon", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    booking = models.ForeignKey("reservations.Booking", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    partner = models.ForeignKey("Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="entries")
-    counterpart = models.ForeignKey(Member, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    idempotency_key = models.CharField(_("idempotency key"), max_length=120)
+    # Foreign keys without Django's automatic full index: most of them are NULL on most rows of a table of
+    # tens of millions, so each gets a partial index of its non-NULL rows in Meta (PostgreSQL uses it for
+    # ``col = x`` and for the checks when a referenced row is deleted).
+    reverses = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, db_index=False, related_name="reversed_by"
+    )
+    coupon = models.ForeignKey(
+        "reservations.Coupon", on_delete=models.PROTECT, null=True, blank=True, db_index=False, related_name="+"
+    )
+    booking = models.ForeignKey(
+        "reservations.Booking", on_delete=models.PROTECT, null=True, blank=True, db_index=False, related_name="+"
+    )
+    partner = models.ForeignKey(
+        "Partner", on_delete=models.PROTECT, null=True, blank=True, db_index=False, related_name="entries"
+    )
+    counterpart = models.ForeignKey(Member, on_delete=models.PROTECT, null=True, blank=True, db_index=False, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, db_index=False, related_name="+"
+    )
     created_at = models.DateTimeField(_("posted at"), default=timezone.now)
 
     class Meta:
         verbose_name = _("miles entry")
         verbose_name_plural = _("miles entries")
+        # The ledger's indexes, each for a query that needs it (no other: every index costs every insert).
         indexes = [
+            # A member's statement, and every lookup by member (merge, tiers, fraud velocity, deletion checks).
             models.Index(fields=["member", "-created_at", "-id"], name="milesentry_statement"),
+            # A partner's monthly statement and summary.
             models.Index(fields=["partner", "created_at"], condition=Q(partner__isnull=False), name="milesentry_partner"),
+            # An award's refund and fraud checks look a booking's entries up.
+            models.Index(fields=["booking"], condition=Q(booking__isnull=False), name="milesentry_booking"),
+            models.Index(fields=["coupon"], condition=Q(coupon__isnull=False), name="milesentry_coupon"),
+            models.Index(fields=["counterpart"], condition=Q(counterpart__isnull=False), name="milesentry_counterpart"),
+            models.Index(fields=["created_by"], condition=Q(created_by__isnull=False), name="milesentry_created_by"),
         ]
         constraints = [
             models.CheckConstraint(
                 condition=~Q(award_miles=0) | ~Q(qualifying_miles=0) | ~Q(qualifying_segments=0), name="milesentry_not_empty"
             ),
+            # What an entry is for is posted once (exact lookups only: no pattern index beside it).
+            models.UniqueConstraint(fields=["idempotency_key"], name="milesentry_idempotency_key_once"),
+            # An entry is reversed at most once.
+            models.UniqueConstraint(fields=["reverses"], condition=Q(reverses__isnull=False), name="milesentry_reverses_once"),
         ]
 
 

@@ -7,7 +7,7 @@ twice is an error, so two apps cannot silently replace each other's hook.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
@@ -95,6 +95,18 @@ class MethodOffer:
     available: bool = True
 
 
+@dataclass(frozen=True)
+class MethodRefundPreview:
+    """What a refund to a payment made with the method would give back, as a cancellation quote shows it.
+
+    ``summary`` is what the payer reads ("7,500 miles go back to your miles account"); ``miles`` is how
+    many miles, for a method that pays with miles.
+    """
+
+    summary: str
+    miles: int | None = None
+
+
 class PaymentMethodHook(Protocol):
     """A way to pay that settles in this database: travel vouchers (reservations), miles (loyalty).
 
@@ -115,6 +127,15 @@ class PaymentMethodHook(Protocol):
       raise ``ApplicationError`` when the method cannot pay anything on this booking.
     - ``offer(*, booking, user) -> MethodOffer | None``: what the portal's payment page shows this payer
       for the method (None: not offered there). Reads only.
+    - ``refund_preview(*, payment, amount) -> MethodRefundPreview | None``: what refunding ``amount`` of
+      ``payment`` would give back, in the payer's words; a cancellation quote shows it beside the refund.
+      Reads only.
+
+    And one optional flag, ``redeposit_on_cancel`` (False unless set): a payment made with the method pays
+    for the fares as an award does (miles), and a voluntary cancellation gives back all of what it paid for
+    the cancelled flights, whatever the fare's refund rules; the fare family's cancellation fee is then
+    taken from the money refunded in cash (the taxes), never more than that. ``booking_cancel_plan``
+    honours it; an involuntary cancellation or one before ticketing gives everything back anyway.
     """
 
     code: str
@@ -307,6 +328,9 @@ class BookingOption(Protocol):
     booker (then it is neither shown nor applied). ``apply(*, booking, customer, ticked, by)`` runs inside
     ``booking_create``'s transaction once the booking, its passengers and its checks are done, for every
     option offered to the booker, ticked or not; raising ``ApplicationError`` refuses the booking.
+
+    The API's booking create takes the same options by name (``"options": {"<name>": true}``); an optional
+    ``description`` attribute (lazy text) says what the option does in the OpenAPI schema.
     """
 
     def label_for(self, *, customer: Customer | None) -> str | None: ...
@@ -325,6 +349,21 @@ def booking_options_for(*, customer: Customer | None) -> list[tuple[str, str]]:
         if label:
             offered.append((name, str(label)))
     return offered
+
+
+def booking_options_unknown(*, names: Iterable[str]) -> ApplicationError | None:
+    """Why ``names`` cannot be ticked (some are no registered option), or None: a typo is not a silent no-op."""
+    unknown = sorted(set(names) - set(booking_options.names()))
+    if not unknown:
+        return None
+    message = _("Unknown booking option.")
+    return ApplicationError(message, code="unknown_booking_option", fields={f"options.{name}": [message] for name in unknown})
+
+
+def booking_options_documented() -> str:
+    """The registered options' names and what each does, for the API schema (read when the schema is built)."""
+    described = [f"`{name}`: {getattr(booking_options.get(name), 'description', '') or name}" for name in booking_options.names()]
+    return "; ".join(described) if described else str(_("none at present"))
 
 
 def booking_options_apply(*, booking: Booking, customer: Customer | None, ticked: Mapping[str, bool], by: User | None) -> None:

@@ -87,6 +87,7 @@ from loyalty.services.redemption import (
     miles_price,
     miles_redeem,
     miles_refund,
+    miles_refund_preview,
     miles_spendable,
     upgrade_quote,
 )
@@ -185,6 +186,7 @@ __all__ = [
     "miles_price",
     "miles_redeem",
     "miles_refund",
+    "miles_refund_preview",
     "miles_reverse",
     "miles_spendable",
     "miles_transfer",

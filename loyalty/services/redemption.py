@@ -5,6 +5,11 @@ zone and cabin); taxes and fees stay due and are paid by card. The miles come fr
 membership; the head of a household may draw on the household's pooled miles, the head's own first and
 then the other members' in primary-key order, each debit its own ledger entry, all in the payment's
 transaction. A refund of the payment gives back its share of the miles, once per refund.
+
+Cancelling an award ticket redeposits all the miles of the cancelled flights, whatever the fare's cash
+rules (the payment hook declares ``redeposit_on_cancel``, which reservations' cancellation plan honours:
+the miles payment is refunded the fares in full and the fare's cancellation fee is kept from the taxes
+refunded to the card).
 """
 
 from __future__ import annotations
@@ -209,6 +214,34 @@ def miles_redeem(
     return miles_post_many(postings=postings, by=by)
 
 
+def _payment_entries(payment: Payment) -> list[MilesEntry]:
+    """The ledger entries of a miles payment: its debits and what has come back of them."""
+    return list(MilesEntry.objects.filter(booking_id=payment.booking_id, details__payment=payment.external_key).order_by("pk"))
+
+
+def _refunded(payment: Payment) -> Decimal:
+    refunds = Refund.objects.filter(payment_id=payment.pk).exclude(status=RefundStatus.FAILED)
+    return refunds.aggregate(total=Sum("amount"))["total"] or ZERO
+
+
+def _miles_due_back(payment: Payment, entries: list[MilesEntry], refunded: Decimal) -> int:
+    """The miles that refunds adding up to ``refunded`` give back: all once the payment is refunded in full."""
+    spent = -sum(e.award_miles for e in entries if e.kind == EntryKind.REDEMPTION)
+    return spent if refunded >= payment.amount else int(Decimal(spent) * refunded / payment.amount)
+
+
+def miles_refund_preview(*, payment: Payment, amount: Decimal) -> int:
+    """How many miles refunding ``amount`` more of the payment would give back, by ``miles_refund``'s rule.
+
+    Reads only (no lock): what a cancellation quote shows.
+    """
+    entries = _payment_entries(payment)
+    if not payment.miles or not any(e.kind == EntryKind.REDEMPTION for e in entries):
+        return 0
+    back = sum(e.award_miles for e in entries if e.kind == EntryKind.REVERSAL)
+    return max(_miles_due_back(payment, entries, _refunded(payment) + amount) - back, 0)
+
+
 @transaction.atomic
 def miles_refund(*, payment: Payment, reference: str, by: User | None = None) -> int:
     """Give back the share of a miles payment that its refunds so far cover; returns the miles credited.
@@ -220,23 +253,17 @@ def miles_refund(*, payment: Payment, reference: str, by: User | None = None) ->
     credits nothing.
     """
     payment_key = payment.external_key
-    entries = list(MilesEntry.objects.filter(booking_id=payment.booking_id, details__payment=payment_key).order_by("pk"))
+    entries = _payment_entries(payment)
     debits = [e for e in entries if e.kind == EntryKind.REDEMPTION]
     if not debits or not payment.miles:
         return 0
     members = sorted({e.member_id for e in debits})
     list(Member.objects.select_for_update().filter(pk__in=members).order_by("pk").values_list("pk", flat=True))
-    refunded = (
-        Refund.objects.filter(payment_id=payment.pk).exclude(status=RefundStatus.FAILED).aggregate(total=Sum("amount"))["total"]
-        or ZERO
-    )
-    spent = -sum(e.award_miles for e in debits)
     credited = dict.fromkeys({e.member_id for e in debits}, 0)
     for e in entries:
         if e.kind == EntryKind.REVERSAL:
             credited[e.member_id] = credited.get(e.member_id, 0) + e.award_miles
-    due_back = spent if refunded >= payment.amount else int(Decimal(spent) * refunded / payment.amount)
-    give = due_back - sum(credited.values())
+    give = _miles_due_back(payment, entries, _refunded(payment)) - sum(credited.values())
     total = 0
     for debit in reversed(debits):
         if give <= 0:

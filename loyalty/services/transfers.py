@@ -107,7 +107,10 @@ def _miles_error(message: str, code: str, *, status: int = 400) -> ApplicationEr
 def _already_posted(*, transfer_id: uuid.UUID, sender: Member) -> Transfer | None:
     entries = {
         e.reason: e
-        for e in MilesEntry.objects.filter(idempotency_key__startswith=f"transfer:{transfer_id}:").select_related("member")
+        # The three keys exactly: the key's index serves equality only (no prefix search on the ledger).
+        for e in MilesEntry.objects.filter(
+            idempotency_key__in=[f"transfer:{transfer_id}:{part}" for part in ("out", "fee", "in")]
+        ).select_related("member")
     }
     out = entries.get(SENT)
     if out is None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
 from django.urls import reverse
+from django.utils.functional import lazy
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django_countries.serializer_fields import CountryField
@@ -26,7 +28,7 @@ from crm.errors import ApplicationError, NotFound
 from crm.models import AssistanceCode, Cabin, Customer, MealCode, TravelPurpose
 from crm.permissions import can_see_identity_documents, is_staff_member, mask
 from crm.validation import validate_date_of_birth, validate_national_id_number, validate_single_line_text
-from reservations import selectors, services
+from reservations import hooks, selectors, services
 from reservations.api.check_in import BoardingPassSerializer, CheckInInputSerializer, CheckInSerializer, _check_in_fields
 from reservations.api.common import StrictSerializer, _in_api_terms, error
 from reservations.api.flights import FareFamilySerializer, FlightSerializer
@@ -260,6 +262,12 @@ class PlannedRefundSerializer(serializers.Serializer):
     method = serializers.CharField(source="payment.method")
     amount = serializers.DecimalField(max_digits=12, decimal_places=2)
     currency = serializers.CharField()
+    miles = serializers.IntegerField(
+        allow_null=True, help_text="For a payment made with miles: how many miles go back to the member's account."
+    )
+    summary = serializers.CharField(
+        help_text="What the payer gets back, in their language, when the payment method says (e.g. the miles); empty otherwise."
+    )
 
 
 class CancelQuoteSerializer(serializers.Serializer):
@@ -269,6 +277,12 @@ class CancelQuoteSerializer(serializers.Serializer):
     fees = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="Cancellation fees kept.")
     waived = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="Fees a supervisor would waive.")
     refund_total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    redeposit = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        help_text="Fares of the cancelled flights paid with miles: they go back in full (the miles are redeposited); "
+        "any cancellation fee is kept from the cash refund instead.",
+    )
     refunds = PlannedRefundSerializer(many=True)
 
 
@@ -316,6 +330,28 @@ class PassengerInputSerializer(StrictSerializer):
     )
 
 
+class BookingOptionsField(serializers.DictField):
+    """Booking options by name, each a JSON boolean: ``{"loyalty_enrol": true}``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(child=serializers.BooleanField(), **kwargs)
+
+    def to_internal_value(self, data: Any) -> dict[str, bool]:
+        if isinstance(data, Mapping):
+            wrong = {str(k): [_("Enter true or false (a JSON boolean).")] for k, v in data.items() if not isinstance(v, bool)}
+            if wrong:
+                raise serializers.ValidationError(wrong)
+        return super().to_internal_value(data)
+
+
+def _options_help() -> str:
+    return (
+        "The tick boxes of the portal's booking form, by name: `true` ticks one. An option not offered to this "
+        "booker is ignored; a name that is no option is 400 `unknown_booking_option` under `options.<name>`. "
+        f"Options: {hooks.booking_options_documented()}."
+    )
+
+
 class BookingCreateInputSerializer(StrictSerializer):
     segments = SegmentInputSerializer(many=True, allow_empty=False, max_length=6, help_text="The flights, in order.")
     passengers = PassengerInputSerializer(
@@ -337,6 +373,7 @@ class BookingCreateInputSerializer(StrictSerializer):
         help_text="A discount (e.g. promo) code; its value shows as `discount` charges. An unknown or unusable code "
         "is 400 (`unknown_discount_code`, or the code owner's reason) under `discount_code`.",
     )
+    options = BookingOptionsField(required=False, help_text=lazy(_options_help, str)())
 
 
 class CancelInputSerializer(StrictSerializer):
@@ -557,6 +594,7 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                 by=request.user,
                 language=get_language() or "en",
                 discount_code=d.get("discount_code", ""),
+                options=d.get("options") or {},
             )
         except ApplicationError as refused:
             raise _in_api_terms(refused) from None

@@ -218,10 +218,14 @@ def booking_create(
     A ``discount_code`` is priced by the discount hook that knows it (a negative ``discount`` charge
     per fare line) and redeemed in this transaction; every passenger check runs on every traveller.
     ``options`` says which booking options (``hooks.booking_options``, by name) the booker ticked; each
-    option offered to the booker is applied once the booking is complete, in this transaction.
+    option offered to the booker is applied once the booking is complete, in this transaction; a name
+    no option is registered under is refused (``unknown_booking_option``, under ``options.<name>``).
     """
     if channel not in Channel.values:
         raise ApplicationError(_("Unknown booking channel."), fields={"channel": [_("Unknown booking channel.")]})
+    refusal = hooks.booking_options_unknown(names=(options or {}).keys())
+    if refusal is not None:
+        raise refusal
     if purpose and purpose not in TravelPurpose.values:
         raise ApplicationError(_("Choose a purpose of travel from the list."), fields={"purpose": [_("Unknown purpose.")]})
     if not contact_email or "@" not in contact_email:

@@ -8,7 +8,7 @@ has locked and applies it, so the two can never disagree.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django.db import transaction
@@ -29,6 +29,7 @@ from reservations.models import (
     Coupon,
     CouponStatus,
     FlightCabin,
+    PaymentMethod,
     SeatAssignment,
     Segment,
     SegmentStatus,
@@ -48,7 +49,13 @@ from reservations.services.common import (
     booking_total_recompute,
 )
 from reservations.services.inventory import inventory_release
-from reservations.services.refunds import PlannedRefund, refund_create, refunds_plan
+from reservations.services.refunds import (
+    PlannedRefund,
+    payment_redeposits,
+    refund_create,
+    refundable_payments,
+    refunds_plan,
+)
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,9 @@ class CancelPlan:
     fees: Decimal
     waived: Decimal
     refunds: tuple[PlannedRefund, ...]
+    # Fares of the cancelled flights paid by a method that redeposits on cancellation (an award's miles):
+    # refunded to it in full, whatever the fare's rules.
+    redeposit: Decimal = ZERO
 
     @property
     def refund_total(self) -> Decimal:
@@ -114,8 +124,12 @@ def booking_cancel_plan(
 
     Refundable fares return fare and taxes less the cancellation fee (never below zero); non-refundable
     fares return the taxes only; an involuntary cancellation, or one before ticketing, returns everything.
-    Fees are per passenger holding a seat. Refunds go back to the payments they came from. Reads, never
-    writes or locks: ``booking_cancel`` calls it on the rows it has locked, the quote on the rows as they are.
+    Fees are per passenger holding a seat. Refunds go back to the payments they came from.
+
+    Fares paid by a method that redeposits on cancellation (``redeposit_on_cancel``: an award's miles)
+    come back in full on every fare; the fare family's cancellation fee is then kept from what is
+    refunded in cash for that flight (its taxes), never more than that. Reads, never writes or locks:
+    ``booking_cancel`` calls it on the rows it has locked, the quote on the rows as they are.
     """
     all_coupons = _coupons_of(booking)
     refusal = cancel_refusal(booking=booking, segments=segments, coupons=all_coupons)
@@ -126,6 +140,10 @@ def booking_cancel_plan(
     unflown = [s for s in segments if s.pk not in flown]
     full = involuntary or booking.status == BookingStatus.HELD
     passengers = list(booking.passengers.order_by("sequence"))
+    payments = refundable_payments(booking=booking) if booking.paid_amount > 0 else []
+    # What redepositing payments can still give back: it pays the cancelled flights' fares first.
+    award_left = sum((p.refundable_amount for p in payments if payment_redeposits(p)), ZERO)
+    redeposit = ZERO
     lines: list[PlannedCharge] = []
     refunded_pairs: set[tuple[int, int]] = set()
     fees = ZERO
@@ -134,9 +152,17 @@ def booking_cancel_plan(
             charges = [c for c in segment.charges.all() if c.passenger_id == passenger.pk]
             fare = sum((c.amount for c in charges if c.kind in FARE_VALUE_KINDS), ZERO)
             taxes = sum((c.amount for c in charges if c.kind == ChargeKind.TAX), ZERO)
+            award = min(max(fare, ZERO), award_left)
+            award_left -= award
+            redeposit += award
             fee = ZERO
             if full:
                 credit = sum((c.amount for c in charges), ZERO)
+            elif award > 0:
+                # An award: its miles come back whole; the fee comes out of the cash refunded, never beyond it.
+                cash = max(taxes + (fare - award if segment.fare_family.refundable else ZERO), ZERO)
+                fee = min(segment.fare_family.cancellation_fee, cash) if passenger.holds_seat else ZERO
+                credit = award + cash
             elif segment.fare_family.refundable:
                 fee = min(segment.fare_family.cancellation_fee, max(fare, ZERO)) if passenger.holds_seat else ZERO
                 credit = fare + taxes
@@ -207,7 +233,8 @@ def booking_cancel_plan(
         tickets=tuple(tickets),
         fees=fees,
         waived=fees if waiver else ZERO,
-        refunds=refunds_plan(booking=booking, owed=owed),
+        refunds=refunds_plan(booking=booking, owed=owed, redeposit=redeposit, payments=payments),
+        redeposit=redeposit,
     )
 
 
@@ -216,14 +243,27 @@ def booking_cancel_quote(
 ) -> CancelPlan:
     """What cancelling now would refund and keep, by the very rules ``booking_cancel`` applies.
 
-    Reads the booking as it is, without locks: nothing is written, no event is sent and no hook is called.
+    Reads the booking as it is, without locks: nothing is written and no event is sent; a hooked payment
+    method is only asked what its refund gives back (``refund_preview``, read only), e.g. the miles.
     """
     waiver = _waiver_reason(by=by, waive_reason=waive_reason)
     _check_involuntary(by=by, involuntary=involuntary)
     current = Booking.objects.get(pk=booking.pk)
     segments = _confirmed_segments(current)
     cabins = FlightCabin.objects.filter(flight_id__in={s.flight_id for s in segments}).values_list("flight_id", "cabin")
-    return booking_cancel_plan(booking=current, segments=segments, cabins=cabins, involuntary=involuntary, waiver=waiver)
+    plan = booking_cancel_plan(booking=current, segments=segments, cabins=cabins, involuntary=involuntary, waiver=waiver)
+    return replace(plan, refunds=tuple(_refund_previewed(r) for r in plan.refunds))
+
+
+def _refund_previewed(refund: PlannedRefund) -> PlannedRefund:
+    """The planned refund with what its payment method says the payer gets back (miles), if it says."""
+    if refund.payment.method in (PaymentMethod.CARD, PaymentMethod.COUNTER):
+        return refund
+    preview_fn = getattr(hooks.payment_methods.get(refund.payment.method), "refund_preview", None)
+    preview = preview_fn(payment=refund.payment, amount=refund.amount) if preview_fn is not None else None
+    if preview is None:
+        return refund
+    return replace(refund, summary=str(preview.summary), miles=preview.miles)
 
 
 def booking_cancel(

@@ -54,32 +54,68 @@ def refund_owed(*, booking: Booking, reason: str, by: User | None = None) -> lis
 
 @dataclass(frozen=True)
 class PlannedRefund:
-    """Money that goes back to one payment."""
+    """Money that goes back to one payment; a quote adds what its method says the payer gets back."""
 
     payment: Payment
     amount: Decimal
+    summary: str = ""  # e.g. "7,500 miles go back to your miles account" (the method's refund_preview)
+    miles: int | None = None
 
     @property
     def currency(self) -> str:
         return self.payment.currency
 
 
-def refunds_plan(*, booking: Booking, owed: Decimal) -> tuple[PlannedRefund, ...]:
+def payment_redeposits(payment: Payment) -> bool:
+    """Whether the payment's method gives all it paid back on a voluntary cancellation (an award's miles)."""
+    if payment.method in (PaymentMethod.CARD, PaymentMethod.COUNTER):
+        return False
+    return bool(getattr(hooks.payment_methods.get(payment.method), "redeposit_on_cancel", False))
+
+
+def refundable_payments(*, booking: Booking) -> list[Payment]:
+    """The booking's successful payments, newest first, with their refunds: the order refunds go back in."""
+    return list(
+        booking.payments.filter(status=PaymentStatus.SUCCEEDED).prefetch_related("refunds").order_by("-created_at", "-id")
+    )
+
+
+def refunds_plan(
+    *, booking: Booking, owed: Decimal, redeposit: Decimal = ZERO, payments: list[Payment] | None = None
+) -> tuple[PlannedRefund, ...]:
     """Spread what the airline owes over the booking's payments, newest first, each up to what is left of it.
 
-    The same order and limits ``refund_create`` enforces; read without locks, so a quote can use it.
+    The first ``redeposit`` of it (the fares of cancelled flights paid by a method that redeposits on
+    cancellation) goes to such payments before any other, so an award's miles come back whole and a fee
+    is kept from the cash. The same order and limits ``refund_create`` enforces; read without locks, so a
+    quote can use it. ``payments`` are ``refundable_payments`` when the caller has them already.
     """
-    planned = []
+    if owed <= 0:
+        return ()
+    payments = refundable_payments(booking=booking) if payments is None else payments
+    left = {p.pk: p.refundable_amount for p in payments}
+    taken: dict[int, Decimal] = {}
     remaining = owed
-    payments = booking.payments.filter(status=PaymentStatus.SUCCEEDED).prefetch_related("refunds").order_by("-created_at", "-id")
-    for payment in payments if owed > 0 else ():
-        take = min(remaining, payment.refundable_amount)
-        if take > 0:
-            planned.append(PlannedRefund(payment=payment, amount=take))
-            remaining -= take
-        if remaining <= 0:
-            break
-    return tuple(planned)
+
+    def take_from(candidates: list[Payment], limit: Decimal) -> Decimal:
+        used = ZERO
+        for payment in candidates:
+            take = min(limit - used, left[payment.pk])
+            if take > 0:
+                left[payment.pk] -= take
+                taken[payment.pk] = taken.get(payment.pk, ZERO) + take
+                used += take
+            if used >= limit:
+                break
+        return used
+
+    if redeposit > 0:
+        redepositing = [p for p in payments if payment_redeposits(p)]
+        remaining -= take_from(redepositing, min(redeposit, owed))
+        remaining -= take_from([p for p in payments if p not in redepositing], remaining)
+    if remaining > 0:
+        take_from(payments, remaining)
+    return tuple(PlannedRefund(payment=p, amount=taken[p.pk]) for p in payments if taken.get(p.pk))
 
 
 def _refunds_issue(*, booking: Booking, amount: Decimal, reason: str, by: User | None) -> list[Refund]:

@@ -85,3 +85,80 @@ def test_a_booking_refused_for_another_reason_enrols_nobody(passenger, passenger
     # then the page shows the error and the tick enrolled nobody
     assert response.status_code == 200
     assert not Member.objects.exists()
+
+
+# --- The same tick through the API ---------------------------------------------------------------
+
+
+def api_body(customer, flight, **extra) -> dict:  # noqa: ANN001, ANN003
+    from tests.reservations.api_support import booking_body
+
+    return booking_body(
+        flight,
+        fare_family="ECO_LIGHT",
+        passengers=[
+            {"passenger_type": "ADT", "given_name": customer.given_name, "family_name": customer.family_name},
+            {"passenger_type": "ADT", "given_name": "Ann", "family_name": "Lee"},
+        ],
+        **extra,
+    )
+
+
+@pytest.fixture
+def api_flight(fares):  # noqa: ANN001, ANN201
+    return make_flight("LHR", "CDG", at=departure_in(5))
+
+
+def test_the_api_booking_with_the_join_option_enrols_the_booker_and_numbers_their_own_traveller(
+    passenger, api_as, api_flight, django_capture_on_commit_callbacks
+):
+    from tests.reservations.api_support import BOOKINGS
+
+    # given a passenger who is not a member
+    user, customer = passenger
+
+    # when they book through the API for themselves and a friend, ticking the join option
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_as(user).post(BOOKINGS, api_body(customer, api_flight, options={"loyalty_enrol": True}), format="json")
+
+    # then they are a member enrolled at booking, and only their own traveller carries the new number
+    assert response.status_code == 201, response.content
+    joined = Member.objects.get(customer=customer)
+    assert joined.enrolment_channel == EnrolmentChannel.BOOKING
+    own, friend = response.json()["passengers"]
+    assert own["frequent_flyer_number"] == joined.number and friend["frequent_flyer_number"] == ""
+
+
+def test_the_api_booking_without_the_option_or_with_it_false_enrols_nobody(passenger, api_as, api_flight):
+    from tests.reservations.api_support import BOOKINGS
+
+    user, customer = passenger
+    client = api_as(user)
+    assert client.post(BOOKINGS, api_body(customer, api_flight), format="json").status_code == 201
+    body = api_body(customer, api_flight, options={"loyalty_enrol": False})
+    assert client.post(BOOKINGS, body, format="json").status_code == 201
+    assert not Member.objects.exists()
+
+
+def test_an_unknown_option_or_a_non_boolean_is_refused_and_books_nobody_in(passenger, api_as, api_flight):
+    from reservations.models import Booking
+    from tests.reservations.api_support import BOOKINGS, assert_error
+
+    user, customer = passenger
+    client = api_as(user)
+
+    # when the option's name is misspelt, or its value is not a JSON boolean
+    typo = client.post(BOOKINGS, api_body(customer, api_flight, options={"loyalty_enrl": True}), format="json")
+    text = client.post(BOOKINGS, api_body(customer, api_flight, options={"loyalty_enrol": "yes"}), format="json")
+
+    # then both are 400 naming the option, and nothing is booked or enrolled
+    assert "options.loyalty_enrl" in assert_error(typo, 400, "unknown_booking_option")["fields"]
+    assert "options.loyalty_enrol" in assert_error(text, 400)["fields"]
+    assert not Booking.objects.exists() and not Member.objects.exists()
+
+
+def test_the_schema_documents_the_join_option(client):
+    schema = client.get("/api/schema/?format=json").json()
+    options = schema["components"]["schemas"]["BookingCreateInputRequest"]["properties"]["options"]
+    assert options["additionalProperties"] == {"type": "boolean"}
+    assert "`loyalty_enrol`: join the frequent flyer programme" in options["description"]

@@ -293,47 +293,135 @@ def test_an_award_ticket_cancelled_by_the_airline_returns_the_miles_and_the_card
     assert miles_payment.refunds.get().status == RefundStatus.SUCCEEDED
     assert balance(m) == 20000 == ledger_sum(m)
     assert booking.status == BookingStatus.CANCELLED and booking.balance_due == 0
+    # and, the airline cancelling, no fee is kept (a voluntary cancellation of this fare would keep the taxes)
+    assert charges(booking, ChargeKind.CANCELLATION_FEE) == 0
 
 
-def test_cancelling_a_refundable_award_returns_the_miles_less_the_fee_and_the_card_its_taxes(flight):
-    # given a ticketed award on a refundable fare with a 30.00 cancellation fee: fares in miles, taxes by card
+def ticketed_award(customer, flight, *, fare_family: str = "ECO_STANDARD") -> tuple[Booking, Payment, Payment]:  # noqa: ANN001
+    """A ticketed award of ``flight``: the fares paid with miles, the taxes by card."""
+    booking = held_booking(customer, flight, fare_family=fare_family)
+    miles_payment = pay_miles(booking)
+    card_payment = pay_card(booking)
+    booking.refresh_from_db()
+    assert booking.status == BookingStatus.TICKETED
+    return booking, miles_payment, card_payment
+
+
+def flex_fare(fee: str) -> str:
     from tests.reservations.factories import BookingClassFactory, FareFamilyFactory
 
-    flex = FareFamilyFactory(code="ECO_FLEX", name="Flex", refundable=True, cancellation_fee=Decimal("30.00"), rank=3)
+    flex = FareFamilyFactory(code="ECO_FLEX", name="Flex", refundable=True, cancellation_fee=Decimal(fee), rank=3)
     BookingClassFactory(code="Y", fare_family=flex, price_per_km=Decimal("0.4000"), minimum_fare=Decimal("99.00"))
+    return flex.code
+
+
+def test_cancelling_a_non_refundable_award_redeposits_all_the_miles_and_keeps_the_fee_from_the_taxes(flight):
+    # given a ticketed award on the non-refundable Standard fare (fee 100.00, more than its 25.00 of taxes)
     m = member()
     credit(m, 20000)
-    booking = held_booking(m.customer, flight, fare_family="ECO_FLEX")
-    miles_payment = pay_miles(booking)
-    card_payment = pay_card(booking)
+    booking, miles_payment, card_payment = ticketed_award(m.customer, flight)
+    taxes = card_payment.amount
 
     # when the passenger cancels it
     services.booking_cancel(booking=booking, reason="Plans changed")
 
-    # then the card gets the taxes back and the miles payment the fare less the fee, in miles
-    fare = miles_payment.amount
-    assert card_payment.refunds.get().amount == card_payment.amount
-    assert miles_payment.refunds.get().amount == fare - Decimal("30.00")
-    back = int(SHORT_HAUL_ECONOMY * (fare - Decimal("30.00")) / fare)
-    assert balance(m) == 20000 - SHORT_HAUL_ECONOMY + back == ledger_sum(m)
-    assert 0 < back < SHORT_HAUL_ECONOMY
+    # then every mile comes back (the debit reversed as an award refund) and the fee takes the taxes, no more
+    booking.refresh_from_db()
+    assert miles_payment.refunds.get().amount == miles_payment.amount
+    assert not card_payment.refunds.exists()
+    assert charges(booking, ChargeKind.CANCELLATION_FEE) == taxes == Decimal("25.00")
+    debit = MilesEntry.objects.get(kind=EntryKind.REDEMPTION)
+    back = MilesEntry.objects.get(kind=EntryKind.REVERSAL)
+    assert (back.reverses_id, back.reason, back.award_miles) == (debit.pk, "award_refund", SHORT_HAUL_ECONOMY)
+    assert balance(m) == 20000 == ledger_sum(m)
+    assert booking.status == BookingStatus.CANCELLED and booking.balance_due == 0
 
 
-def test_cancelling_a_non_refundable_award_returns_the_taxes_and_keeps_the_miles_spent(flight):
-    # given a ticketed award on the non-refundable Standard fare
+def test_cancelling_a_refundable_award_redeposits_all_the_miles_and_refunds_the_taxes_less_the_fee(flight):
+    # given a ticketed award on a refundable fare whose 10.00 fee is less than the 25.00 of taxes
     m = member()
     credit(m, 20000)
-    booking = held_booking(m.customer, flight)
-    miles_payment = pay_miles(booking)
-    card_payment = pay_card(booking)
+    booking, miles_payment, card_payment = ticketed_award(m.customer, flight, fare_family=flex_fare("10.00"))
 
     # when the passenger cancels it
     services.booking_cancel(booking=booking, reason="Plans changed")
 
-    # then, as for a cash ticket of that fare, only the taxes come back (to the card); the miles stay spent
-    assert card_payment.refunds.get().amount == card_payment.amount
-    assert not miles_payment.refunds.exists()
+    # then the miles come back whole and the card its taxes less the fee
+    assert miles_payment.refunds.get().amount == miles_payment.amount
+    assert card_payment.refunds.get().amount == card_payment.amount - Decimal("10.00")
+    assert balance(m) == 20000 == ledger_sum(m)
+
+
+def test_the_cancel_quote_shows_the_miles_coming_back_and_the_fee_and_changes_nothing(flight):
+    # given a ticketed award on the Standard fare
+    m = member()
+    credit(m, 20000)
+    booking, miles_payment, card_payment = ticketed_award(m.customer, flight)
+
+    # when the cancellation is quoted
+    quote = services.booking_cancel_quote(booking=booking)
+
+    # then it refunds the fares to the miles payment, says the miles come back, and keeps the fee from the taxes
+    (refund,) = quote.refunds
+    assert (refund.payment.pk, refund.amount, refund.miles) == (miles_payment.pk, miles_payment.amount, SHORT_HAUL_ECONOMY)
+    assert refund.summary == "7,500 miles go back to your miles account."
+    assert quote.fees == card_payment.amount and quote.redeposit == miles_payment.amount
+    # and nothing changed
+    assert balance(m) == 20000 - SHORT_HAUL_ECONOMY and not booking.refunds.exists()
+
+    # and cancelling does what it said
+    cancelled = services.booking_cancel(booking=booking, reason="Plans changed")
+    assert {r.payment_id: r.amount for r in cancelled.refunds.all()} == {miles_payment.pk: refund.amount}
+    assert balance(m) == 20000
+
+
+def test_the_api_cancel_quote_and_the_portal_cancel_page_tell_the_passenger_the_miles_come_back(
+    passenger, api_as, passenger_client, flight
+):
+    # given a passenger's ticketed award
+    user, customer = passenger
+    m = member(customer)
+    credit(m, 20000)
+    booking, miles_payment, _card = ticketed_award(customer, flight)
+
+    # when they ask the API what cancelling would refund
+    response = api_as(user).get(f"{BOOKINGS}{booking.record_locator}/cancel-quote/")
+
+    # then the miles payment's line carries the miles and the sentence, and the fee is the taxes
+    assert response.status_code == 200, response.content
+    body = response.json()
+    (line,) = body["refunds"]
+    assert line["method"] == "miles" and line["miles"] == SHORT_HAUL_ECONOMY
+    assert line["summary"] == "7,500 miles go back to your miles account."
+    assert Decimal(body["fees"]) == Decimal("25.00") and Decimal(body["redeposit"]) == miles_payment.amount
+
+    # and the portal's cancel page says so too
+    page = passenger_client.get(f"/trips/{booking.record_locator}/cancel/")
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "7,500 miles go back to your miles account." in text
+    assert "miles go back to your miles account in full" in text
     assert balance(m) == 20000 - SHORT_HAUL_ECONOMY
+
+
+def test_cancelling_an_award_twice_or_replaying_its_refund_credits_the_miles_once(flight):
+    # given a cancelled award: the miles are back
+    m = member()
+    credit(m, 20000)
+    booking, miles_payment, _card = ticketed_award(m.customer, flight)
+    services.booking_cancel(booking=booking, reason="Plans changed")
+    assert balance(m) == 20000
+
+    # when it is cancelled again, and its refund is handed to the miles hook again
+    with pytest.raises(ApplicationError) as again:
+        services.booking_cancel(booking=booking, reason="Plans changed")
+    refund = miles_payment.refunds.get()
+    replayed = MilesPayments().refund(payment=miles_payment, amount=refund.amount, reference=refund.external_key)
+
+    # then the second cancellation is refused and the replay credits nothing
+    assert again.value.code == "already_cancelled" and replayed.succeeded
+    assert balance(m) == 20000 == ledger_sum(m)
+    assert MilesEntry.objects.filter(kind=EntryKind.REVERSAL).count() == 1
 
 
 def test_a_partial_refund_gives_back_its_share_of_the_miles_and_the_rest_comes_with_the_last(flight):

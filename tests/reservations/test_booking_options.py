@@ -112,3 +112,31 @@ def test_an_option_name_is_registered_once():
             hooks.booking_options.register("test_once", Newsletter())
     finally:
         hooks.booking_options.unregister("test_once")
+
+
+# --- The API's booking create takes the same options by name --------------------------------------
+
+
+def api_body(flight, **extra):  # noqa: ANN001, ANN003, ANN201
+    from tests.reservations.api_support import booking_body
+
+    return booking_body(flight, fare_family="ECO_LIGHT", **extra)
+
+
+def test_the_api_ticks_an_option_by_name_and_it_is_applied_with_the_new_booking(passenger, api_as, flight, newsletter):
+    from tests.reservations.api_support import BOOKINGS
+
+    user, customer = passenger
+    response = api_as(user).post(BOOKINGS, api_body(flight, options={"test_newsletter": True}), format="json")
+    assert response.status_code == 201, response.content
+    assert newsletter.calls == [(response.json()["record_locator"], customer.pk, True)]
+
+
+def test_the_api_refuses_an_unknown_option_name_and_books_nothing(passenger, api_as, flight, newsletter):
+    from tests.reservations.api_support import BOOKINGS, assert_error
+
+    user, _customer = passenger
+    response = api_as(user).post(BOOKINGS, api_body(flight, options={"newsletter": True}), format="json")
+    error = assert_error(response, 400, "unknown_booking_option")
+    assert set(error["fields"]) == {"options.newsletter"}
+    assert newsletter.calls == [] and not Booking.objects.exists()
