@@ -201,8 +201,9 @@ class MilesEntry(models.Model):
         "Partner", on_delete=models.PROTECT, null=True, blank=True, db_index=False, related_name="entries"
     )
     counterpart = models.ForeignKey(Member, on_delete=models.PROTECT, null=True, blank=True, db_index=False, related_name="+")
+    # PROTECT, not SET_NULL: the ledger refuses updates, so a login that posted entries is deactivated, not deleted.
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, db_index=False, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, db_index=False, related_name="+"
     )
     created_at = models.DateTimeField(_("posted at"), default=timezone.now)
 

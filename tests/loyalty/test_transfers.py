@@ -257,7 +257,7 @@ def test_portal_transfer_previews_the_fee_then_sends_once(make_passenger):
     }
     preview = client.post("/miles/transfer/", {**form, "preview": "1"})
     assert preview.status_code == 200
-    assert "2200" in preview.content.decode()
+    assert "2,200" in preview.content.decode()
     assert not MilesEntry.objects.filter(kind=EntryKind.TRANSFER).exists()
     assert client.post("/miles/transfer/", {**form, "send": "1"}).status_code == 302
     assert client.post("/miles/transfer/", {**form, "send": "1"}).status_code == 302  # the same form again
