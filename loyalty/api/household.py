@@ -137,7 +137,13 @@ class TransferQuoteSerializer(serializers.Serializer):
 
 
 class QuoteQuerySerializer(serializers.Serializer):
-    miles = serializers.IntegerField(min_value=0, max_value=10_000_000, required=False, default=0)
+    miles = serializers.IntegerField(
+        min_value=0,
+        max_value=10_000_000,
+        required=False,
+        default=0,
+        help_text="Miles to send; 0 or left out: the allowance only.",
+    )
 
 
 class HouseholdView(APIView):
@@ -253,8 +259,8 @@ class TransferQuoteView(APIView):
     @extend_schema(
         operation_id="loyalty_transfer_quote",
         summary="What a transfer would cost, and my allowance this year",
-        parameters=[OpenApiParameter("miles", OpenApiTypes.INT, OpenApiParameter.QUERY, required=False)],
-        responses={200: TransferQuoteSerializer, 404: NOT_A_MEMBER},
+        parameters=[QuoteQuerySerializer],  # its bounds (0 to 10 000 000) are in the schema, as they are enforced
+        responses={200: TransferQuoteSerializer, 400: error("`miles` is not a whole number in range."), 404: NOT_A_MEMBER},
     )
     def get(self, request: Request, **kwargs: Any) -> Response:
         member = _own_member(request)
