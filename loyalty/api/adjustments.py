@@ -121,7 +121,12 @@ class MemberAdjustmentView(APIView):
         description="Up to the programme's threshold it is posted at once; above it, it waits for a supervisor.",
         parameters=[NUMBER_PARAM],
         request=AdjustmentInputSerializer,
-        responses={201: AdjustmentSerializer, 409: INSUFFICIENT},
+        responses={
+            201: AdjustmentSerializer,
+            400: error("See `fields`: no miles changed (`adjustment_empty`), or a kind, number or reason out of bounds."),
+            404: error("No member has this frequent flyer number."),
+            409: INSUFFICIENT,
+        },
     )
     def post(self, request: Request, number: str, **kwargs: Any) -> Response:
         member = selectors.member_get_by_number(number=number)

@@ -112,3 +112,38 @@ def test_a_method_an_endpoint_lacks_is_405_for_passengers_and_staff_alike(templa
     assert response.status_code in (403, 404)
     # And anyone not logged in is still asked to log in first
     assert APIClient().generic("TRACE", path).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("path", "codes"),
+    [
+        (
+            "/api/v1/loyalty/household/invitations/",
+            ["unknown_frequent_flyer_number", "frequent_flyer_name_mismatch", "invite_self"],
+        ),
+        ("/api/v1/loyalty/transfers/", ["unknown_frequent_flyer_number", "transfer_to_self", "transfer_too_small"]),
+        ("/api/v1/loyalty/status-matches/", ["tier_not_higher", "card_expired"]),
+        ("/api/v1/loyalty/members/{number}/adjustments/", ["adjustment_empty"]),
+    ],
+)
+def test_business_rule_400s_are_documented_on_the_operation(schema, path, codes):
+    # Given an operation that refuses some well-formed input for a business reason (schemathesis.toml allows it)
+    described = schema["paths"][path]["post"]["responses"]["400"]["description"]
+    # Then its 400 says which reasons, by code
+    for code in codes:
+        assert f"`{code}`" in described, (path, code)
+
+
+def test_transfer_to_an_unknown_number_is_a_400_naming_the_field(passenger, api_as):
+    from loyalty import numbers
+
+    # Given a member with miles, and a well-formed number (right check digit) that names no member
+    credit(member(passenger[1]), 50000)
+    unknown = "100000000" + numbers.check_digit("100000000")
+    # When they send miles to it
+    body = {"frequent_flyer_number": unknown, "family_name": "Nobody", "miles": 5000}
+    response = api_as(passenger[0]).post("/api/v1/loyalty/transfers/", body, format="json")
+    # Then the 400 is the documented `unknown_frequent_flyer_number`, naming the field
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == "unknown_frequent_flyer_number"
+    assert "frequent_flyer_number" in response.json()["error"]["fields"]
