@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import RegexValidator
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -95,6 +97,13 @@ NUMBER_PARAM = OpenApiParameter(
     "number", OpenApiTypes.STR, OpenApiParameter.PATH, description="Frequent flyer number (10 digits)."
 )
 ID_PARAM = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)
+# drf-spectacular leaves a filter's validators out of the schema: state the one the filter enforces (400).
+MEMBER_FILTER_PARAM = OpenApiParameter(
+    "member",
+    {"type": "string", "pattern": "^([0-9]{10})?$"},
+    OpenApiParameter.QUERY,
+    description="Frequent flyer number (10 digits); empty: every member.",
+)
 INSUFFICIENT = error("A debit would overdraw the member (code `insufficient_miles`); for an approval it stays pending.")
 
 
@@ -112,7 +121,12 @@ class MemberAdjustmentView(APIView):
         description="Up to the programme's threshold it is posted at once; above it, it waits for a supervisor.",
         parameters=[NUMBER_PARAM],
         request=AdjustmentInputSerializer,
-        responses={201: AdjustmentSerializer, 409: INSUFFICIENT},
+        responses={
+            201: AdjustmentSerializer,
+            400: error("See `fields`: no miles changed (`adjustment_empty`), or a kind, number or reason out of bounds."),
+            404: error("No member has this frequent flyer number."),
+            409: INSUFFICIENT,
+        },
     )
     def post(self, request: Request, number: str, **kwargs: Any) -> Response:
         member = selectors.member_get_by_number(number=number)
@@ -127,7 +141,11 @@ class MemberAdjustmentView(APIView):
 
 class AdjustmentFilter(filters.FilterSet):
     status = filters.ChoiceFilter(choices=Decision.choices)
-    member = filters.CharFilter(field_name="member__number", max_length=10, help_text="Frequent flyer number.")
+    member = filters.CharFilter(
+        field_name="member__number",
+        validators=[RegexValidator(r"^[0-9]{10}\Z", message=_("Enter a 10-digit frequent flyer number."))],
+        help_text="Frequent flyer number.",
+    )
 
     class Meta:
         model = Adjustment
@@ -138,6 +156,7 @@ class AdjustmentFilter(filters.FilterSet):
     list=extend_schema(
         summary="Miles adjustments",
         description="`?status=pending` is the approvals queue, oldest first; otherwise newest first.",
+        parameters=[MEMBER_FILTER_PARAM],
         responses=AdjustmentSerializer(many=True),
     ),
     retrieve=extend_schema(summary="One miles adjustment", parameters=[ID_PARAM], responses=AdjustmentSerializer),

@@ -31,6 +31,7 @@ from loyalty.models import HouseholdInvitation, Member
 from reservations.api.common import StrictSerializer, error
 
 NOT_A_MEMBER = error("This login has no frequent flyer membership (code `not_a_member`), or no such object of theirs.")
+NUMBER_REFUSED = "`invalid_frequent_flyer_number` (check digit), `unknown_frequent_flyer_number`, `frequent_flyer_name_mismatch`"
 CONFLICT = error("The household's rules refuse it (e.g. `household_full`, `already_in_household`, `not_household_head`).")
 
 
@@ -137,7 +138,13 @@ class TransferQuoteSerializer(serializers.Serializer):
 
 
 class QuoteQuerySerializer(serializers.Serializer):
-    miles = serializers.IntegerField(min_value=0, max_value=10_000_000, required=False, default=0)
+    miles = serializers.IntegerField(
+        min_value=0,
+        max_value=10_000_000,
+        required=False,
+        default=0,
+        help_text="Miles to send; 0 or left out: the allowance only.",
+    )
 
 
 class HouseholdView(APIView):
@@ -164,7 +171,12 @@ class InvitationsView(APIView):
         operation_id="loyalty_household_invite",
         summary="Invite a member to my household (head)",
         request=InviteInputSerializer,
-        responses={201: HouseholdSerializer, 404: NOT_A_MEMBER, 409: CONFLICT},
+        responses={
+            201: HouseholdSerializer,
+            400: error(f"The number or name names no member who can be invited: {NUMBER_REFUSED}, `invite_self`."),
+            404: NOT_A_MEMBER,
+            409: CONFLICT,
+        },
     )
     def post(self, request: Request, **kwargs: Any) -> Response:
         member = _own_member(request)
@@ -253,8 +265,8 @@ class TransferQuoteView(APIView):
     @extend_schema(
         operation_id="loyalty_transfer_quote",
         summary="What a transfer would cost, and my allowance this year",
-        parameters=[OpenApiParameter("miles", OpenApiTypes.INT, OpenApiParameter.QUERY, required=False)],
-        responses={200: TransferQuoteSerializer, 404: NOT_A_MEMBER},
+        parameters=[QuoteQuerySerializer],  # its bounds (0 to 10 000 000) are in the schema, as they are enforced
+        responses={200: TransferQuoteSerializer, 400: error("`miles` is not a whole number in range."), 404: NOT_A_MEMBER},
     )
     def get(self, request: Request, **kwargs: Any) -> Response:
         member = _own_member(request)
@@ -279,6 +291,7 @@ class TransfersView(APIView):
         responses={
             201: TransferSerializer,
             200: TransferSerializer,
+            400: error(f"{NUMBER_REFUSED}, `transfer_to_self`, or below the programme's minimum (`transfer_too_small`)."),
             404: NOT_A_MEMBER,
             409: error(
                 "Not enough miles for the transfer and its fee (`insufficient_miles`) or over the yearly cap (`transfer_cap_reached`)."

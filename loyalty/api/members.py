@@ -34,7 +34,9 @@ NOT_A_MEMBER = ErrorResponseSerializer
 FILTER_PARAMETERS = [
     OpenApiParameter("kind", OpenApiTypes.STR, enum=list(EntryKind.values), description="Only lines of this kind."),
     OpenApiParameter("date_from", OpenApiTypes.DATE, description="Posted on or after this day."),
-    OpenApiParameter("date_to", OpenApiTypes.DATE, description="Posted on or before this day."),
+    OpenApiParameter(
+        "date_to", OpenApiTypes.DATE, description="Posted on or before this day; with `date_from`, not before it (else 400)."
+    ),
     OpenApiParameter("page", OpenApiTypes.INT),
     OpenApiParameter("page_size", OpenApiTypes.INT),
 ]

@@ -85,6 +85,10 @@ class StatusMatchFilter(filters.FilterSet):
         request=StatusMatchInputSerializer,
         responses={
             201: StatusMatchSerializer,
+            400: _error(
+                "See `fields`: a member number with a wrong check digit or of no member, a tier we do not have or not "
+                "above the member's (`tier_not_higher`), a card no longer valid (`card_expired`)."
+            ),
             409: _error(
                 "A request for this member is already waiting (code `status_match_pending`), or the membership is closed."
             ),
