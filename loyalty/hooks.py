@@ -15,10 +15,10 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from crm.errors import ApplicationError
 from crm.models import Customer, User
-from loyalty import selectors
+from loyalty import numbers, selectors
 from loyalty.models import EnrolmentChannel, Member, MemberStatus
 from loyalty.services import member_enrol, member_number_check, redemption
-from reservations.hooks import MethodOffer, MethodPayment, MethodRefund, MethodRefundPreview
+from reservations.hooks import MethodOffer, MethodPayment, MethodRefund, MethodRefundPreview, TravellerBenefits
 from reservations.models import Booking, BookingPassenger, Payment, PaymentMethod
 
 
@@ -96,6 +96,20 @@ def frequent_flyer_check(*, passenger: BookingPassenger, booking: Booking, stage
     number = (passenger.frequent_flyer_number or "").strip()
     if number:
         member_number_check(number=number, family_name=passenger.family_name)
+
+
+def tier_benefits(*, passenger: BookingPassenger, booking: Booking) -> TravellerBenefits | None:
+    """The tier's benefits of the active member whose number is on the traveller's coupon (one read)."""
+    number = numbers.clean(passenger.frequent_flyer_number)
+    if not number:
+        return None
+    member = Member.objects.select_related("tier").filter(number=number, status=MemberStatus.ACTIVE).first()
+    if member is None:
+        return None
+    tier = member.tier
+    return TravellerBenefits(
+        extra_bags=tier.extra_bags, priority=tier.priority_boarding, lounge=tier.lounge_access, label=tier.name
+    )
 
 
 class EnrolAtBooking:

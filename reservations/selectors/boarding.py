@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import QuerySet
 
 from crm.models import AssistanceCode, Cabin
-from reservations import bcbp
+from reservations import bcbp, hooks
 from reservations.models import (
     Booking,
     BookingPassenger,
@@ -50,6 +50,10 @@ class BoardingPass:
     travelling_with: str
     ssr_codes: list[str]
     barcode: str
+    # The traveller's own benefits (``hooks.traveller_benefits``): BCBP has no field for them, so the pass shows them.
+    priority: bool = False
+    lounge: bool = False
+    benefits_label: str = ""
 
     @property
     def barcode_png(self) -> bytes:
@@ -133,6 +137,7 @@ def _boarding_pass(check_in: CheckIn, *, infant: BookingPassenger | None, sectio
     seat = check_in.seat or ("INF" if not passenger.holds_seat else "")
     ticket_number = check_in.coupon.ticket.number
     fare = segment.fare_family
+    benefits = hooks.traveller_benefits_for(passenger=passenger, booking=booking)
     premium = segment.cabin in (Cabin.FIRST, Cabin.BUSINESS)
     if passenger.passenger_type == PassengerType.INFANT:
         description = bcbp.INFANT
@@ -158,7 +163,7 @@ def _boarding_pass(check_in: CheckIn, *, infant: BookingPassenger | None, sectio
         marketing_carrier=flight.airline_designator,
         frequent_flyer_carrier=flight.airline_designator if passenger.frequent_flyer_number else "",
         frequent_flyer_number=passenger.frequent_flyer_number[:16],
-        free_baggage=bcbp.free_baggage_allowance(pieces=fare.baggage_pieces),
+        free_baggage=bcbp.free_baggage_allowance(pieces=fare.baggage_pieces + benefits.extra_bags),
         fast_track="Y" if premium else "N",
     )
     barcode = bcbp.encode(
@@ -195,4 +200,7 @@ def _boarding_pass(check_in: CheckIn, *, infant: BookingPassenger | None, sectio
         travelling_with=passenger.travelling_with.full_name if passenger.travelling_with_id else "",
         ssr_codes=_ssr_codes(passenger, carries_infant=carries_infant),
         barcode=barcode,
+        priority=benefits.priority,
+        lounge=benefits.lounge,
+        benefits_label=benefits.label if (benefits.priority or benefits.lounge) else "",
     )
