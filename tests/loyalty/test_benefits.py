@@ -101,7 +101,10 @@ def test_the_portal_check_in_of_a_gold_member_charges_no_fee(passenger, passenge
     m = at_tier(member(passenger[1]), "gold")
     booking = light_booking(m, customer=passenger[1])
     traveller = booking.passengers.get()
-    # when they check in one 20 kg bag on the portal
+    # when they open the check-in page, then it tells them of their tier's extra free bag
+    page = passenger_client.get(f"/check-in/{booking.record_locator}/flights/1/").content.decode()
+    assert "<strong>Gold</strong>: 1 more checked bag free" in page
+    # and when they check in one 20 kg bag on the portal
     prefix = f"p{traveller.pk}"
     response = passenger_client.post(
         f"/check-in/{booking.record_locator}/flights/1/",
