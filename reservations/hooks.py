@@ -7,7 +7,7 @@ twice is an error, so two apps cannot silently replace each other's hook.
 Traveller benefits (``traveller_benefits``): what a traveller is entitled to beyond their fare, e.g.
 loyalty's tier gives a Gold member an extra free bag, priority boarding and the lounge. A hook is
 ``(*, passenger, booking) -> TravellerBenefits | None`` and reads only; ``traveller_benefits_for``
-combines every hook (the most extra bags any grants, a flag if any grants it). Check-in adds the extra
+(``traveller_benefits_for_many`` for several travellers of a booking) combines every hook (the most extra bags any grants, a flag if any grants it). Check-in adds the extra
 bags to the fare's free pieces; the boarding pass shows priority and lounge access with the label.
 """
 
@@ -393,7 +393,12 @@ class TravellerBenefits:
 
 
 class TravellerBenefitsHook(Protocol):
-    """Registered as ``traveller_benefits.register(name, hook)``; reads only (None: nothing to grant)."""
+    """Registered as ``traveller_benefits.register(name, hook)``; reads only (None: nothing to grant).
+
+    Optional ``many(*, passengers, booking) -> {passenger id: TravellerBenefits | None}`` answers for
+    several travellers of one booking at once, so a page of boarding passes costs the same queries for
+    one traveller or nine; without it the hook is called once per traveller.
+    """
 
     def __call__(self, *, passenger: BookingPassenger, booking: Booking) -> TravellerBenefits | None: ...
 
@@ -403,9 +408,8 @@ traveller_benefits: Hooks[TravellerBenefitsHook] = Hooks("traveller benefits")
 NO_BENEFITS = TravellerBenefits()
 
 
-def traveller_benefits_for(*, passenger: BookingPassenger, booking: Booking) -> TravellerBenefits:
-    """Every hook's benefits for this traveller, combined: the most extra bags, any flag granted, the labels."""
-    granted = [b for b in (hook(passenger=passenger, booking=booking) for hook in traveller_benefits) if b is not None]
+def _benefits_combined(granted: list[TravellerBenefits]) -> TravellerBenefits:
+    """The most extra bags any hook grants, a flag if any grants it, the labels named once each."""
     if not granted:
         return NO_BENEFITS
     labels = [str(b.label) for b in granted if b.label]
@@ -415,6 +419,27 @@ def traveller_benefits_for(*, passenger: BookingPassenger, booking: Booking) -> 
         lounge=any(b.lounge for b in granted),
         label=", ".join(dict.fromkeys(labels)),
     )
+
+
+def traveller_benefits_for_many(*, passengers: Iterable[BookingPassenger], booking: Booking) -> dict[int, TravellerBenefits]:
+    """Every hook's benefits for each of these travellers of ``booking``, combined, by passenger id."""
+    passengers = list(passengers)
+    granted: dict[int, list[TravellerBenefits]] = {p.pk: [] for p in passengers}
+    for hook in traveller_benefits:
+        many = getattr(hook, "many", None)
+        if many is not None:
+            answers = many(passengers=passengers, booking=booking)
+        else:
+            answers = {p.pk: hook(passenger=p, booking=booking) for p in passengers}
+        for pk, benefits in answers.items():
+            if benefits is not None and pk in granted:
+                granted[pk].append(benefits)
+    return {pk: _benefits_combined(found) for pk, found in granted.items()}
+
+
+def traveller_benefits_for(*, passenger: BookingPassenger, booking: Booking) -> TravellerBenefits:
+    """Every hook's benefits for this traveller, combined: the most extra bags, any flag granted, the labels."""
+    return traveller_benefits_for_many(passengers=[passenger], booking=booking)[passenger.pk]
 
 
 # --- Booking page panels --------------------------------------------------------------------------

@@ -102,12 +102,13 @@ def boarding_pass(*, check_in: CheckIn) -> BoardingPass:
     check_in = _boarding_check_ins().get(pk=check_in.pk)
     infant = BookingPassenger.objects.filter(travelling_with_id=check_in.passenger_id).order_by("sequence").first()
     sections = SeatMapSection.objects.filter(aircraft_type_id=check_in.flight.aircraft_type_id, cabin=check_in.segment.cabin)
-    return _boarding_pass(check_in, infant=infant, sections=list(sections))
+    benefits = hooks.traveller_benefits_for(passenger=check_in.passenger, booking=check_in.segment.booking)
+    return _boarding_pass(check_in, infant=infant, sections=list(sections), benefits=benefits)
 
 
 def boarding_passes(*, booking: Booking, passenger_ids: Collection[int] | None = None) -> list[BoardingPass]:
     """The booking's boarding passes (or only those of ``passenger_ids``), flight by flight, traveller by
-    traveller, in three queries whatever the number of travellers."""
+    traveller, in three queries whatever the number of travellers (plus what the benefits hooks read, once)."""
     check_ins = _boarding_check_ins().filter(segment__booking=booking)
     if passenger_ids is not None:
         check_ins = check_ins.filter(passenger_id__in=passenger_ids)
@@ -116,17 +117,22 @@ def boarding_passes(*, booking: Booking, passenger_ids: Collection[int] | None =
     for infant in BookingPassenger.objects.filter(booking=booking, travelling_with__isnull=False).order_by("sequence"):
         infants.setdefault(infant.travelling_with_id, infant)
     sections = list(SeatMapSection.objects.filter(aircraft_type_id__in={c.flight.aircraft_type_id for c in check_ins}))
+    travellers = {c.passenger_id: c.passenger for c in check_ins}
+    benefits = hooks.traveller_benefits_for_many(passengers=travellers.values(), booking=booking) if travellers else {}
     return [
         _boarding_pass(
             c,
             infant=infants.get(c.passenger_id),
             sections=[s for s in sections if s.aircraft_type_id == c.flight.aircraft_type_id and s.cabin == c.segment.cabin],
+            benefits=benefits[c.passenger_id],
         )
         for c in check_ins
     ]
 
 
-def _boarding_pass(check_in: CheckIn, *, infant: BookingPassenger | None, sections: list[SeatMapSection]) -> BoardingPass:
+def _boarding_pass(
+    check_in: CheckIn, *, infant: BookingPassenger | None, sections: list[SeatMapSection], benefits: hooks.TravellerBenefits
+) -> BoardingPass:
     passenger, segment, flight = check_in.passenger, check_in.segment, check_in.flight
     booking = segment.booking
     carries_infant = infant is not None
@@ -137,7 +143,6 @@ def _boarding_pass(check_in: CheckIn, *, infant: BookingPassenger | None, sectio
     seat = check_in.seat or ("INF" if not passenger.holds_seat else "")
     ticket_number = check_in.coupon.ticket.number
     fare = segment.fare_family
-    benefits = hooks.traveller_benefits_for(passenger=passenger, booking=booking)
     premium = segment.cabin in (Cabin.FIRST, Cabin.BUSINESS)
     if passenger.passenger_type == PassengerType.INFANT:
         description = bcbp.INFANT

@@ -226,6 +226,7 @@ def check_in(
             )
     errors: dict[str, list[str]] = {}
     quotes: dict[int, BaggageQuote] = {}
+    benefits = hooks.traveller_benefits_for_many(passengers=party, booking=booking)
     for p in party:
         coupon = coupons.get(p.pk)
         if coupon is None:
@@ -239,7 +240,7 @@ def check_in(
             quotes[p.pk] = baggage_quote(
                 fare_family=segment.fare_family,
                 weights=bags.get(p.pk) or [],
-                extra_free_pieces=hooks.traveller_benefits_for(passenger=p, booking=booking).extra_bags,
+                extra_free_pieces=benefits[p.pk].extra_bags,
             )
         except ApplicationError as exc:
             errors[f"bags.{p.pk}"] = [exc.message]

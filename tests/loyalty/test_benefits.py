@@ -137,3 +137,40 @@ def test_the_boarding_pass_page_shows_priority_from_silver_and_the_lounge_from_g
     # and the PDF renders
     pdf = passenger_client.get(f"/check-in/{booking.record_locator}/boarding-pass/{row.pk}/boarding-pass.pdf")
     assert pdf.status_code == 200
+
+
+def _party_checked_in(size: int) -> Booking:
+    """A booking of ``size`` Gold members on a Light fare, all checked in."""
+    light = FareFamilyFactory(code="ECO_LIGHT", name="Light", baggage_pieces=0, excess_bag_fee=BAG_FEE, rank=1)
+    members = [at_tier(member(), "gold") for _ in range(size)]
+    booking = ticketed_booking(
+        booking_class=BookingClassFactory(code="Q", fare_family=light),
+        passengers=[
+            {"given_name": m.customer.given_name, "family_name": m.customer.family_name, "frequent_flyer_number": m.number}
+            for m in members
+        ],
+    )
+    services.check_in(
+        booking=booking, segment=booking.segments.get(), passengers=list(booking.passengers.all()), channel=Channel.PORTAL
+    )
+    return booking
+
+
+def test_a_partys_boarding_passes_read_the_tiers_once_whatever_its_size():
+    # given a party of one Gold member and a party of four
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from reservations import selectors
+
+    small, large = _party_checked_in(1), _party_checked_in(4)
+    # when each party's boarding passes are built
+    counts = []
+    for booking in (small, large):
+        with CaptureQueriesContext(connection) as captured:
+            passes = selectors.boarding_passes(booking=booking)
+        counts.append(len(captured.captured_queries))
+        # then every pass carries the tier's benefits
+        assert {(p.priority, p.lounge, p.benefits_label) for p in passes} == {(True, True, "Gold")}
+    # and four travellers cost no more queries than one
+    assert counts[0] == counts[1]

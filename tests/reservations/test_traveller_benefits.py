@@ -124,3 +124,33 @@ def test_without_a_hook_nobody_gets_anything(light_booking):
     assert row.excess_baggage_fee == Decimal("60.00")
     boarding = selectors.boarding_pass(check_in=row)
     assert (boarding.priority, boarding.lounge) == (False, False)
+
+
+class Batched:
+    """A stand-in with ``many``: answers for the whole party in one call."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def __call__(self, *, passenger, booking):  # noqa: ANN001, ANN204
+        raise AssertionError("the party is asked for at once")
+
+    def many(self, *, passengers, booking):  # noqa: ANN001, ANN201
+        self.calls.append(len(passengers))
+        return {p.pk: hooks.TravellerBenefits(priority=True, label="Club") for p in passengers}
+
+
+def test_a_hook_with_many_is_asked_once_for_the_whole_party(light_booking):
+    # given a hook that answers for several travellers at once, and both travellers checked in
+    batched = Batched()
+    hooks.traveller_benefits.register(SECOND, batched)
+    try:
+        check_in_both(light_booking, {})
+        batched.calls.clear()
+        # when the booking's boarding passes are built
+        passes = selectors.boarding_passes(booking=light_booking)
+    finally:
+        hooks.traveller_benefits.unregister(SECOND)
+    # then the hook was asked once, for both, and both passes show priority
+    assert batched.calls == [2]
+    assert [(p.priority, p.benefits_label) for p in passes] == [(True, "Club"), (True, "Club")]

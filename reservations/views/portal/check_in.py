@@ -172,13 +172,14 @@ def check_in_flight(request: HttpRequest, record_locator: str, sequence: int) ->
                 messages.success(request, _("You are checked in. Your boarding passes are ready below."))
                 return overview
     infants = {p.travelling_with_id: p for p in booking.passengers.all() if not p.holds_seat}
+    # The travellers' own extra free bags (a frequent flyer tier's), added to the fare's at check-in.
+    benefits = hooks.traveller_benefits_for_many(passengers=travellers, booking=booking)
     rows = [
         {
             "form": forms[p.pk],
             "seat": seated.get(p.pk, ""),
             "infant": infants.get(p.pk),
-            # The traveller's own extra free bags (a frequent flyer tier's), added to the fare's at check-in.
-            "benefits": hooks.traveller_benefits_for(passenger=p, booking=booking),
+            "benefits": benefits[p.pk],
         }
         for p in travellers
     ]
