@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from django.utils.translation import gettext as _
@@ -15,10 +15,10 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from crm.errors import ApplicationError
 from crm.models import Customer, User
-from loyalty import selectors
-from loyalty.models import EnrolmentChannel, Member, MemberStatus
+from loyalty import numbers, selectors
+from loyalty.models import EnrolmentChannel, Member, MemberStatus, Tier
 from loyalty.services import member_enrol, member_number_check, redemption
-from reservations.hooks import MethodOffer, MethodPayment, MethodRefund, MethodRefundPreview
+from reservations.hooks import MethodOffer, MethodPayment, MethodRefund, MethodRefundPreview, TravellerBenefits
 from reservations.models import Booking, BookingPassenger, Payment, PaymentMethod
 
 
@@ -96,6 +96,33 @@ def frequent_flyer_check(*, passenger: BookingPassenger, booking: Booking, stage
     number = (passenger.frequent_flyer_number or "").strip()
     if number:
         member_number_check(number=number, family_name=passenger.family_name)
+
+
+class TierBenefits:
+    """A traveller's tier benefits: those of the active member whose number is on their coupon.
+
+    ``many`` answers for a whole party in one query (boarding passes, check-in), so the pages do not
+    read more as the party grows.
+    """
+
+    def __call__(self, *, passenger: BookingPassenger, booking: Booking) -> TravellerBenefits | None:
+        return self.many(passengers=[passenger], booking=booking).get(passenger.pk)
+
+    def many(self, *, passengers: Iterable[BookingPassenger], booking: Booking) -> dict[int, TravellerBenefits | None]:
+        wanted = {p.pk: numbers.clean(p.frequent_flyer_number) for p in passengers}
+        if not any(wanted.values()):
+            return {}
+        members = Member.objects.select_related("tier").filter(
+            number__in={n for n in wanted.values() if n}, status=MemberStatus.ACTIVE
+        )
+        tiers = {m.number: m.tier for m in members}
+        return {pk: _tier_benefits(tiers[number]) for pk, number in wanted.items() if number in tiers}
+
+
+def _tier_benefits(tier: Tier) -> TravellerBenefits:
+    return TravellerBenefits(
+        extra_bags=tier.extra_bags, priority=tier.priority_boarding, lounge=tier.lounge_access, label=tier.name
+    )
 
 
 class EnrolAtBooking:

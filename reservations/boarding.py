@@ -93,6 +93,9 @@ def boarding_pass_pdf(*, check_in: CheckIn) -> bytes:
         _("The gate closes %(minutes)d minutes before departure.") % {"minutes": GATE_CLOSES_MINUTES},
         _("Checked bags: %(bags)d. Cabin bags: %(items)d.") % {"bags": bp.bags, "items": bp.hand_carry},
     ]
+    if bp.priority or bp.lounge:
+        perks = [str(_("Priority")) if bp.priority else "", str(_("Lounge")) if bp.lounge else ""]
+        notes.insert(0, " · ".join(p for p in perks if p) + (f" ({bp.benefits_label})" if bp.benefits_label else ""))
     if bp.lap_infant:
         notes.append(_("Travelling with infant %(name)s on the lap.") % {"name": bp.lap_infant})
     if bp.travelling_with:

@@ -3,6 +3,12 @@
 One registry per kind of hook. An app registers its hooks in its ``AppConfig.ready()``; reservations
 calls every registered hook of a kind at the point the rule is applied. Registering the same name
 twice is an error, so two apps cannot silently replace each other's hook.
+
+Traveller benefits (``traveller_benefits``): what a traveller is entitled to beyond their fare, e.g.
+loyalty's tier gives a Gold member an extra free bag, priority boarding and the lounge. A hook is
+``(*, passenger, booking) -> TravellerBenefits | None`` and reads only; ``traveller_benefits_for``
+(``traveller_benefits_for_many`` for several travellers of a booking) combines every hook (the most extra bags any grants, a flag if any grants it). Check-in adds the extra
+bags to the fare's free pieces; the boarding pass shows priority and lounge access with the label.
 """
 
 from __future__ import annotations
@@ -370,6 +376,70 @@ def booking_options_apply(*, booking: Booking, customer: Customer | None, ticked
     """Hand each option offered to the booker the new booking and whether it was ticked."""
     for name, _label in booking_options_for(customer=customer):
         booking_options.get(name).apply(booking=booking, customer=customer, ticked=bool(ticked.get(name)), by=by)
+
+
+# --- Traveller benefits at check-in and boarding ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TravellerBenefits:
+    """What a traveller gets beyond their fare: ``extra_bags`` free checked bags on top of the fare's,
+    ``priority`` boarding, ``lounge`` access; ``label`` names why (a tier: "Gold"), shown on the pass."""
+
+    extra_bags: int = 0
+    priority: bool = False
+    lounge: bool = False
+    label: str = ""
+
+
+class TravellerBenefitsHook(Protocol):
+    """Registered as ``traveller_benefits.register(name, hook)``; reads only (None: nothing to grant).
+
+    Optional ``many(*, passengers, booking) -> {passenger id: TravellerBenefits | None}`` answers for
+    several travellers of one booking at once, so a page of boarding passes costs the same queries for
+    one traveller or nine; without it the hook is called once per traveller.
+    """
+
+    def __call__(self, *, passenger: BookingPassenger, booking: Booking) -> TravellerBenefits | None: ...
+
+
+traveller_benefits: Hooks[TravellerBenefitsHook] = Hooks("traveller benefits")
+
+NO_BENEFITS = TravellerBenefits()
+
+
+def _benefits_combined(granted: list[TravellerBenefits]) -> TravellerBenefits:
+    """The most extra bags any hook grants, a flag if any grants it, the labels named once each."""
+    if not granted:
+        return NO_BENEFITS
+    labels = [str(b.label) for b in granted if b.label]
+    return TravellerBenefits(
+        extra_bags=max(max(b.extra_bags for b in granted), 0),
+        priority=any(b.priority for b in granted),
+        lounge=any(b.lounge for b in granted),
+        label=", ".join(dict.fromkeys(labels)),
+    )
+
+
+def traveller_benefits_for_many(*, passengers: Iterable[BookingPassenger], booking: Booking) -> dict[int, TravellerBenefits]:
+    """Every hook's benefits for each of these travellers of ``booking``, combined, by passenger id."""
+    passengers = list(passengers)
+    granted: dict[int, list[TravellerBenefits]] = {p.pk: [] for p in passengers}
+    for hook in traveller_benefits:
+        many = getattr(hook, "many", None)
+        if many is not None:
+            answers = many(passengers=passengers, booking=booking)
+        else:
+            answers = {p.pk: hook(passenger=p, booking=booking) for p in passengers}
+        for pk, benefits in answers.items():
+            if benefits is not None and pk in granted:
+                granted[pk].append(benefits)
+    return {pk: _benefits_combined(found) for pk, found in granted.items()}
+
+
+def traveller_benefits_for(*, passenger: BookingPassenger, booking: Booking) -> TravellerBenefits:
+    """Every hook's benefits for this traveller, combined: the most extra bags, any flag granted, the labels."""
+    return traveller_benefits_for_many(passengers=[passenger], booking=booking)[passenger.pk]
 
 
 # --- Booking page panels --------------------------------------------------------------------------

@@ -13,6 +13,10 @@ How a flown coupon earns (the programme counts **statute miles**, as the airline
 * qualifying miles = base: the tier bonus is a reward for the status, not a way to keep it, so it must
   not count towards requalifying. One qualifying segment per coupon.
 
+An award ticket earns nothing: a coupon on a booking whose fares were paid with miles (a succeeded
+payment with the ``miles`` method on the booking) is left out of the same query, whichever path
+credits (arrival, sweep or retro claim), so miles never buy more miles.
+
 The miles go to the frequent flyer number on the traveller's own coupon (``BookingPassenger
 .frequent_flyer_number``), whoever booked and paid, and only to an active member. Every entry's key is
 ``coupon:<id>``: the arrival task, the sweep and a retro claim can all try, and the coupon is credited
@@ -35,7 +39,7 @@ from crm.models import User
 from loyalty.models import EntryKind, Member, MemberStatus, MilesEntry
 from loyalty.selectors import programme
 from loyalty.services.ledger import Posting, miles_post_many
-from reservations.models import Coupon, CouponStatus
+from reservations.models import Coupon, CouponStatus, Payment, PaymentMethod, PaymentStatus
 from reservations.services.reference import great_circle_km
 
 KM_PER_MILE = 1.609344
@@ -75,6 +79,13 @@ def _digits(expression: str) -> Func:
     return Func(F(expression), Value(r"\D"), Value(""), Value("g"), function="regexp_replace", output_field=CharField())
 
 
+def paid_with_miles(booking_ref: str = "ticket__booking_id") -> Exists:
+    """True for a row whose booking (``booking_ref`` from the outer query) was paid with miles: an award."""
+    return Exists(
+        Payment.objects.filter(booking_id=OuterRef(booking_ref), method=PaymentMethod.MILES, status=PaymentStatus.SUCCEEDED)
+    )
+
+
 def _uncredited_coupons(coupons: QuerySet[Coupon], *, member: Member | None = None) -> QuerySet:
     """Flown coupons not yet credited, with everything the entry needs: one query.
 
@@ -84,7 +95,7 @@ def _uncredited_coupons(coupons: QuerySet[Coupon], *, member: Member | None = No
     credited = MilesEntry.objects.filter(
         idempotency_key=Concat(Value("coupon:"), Cast(OuterRef("pk"), CharField()), output_field=CharField())
     )
-    coupons = coupons.filter(status=CouponStatus.FLOWN).filter(~Exists(credited))
+    coupons = coupons.filter(status=CouponStatus.FLOWN).filter(~Exists(credited)).filter(~paid_with_miles())
     if member is not None:
         coupons = coupons.annotate(
             member_id=Value(member.pk, output_field=IntegerField()),

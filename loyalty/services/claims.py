@@ -3,7 +3,8 @@
 The claim names a 13-digit e-ticket. It is honoured for the ticket's flown coupons within
 ``Programme.retro_claim_months`` of the flight, when the ticket's traveller carries the member's family
 name (case and accents aside); each coupon is credited with the ``coupon:<id>`` key the arrival and the
-sweep use, so a coupon is credited once whoever gets there first. Every claim the rules look at is
+sweep use, so a coupon is credited once whoever gets there first. An award ticket (its booking paid
+with miles) is refused: award tickets earn no miles. Every claim the rules look at is
 recorded (credited, or refused with a code rendered in the reader's language when shown), and a refusal
 is also raised as an ``ApplicationError`` naming the ``ticket_number`` field.
 """
@@ -25,7 +26,7 @@ from crm.registry import months_before
 from crm.services import timeline_record
 from loyalty.models import ClaimStatus, Member, MemberStatus, MilesEntry, RetroClaim
 from loyalty.selectors import programme
-from loyalty.services.accrual import coupons_credited, miles_accrue_for_coupons
+from loyalty.services.accrual import coupons_credited, miles_accrue_for_coupons, paid_with_miles
 from loyalty.services.membership import _fold
 from reservations.models import Coupon, CouponStatus, Ticket
 
@@ -38,6 +39,7 @@ REFUSALS = {
     "name_mismatch": gettext_lazy("This e-ticket was issued to a traveller with another family name."),
     "not_flown": gettext_lazy("No flight on this e-ticket has been flown yet."),
     "too_old": gettext_lazy("The flights on this e-ticket are too old to be claimed."),
+    "award_ticket": gettext_lazy("This e-ticket was paid with miles; award tickets earn no miles."),
     "already_credited": gettext_lazy("The miles for the flights on this e-ticket have already been credited."),
 }
 
@@ -119,6 +121,8 @@ def _claim_apply(*, member: Member, number: str, by: User | None) -> tuple[str, 
     flight_date = (recent or flown)[0].segment.flight.service_date
     if not recent:
         return "too_old", flight_date, 0
+    if Ticket.objects.filter(pk=ticket.pk).filter(paid_with_miles("booking_id")).exists():
+        return "award_ticket", flight_date, 0
     open_ids = {c.pk for c in recent} - coupons_credited(coupon_ids=[c.pk for c in recent])
     if not open_ids:
         return "already_credited", flight_date, 0

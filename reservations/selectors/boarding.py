@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import QuerySet
 
 from crm.models import AssistanceCode, Cabin
-from reservations import bcbp
+from reservations import bcbp, hooks
 from reservations.models import (
     Booking,
     BookingPassenger,
@@ -50,6 +50,10 @@ class BoardingPass:
     travelling_with: str
     ssr_codes: list[str]
     barcode: str
+    # The traveller's own benefits (``hooks.traveller_benefits``): BCBP has no field for them, so the pass shows them.
+    priority: bool = False
+    lounge: bool = False
+    benefits_label: str = ""
 
     @property
     def barcode_png(self) -> bytes:
@@ -98,12 +102,13 @@ def boarding_pass(*, check_in: CheckIn) -> BoardingPass:
     check_in = _boarding_check_ins().get(pk=check_in.pk)
     infant = BookingPassenger.objects.filter(travelling_with_id=check_in.passenger_id).order_by("sequence").first()
     sections = SeatMapSection.objects.filter(aircraft_type_id=check_in.flight.aircraft_type_id, cabin=check_in.segment.cabin)
-    return _boarding_pass(check_in, infant=infant, sections=list(sections))
+    benefits = hooks.traveller_benefits_for(passenger=check_in.passenger, booking=check_in.segment.booking)
+    return _boarding_pass(check_in, infant=infant, sections=list(sections), benefits=benefits)
 
 
 def boarding_passes(*, booking: Booking, passenger_ids: Collection[int] | None = None) -> list[BoardingPass]:
     """The booking's boarding passes (or only those of ``passenger_ids``), flight by flight, traveller by
-    traveller, in three queries whatever the number of travellers."""
+    traveller, in three queries whatever the number of travellers (plus what the benefits hooks read, once)."""
     check_ins = _boarding_check_ins().filter(segment__booking=booking)
     if passenger_ids is not None:
         check_ins = check_ins.filter(passenger_id__in=passenger_ids)
@@ -112,17 +117,22 @@ def boarding_passes(*, booking: Booking, passenger_ids: Collection[int] | None =
     for infant in BookingPassenger.objects.filter(booking=booking, travelling_with__isnull=False).order_by("sequence"):
         infants.setdefault(infant.travelling_with_id, infant)
     sections = list(SeatMapSection.objects.filter(aircraft_type_id__in={c.flight.aircraft_type_id for c in check_ins}))
+    travellers = {c.passenger_id: c.passenger for c in check_ins}
+    benefits = hooks.traveller_benefits_for_many(passengers=travellers.values(), booking=booking) if travellers else {}
     return [
         _boarding_pass(
             c,
             infant=infants.get(c.passenger_id),
             sections=[s for s in sections if s.aircraft_type_id == c.flight.aircraft_type_id and s.cabin == c.segment.cabin],
+            benefits=benefits[c.passenger_id],
         )
         for c in check_ins
     ]
 
 
-def _boarding_pass(check_in: CheckIn, *, infant: BookingPassenger | None, sections: list[SeatMapSection]) -> BoardingPass:
+def _boarding_pass(
+    check_in: CheckIn, *, infant: BookingPassenger | None, sections: list[SeatMapSection], benefits: hooks.TravellerBenefits
+) -> BoardingPass:
     passenger, segment, flight = check_in.passenger, check_in.segment, check_in.flight
     booking = segment.booking
     carries_infant = infant is not None
@@ -158,7 +168,7 @@ def _boarding_pass(check_in: CheckIn, *, infant: BookingPassenger | None, sectio
         marketing_carrier=flight.airline_designator,
         frequent_flyer_carrier=flight.airline_designator if passenger.frequent_flyer_number else "",
         frequent_flyer_number=passenger.frequent_flyer_number[:16],
-        free_baggage=bcbp.free_baggage_allowance(pieces=fare.baggage_pieces),
+        free_baggage=bcbp.free_baggage_allowance(pieces=fare.baggage_pieces + benefits.extra_bags),
         fast_track="Y" if premium else "N",
     )
     barcode = bcbp.encode(
@@ -195,4 +205,7 @@ def _boarding_pass(check_in: CheckIn, *, infant: BookingPassenger | None, sectio
         travelling_with=passenger.travelling_with.full_name if passenger.travelling_with_id else "",
         ssr_codes=_ssr_codes(passenger, carries_infant=carries_infant),
         barcode=barcode,
+        priority=benefits.priority,
+        lounge=benefits.lounge,
+        benefits_label=benefits.label if (benefits.priority or benefits.lounge) else "",
     )

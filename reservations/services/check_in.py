@@ -76,13 +76,15 @@ def bag_weights_clean(weights: Iterable, *, field_name: str = "bags") -> list[De
     return cleaned
 
 
-def baggage_quote(*, fare_family: FareFamily, weights: Iterable) -> BaggageQuote:
+def baggage_quote(*, fare_family: FareFamily, weights: Iterable, extra_free_pieces: int = 0) -> BaggageQuote:
     """Bags beyond the free pieces pay the extra-bag fee; every bag over the free weight pays the overweight fee.
 
-    An extra bag that is also overweight pays both. 23.0 kg against a 23 kg allowance is free; 23.1 kg is not.
+    The free pieces are the fare's plus ``extra_free_pieces`` (the traveller's own, e.g. a frequent flyer
+    tier's: ``hooks.traveller_benefits_for``). An extra bag that is also overweight pays both. 23.0 kg
+    against a 23 kg allowance is free; 23.1 kg is not.
     """
     cleaned = bag_weights_clean(weights)
-    extra = max(0, len(cleaned) - fare_family.baggage_pieces)
+    extra = max(0, len(cleaned) - fare_family.baggage_pieces - max(extra_free_pieces, 0))
     overweight = sum(1 for w in cleaned if w > fare_family.baggage_kg)
     fee = pricing.money(fare_family.excess_bag_fee * extra + fare_family.overweight_fee * overweight)
     return BaggageQuote(
@@ -224,6 +226,7 @@ def check_in(
             )
     errors: dict[str, list[str]] = {}
     quotes: dict[int, BaggageQuote] = {}
+    benefits = hooks.traveller_benefits_for_many(passengers=party, booking=booking)
     for p in party:
         coupon = coupons.get(p.pk)
         if coupon is None:
@@ -234,7 +237,11 @@ def check_in(
         if not isinstance(items, int) or not 0 <= items <= MAX_HAND_CARRY:
             errors[f"hand_carry.{p.pk}"] = [_("Each traveller may bring 0 to %(max)d cabin bags.") % {"max": MAX_HAND_CARRY}]
         try:
-            quotes[p.pk] = baggage_quote(fare_family=segment.fare_family, weights=bags.get(p.pk) or [])
+            quotes[p.pk] = baggage_quote(
+                fare_family=segment.fare_family,
+                weights=bags.get(p.pk) or [],
+                extra_free_pieces=benefits[p.pk].extra_bags,
+            )
         except ApplicationError as exc:
             errors[f"bags.{p.pk}"] = [exc.message]
     if errors:

@@ -11,7 +11,14 @@ import pytest
 
 from reservations import hooks
 
-REGISTRIES = (hooks.payment_methods, hooks.discounts, hooks.passenger_checks, hooks.booking_panels, hooks.booking_options)
+REGISTRIES = (
+    hooks.payment_methods,
+    hooks.discounts,
+    hooks.passenger_checks,
+    hooks.booking_panels,
+    hooks.booking_options,
+    hooks.traveller_benefits,
+)
 
 
 def _own(hook: object) -> bool:

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from crm.errors import ApplicationError, NotFound
 from crm.forms import add_application_error
-from reservations import selectors, services
+from reservations import hooks, selectors, services
 from reservations.forms import (
     CheckInLookupForm,
     CheckInPassengerForm,
@@ -172,7 +172,17 @@ def check_in_flight(request: HttpRequest, record_locator: str, sequence: int) ->
                 messages.success(request, _("You are checked in. Your boarding passes are ready below."))
                 return overview
     infants = {p.travelling_with_id: p for p in booking.passengers.all() if not p.holds_seat}
-    rows = [{"form": forms[p.pk], "seat": seated.get(p.pk, ""), "infant": infants.get(p.pk)} for p in travellers]
+    # The travellers' own extra free bags (a frequent flyer tier's), added to the fare's at check-in.
+    benefits = hooks.traveller_benefits_for_many(passengers=travellers, booking=booking)
+    rows = [
+        {
+            "form": forms[p.pk],
+            "seat": seated.get(p.pk, ""),
+            "infant": infants.get(p.pk),
+            "benefits": benefits[p.pk],
+        }
+        for p in travellers
+    ]
     return render(
         request,
         "portal/reservations/check_in_flight.html",
