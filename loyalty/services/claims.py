@@ -27,7 +27,7 @@ from crm.services import timeline_record
 from loyalty.models import ClaimStatus, Member, MemberStatus, MilesEntry, RetroClaim
 from loyalty.selectors import programme
 from loyalty.services.accrual import coupons_credited, miles_accrue_for_coupons, paid_with_miles
-from loyalty.services.membership import _fold
+from loyalty.services.membership import name_fold
 from reservations.models import Coupon, CouponStatus, Ticket
 
 FIELD = "ticket_number"
@@ -107,7 +107,7 @@ def _claim_apply(*, member: Member, number: str, by: User | None) -> tuple[str, 
     if ticket is None:
         return "unknown_ticket", None, 0
     customer_family = member.customer.family_name if member.customer_id else ""
-    if _fold(ticket.passenger.family_name) != _fold(customer_family):
+    if name_fold(ticket.passenger.family_name) != name_fold(customer_family):
         return "name_mismatch", None, 0
     flown = list(
         Coupon.objects.filter(ticket=ticket, status=CouponStatus.FLOWN)

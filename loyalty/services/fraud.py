@@ -9,7 +9,6 @@ naming what it is about, so a check run twice (by the redemption code and again 
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,6 +21,7 @@ from crm.errors import ApplicationError
 from crm.models import User
 from crm.services import timeline_record
 from loyalty.models import EntryKind, FraudFlag, FraudSignal, Member, MilesEntry, Partner, ReviewStatus
+from loyalty.services.membership import name_fold
 from reservations.models import Booking, Payment, PaymentMethod, PaymentStatus
 
 REVIEW_DECISIONS = (ReviewStatus.CLEARED, ReviewStatus.CONFIRMED)
@@ -36,22 +36,17 @@ def _flag(*, member: Member, signal: str, key: str, details: dict[str, Any]) -> 
         return None
 
 
-def _fold(name: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", name or "")
-    return "".join(ch for ch in decomposed if ch.isalnum()).casefold()
-
-
 def _travels_on(member: Member, booking: Booking) -> bool:
     """Whether the member is one of the booking's travellers: by customer record, or (for a traveller
     typed in without one) by the same given and family name."""
     customer = member.customer
     if customer is None:
         return False
-    own_name = (_fold(customer.given_name), _fold(customer.family_name))
+    own_name = (name_fold(customer.given_name), name_fold(customer.family_name))
     for passenger in booking.passengers.all():
         if passenger.customer_id == customer.pk:
             return True
-        if passenger.customer_id is None and (_fold(passenger.given_name), _fold(passenger.family_name)) == own_name:
+        if passenger.customer_id is None and (name_fold(passenger.given_name), name_fold(passenger.family_name)) == own_name:
             return True
     return False
 

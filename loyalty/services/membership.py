@@ -66,13 +66,14 @@ def member_number_check(*, number: str, family_name: str | None = None) -> Membe
     if member is None or member.customer is None:
         message = _("No member has this frequent flyer number.")
         raise ApplicationError(message, code="unknown_frequent_flyer_number", fields={FIELD: [message]})
-    if family_name is not None and _fold(member.customer.family_name) != _fold(family_name):
+    if family_name is not None and name_fold(member.customer.family_name) != name_fold(family_name):
         message = _("This frequent flyer number belongs to someone with another family name.")
         raise ApplicationError(message, code="frequent_flyer_name_mismatch", fields={FIELD: [message]})
     return member
 
 
-def _fold(name: str) -> str:
+def name_fold(name: str) -> str:
+    """A name as compared across records: accents, case, spaces and punctuation set aside."""
     import unicodedata
 
     decomposed = unicodedata.normalize("NFKD", name or "")

@@ -19,39 +19,18 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views import View
 
-from crm import services as crm_services
 from crm.errors import ApplicationError, NotFound
 from crm.forms import add_application_error
 from crm.permissions import StaffPermissionRequiredMixin
-from loyalty import numbers, selectors, services
+from loyalty import selectors, services
 from loyalty.forms import AdjustmentApproveForm, AdjustmentForm, AdjustmentRejectForm
 from loyalty.models import Decision, Member
+from loyalty.views.office.common import member_or_404, record_access
 
 APPROVALS_PAGE_SIZE = 25
 RECENT_ADJUSTMENTS = 10
 ADJUST = ("loyalty.view_member", "loyalty.adjust_miles")
 APPROVE = ("loyalty.view_member", "loyalty.view_adjustment", "loyalty.approve_loyalty")
-
-
-def _record_access(request: HttpRequest, member: Member) -> None:
-    if member.customer_id is None:
-        return
-    match = request.resolver_match
-    crm_services.customer_access_record(
-        customer=member.customer,
-        user=request.user,
-        surface="office",
-        path=request.path,
-        view_name=match.view_name if match else "",
-    )
-
-
-def _member_or_404(number: str) -> Member:
-    cleaned = numbers.clean(number)
-    try:
-        return selectors.member_get_by_number(number=cleaned)
-    except NotFound:
-        raise Http404("No member with this number.") from None
 
 
 class AdjustView(StaffPermissionRequiredMixin, View):
@@ -60,7 +39,7 @@ class AdjustView(StaffPermissionRequiredMixin, View):
     permission_required = ADJUST
 
     def _render(self, request: HttpRequest, member: Member, form: AdjustmentForm, status: int = 200) -> HttpResponse:
-        _record_access(request, member)
+        record_access(request, member.customer)
         recent = selectors.adjustments_list().filter(member=member).order_by("-requested_at", "-pk")[:RECENT_ADJUSTMENTS]
         context = {
             "member": member,
@@ -71,10 +50,10 @@ class AdjustView(StaffPermissionRequiredMixin, View):
         return render(request, "office/loyalty/adjust.html", context, status=status)
 
     def get(self, request: HttpRequest, number: str) -> HttpResponse:
-        return self._render(request, _member_or_404(number), AdjustmentForm())
+        return self._render(request, member_or_404(number), AdjustmentForm())
 
     def post(self, request: HttpRequest, number: str) -> HttpResponse:
-        member = _member_or_404(number)
+        member = member_or_404(number)
         form = AdjustmentForm(request.POST)
         if not form.is_valid():
             return self._render(request, member, form, status=400)
@@ -85,7 +64,7 @@ class AdjustView(StaffPermissionRequiredMixin, View):
                 raise PermissionDenied from exc
             add_application_error(form, exc)
             return self._render(request, member, form, status=exc.status)
-        _record_access(request, member)
+        record_access(request, member.customer)
         if adjustment.status == Decision.PENDING:
             messages.info(request, _("The adjustment is above %(threshold)s miles: it waits for a supervisor's approval.") % {
                 "threshold": f"{selectors.programme().adjustment_approval_threshold:,}"
@@ -142,7 +121,7 @@ class AdjustmentDecisionView(StaffPermissionRequiredMixin, View):
         except ApplicationError as exc:
             messages.error(request, exc.message)
             return redirect(back)
-        _record_access(request, adjustment.member)
+        record_access(request, adjustment.member.customer)
         text = (
             _("Adjustment %(id)s for member %(number)s approved and posted.")
             if self.decision == "approve"

@@ -16,13 +16,12 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 
 from crm import selectors as crm_selectors
-from crm import services as crm_services
 from crm.errors import ApplicationError, NotFound
 from crm.forms import normalize_customer_number
-from crm.models import Customer
 from crm.permissions import StaffPermissionRequiredMixin
 from loyalty import account, numbers, selectors, services
 from loyalty.models import EnrolmentChannel, Member
+from loyalty.views.office.common import member_or_404, record_access
 
 MEMBER_PAGE_SIZE = 25
 SEARCH_LIMIT = 50
@@ -32,27 +31,6 @@ MEMBER_ACTIONS = (
     ("loyalty_office:adjustment_list", gettext_lazy("Adjustments"), "loyalty.view_adjustment"),
     ("loyalty_office:status_match_new", gettext_lazy("Status match"), "loyalty.add_statusmatch"),
 )
-
-
-def _record_access(request: HttpRequest, customer: Customer) -> None:
-    match = request.resolver_match
-    crm_services.customer_access_record(
-        customer=customer,
-        user=request.user,
-        surface="office",
-        path=request.get_full_path(),
-        view_name=match.view_name if match else "",
-    )
-
-
-def _member_or_404(number: str) -> Member:
-    cleaned = numbers.clean(number)
-    if not numbers.is_valid(cleaned):
-        raise Http404("No member with that number.")
-    try:
-        return selectors.member_get_by_number(number=cleaned)
-    except NotFound:
-        raise Http404("No member with that number.") from None
 
 
 class MemberListForm(forms.Form):
@@ -96,9 +74,9 @@ class MemberDetailView(StaffPermissionRequiredMixin, View):
     permission_required = ("loyalty.view_member",)
 
     def get(self, request: HttpRequest, number: str) -> HttpResponse:
-        member = _member_or_404(number)
+        member = member_or_404(number)
         if member.customer is not None:
-            _record_access(request, member.customer)
+            record_access(request, member.customer)
         form = account.StatementFilterForm(request.GET or None)
         entries = account.statement_filtered(member=member, **form.filters())
         page = Paginator(entries, account.STATEMENT_PAGE_SIZE).get_page(request.GET.get("page"))

@@ -17,14 +17,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
-from crm import services as crm_services
 from crm.errors import ApplicationError, NotFound
 from crm.forms import add_application_error
-from crm.models import Customer
 from crm.permissions import StaffPermissionRequiredMixin
 from crm.validation import validate_single_line_text
-from loyalty import numbers, selectors, services
+from loyalty import selectors, services
 from loyalty.models import Decision, Member, StatusMatch, Tier
+from loyalty.views.office.common import member_or_404, record_access
 
 QUEUE_PAGE_SIZE = 25
 SEE = ("loyalty.view_member", "loyalty.view_statusmatch")
@@ -52,30 +51,11 @@ class StatusMatchForm(forms.Form):
         self.fields["tier"].queryset = Tier.objects.filter(rank__gt=member.tier.rank).order_by("rank")
 
 
-def _member_or_404(number: str) -> Member:
-    cleaned = numbers.clean(number)
-    if not numbers.is_valid(cleaned):
-        raise Http404("No member with that number.")
-    try:
-        return selectors.member_get_by_number(number=cleaned)
-    except NotFound:
-        raise Http404("No member with that number.") from None
-
-
 def _match_or_404(status_match_id: int) -> StatusMatch:
     try:
         return selectors.status_match_get(status_match_id=status_match_id)
     except NotFound:
         raise Http404("No such status match.") from None
-
-
-def _record_access(request: HttpRequest, customer: Customer | None) -> None:
-    if customer is None:
-        return
-    match = request.resolver_match
-    crm_services.customer_access_record(
-        customer=customer, user=request.user, surface="office", path=request.path, view_name=match.view_name if match else ""
-    )
 
 
 class StatusMatchNewView(StaffPermissionRequiredMixin, View):
@@ -89,13 +69,13 @@ class StatusMatchNewView(StaffPermissionRequiredMixin, View):
         return render(request, "office/loyalty/status_match_new.html", context, status=status)
 
     def get(self, request: HttpRequest, number: str) -> HttpResponse:
-        member = _member_or_404(number)
-        _record_access(request, member.customer)
+        member = member_or_404(number)
+        record_access(request, member.customer)
         return self._render(request, member, None)
 
     def post(self, request: HttpRequest, number: str) -> HttpResponse:
-        member = _member_or_404(number)
-        _record_access(request, member.customer)
+        member = member_or_404(number)
+        record_access(request, member.customer)
         form = StatusMatchForm(request.POST, member=member)
         if form.is_valid():
             try:
@@ -129,7 +109,7 @@ class _DecideView(StaffPermissionRequiredMixin, View):
 
     def post(self, request: HttpRequest, status_match_id: int) -> HttpResponse:
         match = _match_or_404(status_match_id)
-        _record_access(request, match.member.customer)
+        record_access(request, match.member.customer)
         try:
             self.decide(match, request)
         except ApplicationError as exc:
