@@ -91,10 +91,8 @@ class PromoCodes:
         if refusal == "promo_wrong_cabin":
             raise _refuse(_("This code is not valid in this cabin."), refusal)
         covered = sum((line.amount for line in lines), Decimal(0))
-        if offer.kind == OfferKind.PERCENTAGE:
-            amount = money(covered * offer.value / Decimal(100))
-        else:
-            amount = min(offer.value, covered)
+        percent = offer.kind == OfferKind.PERCENTAGE
+        amount = money(covered * offer.value / Decimal(100)) if percent else min(offer.value, covered)
         if amount <= 0:
             raise _refuse(_("This code takes nothing off these fares."), "promo_nothing_off")
         return hooks.Discount(
