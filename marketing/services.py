@@ -86,7 +86,7 @@ def offer_create(
     if minimum_spend < 0:
         errors["minimum_spend"] = [_("The minimum spend cannot be negative.")]
     elif minimum_spend > 0 and not currency:
-        errors["currency"] = [_("A minimum spend needs its currency.")]
+        errors.setdefault("currency", []).append(_("A minimum spend needs its currency."))
     if valid_from is None or valid_until is None or valid_until <= valid_from:
         errors["valid_until"] = [_("The offer must end after it starts.")]
     bad_cabins = [c for c in cabins if c not in Cabin.values]
