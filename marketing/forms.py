@@ -6,8 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Cabin
-from marketing.models import OfferKind
-from marketing.services import ISSUE_MAX
+from marketing.models import ISSUE_MAX, OfferKind
 
 # --- Offers and promo codes -----------------------------------------------------------------------
 

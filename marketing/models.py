@@ -64,6 +64,9 @@ class Offer(models.Model):
         return self.name
 
 
+ISSUE_MAX = 10000  # codes issued in one go, at most
+
+
 class PromoCodeStatus(models.TextChoices):
     ISSUED = "issued", _("Issued")
     REDEEMED = "redeemed", _("Redeemed")

@@ -12,14 +12,13 @@ from django.utils.translation import gettext as _
 
 from crm.errors import ApplicationError
 from crm.models import Cabin, Customer, User
-from marketing.models import Offer, OfferKind, PromoCode
+from marketing.models import ISSUE_MAX, Offer, OfferKind, PromoCode
 
 # --- Offers and promo codes -----------------------------------------------------------------------
 
 # No 0/O, 1/I/L: a code read aloud or copied from print is not misread.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 10
-ISSUE_MAX = 10000
 
 
 def promo_code_new() -> str:
