@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from crm.errors import ApplicationError
@@ -170,3 +171,17 @@ def test_a_lapsed_hold_gives_the_code_back(flight):
     assert promo.status == PromoCodeStatus.ISSUED and promo.released_at is not None
     other = book(flight, code=code, n=1)
     assert PromoCode.objects.get(code=code).redeemed_record_locator == other.record_locator
+
+
+def test_the_portal_pay_page_shows_the_discount_line(flight, passenger, passenger_client):
+    # given the passenger booked with a 10% code
+    user, customer = passenger
+    code = code_for(offer(), customer=customer)
+    booking = book(flight, code=code, customer=customer)
+    off = -sum(c.amount for c in booking.charges.filter(kind=ChargeKind.DISCOUNT))
+    # when they open the payment page
+    page = passenger_client.get(reverse("reservations_portal:pay", args=[booking.record_locator]))
+    # then it names the code and its discount, and asks for the lowered total
+    text = page.content.decode()
+    assert page.status_code == 200 and f"Discount code {code}:" in text
+    assert str(off) in text and page.context["amount"] == booking.total_amount
