@@ -31,7 +31,7 @@ def _error(description: str) -> OpenApiResponse:
     return OpenApiResponse(ErrorResponseSerializer, description=description)
 
 
-class OfferSerializer(serializers.ModelSerializer):
+class MarketingOfferSerializer(serializers.ModelSerializer):
     codes_issued = serializers.IntegerField(read_only=True)
     codes_redeemed = serializers.IntegerField(read_only=True)
 
@@ -45,7 +45,7 @@ class OfferSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class OfferInputSerializer(StrictInputSerializer):
+class MarketingOfferInputSerializer(StrictInputSerializer):
     name = serializers.CharField(max_length=120)
     description = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
     kind = serializers.ChoiceField(choices=OfferKind.choices)
@@ -68,7 +68,7 @@ class OfferInputSerializer(StrictInputSerializer):
     partner_url = serializers.URLField(required=False, allow_blank=True, default="")
 
 
-class CodesInputSerializer(StrictInputSerializer):
+class PromoCodesIssueSerializer(StrictInputSerializer):
     count = serializers.IntegerField(
         required=False, min_value=1, max_value=services.ISSUE_MAX, help_text="Codes for anyone who has them."
     )
@@ -93,17 +93,17 @@ class PromoCodeSerializer(serializers.ModelSerializer):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Offers, newest first", responses=OfferSerializer(many=True)),
-    retrieve=extend_schema(summary="Read an offer", parameters=[ID_PARAM], responses=OfferSerializer),
+    list=extend_schema(summary="Offers, newest first", responses=MarketingOfferSerializer(many=True)),
+    retrieve=extend_schema(summary="Read an offer", parameters=[ID_PARAM], responses=MarketingOfferSerializer),
     create=extend_schema(
         summary="Create an offer",
-        request=OfferInputSerializer,
-        responses={201: OfferSerializer, 400: _error("`invalid_offer` or `invalid`: see `fields`.")},
+        request=MarketingOfferInputSerializer,
+        responses={201: MarketingOfferSerializer, 400: _error("`invalid_offer` or `invalid`: see `fields`.")},
     ),
     codes=extend_schema(
         summary="Issue promo codes for an offer",
         parameters=[ID_PARAM],
-        request=CodesInputSerializer,
+        request=PromoCodesIssueSerializer,
         responses={
             201: PromoCodeSerializer(many=True),
             400: _error("`invalid` or `invalid_issue`: see `fields`; unknown customer numbers under `customer_numbers`."),
@@ -115,7 +115,7 @@ class OfferViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Offers and their promo codes, for Marketers."""
 
     queryset = Offer.objects.none()
-    serializer_class = OfferSerializer
+    serializer_class = MarketingOfferSerializer
     permission_classes = [StaffPermission]
     pagination_class = StandardPagination
     permissions_by_action = {
@@ -136,18 +136,18 @@ class OfferViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return selectors.offer_get(offer_id=int(raw))
 
     def retrieve(self, request: Request, pk: str, **kwargs: Any) -> Response:
-        return Response(OfferSerializer(self.get_object()).data)
+        return Response(MarketingOfferSerializer(self.get_object()).data)
 
     def create(self, request: Request, **kwargs: Any) -> Response:
-        data = OfferInputSerializer(data=request.data)
+        data = MarketingOfferInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         offer = services.offer_create(**data.validated_data, by=request.user)
-        return Response(OfferSerializer(selectors.offer_get(offer_id=offer.pk)).data, status=status.HTTP_201_CREATED)
+        return Response(MarketingOfferSerializer(selectors.offer_get(offer_id=offer.pk)).data, status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["post"], url_path="codes")
     def codes(self, request: Request, pk: str, **kwargs: Any) -> Response:
         offer = self.get_object()
-        data = CodesInputSerializer(data=request.data)
+        data = PromoCodesIssueSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         numbers = data.validated_data.get("customer_numbers")
         if numbers is None:

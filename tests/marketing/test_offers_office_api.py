@@ -133,3 +133,9 @@ def test_agents_and_passengers_get_no_offers_from_the_api(agent, passenger, api_
         assert client.get(OFFERS).status_code == 403
         assert client.post(f"{OFFERS}{spring.pk}/codes/", {"count": 1}, format="json").status_code in (403, 404)
     assert PromoCode.objects.count() == 1
+
+
+def test_the_office_menu_shows_offers_to_marketers_only(marketer_client, agent_client):
+    link = reverse("marketing_office:offer_list")
+    assert link in marketer_client.get(reverse("marketing_office:offer_list")).content.decode()
+    assert f'href="{link}"' not in agent_client.get("/office/").content.decode()
