@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from crm.errors import ApplicationError
 from marketing import services as marketing
+from marketing.discounts import PromoCodes
 from marketing.models import PromoCode, PromoCodeStatus
 from reservations import services
 from reservations.models import Booking, BookingStatus, ChargeKind
@@ -185,3 +186,25 @@ def test_the_portal_pay_page_shows_the_discount_line(flight, passenger, passenge
     text = page.content.decode()
     assert page.status_code == 200 and f"Discount code {code}:" in text
     assert str(off) in text and page.context["amount"] == booking.total_amount
+
+
+def test_cancelling_a_held_booking_gives_the_code_back(flight):
+    # given a held, unpaid booking made with a code
+    code = code_for(offer())
+    booking = book(flight, code=code)
+    # when it is cancelled before ticketing
+    services.booking_cancel(booking=booking, reason="Changed plans")
+    # then the code is issued again and no longer names the booking
+    promo = PromoCode.objects.get(code=code)
+    assert (promo.status, promo.redeemed_record_locator, promo.redeemed_booking_id) == (PromoCodeStatus.ISSUED, "", None)
+
+
+def test_a_code_of_another_booking_is_not_released_by_this_one(flight):
+    # given a code redeemed by one booking
+    code = code_for(offer())
+    first = book(flight, code=code)
+    other = book(flight, n=1)
+    # when another booking offers the same code back
+    PromoCodes().release(code=code, booking=other)
+    # then the code stays with the booking that used it
+    assert PromoCode.objects.get(code=code).redeemed_record_locator == first.record_locator
