@@ -8,11 +8,12 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Case, F, Value, When
 from django.utils.translation import gettext as _
 
 from crm.errors import ApplicationError
 from crm.models import Cabin, Customer, User
-from marketing.models import ISSUE_MAX, Offer, OfferKind, PromoCode
+from marketing.models import ISSUE_MAX, Offer, OfferKind, PromoCode, PromoCodeStatus
 
 # --- Offers and promo codes -----------------------------------------------------------------------
 
@@ -147,3 +148,32 @@ def promo_codes_issue(*, offer: Offer, customers: Iterable[Customer] | None = No
         if len(issued) >= count:
             break
     return list(PromoCode.objects.filter(offer=offer, code__in=issued).order_by("pk"))
+
+
+@transaction.atomic
+def promo_codes_merge(*, survivor: Customer, loser: Customer) -> dict[str, int]:
+    """Move the duplicate's codes to the survivor; where both hold a code of one offer, the survivor keeps one.
+
+    The duplicate's code of such an offer keeps its history (a redemption stays recorded) but no
+    longer belongs to anyone, and an unused one is withdrawn, so nobody may use it.
+    """
+    both = PromoCode.objects.filter(customer=loser, offer__codes__customer=survivor)
+    clashes = both.update(
+        customer=None, status=Case(When(status=PromoCodeStatus.ISSUED, then=Value(PromoCodeStatus.VOID)), default=F("status"))
+    )
+    moved = PromoCode.objects.filter(customer=loser).update(customer=survivor)
+    return {"promo_codes": moved, "promo_codes_withdrawn": clashes}
+
+
+def promo_codes_export(*, customer: Customer) -> list[dict]:
+    return [
+        {
+            "code": code.code,
+            "offer": code.offer.name,
+            "status": code.status,
+            "issued_at": code.issued_at.isoformat(),
+            "redeemed_booking": code.redeemed_record_locator,
+            "redeemed_at": code.redeemed_at.isoformat() if code.redeemed_at else None,
+        }  # fmt: skip
+        for code in PromoCode.objects.filter(customer=customer).select_related("offer").order_by("pk")
+    ]

@@ -208,3 +208,19 @@ def test_a_code_of_another_booking_is_not_released_by_this_one(flight):
     PromoCodes().release(code=code, booking=other)
     # then the code stays with the booking that used it
     assert PromoCode.objects.get(code=code).redeemed_record_locator == first.record_locator
+
+
+def test_merging_duplicates_keeps_one_code_per_offer_and_withdraws_the_other():
+    # given two records of one person, each with a code of the same offer, and the duplicate one of another
+    from crm.services import customer_merge
+
+    spring, autumn = offer(), offer(name="Autumn")
+    survivor, loser = CustomerFactory(), CustomerFactory()
+    kept = code_for(spring, customer=survivor)
+    clash, moved = code_for(spring, customer=loser), code_for(autumn, customer=loser)
+    # when they are merged
+    customer_merge(survivor=survivor, loser=loser)
+    # then the survivor holds its own spring code and the autumn code; the duplicate spring code is withdrawn
+    assert set(PromoCode.objects.filter(customer=survivor).values_list("code", flat=True)) == {kept, moved}
+    withdrawn = PromoCode.objects.get(code=clash)
+    assert (withdrawn.customer_id, withdrawn.status) == (None, PromoCodeStatus.VOID)
