@@ -19,6 +19,7 @@ from reservations.models import Booking, BookingStatus, ChargeKind
 from tests.crm.factories import CustomerFactory
 from tests.marketing.offers_support import book, code_for, offer
 from tests.reservations.api_support import bookable_flight, fares
+from tests.reservations.portal_support import adult, book_url, departure_in, make_flight, search_params
 
 pytestmark = pytest.mark.django_db
 
@@ -224,3 +225,27 @@ def test_merging_duplicates_keeps_one_code_per_offer_and_withdraws_the_other():
     assert set(PromoCode.objects.filter(customer=survivor).values_list("code", flat=True)) == {kept, moved}
     withdrawn = PromoCode.objects.get(code=clash)
     assert (withdrawn.customer_id, withdrawn.status) == (None, PromoCodeStatus.VOID)
+
+
+@pytest.fixture
+def portal_flight(db):
+    services.fares_ensure()
+    return make_flight("LHR", "CDG", at=departure_in(5))
+
+
+def test_the_portal_books_with_the_passengers_own_code_and_refuses_someone_elses(passenger, passenger_client, portal_flight):
+    # given a code issued to the signed-in passenger and one issued to someone else
+    _user, customer = passenger
+    spring = offer()
+    mine, theirs = code_for(spring, customer=customer), code_for(spring, customer=CustomerFactory())
+    url = book_url(search_params(portal_flight), (portal_flight, "ECO_LIGHT"))
+    form = {"contact_email": "ada@example.com", **adult(1, "Ada", "Lovelace")}
+    # when they book with the other person's code, then the form says why, next to the field, and nothing is booked
+    refused = passenger_client.post(url, {**form, "discount_code": theirs})
+    assert refused.status_code == 200 and "This code was issued to someone else" in refused.content.decode()
+    assert not Booking.objects.exists()
+    # when they book with their own, then the booking is made with the discount and goes to payment
+    booked = passenger_client.post(url, {**form, "discount_code": mine.lower()})
+    booking = Booking.objects.get()
+    assert booked.status_code == 302 and booking.charges.filter(kind=ChargeKind.DISCOUNT, code=mine).exists()
+    assert PromoCode.objects.get(code=mine).redeemed_record_locator == booking.record_locator
