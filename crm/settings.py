@@ -272,6 +272,8 @@ SPECTACULAR_SETTINGS = {
         "TicketStatusEnum": "reservations.models.TicketStatus",
         "AdjustmentKindEnum": "loyalty.models.AdjustmentKind",
         "DecisionEnum": "loyalty.models.Decision",
+        "OfferKindEnum": "marketing.models.OfferKind",
+        "PromoCodeStatusEnum": "marketing.models.PromoCodeStatus",
     },
 }
 

@@ -6,3 +6,8 @@ class MarketingConfig(AppConfig):
 
     def ready(self) -> None:
         from marketing import receivers  # noqa: F401
+        from marketing.discounts import NAME, PromoCodes
+        from reservations import hooks
+
+        if hooks.discounts.get(NAME) is None:
+            hooks.discounts.register(NAME, PromoCodes())

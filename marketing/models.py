@@ -1,1 +1,119 @@
 """marketing: models."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from crm.models import Cabin
+
+# --- Offers and promo codes -----------------------------------------------------------------------
+
+
+class OfferKind(models.TextChoices):
+    PERCENTAGE = "percentage", _("Percentage off the fares")
+    AMOUNT = "amount", _("Amount off the fares")
+    BONUS_MILES = "bonus_miles", _("Bonus miles")
+
+
+class Offer(models.Model):
+    """A promotion: what a promo code is worth, to whom, when and on which flights.
+
+    ``value`` is a percentage (``percentage``), an amount in ``currency`` (``amount``) or whole miles
+    (``bonus_miles``). Empty route and cabin lists mean every route and cabin. ``routes`` are
+    ``"LHR-JFK"`` pairs; ``origins``/``destinations`` are airport codes, either end matching.
+    """
+
+    name = models.CharField(_("name"), max_length=120)
+    description = models.TextField(_("description"), blank=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=OfferKind.choices)
+    value = models.DecimalField(_("value"), max_digits=12, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3, blank=True)
+    minimum_spend = models.DecimalField(_("minimum spend"), max_digits=12, decimal_places=2, default=0)
+    valid_from = models.DateTimeField(_("valid from"))
+    valid_until = models.DateTimeField(_("valid until"))
+    origins = ArrayField(models.CharField(max_length=3), verbose_name=_("origin airports"), default=list, blank=True)
+    destinations = ArrayField(models.CharField(max_length=3), verbose_name=_("destination airports"), default=list, blank=True)
+    routes = ArrayField(models.CharField(max_length=7), verbose_name=_("routes"), default=list, blank=True)
+    cabins = ArrayField(
+        models.CharField(max_length=20, choices=Cabin.choices), verbose_name=_("cabins"), default=list, blank=True
+    )
+    is_partner_offer = models.BooleanField(_("partner offer"), default=False)
+    partner_name = models.CharField(_("partner name"), max_length=120, blank=True)
+    partner_url = models.URLField(_("partner link"), blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("offer")
+        verbose_name_plural = _("offers")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(value__gt=0), name="offer_value_positive"),
+            models.CheckConstraint(condition=~Q(kind="percentage") | Q(value__lte=100), name="offer_percentage_at_most_100"),
+            models.CheckConstraint(condition=Q(minimum_spend__gte=0), name="offer_minimum_spend_not_negative"),
+            models.CheckConstraint(condition=Q(valid_until__gt=models.F("valid_from")), name="offer_validity_ordered"),
+            models.CheckConstraint(condition=~Q(kind="amount") | ~Q(currency=""), name="offer_amount_has_currency"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+ISSUE_MAX = 10000  # codes issued in one go, at most
+
+
+class PromoCodeStatus(models.TextChoices):
+    ISSUED = "issued", _("Issued")
+    REDEEMED = "redeemed", _("Redeemed")
+    VOID = "void", _("Withdrawn")
+
+
+class PromoCode(models.Model):
+    """One code of an offer: for one recipient (``customer``) or for anyone who has it; used once.
+
+    A released code (its booking lapsed or was cancelled before ticketing) is ``issued`` again.
+    """
+
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="codes")
+    code = models.CharField(_("code"), max_length=20, unique=True)
+    customer = models.ForeignKey("crm.Customer", on_delete=models.CASCADE, null=True, blank=True, related_name="promo_codes")
+    status = models.CharField(_("status"), max_length=10, choices=PromoCodeStatus.choices, default=PromoCodeStatus.ISSUED)
+    issued_at = models.DateTimeField(_("issued at"), default=timezone.now)
+    redeemed_booking = models.ForeignKey(
+        "reservations.Booking", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    redeemed_record_locator = models.CharField(_("booking"), max_length=6, blank=True)
+    redeemed_at = models.DateTimeField(_("redeemed at"), null=True, blank=True)
+    released_at = models.DateTimeField(_("last released at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("promo code")
+        verbose_name_plural = _("promo codes")
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["offer", "customer"], condition=Q(customer__isnull=False), name="promo_code_one_per_recipient"
+            ),
+            # Redeemed exactly when it names its booking and moment: one row, one use.
+            models.CheckConstraint(
+                condition=(Q(status="redeemed") & Q(redeemed_at__isnull=False) & ~Q(redeemed_record_locator=""))
+                | (~Q(status="redeemed") & Q(redeemed_at__isnull=True) & Q(redeemed_record_locator="")),
+                name="promo_code_redeemed_once",
+            ),
+            models.UniqueConstraint(
+                fields=["redeemed_booking", "offer"],
+                condition=Q(status="redeemed"),
+                name="promo_code_one_per_booking_and_offer",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+# --- end of offers --------------------------------------------------------------------------------

@@ -71,6 +71,12 @@ def _search(w: World) -> dict[str, Any]:
     }
 
 
+def _first_offer() -> int:
+    from marketing.models import Offer
+
+    return Offer.objects.order_by("pk").values_list("pk", flat=True).first()
+
+
 def _last_month() -> str:
     from loyalty.selectors import previous_month
 
@@ -163,6 +169,9 @@ PAGES: list[Page] = [
     ),
     # --- Office: loyalty partners, liability, fraud review
     Page("loyalty_office:partner_list", SUPERVISOR),
+    Page("marketing_office:offer_list", MARKETER),
+    Page("marketing_office:offer_new", MARKETER),
+    Page("marketing_office:offer", MARKETER, kwargs=lambda w: {"offer_id": _first_offer()}),
     Page("loyalty_office:partner_statement", SUPERVISOR, kwargs=lambda w: {"code": "qc-hotel", "month": _last_month()}),
     Page("loyalty_office:liability", SUPERVISOR),
     Page("loyalty_office:fraud_queue", SUPERVISOR),
@@ -263,6 +272,8 @@ PAGES: list[Page] = [
         f"api:{SUPERVISOR}",
         kwargs=lambda w: {"pk": w.member.status_matches.order_by("pk").first().pk},
     ),
+    Page("marketing-offer-list", f"api:{MARKETER}"),
+    Page("marketing-offer-detail", f"api:{MARKETER}", kwargs=lambda w: {"pk": _first_offer()}),
     Page("api-loyalty-household", f"api:{PASSENGER}"),
     Page("api-loyalty-transfer-quote", f"api:{PASSENGER}", query=lambda w: {"miles": 2000}),
     Page("api-loyalty-claims", f"api:{PASSENGER}"),
@@ -300,6 +311,7 @@ EXCLUDED = {
     "api-docs": "the page that shows the OpenAPI document, reads no rows",
     "loyalty_office:partner_statement_csv": "a streamed download: the statement page's queries, then its rows in chunks of "
     "2,000 as the file is read",
+    "marketing_office:offer_codes_csv": "a streamed download: the offer's row, then its codes in chunks of 2,000",
     "api/v1/^.*$": "the API's answer to an unknown path: a 404 in the API's error shape",
     "^api(?:/|$)": "the answer to any other path under /api/: a 404 in the API's error shape, reads no rows",
 }

@@ -142,6 +142,7 @@ def build(size: str) -> World:
     _loyalty_partners_and_flags(rows)
     _membership(customer, staff, rows)
     _loyalty(customer, rows)
+    _offers(customer, rows)
 
     world = World(
         size=size,
@@ -446,3 +447,20 @@ def _membership(customer: Customer, staff: dict[str, User], rows: int) -> None:
             member=member, tier=Tier.objects.get(code="gold"), competitor_airline="Other Air", competitor_tier="Gold",
             competitor_number="OA1", competitor_valid_until=timezone.localdate(), requested_by=staff["agent"],
         )  # fmt: skip
+
+
+# --- Marketing offers -----------------------------------------------------------------------------
+
+
+def _offers(customer: Customer, rows: int) -> None:
+    """Offers, each with codes for anyone and one for the passenger."""
+    from marketing import services as marketing_services
+
+    now = timezone.now()
+    for n in range(rows):
+        offer = marketing_services.offer_create(
+            name=f"QC offer {n}", kind="percentage", value=Decimal("10"), valid_from=now - timedelta(days=1),
+            valid_until=now + timedelta(days=30), routes=["LHR-CDG"], cabins=["economy"],
+        )  # fmt: skip
+        marketing_services.promo_codes_issue(offer=offer, count=rows)
+        marketing_services.promo_codes_issue(offer=offer, customers=[customer])
