@@ -1,0 +1,25 @@
+"""marketing services; one module per sub-domain, public names re-exported here."""
+
+from marketing.services.lists import ImportRejected, RowError, static_list_import
+from marketing.services.segments import (
+    Preview,
+    rules_clean,
+    segment_compile,
+    segment_create,
+    segment_preview,
+    segment_recount,
+    segment_update,
+)
+
+__all__ = [
+    "ImportRejected",
+    "Preview",
+    "RowError",
+    "rules_clean",
+    "segment_compile",
+    "segment_create",
+    "segment_preview",
+    "segment_recount",
+    "segment_update",
+    "static_list_import",
+]
