@@ -131,7 +131,7 @@ def test_bad_rules_name_their_path_and_save_nothing(rules, path):
 
 
 def test_create_stores_normalised_rules_and_count(marketer):
-    in_it = reachable(home_airport="CDG")
+    in_it = reachable(home_airport="CDG", date_of_birth=None)
     segment = services.segment_create(
         name="Paris", rules={"all": [{"attribute": "age", "lookup": "isnull", "value": "true"}, {"attribute": "home_airport", "lookup": "exact", "value": " CDG "}]},
         by=marketer,
