@@ -12,7 +12,18 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm import registry
-from crm.models import ConsentChannel, ConsentEvent, ConsentPurpose, Customer, CustomerAccess, CustomerMerge, Lead, OutboundEmail, TimelineEntry, User
+from crm.models import (
+    ConsentChannel,
+    ConsentEvent,
+    ConsentPurpose,
+    Customer,
+    CustomerAccess,
+    CustomerMerge,
+    Lead,
+    OutboundEmail,
+    TimelineEntry,
+    User,
+)
 
 PROFILE_EXPORT_FIELDS = (
     "customer_number", "title", "given_name", "family_name", "gender", "date_of_birth", "email", "phone",

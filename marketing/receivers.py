@@ -47,7 +47,9 @@ def _recount(list_ids: list[int]) -> None:
     StaticList.objects.filter(pk__in=set(list_ids)).update(size=Coalesce(Subquery(counts), 0))
 
 
-registry.register(registry.CustomerExtension(label="marketing", exporter=export_lists, eraser=erase_lists, merger=merge_lists, order=80))
+registry.register(
+    registry.CustomerExtension(label="marketing", exporter=export_lists, eraser=erase_lists, merger=merge_lists, order=80)
+)
 
 registry.register_nav(
     registry.NavItem(

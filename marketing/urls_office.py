@@ -1,4 +1,15 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from marketing.views import office
 
 app_name = "marketing_office"
-urlpatterns: list = []
+urlpatterns: list = [
+    path("segments/", office.SegmentListView.as_view(), name="segment_list"),
+    path("segments/new/", office.SegmentCreateView.as_view(), name="segment_new"),
+    path("segments/preview/", office.SegmentPreviewView.as_view(), name="segment_preview"),
+    path("segments/<int:segment_id>/", office.SegmentDetailView.as_view(), name="segment_detail"),
+    path("segments/<int:segment_id>/edit/", office.SegmentEditView.as_view(), name="segment_edit"),
+    path("segments/<int:segment_id>/recount/", office.SegmentRecountView.as_view(), name="segment_recount"),
+    path("lists/", office.StaticListListView.as_view(), name="static_list_list"),
+    path("lists/upload/", office.StaticListUploadView.as_view(), name="static_list_upload"),
+]

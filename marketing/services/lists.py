@@ -12,8 +12,8 @@ import csv
 import io
 from dataclasses import dataclass
 
-from django.core.validators import validate_email
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
@@ -66,7 +66,9 @@ def _rows(content: bytes) -> list[tuple[int, str]]:
                 continue
             rows.append((number, value))
     except csv.Error:
-        raise ApplicationError(_("The file is not a valid CSV file."), code="invalid_file", fields={"file": [_("Not CSV.")]}) from None
+        raise ApplicationError(
+            _("The file is not a valid CSV file."), code="invalid_file", fields={"file": [_("Not CSV.")]}
+        ) from None
     if not rows:
         raise ApplicationError(_("The file holds no customers."), code="empty_file", fields={"file": [_("The file is empty.")]})
     if len(rows) > MAX_ROWS:

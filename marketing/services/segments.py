@@ -169,7 +169,7 @@ def _condition(node: dict, path: str, compiled: _Compiled) -> tuple[dict, Q]:
 
 def _static_list(node: dict, path: str) -> tuple[dict, Q]:
     if set(node) != {"list"}:
-        raise _refuse(path, _("A static list condition is written {\"list\": id}."))
+        raise _refuse(path, _('A static list condition is written {"list": id}.'))
     list_id = node["list"]
     if not isinstance(list_id, int) or isinstance(list_id, bool) or not StaticList.objects.filter(pk=list_id).exists():
         raise _refuse(f"{path}.list", _("There is no such static list."))
@@ -231,9 +231,8 @@ def segment_compile(*, rules: Any, channel: str = MarketingChannel.EMAIL) -> Que
     _clean, q = _node(rules, "rules", 0, compiled)
     consent = registry.attribute(f"{_channel(channel)}_marketing_consent").bind(alias="segment_consent")
     uses = {**compiled.uses, consent.alias: consent}
-    return (
-        Customer.objects.alias(**{alias: use.expression() for alias, use in uses.items()})
-        .filter(q, anonymized_at__isnull=True, segment_consent=True)
+    return Customer.objects.alias(**{alias: use.expression() for alias, use in uses.items()}).filter(
+        q, anonymized_at__isnull=True, segment_consent=True
     )
 
 
@@ -254,10 +253,14 @@ def segment_preview(*, rules: Any, channel: str = MarketingChannel.EMAIL) -> Pre
 def _fields(*, name: Any, description: Any) -> tuple[str, str]:
     name = name.strip() if isinstance(name, str) else ""
     if not name or len(name) > 120 or any(c in name for c in "\r\n\t"):
-        raise ApplicationError(_("Enter a name of 1 to 120 characters on one line."), code="invalid", fields={"name": [_("Enter a name.")]})
+        raise ApplicationError(
+            _("Enter a name of 1 to 120 characters on one line."), code="invalid", fields={"name": [_("Enter a name.")]}
+        )
     description = description.strip() if isinstance(description, str) else ""
     if len(description) > 2000:
-        raise ApplicationError(_("The description is too long."), code="invalid", fields={"description": [_("At most 2000 characters.")]})
+        raise ApplicationError(
+            _("The description is too long."), code="invalid", fields={"description": [_("At most 2000 characters.")]}
+        )
     return name, description
 
 

@@ -95,7 +95,12 @@ def test_attributes_from_crm_reservations_and_loyalty_in_one_query(django_assert
             {"attribute": "miles_balance", "lookup": "gte", "value": 1000},
             {"attribute": "flights_in_last_months", "lookup": "gte", "value": 1, "params": {"months": 6}},
             {"attribute": "routes_flown", "lookup": "contains", "value": ["LHR-CDG"]},
-            {"any": [{"attribute": "home_airport", "lookup": "exact", "value": "LHR"}, {"attribute": "email_marketing_consent", "lookup": "exact", "value": True}]},
+            {
+                "any": [
+                    {"attribute": "home_airport", "lookup": "exact", "value": "LHR"},
+                    {"attribute": "email_marketing_consent", "lookup": "exact", "value": True},
+                ]
+            },
         ]
     }
     customers = services.segment_compile(rules=rules, channel="email")
@@ -111,11 +116,17 @@ def test_attributes_from_crm_reservations_and_loyalty_in_one_query(django_assert
     [
         ({"all": [{"attribute": "nope", "lookup": "exact", "value": 1}]}, "rules.all.0.attribute"),
         ({"all": [{"attribute": "age", "lookup": "icontains", "value": 1}]}, "rules.all.0.lookup"),
-        ({"any": [{"attribute": "age", "lookup": "gt", "value": 1}, {"attribute": "age", "lookup": "gt", "value": "old"}]}, "rules.any.1.value"),
+        (
+            {"any": [{"attribute": "age", "lookup": "gt", "value": 1}, {"attribute": "age", "lookup": "gt", "value": "old"}]},
+            "rules.any.1.value",
+        ),
         ({"all": [{"attribute": "birthday", "lookup": "gt", "value": "31/12/1990"}]}, "rules.all.0.value"),
         ({"all": [{"attribute": "nationality", "lookup": "exact", "value": "XX"}]}, "rules.all.0.value"),
         ({"all": [{"attribute": "email_marketing_consent", "lookup": "exact", "value": 3}]}, "rules.all.0.value"),
-        ({"all": [{"attribute": "flights_in_last_months", "lookup": "gte", "value": 1, "params": {"months": 999}}]}, "rules.all.0.params.months"),
+        (
+            {"all": [{"attribute": "flights_in_last_months", "lookup": "gte", "value": 1, "params": {"months": 999}}]},
+            "rules.all.0.params.months",
+        ),
         ({"all": [{"any": []}]}, "rules.all.0.any"),
         ({"both": []}, "rules.both"),
         ([], "rules"),
@@ -136,7 +147,12 @@ def test_create_stores_normalised_rules_and_count(marketer):
         name="Paris", rules={"all": [{"attribute": "age", "lookup": "isnull", "value": "true"}, {"attribute": "home_airport", "lookup": "exact", "value": " CDG "}]},
         by=marketer,
     )  # fmt: skip
-    assert segment.rules == {"all": [{"attribute": "age", "lookup": "isnull", "value": True}, {"attribute": "home_airport", "lookup": "exact", "value": "CDG"}]}
+    assert segment.rules == {
+        "all": [
+            {"attribute": "age", "lookup": "isnull", "value": True},
+            {"attribute": "home_airport", "lookup": "exact", "value": "CDG"},
+        ]
+    }
     assert segment.last_count == 1 and segment.created_by == marketer
     preview = services.segment_preview(rules=segment.rules, channel="email")
     assert preview.count == 1 and preview.sample == [in_it]
