@@ -34,7 +34,7 @@ def _error(description: str) -> OpenApiResponse:
     return OpenApiResponse(ErrorResponseSerializer, description=description)
 
 
-class SegmentSerializer(serializers.ModelSerializer):
+class MarketingSegmentSerializer(serializers.ModelSerializer):
     rules = serializers.JSONField(help_text=RULES_HELP)
     created_by = serializers.CharField(source="created_by.username", read_only=True, allow_null=True, default=None)
 
@@ -55,26 +55,26 @@ class SegmentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class SegmentInputSerializer(StrictInputSerializer):
+class MarketingSegmentInputSerializer(StrictInputSerializer):
     name = serializers.CharField(max_length=120)
     description = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
     consent_channel = serializers.ChoiceField(choices=MarketingChannel.choices, required=False, default=MarketingChannel.EMAIL)
     rules = serializers.JSONField(help_text=RULES_HELP)
 
 
-class PreviewInputSerializer(StrictInputSerializer):
+class SegmentPreviewInputSerializer(StrictInputSerializer):
     consent_channel = serializers.ChoiceField(choices=MarketingChannel.choices, required=False, default=MarketingChannel.EMAIL)
     rules = serializers.JSONField(help_text=RULES_HELP)
 
 
-class PreviewCustomerSerializer(serializers.Serializer):
+class SegmentPreviewCustomerSerializer(serializers.Serializer):
     customer_number = serializers.CharField()
     name = serializers.CharField(source="full_name")
 
 
-class PreviewSerializer(serializers.Serializer):
+class SegmentPreviewSerializer(serializers.Serializer):
     count = serializers.IntegerField(help_text="Customers the rules reach now (consent and erasure applied).")
-    sample = PreviewCustomerSerializer(many=True, help_text="The first ten, by name.")
+    sample = SegmentPreviewCustomerSerializer(many=True, help_text="The first ten, by name.")
 
 
 BAD_RULES = _error(
@@ -83,22 +83,22 @@ BAD_RULES = _error(
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Segments, by name", responses=SegmentSerializer(many=True)),
-    retrieve=extend_schema(summary="Read a segment", parameters=[ID_PARAM], responses=SegmentSerializer),
+    list=extend_schema(summary="Segments, by name", responses=MarketingSegmentSerializer(many=True)),
+    retrieve=extend_schema(summary="Read a segment", parameters=[ID_PARAM], responses=MarketingSegmentSerializer),
     create=extend_schema(
-        summary="Create a segment", request=SegmentInputSerializer,
-        responses={201: SegmentSerializer, 400: BAD_RULES},
+        summary="Create a segment", request=MarketingSegmentInputSerializer,
+        responses={201: MarketingSegmentSerializer, 400: BAD_RULES},
     ),
     update=extend_schema(
-        summary="Replace a segment's name, channel and rules", parameters=[ID_PARAM], request=SegmentInputSerializer,
-        responses={200: SegmentSerializer, 400: BAD_RULES},
+        summary="Replace a segment's name, channel and rules", parameters=[ID_PARAM], request=MarketingSegmentInputSerializer,
+        responses={200: MarketingSegmentSerializer, 400: BAD_RULES},
     ),
 )  # fmt: skip
 class SegmentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Segments: rule trees over the customer attributes, with consent applied."""
 
     queryset = Segment.objects.none()
-    serializer_class = SegmentSerializer
+    serializer_class = MarketingSegmentSerializer
     permission_classes = [StaffPermission]
     pagination_class = StandardPagination
     http_method_names = ["get", "post", "put", "head", "options"]
@@ -123,32 +123,34 @@ class SegmentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return segment
 
     def retrieve(self, request: Request, pk: str, **kwargs: Any) -> Response:
-        return Response(SegmentSerializer(self.get_object()).data)
+        return Response(MarketingSegmentSerializer(self.get_object()).data)
 
     def create(self, request: Request, **kwargs: Any) -> Response:
-        data = SegmentInputSerializer(data=request.data)
+        data = MarketingSegmentInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         segment = services.segment_create(**data.validated_data, by=request.user)
-        return Response(SegmentSerializer(selectors.segment_get(segment_id=segment.pk)).data, status=status.HTTP_201_CREATED)
+        return Response(
+            MarketingSegmentSerializer(selectors.segment_get(segment_id=segment.pk)).data, status=status.HTTP_201_CREATED
+        )
 
     def update(self, request: Request, pk: str, **kwargs: Any) -> Response:
         segment = self.get_object()
-        data = SegmentInputSerializer(data=request.data)
+        data = MarketingSegmentInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.segment_update(segment=segment, **data.validated_data)
-        return Response(SegmentSerializer(selectors.segment_get(segment_id=segment.pk)).data)
+        return Response(MarketingSegmentSerializer(selectors.segment_get(segment_id=segment.pk)).data)
 
     @extend_schema(
         summary="Count the customers some rules reach now, with the first ten (nothing is saved)",
-        request=PreviewInputSerializer,
-        responses={200: PreviewSerializer, 400: BAD_RULES},
+        request=SegmentPreviewInputSerializer,
+        responses={200: SegmentPreviewSerializer, 400: BAD_RULES},
     )
     @action(detail=False, methods=["post"], filter_backends=[], pagination_class=None)
     def preview(self, request: Request, **kwargs: Any) -> Response:
-        data = PreviewInputSerializer(data=request.data)
+        data = SegmentPreviewInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         preview = services.segment_preview(rules=data.validated_data["rules"], channel=data.validated_data["consent_channel"])
-        return Response(PreviewSerializer({"count": preview.count, "sample": preview.sample}).data)
+        return Response(SegmentPreviewSerializer({"count": preview.count, "sample": preview.sample}).data)
 
 
 def register(router) -> list:  # noqa: ANN001

@@ -16,7 +16,10 @@ def test_merge_moves_list_places_once_and_leaves_nothing_behind():
     only_loser = services.static_list_import(name="Loser", content=f"{loser.customer_number}\n".encode())
     moved = registry.merge(survivor, loser)
     assert moved["marketing"] == {"static_list_members": 1}
-    assert set(StaticListMember.objects.values_list("static_list_id", "customer_id")) == {(both.pk, survivor.pk), (only_loser.pk, survivor.pk)}
+    assert set(StaticListMember.objects.values_list("static_list_id", "customer_id")) == {
+        (both.pk, survivor.pk),
+        (only_loser.pk, survivor.pk),
+    }
     both.refresh_from_db()
     assert both.size == 1
     assert registry.references(loser) == {}
@@ -25,7 +28,9 @@ def test_merge_moves_list_places_once_and_leaves_nothing_behind():
 def test_export_and_erase():
     customer = CustomerFactory()
     static_list = services.static_list_import(name="VIP", content=f"{customer.customer_number}\n".encode())
-    assert registry.export(customer)["marketing"] == {"static_lists": [{"name": "VIP", "since": static_list.created_at.isoformat()}]}
+    assert registry.export(customer)["marketing"] == {
+        "static_lists": [{"name": "VIP", "since": static_list.created_at.isoformat()}]
+    }
     next(e for e in registry.extensions() if e.label == "marketing").eraser(customer)
     assert not StaticListMember.objects.exists()
     static_list.refresh_from_db()
