@@ -57,7 +57,14 @@ def _integer(value: Any, path: str) -> int:
     raise _refuse(path, _("Enter a whole number."))
 
 
-def _scalar(attribute: registry.CustomerAttribute, value: Any, path: str) -> Any:
+def _allowed(attribute: registry.CustomerAttribute) -> set[str] | None:
+    """The codes a choice or list attribute accepts (read once per condition: tiers come from the database)."""
+    if attribute.type in (registry.CHOICE, registry.LIST) and attribute.choices:
+        return {code for code, _label in attribute.choices}
+    return None
+
+
+def _scalar(attribute: registry.CustomerAttribute, value: Any, path: str, allowed: set[str] | None = None) -> Any:
     """``value`` as the attribute's type (JSON-ready: dates stay ISO text), or a clear refusal."""
     kind = attribute.type
     if kind == registry.INTEGER:
@@ -87,8 +94,9 @@ def _scalar(attribute: registry.CustomerAttribute, value: Any, path: str) -> Any
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
         raise _refuse(path, _("Enter a text of 1 to %(max)d characters.") % {"max": MAX_TEXT})
     value = value.strip()
-    if kind in (registry.CHOICE, registry.LIST) and attribute.choices:
-        allowed = {code for code, _label in attribute.choices}
+    if kind in (registry.CHOICE, registry.LIST) and allowed is None:
+        allowed = _allowed(attribute)
+    if allowed is not None:
         if value not in allowed:
             raise _refuse(path, _("“%(value)s” is not one of the choices.") % {"value": value})
     return value
@@ -99,7 +107,8 @@ def _items(attribute: registry.CustomerAttribute, value: Any, path: str) -> list
         value = [part for part in (p.strip() for p in value.split(",")) if part]
     if not isinstance(value, list) or not value or len(value) > MAX_ITEMS:
         raise _refuse(path, _("Enter a list of 1 to %(max)d values.") % {"max": MAX_ITEMS})
-    return [_scalar(attribute, item, f"{path}.{i}") for i, item in enumerate(value)]
+    allowed = _allowed(attribute)
+    return [_scalar(attribute, item, f"{path}.{i}", allowed) for i, item in enumerate(value)]
 
 
 def _value(attribute: registry.CustomerAttribute, lookup: str, value: Any, path: str) -> Any:
@@ -246,8 +255,7 @@ def segment_preview(*, rules: Any, channel: str = MarketingChannel.EMAIL) -> Pre
     """How many customers the rules reach today and the first few of them (reads only)."""
     customers = segment_compile(rules=rules, channel=channel)
     sample = list(customers.order_by("family_name", "given_name", "id")[:SAMPLE_SIZE])
-    count = len(sample) if len(sample) < SAMPLE_SIZE else customers.count()
-    return Preview(count=count, sample=sample)
+    return Preview(count=customers.count(), sample=sample)
 
 
 def _fields(*, name: Any, description: Any) -> tuple[str, str]:
