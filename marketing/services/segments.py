@@ -96,9 +96,8 @@ def _scalar(attribute: registry.CustomerAttribute, value: Any, path: str, allowe
     value = value.strip()
     if kind in (registry.CHOICE, registry.LIST) and allowed is None:
         allowed = _allowed(attribute)
-    if allowed is not None:
-        if value not in allowed:
-            raise _refuse(path, _("“%(value)s” is not one of the choices.") % {"value": value})
+    if allowed is not None and value not in allowed:
+        raise _refuse(path, _("“%(value)s” is not one of the choices.") % {"value": value})
     return value
 
 
