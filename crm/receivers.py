@@ -256,11 +256,11 @@ def marketing_consent(channel: str) -> models.Expression:
 
 for _attribute in (
     registry.CustomerAttribute(
-        key="home_airport", label=_("Home airport"), type=registry.TEXT, expression=_home_airport, app="crm",
+        key="home_airport_code", label=_("Home airport"), type=registry.TEXT, expression=_home_airport, app="crm",
         description=_("IATA code of the airport the customer usually flies from (empty: unknown)."),
     ),
     registry.CustomerAttribute(
-        key="nationality", label=_("Nationality"), type=registry.CHOICE, expression=_nationality, app="crm",
+        key="nationality_code", label=_("Nationality"), type=registry.CHOICE, expression=_nationality, app="crm",
         choices=_LazyChoices(_countries),  # type: ignore[arg-type]
         description=_("Country code of the customer's nationality (empty: unknown)."),
     ),

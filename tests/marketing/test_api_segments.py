@@ -7,7 +7,7 @@ from tests.marketing.support import reachable
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/marketing/segments/"
-CDG = {"all": [{"attribute": "home_airport", "lookup": "exact", "value": "CDG"}]}
+CDG = {"all": [{"attribute": "home_airport_code", "lookup": "exact", "value": "CDG"}]}
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def test_create_read_replace_and_list(marketer_api):
     assert body["last_count"] == 1 and body["consent_channel"] == "email" and body["created_by"] == "marketer1"
     read = marketer_api.get(f"{URL}{body['id']}/")
     assert read.status_code == 200 and read.json()["rules"] == CDG
-    lhr = {"any": [{"attribute": "home_airport", "lookup": "exact", "value": "LHR"}]}
+    lhr = {"any": [{"attribute": "home_airport_code", "lookup": "exact", "value": "LHR"}]}
     replaced = marketer_api.put(f"{URL}{body['id']}/", {"name": "London", "rules": lhr, "consent_channel": "sms"}, format="json")
     assert replaced.status_code == 200 and replaced.json()["last_count"] == 0 and replaced.json()["consent_channel"] == "sms"
     listed = marketer_api.get(URL).json()

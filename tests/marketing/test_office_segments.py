@@ -32,12 +32,12 @@ def test_marketer_builds_a_segment_from_rows(marketer_client):
     assert marketer_client.get(reverse("marketing_office:segment_new")).status_code == 200
     # when a marketer submits a row "home airport is CDG" and a blank row
     response = marketer_client.post(
-        reverse("marketing_office:segment_new"), _form(rows=[("home_airport", "exact", "CDG", ""), ("", "", "", "")])
+        reverse("marketing_office:segment_new"), _form(rows=[("home_airport_code", "exact", "CDG", ""), ("", "", "", "")])
     )
     # then the segment is saved with its count, and its page shows the customer
     segment = Segment.objects.get()
     assert response.status_code == 302 and response["Location"] == reverse("marketing_office:segment_detail", args=[segment.pk])
-    assert segment.rules == {"all": [{"attribute": "home_airport", "lookup": "exact", "value": "CDG"}]}
+    assert segment.rules == {"all": [{"attribute": "home_airport_code", "lookup": "exact", "value": "CDG"}]}
     assert segment.last_count == 1
     page = marketer_client.get(response["Location"])
     assert page.status_code == 200 and paris.customer_number in page.content.decode()
@@ -48,7 +48,7 @@ def test_marketer_builds_a_segment_from_rows(marketer_client):
     assert 'value="CDG"' in edit
     marketer_client.post(
         reverse("marketing_office:segment_edit", args=[segment.pk]),
-        _form(name="London", rows=[("home_airport", "exact", "LHR", "")]),
+        _form(name="London", rows=[("home_airport_code", "exact", "LHR", "")]),
     )
     segment.refresh_from_db()
     assert segment.name == "London" and segment.rules["all"][0]["value"] == "LHR"
@@ -57,7 +57,7 @@ def test_marketer_builds_a_segment_from_rows(marketer_client):
 def test_a_bad_row_shows_beside_that_row_and_saves_nothing(marketer_client):
     response = marketer_client.post(
         reverse("marketing_office:segment_new"),
-        _form(rows=[("", "", "", ""), ("home_airport", "exact", "CDG", ""), ("age", "gte", "old", "")]),
+        _form(rows=[("", "", "", ""), ("home_airport_code", "exact", "CDG", ""), ("age", "gte", "old", "")]),
     )
     assert response.status_code == 200
     conditions = response.context["conditions"]
@@ -69,7 +69,7 @@ def test_live_count_endpoint(marketer_client):
     reachable(home_airport="CDG")
     CustomerFactory(home_airport="CDG")  # never agreed to marketing
     url = reverse("marketing_office:segment_preview")
-    assert marketer_client.post(url, _form(rows=[("home_airport", "exact", "CDG", "")])).json() == {"count": 1}
+    assert marketer_client.post(url, _form(rows=[("home_airport_code", "exact", "CDG", "")])).json() == {"count": 1}
     refused = marketer_client.post(url, _form(rows=[("age", "icontains", "3", "")]))
     assert refused.status_code == 400 and "rules.all.0.lookup" in refused.json()["error"]["fields"]
     assert not Segment.objects.exists()
@@ -87,7 +87,7 @@ def test_analyst_reads_but_cannot_create(analyst, client):
     assert client.get(reverse("marketing_office:segment_list")).status_code == 200
     assert client.get(reverse("marketing_office:segment_new")).status_code == 403
     assert (
-        client.post(reverse("marketing_office:segment_new"), _form(rows=[("home_airport", "exact", "CDG", "")])).status_code
+        client.post(reverse("marketing_office:segment_new"), _form(rows=[("home_airport_code", "exact", "CDG", "")])).status_code
         == 403
     )
     assert not Segment.objects.exists()

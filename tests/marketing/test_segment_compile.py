@@ -31,8 +31,8 @@ def test_crm_attributes_filter_by_profile():
     london = reachable(home_airport="LHR", nationality="GB", preferred_language="en", date_of_birth=years_ago(60, 1, 1))
     unknown = reachable(home_airport="", nationality="", date_of_birth=None)
     # then each attribute type selects the right people
-    assert ids({"all": [{"attribute": "home_airport", "lookup": "exact", "value": "CDG"}]}) == {paris.pk}
-    assert ids({"all": [{"attribute": "nationality", "lookup": "in", "value": ["FR", "GB"]}]}) == {paris.pk, london.pk}
+    assert ids({"all": [{"attribute": "home_airport_code", "lookup": "exact", "value": "CDG"}]}) == {paris.pk}
+    assert ids({"all": [{"attribute": "nationality_code", "lookup": "in", "value": ["FR", "GB"]}]}) == {paris.pk, london.pk}
     assert ids({"all": [{"attribute": "language", "lookup": "exact", "value": "en"}]}) >= {london.pk}
     assert ids({"all": [{"attribute": "age", "lookup": "gte", "value": 50}]}) == {london.pk}
     assert ids({"all": [{"attribute": "age", "lookup": "isnull", "value": True}]}) == {unknown.pk}
@@ -49,9 +49,9 @@ def test_and_or_nesting():
     fr_nce = reachable(nationality="FR", home_airport="NCE")
     gb_cdg = reachable(nationality="GB", home_airport="CDG")
     reachable(nationality="DE", home_airport="MUC")
-    fr = {"attribute": "nationality", "lookup": "exact", "value": "FR"}
-    cdg = {"attribute": "home_airport", "lookup": "exact", "value": "CDG"}
-    gb = {"attribute": "nationality", "lookup": "exact", "value": "GB"}
+    fr = {"attribute": "nationality_code", "lookup": "exact", "value": "FR"}
+    cdg = {"attribute": "home_airport_code", "lookup": "exact", "value": "CDG"}
+    gb = {"attribute": "nationality_code", "lookup": "exact", "value": "GB"}
     # then all = and, any = or, and groups nest
     assert ids({"all": [fr, cdg]}) == {fr_cdg.pk}
     assert ids({"any": [fr, cdg]}) == {fr_cdg.pk, fr_nce.pk, gb_cdg.pk}
@@ -70,7 +70,7 @@ def test_consent_and_erasure_are_applied_at_compile_time():
     erased = reachable(home_airport="CDG")
     erased.anonymized_at = timezone.now()
     erased.save()
-    rule = {"all": [{"attribute": "home_airport", "lookup": "exact", "value": "CDG"}]}
+    rule = {"all": [{"attribute": "home_airport_code", "lookup": "exact", "value": "CDG"}]}
     # then on e-mail only the customer who still agrees is in, and on sms only the sms one
     assert ids(rule) == {agrees.pk}
     assert ids(rule, channel="sms") == {sms_only.pk}
@@ -97,7 +97,7 @@ def test_attributes_from_crm_reservations_and_loyalty_in_one_query(django_assert
             {"attribute": "routes_flown", "lookup": "contains", "value": ["LHR-CDG"]},
             {
                 "any": [
-                    {"attribute": "home_airport", "lookup": "exact", "value": "LHR"},
+                    {"attribute": "home_airport_code", "lookup": "exact", "value": "LHR"},
                     {"attribute": "email_marketing_consent", "lookup": "exact", "value": True},
                 ]
             },
@@ -121,7 +121,7 @@ def test_attributes_from_crm_reservations_and_loyalty_in_one_query(django_assert
             "rules.any.1.value",
         ),
         ({"all": [{"attribute": "birthday", "lookup": "gt", "value": "31/12/1990"}]}, "rules.all.0.value"),
-        ({"all": [{"attribute": "nationality", "lookup": "exact", "value": "XX"}]}, "rules.all.0.value"),
+        ({"all": [{"attribute": "nationality_code", "lookup": "exact", "value": "XX"}]}, "rules.all.0.value"),
         ({"all": [{"attribute": "email_marketing_consent", "lookup": "exact", "value": 3}]}, "rules.all.0.value"),
         (
             {"all": [{"attribute": "flights_in_last_months", "lookup": "gte", "value": 1, "params": {"months": 999}}]},
@@ -144,13 +144,13 @@ def test_bad_rules_name_their_path_and_save_nothing(rules, path):
 def test_create_stores_normalised_rules_and_count(marketer):
     in_it = reachable(home_airport="CDG", date_of_birth=None)
     segment = services.segment_create(
-        name="Paris", rules={"all": [{"attribute": "age", "lookup": "isnull", "value": "true"}, {"attribute": "home_airport", "lookup": "exact", "value": " CDG "}]},
+        name="Paris", rules={"all": [{"attribute": "age", "lookup": "isnull", "value": "true"}, {"attribute": "home_airport_code", "lookup": "exact", "value": " CDG "}]},
         by=marketer,
     )  # fmt: skip
     assert segment.rules == {
         "all": [
             {"attribute": "age", "lookup": "isnull", "value": True},
-            {"attribute": "home_airport", "lookup": "exact", "value": "CDG"},
+            {"attribute": "home_airport_code", "lookup": "exact", "value": "CDG"},
         ]
     }
     assert segment.last_count == 1 and segment.created_by == marketer

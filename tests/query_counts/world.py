@@ -476,7 +476,7 @@ def _marketing(customer: Customer, staff: dict[str, User], rows: int) -> Segment
             rules={
                 "any": [
                     {"all": [
-                        {"attribute": "home_airport", "lookup": "exact", "value": "LHR"},
+                        {"attribute": "home_airport_code", "lookup": "exact", "value": "LHR"},
                         {"attribute": "flights_in_last_months", "lookup": "gte", "value": 0, "params": {"months": 12}},
                     ]},
                     {"attribute": "tier", "lookup": "in", "value": ["blue", "gold"]},
