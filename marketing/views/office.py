@@ -136,7 +136,9 @@ class SegmentDetailView(StaffPermissionRequiredMixin, View):
 
 
 class SegmentRecountView(StaffPermissionRequiredMixin, View):
-    permission_required = SEE
+    """Count a segment again and keep the figure for the list (a write: for those who may change segments)."""
+
+    permission_required = CHANGE
 
     def post(self, request: HttpRequest, segment_id: int) -> HttpResponse:
         services.segment_recount(segment=_segment_or_404(segment_id))

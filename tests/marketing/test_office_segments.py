@@ -141,3 +141,18 @@ def test_too_many_rows_are_refused(monkeypatch):
     with pytest.raises(services.lists.ApplicationError) as refused:
         services.static_list_import(name="Big", content="\n".join(c.customer_number for c in customers).encode())
     assert refused.value.code == "file_too_large" and not StaticList.objects.exists()
+
+
+def test_recount_updates_the_figure_for_marketers_only(marketer_client, analyst, client):
+    segment = services.segment_create(
+        name="Paris", rules={"all": [{"attribute": "home_airport_code", "lookup": "exact", "value": "CDG"}]}
+    )
+    assert segment.last_count == 0
+    reachable(home_airport="CDG")
+    client.force_login(analyst, backend="django.contrib.auth.backends.ModelBackend")
+    url = reverse("marketing_office:segment_recount", args=[segment.pk])
+    assert client.post(url).status_code == 403
+    assert "Count again" not in client.get(reverse("marketing_office:segment_list")).content.decode()
+    assert marketer_client.post(url).status_code == 302
+    segment.refresh_from_db()
+    assert segment.last_count == 1
