@@ -78,7 +78,7 @@ class _SegmentFormView(StaffPermissionRequiredMixin, View):
     def _save(self, request: HttpRequest, segment: Segment | None) -> HttpResponse:
         form, conditions = _forms(request, segment)
         if not (form.is_valid() and conditions.is_valid()):
-            return self._render(request, form, conditions, segment)
+            return self._render(request, form, conditions, segment, status=400)
         rules, rows = rules_from(form, conditions)
         data = form.cleaned_data
         try:
@@ -96,7 +96,7 @@ class _SegmentFormView(StaffPermissionRequiredMixin, View):
                 messages.success(request, _("Segment saved."))
         except ApplicationError as error:
             _show_error(error, form, conditions, rows)
-            return self._render(request, form, conditions, None if segment is None or segment.pk is None else segment)
+            return self._render(request, form, conditions, segment, status=400)
         return redirect("marketing_office:segment_detail", segment_id=segment.pk)
 
 

@@ -59,7 +59,7 @@ def test_a_bad_row_shows_beside_that_row_and_saves_nothing(marketer_client):
         reverse("marketing_office:segment_new"),
         _form(rows=[("", "", "", ""), ("home_airport_code", "exact", "CDG", ""), ("age", "gte", "old", "")]),
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     conditions = response.context["conditions"]
     assert conditions.forms[2].errors["value"] == ["Enter a whole number."]
     assert not Segment.objects.exists()
