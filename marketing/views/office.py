@@ -71,9 +71,10 @@ class SegmentListView(StaffPermissionRequiredMixin, View):
 
 class _SegmentFormView(StaffPermissionRequiredMixin, View):
     def _render(
-        self, request: HttpRequest, form: SegmentForm, conditions: ConditionFormSet, segment: Segment | None
+        self, request: HttpRequest, form: SegmentForm, conditions: ConditionFormSet, segment: Segment | None, status: int = 200
     ) -> HttpResponse:
-        return render(request, "office/marketing/segment_form.html", {"form": form, "conditions": conditions, "segment": segment})
+        context = {"form": form, "conditions": conditions, "segment": segment}
+        return render(request, "office/marketing/segment_form.html", context, status=status)
 
     def _save(self, request: HttpRequest, segment: Segment | None) -> HttpResponse:
         form, conditions = _forms(request, segment)
