@@ -131,8 +131,16 @@ class SegmentDetailView(StaffPermissionRequiredMixin, View):
 
     def get(self, request: HttpRequest, segment_id: int) -> HttpResponse:
         segment = _segment_or_404(segment_id)
-        preview = services.segment_preview(rules=segment.rules, channel=segment.consent_channel)
-        context = {"segment": segment, "preview": preview, "rules_text": json.dumps(segment.rules, indent=2, ensure_ascii=False)}
+        try:
+            preview, problem = services.segment_preview(rules=segment.rules, channel=segment.consent_channel), ""
+        except ApplicationError as error:  # a static list or an attribute it names has gone since it was saved
+            preview, problem = services.Preview(count=0, sample=[]), error.message
+        context = {
+            "segment": segment,
+            "preview": preview,
+            "problem": problem,
+            "rules_text": json.dumps(segment.rules, indent=2, ensure_ascii=False),
+        }
         return render(request, "office/marketing/segment_detail.html", context)
 
 
@@ -142,8 +150,12 @@ class SegmentRecountView(StaffPermissionRequiredMixin, View):
     permission_required = CHANGE
 
     def post(self, request: HttpRequest, segment_id: int) -> HttpResponse:
-        services.segment_recount(segment=_segment_or_404(segment_id))
-        messages.success(request, _("Segment counted again."))
+        try:
+            services.segment_recount(segment=_segment_or_404(segment_id))
+        except ApplicationError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("Segment counted again."))
         return redirect("marketing_office:segment_list")
 
 

@@ -156,3 +156,13 @@ def test_recount_updates_the_figure_for_marketers_only(marketer_client, analyst,
     assert marketer_client.post(url).status_code == 302
     segment.refresh_from_db()
     assert segment.last_count == 1
+
+
+def test_a_segment_whose_list_is_gone_says_so_instead_of_failing(marketer_client):
+    customer = reachable()
+    static_list = services.static_list_import(name="L", content=f"{customer.customer_number}\n".encode())
+    segment = services.segment_create(name="From a list", rules={"all": [{"list": static_list.pk}]})
+    static_list.delete()
+    page = marketer_client.get(reverse("marketing_office:segment_detail", args=[segment.pk]))
+    assert page.status_code == 200 and "There is no such static list." in page.content.decode()
+    assert marketer_client.post(reverse("marketing_office:segment_recount", args=[segment.pk])).status_code == 302
