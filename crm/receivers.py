@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from django.db import models
+from django.db.models import ExpressionWrapper, F, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce, ExtractDay, ExtractMonth, NullIf, TruncDate
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm import registry
-from crm.models import ConsentEvent, Customer, CustomerAccess, CustomerMerge, Lead, OutboundEmail, TimelineEntry, User
+from crm.models import (
+    ConsentChannel,
+    ConsentEvent,
+    ConsentPurpose,
+    Customer,
+    CustomerAccess,
+    CustomerMerge,
+    Lead,
+    OutboundEmail,
+    TimelineEntry,
+    User,
+)
 
 PROFILE_EXPORT_FIELDS = (
     "customer_number", "title", "given_name", "family_name", "gender", "date_of_birth", "email", "phone",
@@ -147,3 +162,144 @@ registry.register_nav(
     registry.NavItem(PORTAL, _("Log in"), "portal:login", audience=registry.SIGNED_OUT, current=("login",), order=80),
     registry.NavItem(PORTAL, _("Register"), "portal:register", audience=registry.SIGNED_OUT, current=("register",), order=90),
 )
+
+
+# --- Customer attributes ----------------------------------------------------------------------
+# What crm itself knows about every customer, for segments, analytics and API filters.
+
+
+class _LazyChoices(Sequence):
+    """Choices built when read, so their labels come in the reader's language (and the country list
+    and the languages Django knows are not loaded at start-up)."""
+
+    def __init__(self, build: Callable[[], list[tuple[str, str]]]) -> None:
+        self._build = build
+
+    def __getitem__(self, index):  # noqa: ANN001, ANN204
+        return self._build()[index]
+
+    def __len__(self) -> int:
+        return len(self._build())
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._build())
+
+
+def _countries() -> list[tuple[str, str]]:
+    from django_countries import countries
+
+    return [(code, str(name)) for code, name in countries]
+
+
+def _languages() -> list[tuple[str, str]]:
+    from django.utils.translation import get_language_info
+
+    from crm.validation import known_language_codes
+
+    found = []
+    for code in sorted(known_language_codes()):
+        try:
+            found.append((code, str(get_language_info(code)["name_translated"])))
+        except KeyError:
+            found.append((code, code))
+    return found
+
+
+class _Age(models.Func):
+    """Whole years from the date of birth to ``today`` (NULL when the date of birth is unknown)."""
+
+    template = "CAST(EXTRACT(YEAR FROM AGE(%(expressions)s)) AS integer)"
+    output_field = models.IntegerField()
+
+
+def _home_airport() -> models.Expression:
+    return NullIf(F("home_airport"), Value(""), output_field=models.CharField())
+
+
+def _nationality() -> models.Expression:
+    return NullIf(F("nationality"), Value(""), output_field=models.CharField())
+
+
+def _language() -> models.Expression:
+    return NullIf(F("preferred_language"), Value(""), output_field=models.CharField())
+
+
+def _age() -> models.Expression:
+    return _Age(Value(timezone.localdate(), output_field=models.DateField()), F("date_of_birth"))
+
+
+def _birthday() -> models.Expression:
+    return ExpressionWrapper(F("date_of_birth"), output_field=models.DateField())
+
+
+def _birthday_month() -> models.Expression:
+    return ExtractMonth("date_of_birth")
+
+
+def _birthday_day() -> models.Expression:
+    return ExtractDay("date_of_birth")
+
+
+def _customer_since() -> models.Expression:
+    return TruncDate("created_at")
+
+
+def marketing_consent(channel: str) -> models.Expression:
+    """True when the customer's latest answer for ``channel`` + marketing is a grant (no answer: False)."""
+    latest = (
+        ConsentEvent.objects.filter(customer=OuterRef("pk"), channel=channel, purpose=ConsentPurpose.MARKETING)
+        .order_by("-recorded_at", "-id")
+        .values("granted")[:1]
+    )
+    return Coalesce(Subquery(latest, output_field=models.BooleanField()), Value(False))
+
+
+for _attribute in (
+    registry.CustomerAttribute(
+        key="home_airport_code", label=_("Home airport"), type=registry.TEXT, expression=_home_airport, app="crm",
+        description=_("IATA code of the airport the customer usually flies from (empty: unknown)."),
+    ),
+    registry.CustomerAttribute(
+        key="nationality_code", label=_("Nationality"), type=registry.CHOICE, expression=_nationality, app="crm",
+        choices=_LazyChoices(_countries),  # type: ignore[arg-type]
+        description=_("Country code of the customer's nationality (empty: unknown)."),
+    ),
+    registry.CustomerAttribute(
+        key="language", label=_("Preferred language"), type=registry.CHOICE, expression=_language, app="crm",
+        choices=_LazyChoices(_languages),  # type: ignore[arg-type]
+        description=_("The language the customer reads us in."),
+    ),
+    registry.CustomerAttribute(
+        key="age", label=_("Age"), type=registry.INTEGER, expression=_age, app="crm",
+        description=_("Age in whole years today (empty: date of birth unknown)."),
+    ),
+    registry.CustomerAttribute(
+        key="birthday", label=_("Date of birth"), type=registry.DATE, expression=_birthday, app="crm",
+        description=_("The customer's date of birth."),
+    ),
+    registry.CustomerAttribute(
+        key="birthday_month", label=_("Birthday month"), type=registry.INTEGER, expression=_birthday_month, app="crm",
+        description=_("Month of the customer's birthday, 1 to 12."),
+    ),
+    registry.CustomerAttribute(
+        key="birthday_day", label=_("Birthday day"), type=registry.INTEGER, expression=_birthday_day, app="crm",
+        description=_("Day of the month of the customer's birthday, 1 to 31."),
+    ),
+    registry.CustomerAttribute(
+        key="customer_since", label=_("Customer since"), type=registry.DATE, expression=_customer_since, app="crm",
+        description=_("Day the customer record was created."),
+    ),
+    *(
+        registry.CustomerAttribute(
+            key=f"{channel}_marketing_consent", label=label, type=registry.BOOLEAN,
+            expression=lambda channel=channel: marketing_consent(channel), app="crm",
+            description=_("The customer's latest answer allows marketing on this channel."),
+        )
+        for channel, label in (
+            (ConsentChannel.EMAIL, _("Marketing by e-mail allowed")),
+            (ConsentChannel.SMS, _("Marketing by SMS allowed")),
+            (ConsentChannel.PUSH, _("Marketing by push notification allowed")),
+        )
+    ),
+):  # fmt: skip
+    registry.register_attribute(_attribute)

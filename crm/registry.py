@@ -355,6 +355,13 @@ def register_attribute(attribute: CustomerAttribute) -> CustomerAttribute:
         raise ImproperlyConfigured(f"Customer attribute key {attribute.key!r} must be a Python identifier.")
     if attribute.key in _attributes:
         raise ImproperlyConfigured(f"A customer attribute {attribute.key!r} is already registered.")
+    from django.apps import apps
+
+    # ``annotate`` uses the key as the annotation's name, which may not be a field of Customer.
+    customer_fields = {f.name for f in apps.get_model("crm", "Customer")._meta.get_fields()}
+    customer_fields |= {f.attname for f in apps.get_model("crm", "Customer")._meta.concrete_fields}
+    if attribute.key in customer_fields:
+        raise ImproperlyConfigured(f"Customer attribute key {attribute.key!r} is the name of a Customer field; choose another.")
     _attributes[attribute.key] = attribute
     return attribute
 

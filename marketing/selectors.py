@@ -1,11 +1,11 @@
-"""marketing: selectors."""
+"""marketing: reads."""
 
 from __future__ import annotations
 
 from django.db.models import Count, Q, QuerySet
 
 from crm.errors import NotFound
-from marketing.models import Offer, PromoCode, PromoCodeStatus
+from marketing.models import Offer, PromoCode, PromoCodeStatus, Segment, StaticList
 
 # --- Offers and promo codes -----------------------------------------------------------------------
 
@@ -31,3 +31,18 @@ def offer_get(*, offer_id: int) -> Offer:
 
 def offer_codes(*, offer: Offer) -> QuerySet[PromoCode]:
     return PromoCode.objects.filter(offer=offer).select_related("customer").order_by("pk")
+
+
+def segments() -> QuerySet[Segment]:
+    return Segment.objects.select_related("created_by").order_by("name", "id")
+
+
+def segment_get(*, segment_id: int) -> Segment:
+    try:
+        return segments().get(pk=segment_id)
+    except Segment.DoesNotExist:
+        raise NotFound("No such segment.") from None
+
+
+def static_lists() -> QuerySet[StaticList]:
+    return StaticList.objects.select_related("created_by").order_by("name", "id")

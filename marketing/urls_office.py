@@ -1,6 +1,6 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-from marketing.views import offers
+from marketing.views import offers, office
 
 app_name = "marketing_office"
 urlpatterns: list = [
@@ -9,4 +9,12 @@ urlpatterns: list = [
     path("offers/<int:offer_id>/", offers.OfferDetailView.as_view(), name="offer"),
     path("offers/<int:offer_id>/codes/", offers.OfferIssueCodesView.as_view(), name="offer_codes_issue"),
     path("offers/<int:offer_id>/codes.csv", offers.OfferCodesCsvView.as_view(), name="offer_codes_csv"),
+    path("segments/", office.SegmentListView.as_view(), name="segment_list"),
+    path("segments/new/", office.SegmentCreateView.as_view(), name="segment_new"),
+    path("segments/preview/", office.SegmentPreviewView.as_view(), name="segment_preview"),
+    path("segments/<int:segment_id>/", office.SegmentDetailView.as_view(), name="segment_detail"),
+    path("segments/<int:segment_id>/edit/", office.SegmentEditView.as_view(), name="segment_edit"),
+    path("segments/<int:segment_id>/recount/", office.SegmentRecountView.as_view(), name="segment_recount"),
+    path("lists/", office.StaticListListView.as_view(), name="static_list_list"),
+    path("lists/upload/", office.StaticListUploadView.as_view(), name="static_list_upload"),
 ]

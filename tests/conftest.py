@@ -26,6 +26,8 @@ ROLE_MIGRATIONS = (
     ("reservations", "reservations.migrations.0004_passenger_name_search"),
     ("loyalty", "loyalty.migrations.0002_programme_tiers_roles"),
     ("loyalty", "loyalty.migrations.0005_partners_fraud_liability"),
+    ("marketing", "marketing.migrations.0002_offer_roles"),
+    ("marketing", "marketing.migrations.0004_segment_roles"),
 )
 
 

@@ -3,7 +3,9 @@
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-MARKETER = ["view_offer", "add_offer", "change_offer", "view_promocode", "add_promocode", "change_promocode"]
+MARKETER = [
+    f"marketing.{action}_{model}" for model in ("offer", "promocode") for action in ("view", "add", "change")
+]
 ROLES = {
     "Marketer": MARKETER,
     "Administrator": MARKETER,
@@ -17,11 +19,10 @@ def seed(apps, schema_editor):
     app_config.models_module = None
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
-    for name, codenames in ROLES.items():
+    for name, codes in ROLES.items():
         group, _ = Group.objects.get_or_create(name=name)
-        group.permissions.add(
-            *Permission.objects.filter(content_type__app_label="marketing", codename__in=codenames)
-        )
+        codenames = [code.split(".")[1] for code in codes]
+        group.permissions.add(*Permission.objects.filter(content_type__app_label="marketing", codename__in=codenames))
 
 
 def unseed(apps, schema_editor):

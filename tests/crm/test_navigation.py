@@ -24,11 +24,15 @@ OFFICE_BY_ROLE = {
         "/office/customers/", "/office/reservations/bookings/", "/office/reservations/flights/", "/office/reservations/disruptions/", "/office/loyalty/members/", "/office/leads/",
         "/office/loyalty/partners/", "/office/loyalty/liability/", "/office/loyalty/approvals/", "/office/loyalty/fraud/", "/office/duplicates/", "/office/audit/",
     ],
-    MARKETER: ["/office/customers/", "/office/reservations/flights/", "/office/loyalty/members/", "/office/leads/"],
-    ANALYST: ["/office/customers/", "/office/reservations/flights/", "/office/loyalty/members/", "/office/leads/", "/office/loyalty/partners/", "/office/loyalty/liability/"],
+    MARKETER: ["/office/customers/", "/office/reservations/flights/", "/office/loyalty/members/", "/office/leads/", "/office/marketing/segments/"],
+    ANALYST: [
+        "/office/customers/", "/office/reservations/flights/", "/office/loyalty/members/", "/office/leads/", "/office/loyalty/partners/", "/office/loyalty/liability/",
+        "/office/marketing/segments/",
+    ],
     ADMINISTRATOR: [
         "/office/customers/", "/office/reservations/bookings/", "/office/reservations/flights/", "/office/reservations/disruptions/", "/office/loyalty/members/", "/office/leads/",
         "/office/loyalty/partners/", "/office/loyalty/liability/", "/office/loyalty/approvals/", "/office/loyalty/fraud/", "/office/duplicates/", "/office/audit/",
+        "/office/marketing/segments/",
     ],
 }  # fmt: skip
 PORTAL_SIGNED_OUT = ["/flights/", "/check-in/", "/flight-status/", "/accounts/login/", "/accounts/register/"]

@@ -247,8 +247,17 @@ PAGES: list[Page] = [
     Page("loyalty_office:member_list", AGENT, variant="latest"),
     Page("loyalty_office:member_list", AGENT, query=lambda w: {"q": "Lovelace"}, variant="name"),
     Page("loyalty_office:member", AGENT, kwargs=lambda w: {"number": w.customer.membership.number}),
+    # --- Office: marketing
+    Page("marketing_office:segment_list", MARKETER),
+    Page("marketing_office:segment_new", MARKETER),
+    Page("marketing_office:segment_detail", MARKETER, kwargs=lambda w: {"segment_id": w.segment.pk}),
+    Page("marketing_office:segment_edit", MARKETER, kwargs=lambda w: {"segment_id": w.segment.pk}),
+    Page("marketing_office:static_list_list", MARKETER),
+    Page("marketing_office:static_list_upload", MARKETER),
     # --- API
     Page("api-root", f"api:{PASSENGER}"),
+    Page("marketing-segment-list", f"api:{MARKETER}"),
+    Page("marketing-segment-detail", f"api:{MARKETER}", kwargs=lambda w: {"pk": w.segment.pk}),
     Page("customer-list", f"api:{SUPERVISOR}", variant="all"),
     Page("customer-list", f"api:{SUPERVISOR}", query=lambda w: {"search": "Lovelace"}, variant="search"),
     Page("customer-detail", f"api:{SUPERVISOR}", kwargs=_customer),

@@ -18,6 +18,7 @@ from django.utils import timezone
 from crm import services as crm_services
 from crm.models import (
     ConsentChannel,
+    ConsentEvent,
     ConsentPurpose,
     ConsentSource,
     Customer,
@@ -31,6 +32,8 @@ from crm.models import (
 from crm.permissions import AGENT, MARKETER, PASSENGER, SUPERVISOR
 from loyalty import services as loyalty_services
 from loyalty.models import Member
+from marketing import services as marketing_services
+from marketing.models import Segment
 from reservations import services
 from reservations.models import (
     Booking,
@@ -93,6 +96,7 @@ class World:
     duplicates: tuple[Customer, Customer]
     tokens: dict[str, str] = field(default_factory=dict)
     member: Member | None = None  # the passenger's membership: head of a household, with adjustments waiting
+    segment: Segment | None = None  # rules over attributes of crm, reservations and loyalty, with a static list
 
 
 def build(size: str) -> World:
@@ -143,6 +147,7 @@ def build(size: str) -> World:
     _membership(customer, staff, rows)
     _loyalty(customer, rows)
     _offers(customer, rows)
+    segment = _marketing(customer, staff, rows)
 
     world = World(
         size=size,
@@ -161,6 +166,7 @@ def build(size: str) -> World:
         lead=lead,
         duplicates=duplicates,
         member=member,
+        segment=segment,
     )
     from rest_framework.authtoken.models import Token
 
@@ -464,3 +470,37 @@ def _offers(customer: Customer, rows: int) -> None:
         )  # fmt: skip
         marketing_services.promo_codes_issue(offer=offer, count=rows)
         marketing_services.promo_codes_issue(offer=offer, customers=[customer])
+
+
+# --- Marketing ---------------------------------------------------------------------------------
+
+
+def _marketing(customer: Customer, staff: dict[str, User], rows: int) -> Segment:
+    """``rows`` static lists and segments; the last segment uses attributes of every app and a list."""
+    for other in [customer, *Customer.objects.exclude(pk=customer.pk).order_by("pk")[: rows * 2]]:
+        ConsentEvent.objects.create(
+            customer=other, channel=ConsentChannel.EMAIL, purpose=ConsentPurpose.MARKETING, granted=True,
+            source=ConsentSource.PORTAL,
+        )  # fmt: skip
+    numbers = "\n".join(Customer.objects.order_by("pk").values_list("customer_number", flat=True)[: rows + 1])
+    lists = [
+        marketing_services.static_list_import(name=f"List {n}", content=numbers.encode(), by=staff["marketer"])
+        for n in range(rows)
+    ]
+    segment = None
+    for n in range(rows):
+        segment = marketing_services.segment_create(
+            name=f"Segment {n}",
+            rules={
+                "any": [
+                    {"all": [
+                        {"attribute": "home_airport_code", "lookup": "exact", "value": "LHR"},
+                        {"attribute": "flights_in_last_months", "lookup": "gte", "value": 0, "params": {"months": 12}},
+                    ]},
+                    {"attribute": "tier", "lookup": "in", "value": ["blue", "gold"]},
+                    {"list": lists[-1].pk},
+                ]
+            },
+            by=staff["marketer"],
+        )  # fmt: skip
+    return segment

@@ -19,7 +19,7 @@ from crm.api import StrictInputSerializer
 from crm.api_support import ErrorResponseSerializer, StaffPermission, StandardPagination
 from crm.models import Cabin, Customer
 from marketing import selectors, services
-from marketing.models import Offer, OfferKind, PromoCode
+from marketing.models import ISSUE_MAX, Offer, OfferKind, PromoCode
 
 # --- Offers and promo codes -----------------------------------------------------------------------
 
@@ -69,11 +69,9 @@ class MarketingOfferInputSerializer(StrictInputSerializer):
 
 
 class PromoCodesIssueSerializer(StrictInputSerializer):
-    count = serializers.IntegerField(
-        required=False, min_value=1, max_value=services.ISSUE_MAX, help_text="Codes for anyone who has them."
-    )
+    count = serializers.IntegerField(required=False, min_value=1, max_value=ISSUE_MAX, help_text="Codes for anyone who has them.")
     customer_numbers = serializers.ListField(
-        child=serializers.CharField(max_length=20), required=False, max_length=services.ISSUE_MAX,
+        child=serializers.CharField(max_length=20), required=False, max_length=ISSUE_MAX,
         help_text="One code per customer; a customer who already has one gets the same code back.",
     )  # fmt: skip
 

@@ -1,4 +1,4 @@
-"""marketing: services."""
+"""Offers and promo codes: creating offers, issuing one code per recipient, merging codes with customers."""
 
 from __future__ import annotations
 

@@ -1,0 +1,7 @@
+"""Marketing API, registered on the shared /api/v1/ router; one module per sub-domain."""
+
+
+def register(router) -> list:  # noqa: ANN001
+    from marketing.api import offers, segments
+
+    return [*segments.register(router), *offers.register(router)]
