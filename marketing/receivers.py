@@ -82,6 +82,6 @@ registry.register(
 registry.register_nav(
     registry.NavItem(
         registry.OFFICE, gettext_lazy("Segments"), "marketing_office:segment_list", ("marketing.view_segment",),
-        current=("segment_list", "segment_new", "segment_detail", "segment_edit"), order=80,
+        current=("segment_list", "segment_new", "segment_detail", "segment_edit"), order=61,
     ),
 )  # fmt: skip

@@ -24,15 +24,18 @@ OFFICE_BY_ROLE = {
         "/office/customers/", "/office/reservations/bookings/", "/office/reservations/flights/", "/office/reservations/disruptions/", "/office/loyalty/members/", "/office/leads/",
         "/office/loyalty/partners/", "/office/loyalty/liability/", "/office/loyalty/approvals/", "/office/loyalty/fraud/", "/office/duplicates/", "/office/audit/",
     ],
-    MARKETER: ["/office/customers/", "/office/reservations/flights/", "/office/loyalty/members/", "/office/leads/", "/office/marketing/segments/"],
+    MARKETER: [
+        "/office/customers/", "/office/reservations/flights/", "/office/loyalty/members/", "/office/leads/", "/office/marketing/segments/",
+        "/office/marketing/offers/",
+    ],
     ANALYST: [
         "/office/customers/", "/office/reservations/flights/", "/office/loyalty/members/", "/office/leads/", "/office/loyalty/partners/", "/office/loyalty/liability/",
         "/office/marketing/segments/",
     ],
     ADMINISTRATOR: [
         "/office/customers/", "/office/reservations/bookings/", "/office/reservations/flights/", "/office/reservations/disruptions/", "/office/loyalty/members/", "/office/leads/",
-        "/office/loyalty/partners/", "/office/loyalty/liability/", "/office/loyalty/approvals/", "/office/loyalty/fraud/", "/office/duplicates/", "/office/audit/",
-        "/office/marketing/segments/",
+        "/office/loyalty/partners/", "/office/loyalty/liability/", "/office/loyalty/approvals/", "/office/loyalty/fraud/", "/office/duplicates/",
+        "/office/marketing/segments/", "/office/marketing/offers/", "/office/audit/",
     ],
 }  # fmt: skip
 PORTAL_SIGNED_OUT = ["/flights/", "/check-in/", "/flight-status/", "/accounts/login/", "/accounts/register/"]
