@@ -55,7 +55,7 @@ run: install
 	@echo "  health             http://localhost:$(PORT)/healthz"
 	@echo "Demo logins, all with the password airline-demo:"
 	@echo "  office: agent, supervisor, marketer, analyst, admin    portal: passenger@example.com"
-	@echo "Web server, Celery worker (queues default, campaigns) and Celery beat start now; Ctrl-C stops all three."
+	@echo "Web server, Celery workers (queue default; queue campaigns) and Celery beat start now; Ctrl-C stops them all."
 	@echo
 	@DEBUG=true PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --procfile Procfile --port $(PORT)
 

@@ -184,3 +184,125 @@ class PromoCode(models.Model):
 
 
 # --- end of offers --------------------------------------------------------------------------------
+
+
+# --- Campaigns and deliveries ---------------------------------------------------------------------
+
+
+class CampaignKind(models.TextChoices):
+    ONE_OFF = "one_off", _("One-off")
+    BIRTHDAY = "birthday", _("Birthday")
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SCHEDULED = "scheduled", _("Scheduled")
+    RUNNING = "running", _("Running")
+    PAUSED = "paused", _("Paused")
+    COMPLETED = "completed", _("Completed")
+
+
+class Campaign(models.Model):
+    """A message to a segment. Subject and bodies are stored templates, rendered per recipient at send time."""
+
+    name = models.CharField(_("name"), max_length=120)
+    segment = models.ForeignKey(Segment, on_delete=models.PROTECT, related_name="campaigns")
+    channel = models.CharField(_("channel"), max_length=10, choices=[MarketingChannel.choices[0]], default=MarketingChannel.EMAIL)
+    kind = models.CharField(_("kind"), max_length=10, choices=CampaignKind.choices, default=CampaignKind.ONE_OFF)
+    status = models.CharField(_("status"), max_length=10, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
+    subject_en = models.CharField(_("subject (English)"), max_length=200)
+    text_en = models.TextField(_("text (English)"))
+    html_en = models.TextField(_("HTML (English)"), blank=True)
+    subject_zh = models.CharField(_("subject (Chinese)"), max_length=200, blank=True)
+    text_zh = models.TextField(_("text (Chinese)"), blank=True)
+    html_zh = models.TextField(_("HTML (Chinese)"), blank=True)
+    offer = models.ForeignKey(Offer, on_delete=models.PROTECT, null=True, blank=True, related_name="campaigns")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CampaignRun(models.Model):
+    """One occurrence of a campaign (the day a birthday campaign runs for, the day a one-off went out)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="runs")
+    occurrence = models.DateField(_("occurrence"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("campaign run")
+        verbose_name_plural = _("campaign runs")
+        constraints = [models.UniqueConstraint(fields=["campaign", "occurrence"], name="campaign_run_once_per_occurrence")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign} {self.occurrence}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SENT = "sent", _("Sent")
+    SKIPPED = "skipped", _("Skipped")
+
+
+class SkipReason(models.TextChoices):
+    NO_CONSENT = "no_consent", _("No marketing consent at send time")
+    FREQUENCY_CAP = "frequency_cap", _("Frequency cap reached")
+    SUPPRESSED = "suppressed", _("Address suppressed")
+    NO_EMAIL = "no_email", _("No e-mail address")
+    RENDER_ERROR = "render_error", _("The message could not be rendered")
+
+
+class Delivery(models.Model):
+    """One recipient of one run; sent at most once, with the consent it relied on kept as proof."""
+
+    run = models.ForeignKey(CampaignRun, on_delete=models.CASCADE, related_name="deliveries")
+    customer = models.ForeignKey("crm.Customer", on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(_("status"), max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    skip_reason = models.CharField(_("skipped because"), max_length=20, choices=SkipReason.choices, blank=True)
+    consent_event = models.ForeignKey("crm.ConsentEvent", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    promo_code = models.ForeignKey(PromoCode, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    message_id = models.CharField(_("message id"), max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        constraints = [models.UniqueConstraint(fields=["run", "customer"], name="delivery_once_per_run_and_customer")]
+        indexes = [
+            models.Index(fields=["customer", "sent_at"], name="delivery_customer_sent"),
+            models.Index(fields=["status", "created_at"], name="delivery_status_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}/{self.customer_id}"
+
+
+class SuppressionReason(models.TextChoices):
+    UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+    BOUNCED = "bounced", _("Bounced")
+
+
+class Suppression(models.Model):
+    """An address no campaign writes to again, whatever the consent records say."""
+
+    email = models.EmailField(_("e-mail"), unique=True)
+    reason = models.CharField(_("reason"), max_length=20, choices=SuppressionReason.choices)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("suppression")
+        verbose_name_plural = _("suppressions")
+
+    def __str__(self) -> str:
+        return self.email
+
+
+# --- end of campaigns -----------------------------------------------------------------------------

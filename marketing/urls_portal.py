@@ -1,4 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from marketing.views import portal
 
 app_name = "marketing_portal"
-urlpatterns: list = []
+urlpatterns: list = [
+    path("unsubscribe/<str:token>/", portal.unsubscribe, name="unsubscribe"),
+]

@@ -1,5 +1,18 @@
 """marketing services; one module per sub-domain, public names re-exported here."""
 
+from marketing.services.campaigns import (
+    birthday_campaigns_run,
+    campaign_content_check,
+    campaign_create,
+    campaign_fan_out,
+    campaign_recipients,
+    campaign_run_start,
+    deliveries_sweep,
+    delivery_send,
+    unsubscribe,
+    unsubscribe_token,
+    unsubscribe_token_read,
+)
 from marketing.services.lists import (
     ImportRejected,
     RowError,
@@ -26,6 +39,14 @@ __all__ = [
     "ImportRejected",
     "Preview",
     "RowError",
+    "birthday_campaigns_run",
+    "campaign_content_check",
+    "campaign_create",
+    "campaign_fan_out",
+    "campaign_recipients",
+    "campaign_run_start",
+    "deliveries_sweep",
+    "delivery_send",
     "offer_create",
     "promo_code_new",
     "promo_codes_export",
@@ -38,4 +59,7 @@ __all__ = [
     "segment_recount",
     "segment_update",
     "static_list_import",
+    "unsubscribe",
+    "unsubscribe_token",
+    "unsubscribe_token_read",
 ]
