@@ -1,0 +1,79 @@
+"""A birthday campaign through a real Celery worker (campaigns queue), a real Redis broker and a real SMTP server.
+
+The worker and the SMTP server are tests/crm/test_worker.py's: a `celery -A crm worker` subprocess against
+the test database, on a Redis database of this pytest process's own.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+
+import pytest
+from django.utils import timezone
+
+from marketing.models import Delivery, PromoCode
+from tests.crm import test_worker as real_worker
+from tests.crm.factories import CustomerFactory
+from tests.marketing.campaign_support import campaign
+from tests.marketing.offers_support import offer
+from tests.marketing.support import consent, reachable
+
+# The worker's fixtures, shared with crm's worker tests.
+celery_worker_process = real_worker.celery_worker_process
+isolated_broker = real_worker.isolated_broker
+live_celery = real_worker.live_celery
+smtp_server = real_worker.smtp_server
+
+pytestmark = [pytest.mark.worker, pytest.mark.timeout(240)]
+
+
+def _wait(found, timeout: float = 60):  # noqa: ANN001, ANN202
+    deadline = time.monotonic() + timeout
+    while True:
+        value = found()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.25)
+
+
+def test_a_birthday_campaign_reaches_each_consenting_customer_once_with_their_own_code(live_celery):
+    # Given three consenting customers born today (1992 is a leap year: any day exists in it),
+    # one born today who refused marketing, and one consenting customer born on another day
+    inbox = live_celery
+    today = timezone.localdate()
+    birthday = date(1992, today.month, today.day)
+    other_day = date(1992, 1, 2) if (today.month, today.day) != (1, 2) else date(1992, 1, 3)
+    wanted = [reachable(email=f"birthday{n}@example.com", date_of_birth=birthday) for n in range(3)]
+    refused = CustomerFactory(email="refused@example.com", date_of_birth=birthday)
+    consent(refused, granted=False)
+    reachable(email="other-day@example.com", date_of_birth=other_day)
+    c = campaign(kind="birthday", offer=offer(), subject_en="Happy birthday {{ name }}")
+
+    # When the daily task runs on the worker
+    from marketing.tasks import birthday_campaigns_run
+
+    assert birthday_campaigns_run.apply_async().get(timeout=60) == 1
+
+    # Then exactly the three consenting customers born today receive one e-mail each, with their own code
+    messages = inbox.wait_for(3, timeout=60)
+    assert sorted(str(m["To"]) for m in messages) == sorted(c_.email for c_ in wanted)
+    sent = _wait(lambda: Delivery.objects.filter(run__campaign=c, status="sent").count() == 3)
+    assert sent
+    codes = {c_.email: PromoCode.objects.get(offer=c.offer, customer=c_).code for c_ in wanted}
+    assert len(set(codes.values())) == 3
+    for message in messages:
+        assert codes[str(message["To"])] in message.get_body(preferencelist=("plain",)).get_content()
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert not Delivery.objects.filter(customer=refused).exists()
+
+    # When the daily task runs again (beat fired twice, or a redeploy), and the sweep runs too
+    from marketing.tasks import deliveries_sweep
+
+    assert birthday_campaigns_run.apply_async().get(timeout=60) == 1
+    deliveries_sweep.apply_async().get(timeout=60)
+    time.sleep(3)
+
+    # Then nothing more was sent
+    assert len(inbox.messages) == 3
+    assert Delivery.objects.filter(run__campaign=c).count() == 3
