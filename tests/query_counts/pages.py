@@ -93,6 +93,12 @@ def _verify_link(w: World) -> dict[str, Any]:
     return {"uidb64": _uid(w.unverified), "token": email_verification_token.make_token(w.unverified)}
 
 
+def _unsubscribe_link(w: World) -> dict[str, Any]:
+    from marketing.services import unsubscribe_token
+
+    return {"token": unsubscribe_token(customer_id=w.customer.pk, email=w.customer.email or "x@example.com")}
+
+
 def _open_reset_link(client: Client, w: World) -> None:
     """The e-mailed link puts its token in the session and redirects to the form measured here."""
     user = type(w.passenger).objects.get(pk=w.passenger.pk)  # as stored: the token covers its last login
@@ -247,6 +253,8 @@ PAGES: list[Page] = [
     Page("loyalty_office:member_list", AGENT, variant="latest"),
     Page("loyalty_office:member_list", AGENT, query=lambda w: {"q": "Lovelace"}, variant="name"),
     Page("loyalty_office:member", AGENT, kwargs=lambda w: {"number": w.customer.membership.number}),
+    # --- Portal: marketing
+    Page("marketing_portal:unsubscribe", ANONYMOUS, kwargs=_unsubscribe_link),
     # --- Office: marketing
     Page("marketing_office:segment_list", MARKETER),
     Page("marketing_office:segment_new", MARKETER),
