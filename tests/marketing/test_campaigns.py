@@ -215,3 +215,44 @@ def test_a_template_error_is_refused_at_save_and_skipped_at_send(django_capture_
 def test_a_draft_campaign_cannot_run():
     with pytest.raises(ApplicationError):
         services.campaign_run_start(campaign=campaign(status="draft"), occurrence=TODAY)
+
+
+class FailingOnceBackend:
+    """An SMTP server that drops the first conversation (as a worker killed mid-send would)."""
+
+    failed = False
+
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        from django.core.mail.backends.locmem import EmailBackend
+
+        self._inner = EmailBackend(*args, **kwargs)
+
+    def send_messages(self, messages):  # noqa: ANN001, ANN201
+        if not FailingOnceBackend.failed:
+            FailingOnceBackend.failed = True
+            raise ConnectionResetError("connection lost")
+        return self._inner.send_messages(messages)
+
+
+def test_a_send_cut_short_stays_pending_and_the_sweep_sends_it_once(settings, django_capture_on_commit_callbacks):
+    # Given a delivery whose first SMTP conversation was cut short
+    settings.EMAIL_BACKEND = f"{__name__}.FailingOnceBackend"
+    FailingOnceBackend.failed = False
+    reachable()
+    with django_capture_on_commit_callbacks(execute=False):
+        run = services.campaign_run_start(campaign=campaign(), occurrence=TODAY)
+    delivery = Delivery.objects.get(run=run)
+    with pytest.raises(ConnectionResetError):
+        services.delivery_send(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    assert (delivery.status, mail.outbox) == ("pending", [])
+
+    # When the sweep finds it (its task lost) and runs it again, twice
+    Delivery.objects.filter(pk=delivery.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    assert services.deliveries_sweep() == 1
+    services.deliveries_sweep()
+
+    # Then it was sent exactly once and the sweep has nothing left to do
+    delivery.refresh_from_db()
+    assert (delivery.status, len(mail.outbox)) == ("sent", 1)
+    assert services.deliveries_sweep() == 0
