@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import contextlib
+import logging
 from collections.abc import Iterator
 from datetime import date, timedelta
 from email.utils import make_msgid
@@ -45,6 +46,8 @@ from marketing.models import (
 from marketing.services.offers import promo_codes_issue
 from marketing.services.segments import segment_compile
 
+logger = logging.getLogger(__name__)
+
 # How many deliveries one fan-out task queues.
 FAN_OUT_CHUNK = 500
 # The first key of the advisory locks: one send of a delivery at a time; one send per customer at a time.
@@ -53,9 +56,29 @@ CUSTOMER_SEND_LOCK = 7203
 UNSUBSCRIBE_SALT = "marketing.unsubscribe"
 CONTENT_FIELDS = ("subject_en", "text_en", "html_en", "subject_zh", "text_zh", "html_zh")
 
-# A template engine that knows no files and no tag libraries: a campaign's text can use variables,
-# filters and the built-in tags, and nothing else (no {% include %}, no {% load %}).
-_ENGINE = Engine(dirs=[], app_dirs=False, loaders=[], libraries={}, string_if_invalid="")
+# Tags a campaign's text may not use: they read files, other libraries, URLs or the server's state.
+_REFUSED_TAGS = {"debug", "load", "url", "csrf_token", "lorem"}
+
+
+class _SandboxEngine(Engine):
+    """Built-in filters only; the built-in tags are added below without the refused ones."""
+
+    default_builtins = ["django.template.defaultfilters"]
+
+
+def _sandbox() -> Engine:
+    """A template engine that knows no files and no tag libraries: variables, filters and the plain
+    built-in tags (if, for, with, ...), and nothing else (no {% include %}, {% extends %}, {% load %}, {% debug %})."""
+    from django.template import Library, defaulttags
+
+    tags = Library()
+    tags.tags.update({name: tag for name, tag in defaulttags.register.tags.items() if name not in _REFUSED_TAGS})
+    engine = _SandboxEngine(dirs=[], app_dirs=False, loaders=[], libraries={}, string_if_invalid="")
+    engine.template_builtins.append(tags)
+    return engine
+
+
+_ENGINE = _sandbox()
 
 
 def campaign_content_check(*, fields: dict[str, str]) -> None:
@@ -180,7 +203,14 @@ def birthday_campaigns_run(*, today: date | None = None) -> list[CampaignRun]:
     campaigns = Campaign.objects.select_related("segment").filter(
         kind=CampaignKind.BIRTHDAY, status__in=[CampaignStatus.SCHEDULED, CampaignStatus.RUNNING]
     )
-    return [campaign_run_start(campaign=campaign, occurrence=today) for campaign in campaigns]
+    runs = []
+    for campaign in campaigns:
+        try:
+            runs.append(campaign_run_start(campaign=campaign, occurrence=today))
+        except ApplicationError:
+            # One campaign whose segment no longer compiles (its static list deleted) must not stop the others.
+            logger.exception("birthday campaign %s could not start", campaign.pk)
+    return runs
 
 
 def deliveries_sweep(*, older_than_minutes: int = 15) -> int:
