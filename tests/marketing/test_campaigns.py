@@ -259,3 +259,20 @@ def test_a_send_cut_short_stays_pending_and_the_sweep_sends_it_once(settings, dj
     delivery.refresh_from_db()
     assert (delivery.status, len(mail.outbox)) == ("sent", 1)
     assert services.deliveries_sweep() == 0
+
+
+def test_the_daily_birthday_task_starts_only_scheduled_birthday_campaigns(django_capture_on_commit_callbacks):
+    # Given a customer born on the day, a scheduled and a paused birthday campaign, and a one-off one
+    reachable(date_of_birth=date(1980, TODAY.month, TODAY.day))
+    seg = segment()
+    scheduled = campaign(kind="birthday", segment=seg, name="Birthday")
+    campaign(kind="birthday", segment=seg, name="Paused", status="paused")
+    campaign(segment=seg, name="One-off")
+    # When the daily task runs, twice
+    with django_capture_on_commit_callbacks(execute=True):
+        runs = services.birthday_campaigns_run(today=TODAY)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.birthday_campaigns_run(today=TODAY)
+    # Then only the scheduled birthday campaign ran, and she got one e-mail
+    assert [r.campaign_id for r in runs] == [scheduled.pk]
+    assert len(mail.outbox) == 1 and mail.outbox[0].subject.startswith("Hello")
