@@ -85,3 +85,18 @@ registry.register_nav(
         current=("segment_list", "segment_new", "segment_detail", "segment_edit"), order=61,
     ),
 )  # fmt: skip
+
+
+def _merge_deliveries(survivor, loser) -> dict[str, int]:  # noqa: ANN001
+    from marketing import services
+
+    return services.deliveries_merge(survivor=survivor, loser=loser)
+
+
+def _export_deliveries(customer) -> dict:  # noqa: ANN001
+    from marketing import services
+
+    return {"campaign_deliveries": services.deliveries_export(customer=customer)}
+
+
+registry.register(registry.CustomerExtension(label="deliveries", exporter=_export_deliveries, merger=_merge_deliveries, order=90))

@@ -371,3 +371,32 @@ def delivery_send(*, delivery_id: int) -> Delivery | None:
             )
         delivery.refresh_from_db()
     return delivery
+
+
+# --- The customer record: a merge moves the deliveries, an export lists them ---
+
+
+def deliveries_merge(*, survivor: Customer, loser: Customer) -> dict[str, int]:
+    """The duplicate's deliveries move to the survivor (their proof of consent and the frequency cap go with them).
+
+    Where both were in the same run, one row stays: the sent one if either was sent, else the survivor's.
+    """
+    shared = Delivery.objects.filter(customer=loser, run_id__in=Delivery.objects.filter(customer=survivor).values("run_id"))
+    sent_by_loser = shared.filter(status=DeliveryStatus.SENT).values("run_id")
+    Delivery.objects.filter(customer=survivor, run_id__in=sent_by_loser).exclude(status=DeliveryStatus.SENT).delete()
+    Delivery.objects.filter(customer=loser, run_id__in=Delivery.objects.filter(customer=survivor).values("run_id")).delete()
+    return {"deliveries": Delivery.objects.filter(customer=loser).update(customer=survivor)}
+
+
+def deliveries_export(*, customer: Customer) -> list[dict[str, Any]]:
+    rows = Delivery.objects.filter(customer=customer).select_related("run__campaign").order_by("run__occurrence", "pk")
+    return [
+        {
+            "campaign": d.run.campaign.name,
+            "occurrence": d.run.occurrence.isoformat(),
+            "status": d.status,
+            "skip_reason": d.skip_reason,
+            "sent_at": d.sent_at.isoformat() if d.sent_at else None,
+        }
+        for d in rows
+    ]

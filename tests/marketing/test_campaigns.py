@@ -276,3 +276,25 @@ def test_the_daily_birthday_task_starts_only_scheduled_birthday_campaigns(django
     # Then only the scheduled birthday campaign ran, and she got one e-mail
     assert [r.campaign_id for r in runs] == [scheduled.pk]
     assert len(mail.outbox) == 1 and mail.outbox[0].subject.startswith("Hello")
+
+
+def test_a_merge_moves_the_deliveries_keeping_one_per_run(django_capture_on_commit_callbacks):
+    # Given two records of one person, both in one run (the duplicate's sent), the duplicate alone in another
+    from crm import registry
+
+    survivor, loser = reachable(), reachable()
+    with django_capture_on_commit_callbacks(execute=True):
+        both = services.campaign_run_start(campaign=campaign(), occurrence=TODAY)
+    Delivery.objects.filter(run=both, customer=survivor).update(status="pending")
+    with django_capture_on_commit_callbacks(execute=False):
+        other = services.campaign_run_start(campaign=campaign(), occurrence=TODAY)
+    Delivery.objects.filter(run=other, customer=survivor).delete()
+
+    # When they are merged
+    moved = registry.merge(survivor, loser)
+
+    # Then the survivor has one delivery per run, the sent one kept, and nothing points at the duplicate
+    assert moved["deliveries"] == {"deliveries": 2}
+    rows = {(d.run_id, d.status) for d in Delivery.objects.filter(customer=survivor)}
+    assert rows == {(both.pk, "sent"), (other.pk, "pending")}
+    assert services.deliveries_export(customer=survivor)[0]["status"] in {"sent", "pending"}
