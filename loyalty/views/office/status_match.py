@@ -100,36 +100,37 @@ class StatusMatchQueueView(StaffPermissionRequiredMixin, View):
 
 
 class _DecideView(StaffPermissionRequiredMixin, View):
+    """Approve or reject one request (POST from a queue), then back to the page it came from."""
+
     permission_required = DECIDE
     http_method_names = ["post"]
-    done_message = ""
-
-    def decide(self, match: StatusMatch, request: HttpRequest) -> StatusMatch:
-        raise NotImplementedError
+    decision = "approve"
+    DECISIONS = {
+        "approve": (
+            services.status_match_approve,
+            gettext_lazy("Approved: member %(number)s is now %(tier)s (or already higher)."),
+        ),
+        "reject": (services.status_match_reject, gettext_lazy("Rejected: the request for member %(number)s was closed.")),
+    }
 
     def post(self, request: HttpRequest, status_match_id: int) -> HttpResponse:
         match = _match_or_404(status_match_id)
         record_access(request, match.member.customer)
+        decide, done_message = self.DECISIONS[self.decision]
         try:
-            self.decide(match, request)
+            decide(status_match=match, by=request.user)
         except ApplicationError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, self.done_message % {"number": match.member.number, "tier": match.tier.name})
+            messages.success(request, done_message % {"number": match.member.number, "tier": match.tier.name})
         # Decided from the approvals page, back there; from the status-match queue, back to it.
         back = "approvals" if request.POST.get("back") == "approvals" else "status_match_queue"
         return redirect(reverse(f"loyalty_office:{back}"))
 
 
 class StatusMatchApproveView(_DecideView):
-    done_message = gettext_lazy("Approved: member %(number)s is now %(tier)s (or already higher).")
-
-    def decide(self, match: StatusMatch, request: HttpRequest) -> StatusMatch:
-        return services.status_match_approve(status_match=match, by=request.user)
+    decision = "approve"
 
 
 class StatusMatchRejectView(_DecideView):
-    done_message = gettext_lazy("Rejected: the request for member %(number)s was closed.")
-
-    def decide(self, match: StatusMatch, request: HttpRequest) -> StatusMatch:
-        return services.status_match_reject(status_match=match, by=request.user)
+    decision = "reject"
