@@ -307,6 +307,21 @@ CELERY_BEAT_SCHEDULE = {
 }
 # At most this many marketing messages reach one customer in any 7 days; further deliveries are skipped.
 MARKETING_FREQUENCY_CAP = env.int("MARKETING_FREQUENCY_CAP", default=3)
+# A campaign whose audience is larger than this waits for a second marketer's approval before it goes.
+MARKETING_APPROVAL_AUDIENCE = env.int("MARKETING_APPROVAL_AUDIENCE", default=10000)
+# A booking this many days after a click counts as the campaign's conversion (a code counts whenever).
+MARKETING_ATTRIBUTION_DAYS = env.int("MARKETING_ATTRIBUTION_DAYS", default=7)
+# A delivery that failed this many times is given up (marked failed), not retried for ever.
+MARKETING_SEND_ATTEMPTS = env.int("MARKETING_SEND_ATTEMPTS", default=5)
+# Messages per second each channel's provider accepts from us, across all campaign workers.
+MARKETING_RATE_LIMITS = {
+    "email": env.int("MARKETING_EMAIL_RATE", default=2000),
+    "sms": env.int("MARKETING_SMS_RATE", default=50),
+    "push": env.int("MARKETING_PUSH_RATE", default=500),
+}
+# Where SMS and push go: "console" prints them, "locmem" keeps them in marketing.channels.outbox (tests).
+MARKETING_SMS_BACKEND = env.str("MARKETING_SMS_BACKEND", default="console")
+MARKETING_PUSH_BACKEND = env.str("MARKETING_PUSH_BACKEND", default="console")
 
 PHONENUMBER_DEFAULT_REGION = env.str("PHONENUMBER_DEFAULT_REGION", default=None)
 PHONENUMBER_DEFAULT_FORMAT = "E164"

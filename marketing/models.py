@@ -192,10 +192,32 @@ class PromoCode(models.Model):
 class CampaignKind(models.TextChoices):
     ONE_OFF = "one_off", _("One-off")
     BIRTHDAY = "birthday", _("Birthday")
+    RECURRING = "recurring", _("Recurring")
+    TRIGGERED = "triggered", _("Triggered")
+
+
+class CampaignTrigger(models.TextChoices):
+    """What starts a triggered campaign's message to one customer."""
+
+    REGISTERED = "registered", _("Registration (welcome)")
+    BOOKING_TICKETED = "booking_ticketed", _("Booking ticketed (cross-sell)")
+    FLIGHT_FLOWN = "flight_flown", _("Flight flown")
+    TIER_CHANGED = "tier_changed", _("Tier changed")
+    MILES_EXPIRING = "miles_expiring", _("Miles about to expire")
+    PASSPORT_EXPIRING = "passport_expiring", _("Passport about to expire")
+    INACTIVE = "inactive", _("No flight for a while (win-back)")
+    MEMBERSHIP_ANNIVERSARY = "membership_anniversary", _("Membership anniversary")
+
+
+class CampaignRepeat(models.TextChoices):
+    DAILY = "daily", _("Every day")
+    WEEKLY = "weekly", _("Every week")
+    MONTHLY = "monthly", _("Every month")
 
 
 class CampaignStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
+    AWAITING_APPROVAL = "approval", _("Awaiting approval")
     SCHEDULED = "scheduled", _("Scheduled")
     RUNNING = "running", _("Running")
     PAUSED = "paused", _("Paused")
@@ -207,7 +229,7 @@ class Campaign(models.Model):
 
     name = models.CharField(_("name"), max_length=120)
     segment = models.ForeignKey(Segment, on_delete=models.PROTECT, related_name="campaigns")
-    channel = models.CharField(_("channel"), max_length=10, choices=[MarketingChannel.choices[0]], default=MarketingChannel.EMAIL)
+    channel = models.CharField(_("channel"), max_length=10, choices=MarketingChannel.choices, default=MarketingChannel.EMAIL)
     kind = models.CharField(_("kind"), max_length=10, choices=CampaignKind.choices, default=CampaignKind.ONE_OFF)
     status = models.CharField(_("status"), max_length=10, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
     subject_en = models.CharField(_("subject (English)"), max_length=200)
@@ -216,7 +238,32 @@ class Campaign(models.Model):
     subject_zh = models.CharField(_("subject (Chinese)"), max_length=200, blank=True)
     text_zh = models.TextField(_("text (Chinese)"), blank=True)
     html_zh = models.TextField(_("HTML (Chinese)"), blank=True)
+    # Variant B (A/B test): empty fields fall back to variant A's; ``variant_b_percent`` of the sent audience gets B.
+    subject_en_b = models.CharField(_("subject B (English)"), max_length=200, blank=True)
+    text_en_b = models.TextField(_("text B (English)"), blank=True)
+    html_en_b = models.TextField(_("HTML B (English)"), blank=True)
+    subject_zh_b = models.CharField(_("subject B (Chinese)"), max_length=200, blank=True)
+    text_zh_b = models.TextField(_("text B (Chinese)"), blank=True)
+    html_zh_b = models.TextField(_("HTML B (Chinese)"), blank=True)
+    variant_b_percent = models.PositiveSmallIntegerField(_("share of variant B (%)"), default=0)
+    # Customers kept back (recorded, not sent) to measure what the campaign adds.
+    holdout_percent = models.PositiveSmallIntegerField(_("holdout control group (%)"), default=0)
     offer = models.ForeignKey(Offer, on_delete=models.PROTECT, null=True, blank=True, related_name="campaigns")
+    # When it goes: one-off at ``send_at``; birthday and recurring at ``send_time`` in each customer's time
+    # zone (their home airport's), ``repeat`` apart; triggered on ``trigger``, ``trigger_days`` before or after.
+    send_at = models.DateTimeField(_("send at"), null=True, blank=True)
+    send_time = models.TimeField(_("local send time"), null=True, blank=True)
+    repeat = models.CharField(_("repeat"), max_length=10, choices=CampaignRepeat.choices, blank=True)
+    trigger = models.CharField(_("trigger"), max_length=30, choices=CampaignTrigger.choices, blank=True)
+    trigger_days = models.PositiveSmallIntegerField(_("days"), null=True, blank=True)
+    starts_on = models.DateField(_("first day"), null=True, blank=True)
+    ends_on = models.DateField(_("last day"), null=True, blank=True)
+    # What the campaign costs, for its ROI: per message sent plus a fixed amount.
+    cost_per_message = models.DecimalField(_("cost per message"), max_digits=10, decimal_places=4, default=0)
+    fixed_cost = models.DecimalField(_("fixed cost"), max_digits=12, decimal_places=2, default=0)
+    cost_currency = models.CharField(_("cost currency"), max_length=3, default="EUR")
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
@@ -224,6 +271,15 @@ class Campaign(models.Model):
         verbose_name = _("campaign")
         verbose_name_plural = _("campaigns")
         ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(variant_b_percent__lte=100), name="campaign_variant_b_percent"),
+            models.CheckConstraint(condition=Q(holdout_percent__lte=50), name="campaign_holdout_percent"),
+            models.CheckConstraint(
+                condition=Q(cost_per_message__gte=0) & Q(fixed_cost__gte=0), name="campaign_costs_not_negative"
+            ),
+            models.CheckConstraint(condition=~Q(kind="triggered") | ~Q(trigger=""), name="campaign_triggered_has_trigger"),
+        ]
+        permissions = [("approve_campaign", _("Can approve a campaign above the audience limit"))]
 
     def __str__(self) -> str:
         return self.name
@@ -249,6 +305,8 @@ class DeliveryStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
     SENT = "sent", _("Sent")
     SKIPPED = "skipped", _("Skipped")
+    HOLDOUT = "holdout", _("Held out (control group)")
+    FAILED = "failed", _("Failed")
 
 
 class SkipReason(models.TextChoices):
@@ -256,6 +314,8 @@ class SkipReason(models.TextChoices):
     FREQUENCY_CAP = "frequency_cap", _("Frequency cap reached")
     SUPPRESSED = "suppressed", _("Address suppressed")
     NO_EMAIL = "no_email", _("No e-mail address")
+    NO_PHONE = "no_phone", _("No mobile number")
+    NO_LOGIN = "no_login", _("No portal login to notify")
     RENDER_ERROR = "render_error", _("The message could not be rendered")
 
 
@@ -268,9 +328,25 @@ class Delivery(models.Model):
     skip_reason = models.CharField(_("skipped because"), max_length=20, choices=SkipReason.choices, blank=True)
     consent_event = models.ForeignKey("crm.ConsentEvent", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     promo_code = models.ForeignKey(PromoCode, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    variant = models.CharField(_("variant"), max_length=1, default="a")
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     message_id = models.CharField(_("message id"), max_length=255, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.CharField(_("last error"), max_length=300, blank=True)
+    # The next best offer it carried (a code and its data, rendered when shown): measured by the holdout.
+    recommended_destination = models.CharField(_("recommended destination"), max_length=3, blank=True)
+    recommendation_reason = models.CharField(_("why recommended"), max_length=30, blank=True)
+    # Tracking: first open/click and how many; a bounce; the conversion it led to.
+    opened_at = models.DateTimeField(_("first opened at"), null=True, blank=True)
+    open_count = models.PositiveIntegerField(_("opens"), default=0)
+    clicked_at = models.DateTimeField(_("first clicked at"), null=True, blank=True)
+    click_count = models.PositiveIntegerField(_("clicks"), default=0)
+    bounced_at = models.DateTimeField(_("bounced at"), null=True, blank=True)
+    converted_at = models.DateTimeField(_("converted at"), null=True, blank=True)
+    conversion_record_locator = models.CharField(_("booking"), max_length=6, blank=True)
+    revenue = models.DecimalField(_("revenue"), max_digits=12, decimal_places=2, null=True, blank=True)
+    revenue_currency = models.CharField(_("revenue currency"), max_length=3, blank=True)
 
     class Meta:
         verbose_name = _("delivery")
@@ -279,6 +355,7 @@ class Delivery(models.Model):
         indexes = [
             models.Index(fields=["customer", "sent_at"], name="delivery_customer_sent"),
             models.Index(fields=["status", "created_at"], name="delivery_status_created"),
+            models.Index(fields=["customer", "clicked_at"], name="delivery_customer_clicked"),
         ]
 
     def __str__(self) -> str:

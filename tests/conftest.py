@@ -28,6 +28,7 @@ ROLE_MIGRATIONS = (
     ("loyalty", "loyalty.migrations.0005_partners_fraud_liability"),
     ("marketing", "marketing.migrations.0002_offer_roles"),
     ("marketing", "marketing.migrations.0004_segment_roles"),
+    ("marketing", "marketing.migrations.0007_campaign_roles"),
 )
 
 

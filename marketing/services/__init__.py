@@ -1,6 +1,12 @@
 """marketing services; one module per sub-domain, public names re-exported here."""
 
 from marketing.services.campaigns import (
+    CONTENT_FIELDS,
+    CUSTOMER_SEND_LOCK,
+    DELIVERY_SEND_LOCK,
+    FAN_OUT_CHUNK,
+    UNSUBSCRIBE_SALT,
+    RenderedMessage,
     birthday_campaigns_run,
     campaign_content_check,
     campaign_create,
@@ -11,23 +17,40 @@ from marketing.services.campaigns import (
     deliveries_merge,
     deliveries_sweep,
     delivery_send,
+    message_render,
+    message_values,
     unsubscribe,
     unsubscribe_token,
     unsubscribe_token_read,
 )
 from marketing.services.lists import (
+    HEADERS,
+    MAX_BYTES,
+    MAX_REPORTED,
+    MAX_ROWS,
     ImportRejected,
     RowError,
     static_list_import,
 )
 from marketing.services.offers import (
+    CODE_ALPHABET,
+    CODE_LENGTH,
     offer_create,
     promo_code_new,
     promo_codes_export,
     promo_codes_issue,
     promo_codes_merge,
 )
+from marketing.services.recommendations import (
+    Recommendation,
+    next_best_offer,
+)
 from marketing.services.segments import (
+    MAX_CONDITIONS,
+    MAX_DEPTH,
+    MAX_ITEMS,
+    MAX_TEXT,
+    SAMPLE_SIZE,
     Preview,
     rules_clean,
     segment_compile,
@@ -36,11 +59,33 @@ from marketing.services.segments import (
     segment_recount,
     segment_update,
 )
+from marketing.services.tracking import (
+    links_track,
+    text_links_track,
+)
 
 __all__ = [
+    "CODE_ALPHABET",
+    "CODE_LENGTH",
+    "CONTENT_FIELDS",
+    "CUSTOMER_SEND_LOCK",
+    "DELIVERY_SEND_LOCK",
+    "FAN_OUT_CHUNK",
+    "HEADERS",
     "ImportRejected",
+    "MAX_BYTES",
+    "MAX_CONDITIONS",
+    "MAX_DEPTH",
+    "MAX_ITEMS",
+    "MAX_REPORTED",
+    "MAX_ROWS",
+    "MAX_TEXT",
     "Preview",
+    "Recommendation",
+    "RenderedMessage",
     "RowError",
+    "SAMPLE_SIZE",
+    "UNSUBSCRIBE_SALT",
     "birthday_campaigns_run",
     "campaign_content_check",
     "campaign_create",
@@ -51,6 +96,10 @@ __all__ = [
     "deliveries_merge",
     "deliveries_sweep",
     "delivery_send",
+    "links_track",
+    "message_render",
+    "message_values",
+    "next_best_offer",
     "offer_create",
     "promo_code_new",
     "promo_codes_export",
@@ -63,6 +112,7 @@ __all__ = [
     "segment_recount",
     "segment_update",
     "static_list_import",
+    "text_links_track",
     "unsubscribe",
     "unsubscribe_token",
     "unsubscribe_token_read",

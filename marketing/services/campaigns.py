@@ -11,6 +11,7 @@ import calendar
 import contextlib
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, timedelta
 from email.utils import make_msgid
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 from django.db import connection, transaction
-from django.db.models import Max, Min, Q
+from django.db.models import F, Max, Min, Q
 from django.template import Context, Engine, TemplateDoesNotExist, TemplateSyntaxError, VariableDoesNotExist
 from django.urls import reverse
 from django.utils import timezone
@@ -28,8 +29,9 @@ from django.utils.translation import gettext as _
 from crm.celery import task_enqueue, task_enqueue_on_commit
 from crm.errors import ApplicationError
 from crm.models import ConsentEvent, ConsentPurpose, ConsentSource, Customer, User
-from crm.services import consent_record
+from crm.services import consent_record, timeline_record
 from loyalty.selectors import member_for_customer
+from marketing.channels import OutgoingMessage, message_send
 from marketing.models import (
     Campaign,
     CampaignKind,
@@ -37,6 +39,7 @@ from marketing.models import (
     CampaignStatus,
     Delivery,
     DeliveryStatus,
+    MarketingChannel,
     Offer,
     Segment,
     SkipReason,
@@ -44,7 +47,9 @@ from marketing.models import (
     SuppressionReason,
 )
 from marketing.services.offers import promo_codes_issue
+from marketing.services.recommendations import next_best_offer
 from marketing.services.segments import segment_compile
+from marketing.services.tracking import links_track, text_links_track
 
 logger = logging.getLogger(__name__)
 
@@ -137,21 +142,37 @@ def _birthday_q(occurrence: date) -> Q:
     return q
 
 
-def campaign_recipients(*, campaign: Campaign, occurrence: date) -> Any:
-    """The queryset of customers a run of ``campaign`` on ``occurrence`` is for (consent and erasure included)."""
+def campaign_recipients(*, campaign: Campaign, occurrence: date, only: Q | None = None) -> Any:
+    """The queryset of customers a run of ``campaign`` on ``occurrence`` is for (consent and erasure included).
+
+    ``only`` narrows it further: the customers a trigger fired for, or those whose local send time has come.
+    """
     customers = segment_compile(rules=campaign.segment.rules, channel=campaign.channel)
     if campaign.kind == CampaignKind.BIRTHDAY:
         customers = customers.filter(_birthday_q(occurrence))
+    if only is not None:
+        customers = customers.filter(only)
     return customers
 
 
-def campaign_run_start(*, campaign: Campaign, occurrence: date) -> CampaignRun:
+# Which hundredth of the audience a customer falls in, the same for the same run and customer every time,
+# so a resumed run keeps the same control group and the same variants.
+_BUCKET = "((hashtext(%s || ':' || recipient.customer_id::text) & 2147483647) %% 100)"
+
+
+def campaign_run_start(*, campaign: Campaign, occurrence: date, only: Q | None = None) -> CampaignRun:
     """Start (or resume) one occurrence: the same occurrence is the same run, and nobody gets a second delivery.
 
-    The deliveries are written by one INSERT … SELECT from the segment's query (ON CONFLICT DO NOTHING),
-    then the pending ones are handed to fan-out tasks in ranges of ids once the transaction commits.
+    The deliveries are written by one INSERT … SELECT from the segment's query (ON CONFLICT DO NOTHING);
+    the holdout share is written held out (recorded, never sent) and the variant B share marked ``b``.
+    The pending ones are then handed to fan-out tasks in ranges of ids once the transaction commits.
     """
-    if campaign.status in (CampaignStatus.DRAFT, CampaignStatus.PAUSED, CampaignStatus.COMPLETED):
+    if campaign.status in (
+        CampaignStatus.DRAFT,
+        CampaignStatus.AWAITING_APPROVAL,
+        CampaignStatus.PAUSED,
+        CampaignStatus.COMPLETED,
+    ):
         raise ApplicationError(
             _("Only a scheduled or running campaign can be sent."),
             code="campaign_not_runnable",
@@ -160,17 +181,33 @@ def campaign_run_start(*, campaign: Campaign, occurrence: date) -> CampaignRun:
     with transaction.atomic():
         run, _created = CampaignRun.objects.get_or_create(campaign=campaign, occurrence=occurrence)
         sql, params = (
-            campaign_recipients(campaign=campaign, occurrence=occurrence).order_by().values("pk").query.sql_with_params()
+            campaign_recipients(campaign=campaign, occurrence=occurrence, only=only)
+            .order_by()
+            .values("pk")
+            .query.sql_with_params()
         )
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""
-                INSERT INTO {Delivery._meta.db_table} (run_id, customer_id, status, skip_reason, created_at, message_id)
-                SELECT %s, recipient.customer_id, %s, '', now(), '' FROM ({sql}) AS recipient (customer_id)
+                INSERT INTO {Delivery._meta.db_table} (
+                    run_id, customer_id, status, variant, skip_reason, created_at, message_id, attempts, last_error,
+                    recommended_destination, recommendation_reason, open_count, click_count,
+                    conversion_record_locator, revenue_currency
+                )
+                SELECT %s, recipient.customer_id,
+                       CASE WHEN {_BUCKET} < %s THEN %s ELSE %s END,
+                       CASE WHEN {_BUCKET} < %s THEN 'b' ELSE 'a' END,
+                       '', now(), '', 0, '', '', '', 0, 0, '', ''
+                FROM ({sql}) AS recipient (customer_id)
                 ON CONFLICT (run_id, customer_id) DO NOTHING
                 """,  # noqa: S608 - the inner SQL is Django's, its values are parameters
-                [run.pk, DeliveryStatus.PENDING, *params],
-            )
+                [
+                    run.pk,
+                    f"holdout:{run.pk}", campaign.holdout_percent, DeliveryStatus.HOLDOUT, DeliveryStatus.PENDING,
+                    f"variant:{run.pk}", campaign.variant_b_percent,
+                    *params,
+                ],
+            )  # fmt: skip
         bounds = Delivery.objects.filter(run=run, status=DeliveryStatus.PENDING).aggregate(first=Min("pk"), last=Max("pk"))
         if bounds["first"] is not None:
             for first in range(bounds["first"], bounds["last"] + 1, FAN_OUT_CHUNK):
@@ -295,24 +332,101 @@ def _skip(delivery: Delivery, reason: str, consent: ConsentEvent | None = None) 
     return delivery
 
 
-def _content(campaign: Campaign, language: str) -> tuple[str, str, str]:
-    if (language or "").lower().startswith("zh") and campaign.subject_zh.strip() and campaign.text_zh.strip():
-        return campaign.subject_zh, campaign.text_zh, campaign.html_zh
-    return campaign.subject_en, campaign.text_en, campaign.html_en
+def _content(campaign: Campaign, language: str, variant: str = "a") -> tuple[str, str, str]:
+    """Subject, text and HTML templates for the reader's language and variant (B falls back to A field by field)."""
+    chinese = (language or "").lower().startswith("zh") and campaign.subject_zh.strip() and campaign.text_zh.strip()
+    suffix = "zh" if chinese else "en"
+    fields = [getattr(campaign, f"{name}_{suffix}") for name in ("subject", "text", "html")]
+    if variant == "b":
+        fields = [
+            getattr(campaign, f"{name}_{suffix}_b").strip() or a
+            for name, a in zip(("subject", "text", "html"), fields, strict=True)
+        ]
+    return fields[0], fields[1], fields[2]
 
 
 def _render(source: str, values: dict[str, Any], *, html: bool) -> str:
     return _ENGINE.from_string(source).render(Context(values, autoescape=html))
 
 
+def message_values(*, customer: Customer, code: Any = None, recommendation: Any = None) -> dict[str, Any]:
+    """The personal fields a campaign template may use (the same for preview, test send and the real send)."""
+    member = member_for_customer(customer_id=customer.pk)
+    offer = code.offer if code is not None else None
+    return {
+        "name": customer.given_name,
+        "family_name": customer.family_name,
+        "tier": member.tier.name if member is not None and member.tier_id else "",
+        "miles": member.award_balance if member is not None else 0,
+        "home_airport": customer.home_airport,
+        "destination": recommendation.destination if recommendation is not None else "",
+        "offer_code": code.code if code is not None else "",
+        "offer_name": offer.name if offer is not None else "",
+        "partner_link": offer.partner_url if offer is not None else "",
+    }
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    subject: str
+    text: str
+    html: str
+
+
+def message_render(*, campaign: Campaign, language: str, variant: str, values: dict[str, Any]) -> RenderedMessage:
+    """Render a campaign for one reader in the sandbox; a template error raises ApplicationError (``render_error``)."""
+    subject_source, text_source, html_source = _content(campaign, language, variant)
+    try:
+        subject = " ".join(_render(subject_source, values, html=False).split())
+        text = _render(text_source, values, html=False)
+        html = _render(html_source, values, html=True) if html_source.strip() else linebreaks(text, autoescape=True)
+    except (TemplateSyntaxError, VariableDoesNotExist, TemplateDoesNotExist) as exc:
+        raise ApplicationError(
+            _("This template has an error: %(error)s") % {"error": str(exc)[:200]}, code="render_error"
+        ) from exc
+    return RenderedMessage(subject=subject, text=text, html=html)
+
+
+def _address(channel: str, customer: Customer) -> tuple[str, str]:
+    """Where the message goes on ``channel``, or the reason it cannot go."""
+    if channel == MarketingChannel.SMS:
+        return (str(customer.phone) if customer.phone else ""), SkipReason.NO_PHONE
+    if channel == MarketingChannel.PUSH:
+        return (str(customer.user_id) if customer.user_id else ""), SkipReason.NO_LOGIN
+    return (customer.email or "").strip(), SkipReason.NO_EMAIL
+
+
+def _email_headers(*, delivery: Delivery, customer: Customer, email: str) -> dict[str, str]:
+    token = unsubscribe_token(customer_id=customer.pk, email=email)
+    link = settings.SITE_URL.rstrip("/") + reverse("marketing_portal:unsubscribe", args=[token])
+    mailto = settings.DEFAULT_FROM_EMAIL.rsplit("<", 1)[-1].rstrip(">").strip()
+    domain = mailto.rsplit("@", 1)[-1] if "@" in mailto else None
+    return {
+        "List-Unsubscribe": f"<{link}>, <mailto:{mailto}?subject=unsubscribe>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "Message-ID": make_msgid(idstring=f"delivery{delivery.pk}", domain=domain),
+    }
+
+
+def _failed(delivery: Delivery, exc: Exception) -> bool:
+    """Count a failed attempt; True when it was the last one allowed (the delivery is then marked failed)."""
+    limit = getattr(settings, "MARKETING_SEND_ATTEMPTS", 5)
+    Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.PENDING).update(
+        attempts=F("attempts") + 1, last_error=f"{type(exc).__name__}: {exc}"[:300]
+    )
+    Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.PENDING, attempts__gte=limit).update(
+        status=DeliveryStatus.FAILED
+    )
+    return Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.FAILED).exists()
+
+
 def delivery_send(*, delivery_id: int) -> Delivery | None:
     """Send one delivery once: re-check consent, suppression and the cap, issue the code, render, send, mark.
 
     Run twice (a redelivered task, the sweep), the second run finds the delivery sent or skipped and stops;
-    run at the same time, the second finds the advisory lock taken and stops.
+    run at the same time, the second finds the advisory lock taken and stops. A provider error counts an
+    attempt and is raised again for the task to retry, until ``MARKETING_SEND_ATTEMPTS`` marks it failed.
     """
-    from django.core.mail import EmailMultiAlternatives
-
     with _advisory(DELIVERY_SEND_LOCK, delivery_id, wait=False) as claimed:
         delivery = Delivery.objects.select_related("run__campaign__offer", "customer").filter(pk=delivery_id).first()
         if not claimed or delivery is None or delivery.status != DeliveryStatus.PENDING:
@@ -323,10 +437,11 @@ def delivery_send(*, delivery_id: int) -> Delivery | None:
             consent = _consent_latest(customer_id=customer.pk, channel=campaign.channel)
             if customer.anonymized_at is not None or consent is None or not consent.granted:
                 return _skip(delivery, SkipReason.NO_CONSENT, consent)
+            address, missing = _address(campaign.channel, customer)
+            if not address:
+                return _skip(delivery, missing, consent)
             email = (customer.email or "").strip()
-            if not email:
-                return _skip(delivery, SkipReason.NO_EMAIL, consent)
-            if Suppression.objects.filter(email__iexact=email).exists():
+            if email and Suppression.objects.filter(email__iexact=email).exists():
                 return _skip(delivery, SkipReason.SUPPRESSED, consent)
             cap = getattr(settings, "MARKETING_FREQUENCY_CAP", 3)
             recent = Delivery.objects.filter(
@@ -337,38 +452,46 @@ def delivery_send(*, delivery_id: int) -> Delivery | None:
             code = None
             if campaign.offer_id is not None:
                 code = promo_codes_issue(offer=campaign.offer, customers=[customer])[0]
-            member = member_for_customer(customer_id=customer.pk)
-            values = {
-                "name": customer.given_name,
-                "tier": member.tier.name if member is not None and member.tier_id else "",
-                "miles": member.award_balance if member is not None else 0,
-                "offer_code": code.code if code is not None else "",
-            }
-            subject_source, text_source, html_source = _content(campaign, customer.preferred_language)
+            recommendation = next_best_offer(customer=customer)
+            values = message_values(customer=customer, code=code, recommendation=recommendation)
             try:
-                subject = " ".join(_render(subject_source, values, html=False).split())
-                text = _render(text_source, values, html=False)
-                html = _render(html_source, values, html=True) if html_source.strip() else linebreaks(text, autoescape=True)
-            except (TemplateSyntaxError, VariableDoesNotExist, TemplateDoesNotExist):
+                rendered = message_render(
+                    campaign=campaign, language=customer.preferred_language, variant=delivery.variant, values=values
+                )
+            except ApplicationError:
                 return _skip(delivery, SkipReason.RENDER_ERROR, consent)
-            token = unsubscribe_token(customer_id=customer.pk, email=email)
-            link = settings.SITE_URL.rstrip("/") + reverse("marketing_portal:unsubscribe", args=[token])
-            mailto = settings.DEFAULT_FROM_EMAIL.rsplit("<", 1)[-1].rstrip(">").strip()
-            domain = mailto.rsplit("@", 1)[-1] if "@" in mailto else None
-            message_id = make_msgid(idstring=f"delivery{delivery.pk}", domain=domain)
-            headers = {
-                "List-Unsubscribe": f"<{link}>, <mailto:{mailto}?subject=unsubscribe>",
-                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-                "Message-ID": message_id,
-            }
-            message = EmailMultiAlternatives(subject=subject, body=text, to=[email], headers=headers)
-            message.attach_alternative(html, "text/html")
-            # Stamped before SMTP, so a send cut short leaves its message id behind for the record.
-            Delivery.objects.filter(pk=delivery.pk).update(consent_event=consent, promo_code=code, message_id=message_id[:255])
-            message.send()
-            Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.PENDING).update(
+            headers = _email_headers(delivery=delivery, customer=customer, email=address) if campaign.channel == "email" else {}
+            html = links_track(html=rendered.html, delivery=delivery) if campaign.channel == "email" else ""
+            text = text_links_track(text=rendered.text, delivery=delivery)
+            message = OutgoingMessage(
+                channel=campaign.channel, to=address, subject=rendered.subject, text=text, html=html, headers=headers
+            )
+            # Stamped before sending, so a send cut short leaves its message id behind for the record.
+            Delivery.objects.filter(pk=delivery.pk).update(
+                consent_event=consent,
+                promo_code=code,
+                message_id=headers.get("Message-ID", "")[:255],
+                recommended_destination=recommendation.destination if recommendation else "",
+                recommendation_reason=recommendation.reason if recommendation else "",
+            )
+            try:
+                message_send(message)
+            except Exception as exc:
+                if _failed(delivery, exc):
+                    logger.warning("delivery %s failed for good: %s", delivery.pk, exc)
+                    delivery.refresh_from_db()
+                    return delivery
+                raise
+            sent = Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.PENDING).update(
                 status=DeliveryStatus.SENT, sent_at=timezone.now()
             )
+            if sent:
+                timeline_record(
+                    customer=customer,
+                    kind="campaign.sent",
+                    summary=campaign.name,
+                    data={"campaign_id": campaign.pk, "delivery_id": delivery.pk, "channel": campaign.channel},
+                )
         delivery.refresh_from_db()
     return delivery
 
