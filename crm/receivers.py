@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import ExpressionWrapper, F, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce, ExtractDay, ExtractMonth, NullIf, TruncDate
+from django.db.models.functions import Cast, Coalesce, ExtractDay, ExtractMonth, NullIf, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -22,6 +23,7 @@ from crm.models import (
     Lead,
     OutboundEmail,
     TimelineEntry,
+    TravelPurpose,
     User,
 )
 
@@ -244,6 +246,10 @@ def _customer_since() -> models.Expression:
     return TruncDate("created_at")
 
 
+def _travel_purposes() -> models.Expression:
+    return Cast(F("travel_purposes"), ArrayField(models.TextField()))
+
+
 def marketing_consent(channel: str) -> models.Expression:
     """True when the customer's latest answer for ``channel`` + marketing is a grant (no answer: False)."""
     latest = (
@@ -288,6 +294,11 @@ for _attribute in (
     registry.CustomerAttribute(
         key="customer_since", label=_("Customer since"), type=registry.DATE, expression=_customer_since, app="crm",
         description=_("Day the customer record was created."),
+    ),
+    registry.CustomerAttribute(
+        key="purposes_of_travel", label=_("Purposes of travel"), type=registry.LIST, expression=_travel_purposes,
+        app="crm", choices=tuple(TravelPurpose.choices),
+        description=_("Why the customer usually travels (business, leisure, ...), as recorded on the profile."),
     ),
     *(
         registry.CustomerAttribute(

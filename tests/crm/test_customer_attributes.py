@@ -19,7 +19,7 @@ def test_crm_registers_typed_attributes():
         "home_airport_code": registry.TEXT, "nationality_code": registry.CHOICE, "language": registry.CHOICE, "age": registry.INTEGER,
         "birthday": registry.DATE, "birthday_month": registry.INTEGER, "birthday_day": registry.INTEGER,
         "customer_since": registry.DATE, "email_marketing_consent": registry.BOOLEAN, "sms_marketing_consent": registry.BOOLEAN,
-        "push_marketing_consent": registry.BOOLEAN,
+        "push_marketing_consent": registry.BOOLEAN, "purposes_of_travel": registry.LIST,
     }  # fmt: skip
     assert ("FR", "France") in list(found["nationality_code"].choices)
     assert "en" in {code for code, _label in found["language"].choices}
@@ -30,13 +30,16 @@ def test_values_per_customer(django_assert_num_queries):
     # given a customer born 40 years ago tomorrow (still 39), who agreed, withdrew, then agreed again by e-mail
     born = date(today.year - 40, today.month, today.day)
     tomorrow_born = born.replace(day=born.day + 1) if born.day < 28 else born.replace(month=born.month % 12 + 1, day=1)
-    one = CustomerFactory(date_of_birth=tomorrow_born, home_airport="", nationality="FR", preferred_language="fr")
+    one = CustomerFactory(
+        date_of_birth=tomorrow_born, home_airport="", nationality="FR", preferred_language="fr",
+        travel_purposes=["leisure", "business"],
+    )  # fmt: skip
     consent(one, True, minutes_ago=30)
     consent(one, False, minutes_ago=20)
     consent(one, True, minutes_ago=10)
     consent(one, False, channel="sms", minutes_ago=5)
     # and one who withdrew last
-    two = CustomerFactory(date_of_birth=None, home_airport="CDG")
+    two = CustomerFactory(date_of_birth=None, home_airport="CDG", travel_purposes=[])
     consent(two, True, minutes_ago=30)
     consent(two, False, minutes_ago=10)
     keys = [a.key for a in registry.attributes() if a.app == "crm"]
@@ -57,6 +60,7 @@ def test_values_per_customer(django_assert_num_queries):
     assert first.nationality_code == "FR" and first.language == "fr"
     assert second.age is None and second.birthday_month is None
     assert first.customer_since == timezone.localdate(one.created_at)
+    assert sorted(first.purposes_of_travel) == ["business", "leisure"] and second.purposes_of_travel == []
 
 
 def test_an_attribute_named_like_a_customer_field_is_refused():

@@ -43,6 +43,16 @@ def test_crm_attributes_filter_by_profile():
     }  # fmt: skip
 
 
+def test_purpose_of_travel_selects_business_travellers():
+    # given a business traveller, a leisure traveller and one who said nothing
+    business = reachable(travel_purposes=["business", "leisure"])
+    reachable(travel_purposes=["leisure"])
+    reachable(travel_purposes=[])
+    # then the list attribute finds those whose purposes include business
+    rules = {"all": [{"attribute": "purposes_of_travel", "lookup": "contains", "value": ["business"]}]}
+    assert ids(rules) == {business.pk}
+
+
 def test_and_or_nesting():
     # given French and British customers at two airports
     fr_cdg = reachable(nationality="FR", home_airport="CDG")
