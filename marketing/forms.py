@@ -75,6 +75,8 @@ LOOKUP_LABELS = {
     "len": _("has this many items"),
 }
 COMBINE = (("all", _("all the rules (AND)")), ("any", _("any of the rules (OR)")))
+COMBINE_GROUPS = (("any", _("any group (OR)")), ("all", _("every group (AND)")))
+GROUPS = 4
 
 
 def _attribute_choices() -> list[tuple[str, Any]]:
@@ -88,6 +90,11 @@ class ConditionForm(forms.Form):
     param = forms.IntegerField(
         label=_("Months"), required=False, min_value=0, max_value=100000,
         help_text=_("Only for attributes counted over a period (e.g. flights in the last N months)."),
+    )  # fmt: skip
+    group = forms.TypedChoiceField(
+        label=_("Group"), required=False, coerce=int, empty_value=1, initial=1,
+        choices=[(n, str(n)) for n in range(1, GROUPS + 1)],
+        help_text=_("Rows in the same group are combined first; groups are then combined with each other."),
     )  # fmt: skip
 
     def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
@@ -122,6 +129,10 @@ class SegmentForm(forms.Form):
         help_text=_("Only customers who agreed to marketing on this channel are ever in the segment."),
     )  # fmt: skip
     combine = forms.ChoiceField(label=_("Customers matching"), choices=COMBINE, initial="all")
+    combine_groups = forms.ChoiceField(
+        label=_("When rows are in several groups, customers in"), choices=COMBINE_GROUPS, initial="any", required=False,
+        help_text=_("For example (French AND Paris) OR (British AND London): two groups, rows matching all, any group."),
+    )  # fmt: skip
     static_list = forms.ModelChoiceField(
         label=_("In the static list"), queryset=StaticList.objects.order_by("name"), required=False,
         help_text=_("One more rule: the customer is in this imported list."),
@@ -141,44 +152,93 @@ class SegmentForm(forms.Form):
             raise forms.ValidationError(_("This is not valid JSON.")) from None
 
 
-def rules_from(form: SegmentForm, conditions: forms.BaseFormSet) -> tuple[Any, list[int]]:
-    """The rule tree the forms describe, and for each rule the row it came from (to show errors there)."""
+def rules_from(form: SegmentForm, conditions: forms.BaseFormSet) -> tuple[Any, dict[str, int]]:
+    """The rule tree the forms describe, and for each rule's path the row it came from (to show errors there).
+
+    Rows of one group are combined with ``combine``; several groups with ``combine_groups``; the static
+    list, if any, is one more condition every customer must meet.
+    """
     if form.cleaned_data.get("rules_json") is not None:
-        return form.cleaned_data["rules_json"], []
-    rules, rows = [], []
+        return form.cleaned_data["rules_json"], {}
+    inner = form.cleaned_data.get("combine") or "all"
+    outer = form.cleaned_data.get("combine_groups") or "any"
+    groups: dict[int, list[tuple[int, dict]]] = {}
     for index, row in enumerate(conditions.forms):
         rule = row.rule() if row.is_valid() else None
         if rule is not None:
-            rules.append(rule)
-            rows.append(index)
-    if form.cleaned_data.get("static_list") is not None:
-        rules.append({"list": form.cleaned_data["static_list"].pk})
-    return {form.cleaned_data.get("combine") or "all": rules}, rows
+            groups.setdefault(row.cleaned_data.get("group") or 1, []).append((index, rule))
+    static_list = form.cleaned_data.get("static_list")
+    if len(groups) <= 1:
+        members = next(iter(groups.values()), [])
+        rules = [rule for _index, rule in members]
+        rows = {f"rules.{inner}.{n}": index for n, (index, _rule) in enumerate(members)}
+        if static_list is not None:
+            rules.append({"list": static_list.pk})
+        return {inner: rules}, rows
+    tree: list[dict] = []
+    rows = {}
+    prefix = f"rules.all.0.{outer}" if static_list is not None else f"rules.{outer}"
+    for g, (_group, members) in enumerate(sorted(groups.items())):
+        tree.append({inner: [rule for _index, rule in members]})
+        rows.update({f"{prefix}.{g}.{inner}.{n}": index for n, (index, _rule) in enumerate(members)})
+    if static_list is not None:
+        return {"all": [{outer: tree}, {"list": static_list.pk}]}, rows
+    return {outer: tree}, rows
+
+
+def _row(rule: dict, group: int) -> dict:
+    value = rule.get("value")
+    text = (
+        ", ".join(str(v) for v in value)
+        if isinstance(value, list)
+        else ("true" if value is True else "false" if value is False else str(value))
+    )
+    params = rule.get("params") or {}
+    return {
+        "attribute": rule["attribute"], "lookup": rule["lookup"], "value": text,
+        "param": next(iter(params.values()), None), "group": group,
+    }  # fmt: skip
+
+
+def _is_rule(node: Any) -> bool:
+    return isinstance(node, dict) and "attribute" in node
+
+
+def _combiner(node: Any) -> str | None:
+    if isinstance(node, dict) and len(node) == 1 and next(iter(node)) in ("all", "any"):
+        return next(iter(node))
+    return None
 
 
 def initial_from(rules: dict) -> tuple[dict, list[dict]]:
-    """The forms' initial data for a segment's rules; nested groups go to the JSON field."""
-    combine = next(iter(rules), "all") if isinstance(rules, dict) else "all"
-    children = rules.get(combine, []) if isinstance(rules, dict) else []
-    flat = all(isinstance(c, dict) and ("attribute" in c or "list" in c) for c in children)
+    """The forms' initial data for a segment's rules: one level of rows, or groups of rows one level down
+    (the shapes ``rules_from`` writes); any other tree goes to the JSON field."""
+    as_json = {"combine": _combiner(rules) or "all", "rules_json": json.dumps(rules, indent=2)}
+    top = _combiner(rules)
+    if top is None:
+        return as_json, []
+    children = rules[top]
     lists = [c["list"] for c in children if isinstance(c, dict) and "list" in c]
-    if not flat or len(lists) > 1:
-        return {"combine": combine, "rules_json": json.dumps(rules, indent=2)}, []
-    rows = []
-    for c in children:
-        if "attribute" not in c:
-            continue
-        value = c.get("value")
-        text = (
-            ", ".join(str(v) for v in value)
-            if isinstance(value, list)
-            else ("true" if value is True else "false" if value is False else str(value))
-        )
-        params = c.get("params") or {}
-        rows.append(
-            {"attribute": c["attribute"], "lookup": c["lookup"], "value": text, "param": next(iter(params.values()), None)}
-        )
-    return {"combine": combine, "static_list": lists[0] if lists else None}, rows
+    others = [c for c in children if not (isinstance(c, dict) and "list" in c)]
+    if len(lists) > 1:
+        return as_json, []
+    if all(_is_rule(c) for c in others):
+        return {"combine": top, "static_list": lists[0] if lists else None}, [_row(c, 1) for c in others]
+    # Groups: {outer: [{inner: rows}, ...]}, possibly with a static list beside them under "all".
+    outer, groups = top, others
+    if lists and top == "all" and len(others) == 1 and _combiner(others[0]):
+        outer = _combiner(others[0])
+        groups = others[0][outer]
+    elif lists:
+        return as_json, []
+    inners = {_combiner(g) for g in groups}
+    if len(inners) != 1 or None in inners or len(groups) > GROUPS:
+        return as_json, []
+    inner = inners.pop()
+    if not all(_is_rule(r) for g in groups for r in g[inner]):
+        return as_json, []
+    rows = [_row(r, n) for n, g in enumerate(groups, start=1) for r in g[inner]]
+    return {"combine": inner, "combine_groups": outer, "static_list": lists[0] if lists else None}, rows
 
 
 class StaticListUploadForm(forms.Form):

@@ -23,7 +23,7 @@ PAGE_SIZE = 25
 SEE = ("marketing.view_segment",)
 ADD = (*SEE, "marketing.add_segment")
 CHANGE = (*SEE, "marketing.change_segment")
-_RULE_PATH = re.compile(r"^rules\.(?:all|any)\.(\d+)\.(attribute|lookup|value|params)")
+_RULE_PATH = re.compile(r"^(rules(?:\.(?:all|any)\.\d+)+)\.(attribute|lookup|value|params)")
 
 
 def _segment_or_404(segment_id: int) -> Segment:
@@ -44,14 +44,14 @@ def _forms(request: HttpRequest, segment: Segment | None = None) -> tuple[Segmen
     return SegmentForm(initial=initial), ConditionFormSet(initial=rows, prefix="rule")
 
 
-def _show_error(error: ApplicationError, form: SegmentForm, conditions: ConditionFormSet, rows: list[int]) -> None:
+def _show_error(error: ApplicationError, form: SegmentForm, conditions: ConditionFormSet, rows: dict[str, int]) -> None:
     """A refused rule shows beside its row (rules.all.2.value → row 3's value), the rest above the form."""
 
     def place(key: str):  # noqa: ANN202
         match = _RULE_PATH.match(key)
-        if match and int(match[1]) < len(rows):
+        if match and match[1] in rows:
             field = "param" if match[2] == "params" else match[2]
-            return conditions.forms[rows[int(match[1])]], field
+            return conditions.forms[rows[match[1]]], field
         if key.startswith("rules"):
             return (form, "rules_json") if form.cleaned_data.get("rules_json") is not None else (form, None)
         return None

@@ -54,6 +54,46 @@ def test_marketer_builds_a_segment_from_rows(marketer_client):
     assert segment.name == "London" and segment.rules["all"][0]["value"] == "LHR"
 
 
+def test_rows_in_groups_build_and_or_without_code(marketer_client):
+    # given French and British customers in Paris and London
+    fr_cdg = reachable(nationality="FR", home_airport="CDG")
+    gb_lhr = reachable(nationality="GB", home_airport="LHR")
+    reachable(nationality="FR", home_airport="LHR")
+    rows = [
+        ("nationality_code", "exact", "FR", ""), ("home_airport_code", "exact", "CDG", ""),
+        ("nationality_code", "exact", "GB", ""), ("home_airport_code", "exact", "LHR", ""),
+    ]  # fmt: skip
+    groups = {"rule-0-group": "1", "rule-1-group": "1", "rule-2-group": "2", "rule-3-group": "2"}
+    # when a marketer asks for (French AND Paris) OR (British AND London) with two groups of rows
+    response = marketer_client.post(
+        reverse("marketing_office:segment_new"), _form(combine="all", rows=rows, combine_groups="any", **groups)
+    )
+    # then the segment nests the groups and holds exactly those two customers
+    segment = Segment.objects.get()
+    assert response.status_code == 302
+    assert segment.rules == {
+        "any": [{"all": [{"attribute": "nationality_code", "lookup": "exact", "value": "FR"},
+                         {"attribute": "home_airport_code", "lookup": "exact", "value": "CDG"}]},
+                {"all": [{"attribute": "nationality_code", "lookup": "exact", "value": "GB"},
+                         {"attribute": "home_airport_code", "lookup": "exact", "value": "LHR"}]}],
+    }  # fmt: skip
+    assert set(services.segment_compile(rules=segment.rules, channel="email").values_list("pk", flat=True)) == {
+        fr_cdg.pk, gb_lhr.pk,
+    }  # fmt: skip
+    # and the edit page shows the rows in their groups again, not as JSON
+    edit = marketer_client.get(reverse("marketing_office:segment_edit", args=[segment.pk]))
+    conditions = edit.context["conditions"]
+    assert [f.initial.get("group") for f in conditions.forms[:4]] == [1, 1, 2, 2]
+    assert not edit.context["form"].initial.get("rules_json")
+    # and a comparison the attribute does not have, in the second group, shows beside its own row
+    response = marketer_client.post(
+        reverse("marketing_office:segment_new"),
+        _form(name="Bad", rows=[*rows[:3], ("age", "overlap", "5", "")], combine_groups="any", **groups),
+    )
+    assert response.status_code == 400 and Segment.objects.count() == 1
+    assert "lookup" in response.context["conditions"].forms[3].errors
+
+
 def test_a_bad_row_shows_beside_that_row_and_saves_nothing(marketer_client):
     response = marketer_client.post(
         reverse("marketing_office:segment_new"),
