@@ -201,7 +201,7 @@ class StaticListUploadForm(forms.Form):
 # What each kind of campaign needs besides its content; the rest of the schedule fields are cleared.
 KIND_FIELDS = {
     marketing_models.CampaignKind.ONE_OFF: ("send_at",),
-    marketing_models.CampaignKind.BIRTHDAY: ("send_time", "repeat", "starts_on", "ends_on"),
+    marketing_models.CampaignKind.BIRTHDAY: ("send_time", "starts_on", "ends_on"),
     marketing_models.CampaignKind.RECURRING: ("send_time", "repeat", "starts_on", "ends_on"),
     marketing_models.CampaignKind.TRIGGERED: ("trigger", "trigger_days", "starts_on", "ends_on"),
 }
@@ -331,8 +331,6 @@ class CampaignForm(forms.Form):
         starts_on, ends_on = data.get("starts_on"), data.get("ends_on")
         if kind != Kind.ONE_OFF and starts_on and ends_on and ends_on < starts_on:
             self.add_error("ends_on", _("The last day cannot be before the first day."))
-        if kind == Kind.BIRTHDAY and not data.get("repeat"):
-            data["repeat"] = marketing_models.CampaignRepeat.DAILY  # a birthday campaign looks at every day
         return data
 
     def variant_b_open(self) -> bool:

@@ -108,7 +108,7 @@ registry.register(registry.CustomerExtension(label="deliveries", exporter=_expor
 registry.register_nav(
     registry.NavItem(
         registry.OFFICE, _("Campaigns"), "marketing_office:campaign_list", ("marketing.view_campaign",),
-        current=("campaign_list", "campaign_new", "campaign_detail", "campaign_edit", "campaign_preview"), order=60,
+        current=("campaign_list", "campaign_new", "campaign_detail", "campaign_edit", "campaign_preview"), order=61,
         home_for=(MARKETER,),
     ),
     registry.NavItem(

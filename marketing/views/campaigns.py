@@ -20,7 +20,6 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from crm import selectors as crm_selectors
-from crm import services as crm_services
 from crm.errors import ApplicationError, NotFound
 from crm.forms import add_application_error, normalize_customer_number
 from crm.permissions import StaffPermissionRequiredMixin
@@ -278,7 +277,7 @@ def _done(action: str, campaign: Campaign) -> str:
 
 
 def _preview_customer(request: HttpRequest, form: CampaignPreviewForm) -> Any:
-    """The customer the preview is for (recorded as a look at their record), None for sample values."""
+    """The customer the preview is for (the service records the look at their record), None for sample values."""
     typed = form.cleaned_data.get("customer") or ""
     if not typed.strip():
         return None
@@ -290,9 +289,6 @@ def _preview_customer(request: HttpRequest, form: CampaignPreviewForm) -> Any:
     except NotFound:
         form.add_error("customer", _("No customer with that number."))
         return False
-    crm_services.customer_access_record(
-        customer=customer, user=request.user, surface="office", path=request.get_full_path(), view_name="campaign_preview"
-    )
     return customer
 
 
@@ -315,7 +311,7 @@ class CampaignPreviewView(StaffPermissionRequiredMixin, View):
                 try:
                     rendered = services.campaign_preview(
                         campaign=campaign, customer=customer, language=form.cleaned_data["language"],
-                        variant=form.cleaned_data["variant"],
+                        variant=form.cleaned_data["variant"], by=request.user, path=request.get_full_path(),
                     )  # fmt: skip
                 except ApplicationError as error:
                     problem = error.message
@@ -343,8 +339,9 @@ class CampaignTestSendView(StaffPermissionRequiredMixin, View):
         data = form.cleaned_data
         try:
             services.campaign_test_send(
-                campaign=campaign, by=request.user, customer=customer, language=data["language"], variant=data["variant"]
-            )
+                campaign=campaign, by=request.user, customer=customer, language=data["language"], variant=data["variant"],
+                path=request.get_full_path(),
+            )  # fmt: skip
         except ApplicationError as error:
             messages.error(request, error.message)
         else:

@@ -115,12 +115,12 @@ def test_an_invalid_campaign_shows_the_error_beside_its_field_and_creates_nothin
 
 def test_a_birthday_campaign_runs_every_day_at_its_local_time(marketer_client):
     response = marketer_client.post(
-        _url("campaign_new"), _form(segment=_segment().pk, kind="birthday", send_at="", send_time="09:00", repeat="daily")
+        _url("campaign_new"), _form(segment=_segment().pk, kind="birthday", send_time="09:00", repeat="weekly")
     )
     campaign = Campaign.objects.get()
     assert response.status_code == 302
-    assert campaign.kind == "birthday" and campaign.send_time == time(9) and campaign.repeat == "daily"
-    assert campaign.send_at is None  # the one-off field that was filled in is not kept
+    assert campaign.kind == "birthday" and campaign.send_time == time(9)
+    assert campaign.send_at is None and campaign.repeat == ""  # fields of other kinds that were filled in are not kept
     page = marketer_client.get(_url("campaign_detail", campaign.pk)).content.decode()
     assert "Every day at 09:00 in each customer&#x27;s time zone" in page
 
@@ -148,8 +148,9 @@ def test_a_draft_is_edited_and_a_scheduled_campaign_is_not(marketer_client):
 # --- Lifecycle buttons ---
 
 
-def test_schedule_pause_resume_and_complete_through_the_buttons(marketer_client):
-    # given a draft one-off campaign for a small segment
+def test_schedule_pause_resume_and_complete_through_the_buttons(marketer_client, settings):
+    # given a draft one-off campaign for a segment below the approval limit
+    settings.MARKETING_APPROVAL_AUDIENCE = 1000
     campaign = _campaign(status="draft")
     page = marketer_client.get(_url("campaign_detail", campaign.pk)).content.decode()
     assert f'action="{_url("campaign_action", campaign.pk, "schedule")}"' in page
@@ -189,9 +190,17 @@ def test_a_button_the_status_does_not_allow_changes_nothing(marketer_client):
     assert marketer_client.get(_url("campaign_action", campaign.pk, "schedule")).status_code == 405
 
 
-def test_the_creator_cannot_approve_their_own_campaign_and_a_colleague_can(make_staff, marketer, marketer_client):
-    # given a campaign of this marketer waiting for approval
-    campaign = _campaign(status="approval", created_by=marketer)
+def test_the_creator_cannot_approve_their_own_campaign_and_a_colleague_can(make_staff, marketer, marketer_client, settings):
+    # given a campaign of this marketer whose audience is above the approval limit
+    settings.MARKETING_APPROVAL_AUDIENCE = 1
+    reachable(), reachable()
+    campaign = _campaign(status="draft", created_by=marketer)
+    # when they schedule it, it waits for approval
+    response = _press(marketer_client, campaign, "schedule")
+    campaign.refresh_from_db()
+    assert campaign.status == "approval"
+    assert "waits for a colleague" in marketer_client.get(response["Location"]).content.decode()
+    assert not PeriodicTask.objects.filter(name=f"marketing-campaign-{campaign.pk}").exists()
     # then its creator sees no approve button, and approving it by hand is refused
     page = marketer_client.get(_url("campaign_detail", campaign.pk)).content.decode()
     assert f'action="{_url("campaign_action", campaign.pk, "approve")}"' not in page
@@ -205,9 +214,10 @@ def test_the_creator_cannot_approve_their_own_campaign_and_a_colleague_can(make_
     page = colleague.get(_url("campaign_detail", campaign.pk)).content.decode()
     assert f'action="{_url("campaign_action", campaign.pk, "approve")}"' in page
     _press(colleague, campaign, "approve")
-    # then it is scheduled and the approver recorded
+    # then it is scheduled, the approver recorded, and its beat entry written
     campaign.refresh_from_db()
     assert campaign.status == "scheduled" and campaign.approved_by.username == "marketer2"
+    assert PeriodicTask.objects.get(name=f"marketing-campaign-{campaign.pk}").enabled
 
 
 def test_a_colleague_rejects_with_a_reason(make_staff, marketer):
