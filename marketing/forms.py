@@ -325,9 +325,6 @@ class CampaignForm(forms.Form):
         for name, message in required.items():
             if name not in self.errors and data.get(name) in (None, ""):
                 self.add_error(name, message)
-        send_at = data.get("send_at")
-        if kind == Kind.ONE_OFF and send_at is not None and send_at <= timezone.now():
-            self.add_error("send_at", _("Choose a moment in the future."))
         starts_on, ends_on = data.get("starts_on"), data.get("ends_on")
         if kind != Kind.ONE_OFF and starts_on and ends_on and ends_on < starts_on:
             self.add_error("ends_on", _("The last day cannot be before the first day."))

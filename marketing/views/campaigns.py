@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import formats, timezone
 from django.utils.decorators import method_decorator
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views import View
 
@@ -78,9 +79,9 @@ def schedule_summary(campaign: Campaign) -> str:
         trigger = campaign.get_trigger_display() or _("an event")
         days = campaign.trigger_days or 0
         text = (
-            _("To each customer on: %(trigger)s, the same day.") % {"trigger": trigger}
-            if not days
-            else _("To each customer on: %(trigger)s, %(days)d days apart.") % {"trigger": trigger, "days": days}
+            _("On the trigger “%(trigger)s”, %(days)d days") % {"trigger": trigger, "days": days}
+            if days
+            else _("On the trigger “%(trigger)s”") % {"trigger": trigger}
         )
     else:
         at = campaign.send_time.strftime("%H:%M") if campaign.send_time else "—"
@@ -346,8 +347,8 @@ class CampaignTestSendView(StaffPermissionRequiredMixin, View):
             messages.error(request, error.message)
         else:
             messages.success(request, _("Test message sent to %(email)s.") % {"email": request.user.email})
-        query = f"?customer={data['customer'] or ''}&language={data['language']}&variant={data['variant']}"
-        return redirect(back + query)
+        query = urlencode({"customer": data["customer"] or "", "language": data["language"], "variant": data["variant"]})
+        return redirect(f"{back}?{query}")
 
 
 # --- Calendar ----------------------------------------------------------------------------------

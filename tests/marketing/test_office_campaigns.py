@@ -125,6 +125,32 @@ def test_a_birthday_campaign_runs_every_day_at_its_local_time(marketer_client):
     assert "Every day at 09:00 in each customer&#x27;s time zone" in page
 
 
+def test_a_triggered_campaign_keeps_its_trigger_and_days(marketer_client):
+    response = marketer_client.post(
+        _url("campaign_new"),
+        _form(segment=_segment().pk, kind="triggered", trigger="inactive", trigger_days="180", starts_on="2026-12-01"),
+    )
+    campaign = Campaign.objects.get()
+    assert response.status_code == 302
+    assert (campaign.kind, campaign.trigger, campaign.trigger_days, campaign.send_at) == ("triggered", "inactive", 180, None)
+    page = marketer_client.get(_url("campaign_detail", campaign.pk)).content.decode()
+    assert "On the trigger “No flight for a while (win-back)”, 180 days, from" in page
+
+
+def test_a_paused_campaign_is_edited_with_variant_b(marketer_client):
+    campaign = _campaign(status="paused")
+    edit = marketer_client.get(_url("campaign_edit", campaign.pk)).content.decode()
+    assert '<details class="variant-b">' in edit  # folded while B is unused
+    response = marketer_client.post(
+        _url("campaign_edit", campaign.pk),
+        _form(segment=campaign.segment_id, variant_b_percent="30", subject_en_b="Last chance, {{ name }}"),
+    )
+    campaign.refresh_from_db()
+    assert response.status_code == 302 and campaign.status == "paused"
+    assert campaign.variant_b_percent == 30 and campaign.subject_en_b == "Last chance, {{ name }}"
+    assert '<details class="variant-b" open>' in marketer_client.get(_url("campaign_edit", campaign.pk)).content.decode()
+
+
 def test_a_draft_is_edited_and_a_scheduled_campaign_is_not(marketer_client):
     # given a draft and a scheduled campaign
     draft, scheduled = _campaign(status="draft"), _campaign(status="scheduled", name="Fixed")
