@@ -274,6 +274,11 @@ SPECTACULAR_SETTINGS = {
         "DecisionEnum": "loyalty.models.Decision",
         "OfferKindEnum": "marketing.models.OfferKind",
         "PromoCodeStatusEnum": "marketing.models.PromoCodeStatus",
+        "MarketingChannelEnum": "marketing.models.MarketingChannel",
+        "CampaignKindEnum": "marketing.models.CampaignKind",
+        "CampaignStatusEnum": "marketing.models.CampaignStatus",
+        "CampaignRepeatEnum": "marketing.models.CampaignRepeat",
+        "CampaignTriggerEnum": "marketing.models.CampaignTrigger",
     },
 }
 

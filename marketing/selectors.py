@@ -46,3 +46,25 @@ def segment_get(*, segment_id: int) -> Segment:
 
 def static_lists() -> QuerySet[StaticList]:
     return StaticList.objects.select_related("created_by").order_by("name", "id")
+
+
+# --- Campaigns for the API --------------------------------------------------------------------------
+
+
+def campaigns_for_api(*, status: str = "", kind: str = "") -> QuerySet:
+    """Campaigns newest first with what their rows show (segment, offer, who made and approved them): one query."""
+    from marketing.models import Campaign
+
+    rows = Campaign.objects.select_related("segment", "offer", "created_by", "approved_by").order_by("-created_at", "-pk")
+    if status:
+        rows = rows.filter(status=status)
+    if kind:
+        rows = rows.filter(kind=kind)
+    return rows
+
+
+def campaign_for_api(*, campaign_id: int):  # noqa: ANN201 - a Campaign
+    campaign = campaigns_for_api().filter(pk=campaign_id).first()
+    if campaign is None:
+        raise NotFound("No such campaign.")
+    return campaign
