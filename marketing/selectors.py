@@ -162,3 +162,25 @@ def campaigns_for_calendar(*, first: date, last: date) -> tuple[list, list]:
         Campaign.objects.filter(kind=CampaignKind.TRIGGERED).exclude(status=CampaignStatus.COMPLETED).order_by("name", "pk")
     )
     return [(c, days) for c, days in dated if days], triggered
+
+
+# --- Campaigns for the API --------------------------------------------------------------------------
+
+
+def campaigns_for_api(*, status: str = "", kind: str = "") -> QuerySet:
+    """Campaigns newest first with what their rows show (segment, offer, who made and approved them): one query."""
+    from marketing.models import Campaign
+
+    rows = Campaign.objects.select_related("segment", "offer", "created_by", "approved_by").order_by("-created_at", "-pk")
+    if status:
+        rows = rows.filter(status=status)
+    if kind:
+        rows = rows.filter(kind=kind)
+    return rows
+
+
+def campaign_for_api(*, campaign_id: int):  # noqa: ANN201 - a Campaign
+    campaign = campaigns_for_api().filter(pk=campaign_id).first()
+    if campaign is None:
+        raise NotFound("No such campaign.")
+    return campaign

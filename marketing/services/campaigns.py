@@ -201,22 +201,6 @@ def campaign_fan_out(*, run_id: int, first_id: int, last_id: int) -> int:
     return len(ids)
 
 
-def birthday_campaigns_run(*, today: date | None = None) -> list[CampaignRun]:
-    """Today's occurrence of every scheduled or running birthday campaign (safe to run twice a day)."""
-    today = today or timezone.localdate()
-    campaigns = Campaign.objects.select_related("segment").filter(
-        kind=CampaignKind.BIRTHDAY, status__in=[CampaignStatus.SCHEDULED, CampaignStatus.RUNNING]
-    )
-    runs = []
-    for campaign in campaigns:
-        try:
-            runs.append(campaign_run_start(campaign=campaign, occurrence=today))
-        except ApplicationError:
-            # One campaign whose segment no longer compiles (its static list deleted) must not stop the others.
-            logger.exception("birthday campaign %s could not start", campaign.pk)
-    return runs
-
-
 def deliveries_sweep(*, older_than_minutes: int = 15) -> int:
     """Queue again the pending deliveries whose task the broker lost (a send already done is not repeated)."""
     cutoff = timezone.now() - timedelta(minutes=older_than_minutes)

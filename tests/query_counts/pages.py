@@ -77,6 +77,12 @@ def _first_offer() -> int:
     return Offer.objects.order_by("pk").values_list("pk", flat=True).first()
 
 
+def _first_campaign() -> int:
+    from marketing.models import Campaign
+
+    return Campaign.objects.order_by("pk").values_list("pk", flat=True).first()
+
+
 def _last_month() -> str:
     from loyalty.selectors import previous_month
 
@@ -310,6 +316,9 @@ PAGES: list[Page] = [
     ),
     Page("marketing-offer-list", f"api:{MARKETER}"),
     Page("marketing-offer-detail", f"api:{MARKETER}", kwargs=lambda w: {"pk": _first_offer()}),
+    Page("marketing-campaign-list", f"api:{MARKETER}"),
+    Page("marketing-campaign-list", f"api:{MARKETER}", query=lambda w: {"status": "scheduled"}, variant="filtered"),
+    Page("marketing-campaign-detail", f"api:{MARKETER}", kwargs=lambda w: {"pk": _first_campaign()}),
     Page("api-loyalty-household", f"api:{PASSENGER}"),
     Page("api-loyalty-transfer-quote", f"api:{PASSENGER}", query=lambda w: {"miles": 2000}),
     Page("api-loyalty-claims", f"api:{PASSENGER}"),

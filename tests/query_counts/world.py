@@ -150,6 +150,7 @@ def build(size: str) -> World:
     _loyalty(customer, rows)
     _offers(customer, rows)
     segment = _marketing(customer, staff, rows)
+    _api_campaigns(segment, staff, rows)
     campaign = _campaigns(segment, staff, rows)
 
     world = World(
@@ -510,7 +511,24 @@ def _marketing(customer: Customer, staff: dict[str, User], rows: int) -> Segment
     return segment
 
 
-# --- Marketing campaigns ---------------------------------------------------------------------------
+# --- Marketing campaigns --------------------------------------------------------------------------
+
+
+def _api_campaigns(segment: Segment, staff: dict[str, User], rows: int) -> None:
+    """``rows`` campaigns on the segment, made by the marketer, some with an offer, one of each kind."""
+    from marketing.models import Offer
+
+    offer = Offer.objects.order_by("pk").first()
+    kinds = itertools.cycle(
+        [{"kind": "one_off", "send_at": timezone.now() + timedelta(days=3)}, {"kind": "birthday"},
+         {"kind": "recurring", "repeat": "weekly"}, {"kind": "triggered", "trigger": "registered"}]
+    )  # fmt: skip
+    for n in range(rows):
+        marketing_services.campaign_create(
+            name=f"QC campaign {n}", segment=segment, subject_en="Hello {{ name }}", text_en="Dear {{ name }}",
+            offer=offer if n % 2 else None, by=staff["marketer"], status="draft" if n % 3 == 1 else "scheduled",
+            **next(kinds),
+        )  # fmt: skip
 
 
 def _campaigns(segment: Segment, staff: dict[str, User], rows: int) -> Campaign:
