@@ -248,7 +248,7 @@ class CampaignActionView(StaffPermissionRequiredMixin, View):
                     return back
                 services.campaign_reject(campaign=campaign, by=request.user, reason=form.cleaned_data["reason"])
             else:
-                getattr(services, f"campaign_{action}")(campaign=campaign, by=request.user)
+                _SERVICES[action](campaign=campaign, by=request.user)
         except ApplicationError as error:
             messages.error(request, error.message)
             for problems in error.fields.values():
@@ -259,6 +259,15 @@ class CampaignActionView(StaffPermissionRequiredMixin, View):
         campaign.refresh_from_db(fields=["status"])
         messages.success(request, _done(action, campaign))
         return back
+
+
+_SERVICES = {
+    "schedule": services.campaign_schedule,
+    "approve": services.campaign_approve,
+    "pause": services.campaign_pause,
+    "resume": services.campaign_resume,
+    "complete": services.campaign_complete,
+}
 
 
 def _done(action: str, campaign: Campaign) -> str:
