@@ -13,7 +13,7 @@ from typing import Any
 
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -47,6 +47,14 @@ def _error(description: str) -> OpenApiResponse:
     return OpenApiResponse(ErrorResponseSerializer, description=description)
 
 
+@extend_schema_field({"type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$", "example": "09:00"})
+class LocalTimeField(serializers.TimeField):
+    """A wall-clock time with no offset (``09:00``): it is read in each customer's own time zone."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="%H:%M", input_formats=["%H:%M", "%H:%M:%S"], **kwargs)
+
+
 class MarketingCampaignSerializer(serializers.ModelSerializer):
     segment = serializers.IntegerField(source="segment_id", read_only=True)
     segment_name = serializers.CharField(source="segment.name", read_only=True)
@@ -56,6 +64,7 @@ class MarketingCampaignSerializer(serializers.ModelSerializer):
     offer = serializers.IntegerField(source="offer_id", read_only=True, allow_null=True)
     created_by = serializers.CharField(source="created_by.username", read_only=True, allow_null=True, default=None)
     approved_by = serializers.CharField(source="approved_by.username", read_only=True, allow_null=True, default=None)
+    send_time = LocalTimeField(read_only=True, allow_null=True, help_text="Local time in each customer's zone.")
 
     class Meta:
         model = Campaign
@@ -103,7 +112,7 @@ class MarketingCampaignInputSerializer(StrictInputSerializer):
     holdout_percent = serializers.IntegerField(min_value=0, max_value=50, required=False)
     offer = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False, allow_null=True, help_text="An offer's id.")
     send_at = serializers.DateTimeField(required=False, allow_null=True)
-    send_time = serializers.TimeField(required=False, allow_null=True, help_text="Local time in each customer's zone.")
+    send_time = LocalTimeField(required=False, allow_null=True, help_text="Local time in each customer's zone.")
     repeat = serializers.ChoiceField(choices=CampaignRepeat.choices, required=False, allow_blank=True)
     trigger = serializers.ChoiceField(choices=CampaignTrigger.choices, required=False, allow_blank=True)
     trigger_days = serializers.IntegerField(min_value=1, max_value=3650, required=False, allow_null=True)

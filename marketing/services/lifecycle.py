@@ -27,7 +27,7 @@ from django.utils.translation import override
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, PeriodicTask
 
 from crm.celery import task_enqueue_on_commit
-from crm.errors import ApplicationError
+from crm.errors import ApplicationError, NotFound
 from crm.models import Customer, User
 from crm.services import customer_access_record
 from marketing.models import (
@@ -295,7 +295,11 @@ def campaign_delete(*, campaign: Campaign, by: User | None) -> None:
 
 
 def _locked(campaign: Campaign) -> Campaign:
-    return Campaign.objects.select_for_update(of=("self",)).select_related("segment", "offer").get(pk=campaign.pk)
+    """Lock the row and bring the caller's object up to date, so the caller sees the change it asked for."""
+    if not list(Campaign.objects.select_for_update().filter(pk=campaign.pk).values_list("pk", flat=True)):
+        raise NotFound(_("No such campaign."))
+    campaign.refresh_from_db()
+    return campaign
 
 
 def _wrong_status(message: str) -> None:

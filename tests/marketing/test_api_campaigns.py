@@ -63,6 +63,14 @@ def test_a_marketer_creates_a_draft_and_reads_it_back(marketer_api, marketer):
     assert marketer_api.get(f"{URL}{data['id']}/").json()["subject_zh"] == "你好 {{ name }}"
 
 
+def test_a_birthday_campaign_keeps_a_wall_clock_send_time(marketer_api):
+    # When a birthday campaign is posted to go at 09:30, and one with no time
+    at_half_past = marketer_api.post(URL, body(kind="birthday", send_time="09:30", send_at=None), format="json").json()
+    default = marketer_api.post(URL, body(kind="birthday", send_at=None), format="json").json()
+    # Then they go at 09:30 and 09:00 in each customer's zone, with no moment of their own
+    assert (at_half_past["send_time"], at_half_past["send_at"], default["send_time"]) == ("09:30", None, "09:00")
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
@@ -83,6 +91,7 @@ def test_a_marketer_creates_a_draft_and_reads_it_back(marketer_api, marketer):
         ({"status": "scheduled"}, "status"),
         ({"starts_on": "2027-02-30"}, "starts_on"),
         ({"send_time": "25:00"}, "send_time"),
+        ({"kind": "birthday", "send_time": "09:00+08:00"}, "send_time"),
         ({"text_en": "a\x00b"}, "text_en"),
     ],
 )

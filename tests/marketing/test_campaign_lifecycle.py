@@ -273,9 +273,9 @@ def test_pause_disables_the_entry_resume_enables_it_and_complete_removes_it(mark
     # Given a scheduled birthday campaign
     c = draft(kind="birthday")
     services.campaign_schedule(campaign=c, by=marketer)
-    # When paused, then its entry is disabled and a run is refused
+    # When paused, then its entry is disabled (the caller's object shows it paused) and a run is refused
     services.campaign_pause(campaign=c, by=marketer)
-    assert not entry(c).enabled
+    assert c.status == "paused" and not entry(c).enabled
     assert services.campaign_tick(campaign_id=c.pk) is None
     # When resumed, then it is scheduled again, its entry enabled
     services.campaign_resume(campaign=c, by=marketer)
