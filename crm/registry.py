@@ -206,7 +206,8 @@ class NavItem:
     Office items show to staff holding every one of ``permissions`` (roles are groups of
     permissions, so this is "per role"); portal items show to ``audience``: anyone, signed-in
     passengers or visitors who are signed out. ``current`` lists the URL names (without namespace)
-    on which the link is marked as the current page.
+    on which the link is marked as the current page. ``home_for`` names the roles whose office home
+    is this page instead of the customer desk (a marketer lands on campaigns, not on customer search).
     """
 
     surface: str
@@ -216,6 +217,7 @@ class NavItem:
     audience: str = ANYONE
     current: tuple[str, ...] = ()
     order: int = 100
+    home_for: tuple[str, ...] = ()
 
     def visible_to(self, user: Any) -> bool:
         signed_in = bool(getattr(user, "is_authenticated", False))
@@ -250,6 +252,11 @@ def nav_items(surface: str, user: Any) -> list[NavItem]:
     """The links of ``surface``'s menu this user sees, in order."""
     items = [item for item in _nav.values() if item.surface == surface and item.visible_to(user)]
     return sorted(items, key=lambda i: (i.order, i.url_name))
+
+
+def home_item(surface: str, user: Any, roles: frozenset[str] | set[str]) -> NavItem | None:
+    """The first link of the menu that is the home of one of ``roles``, if the user may open it."""
+    return next((item for item in nav_items(surface, user) if set(item.home_for) & set(roles)), None)
 
 
 # --- Customer attributes ----------------------------------------------------------------------

@@ -274,6 +274,11 @@ SPECTACULAR_SETTINGS = {
         "DecisionEnum": "loyalty.models.Decision",
         "OfferKindEnum": "marketing.models.OfferKind",
         "PromoCodeStatusEnum": "marketing.models.PromoCodeStatus",
+        "MarketingChannelEnum": "marketing.models.MarketingChannel",
+        "CampaignKindEnum": "marketing.models.CampaignKind",
+        "CampaignStatusEnum": "marketing.models.CampaignStatus",
+        "CampaignRepeatEnum": "marketing.models.CampaignRepeat",
+        "CampaignTriggerEnum": "marketing.models.CampaignTrigger",
     },
 }
 
@@ -301,9 +306,10 @@ CELERY_BEAT_SCHEDULE = {
     "loyalty-tiers-requalify": {"task": "loyalty.tasks.tiers_requalify", "schedule": crontab(hour=2, minute=10)},
     "loyalty-miles-expire": {"task": "loyalty.tasks.miles_expire", "schedule": crontab(hour=2, minute=40)},
     "loyalty-accrual-sweep": {"task": "loyalty.tasks.accrual_sweep", "schedule": 3600.0},
-    # Campaign deliveries whose task the broker lost; today's birthday campaigns, in the morning.
+    # Campaign deliveries whose task the broker lost. Each campaign's own schedule is a beat entry of its own
+    # (marketing-campaign-<id>, written when it is scheduled): birthday and recurring ones tick hourly.
     "marketing-deliveries-sweep": {"task": "marketing.tasks.deliveries_sweep", "schedule": 600.0},
-    "marketing-birthday-campaigns": {"task": "marketing.tasks.birthday_campaigns_run", "schedule": crontab(hour=8, minute=0)},
+    "marketing-campaigns-complete-finished": {"task": "marketing.tasks.campaigns_complete_finished", "schedule": 600.0},
 }
 # At most this many marketing messages reach one customer in any 7 days; further deliveries are skipped.
 MARKETING_FREQUENCY_CAP = env.int("MARKETING_FREQUENCY_CAP", default=3)

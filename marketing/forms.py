@@ -6,11 +6,13 @@ import json
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm import registry
 from crm.models import Cabin
 from crm.validation import validate_single_line_text
+from marketing import models as marketing_models
 from marketing.models import ISSUE_MAX, MarketingChannel, OfferKind, StaticList
 
 # --- Offers and promo codes -----------------------------------------------------------------------
@@ -252,3 +254,191 @@ class StaticListUploadForm(forms.Form):
             "One customer per row: a customer number or an e-mail address in the first column. At most 20,000 rows, 2 MB."
         ),
     )
+
+
+# --- Campaigns ------------------------------------------------------------------------------------
+
+# What each kind of campaign needs besides its content; the rest of the schedule fields are cleared.
+KIND_FIELDS = {
+    marketing_models.CampaignKind.ONE_OFF: ("send_at",),
+    marketing_models.CampaignKind.BIRTHDAY: ("send_time", "starts_on", "ends_on"),
+    marketing_models.CampaignKind.RECURRING: ("send_time", "repeat", "starts_on", "ends_on"),
+    marketing_models.CampaignKind.TRIGGERED: ("trigger", "trigger_days", "starts_on", "ends_on"),
+}
+SCHEDULE_FIELDS = ("send_at", "send_time", "repeat", "trigger", "trigger_days", "starts_on", "ends_on")
+CONTENT_NAMES = tuple(
+    f"{part}_{language}{variant}" for variant in ("", "_b") for language in ("en", "zh") for part in ("subject", "text", "html")
+)
+# The personal fields a campaign's templates may use (marketing.services.message_values), for the form's help box.
+TEMPLATE_FIELDS = (
+    ("name", _("given name")),
+    ("family_name", _("family name")),
+    ("tier", _("frequent-flyer tier")),
+    ("miles", _("award miles balance")),
+    ("home_airport", _("home airport code")),
+    ("destination", _("recommended destination")),
+    ("offer_code", _("the customer's promo code")),
+    ("offer_name", _("the offer's name")),
+    ("partner_link", _("the partner's link")),
+)
+
+
+def _text(label: Any, *, rows: int = 0, required: bool = False, max_length: int | None = None) -> forms.CharField:
+    widget = forms.Textarea(attrs={"rows": rows}) if rows else forms.TextInput()
+    return forms.CharField(label=label, required=required, max_length=max_length, widget=widget, strip=False)
+
+
+class CampaignForm(forms.Form):
+    """A campaign's audience, schedule, content in English and Chinese, optional variant B, offer and costs.
+
+    The fields a kind needs are checked here, beside the field; the services check the rest (templates,
+    dates, shares) and their refusals are shown beside the field they name.
+    """
+
+    name = forms.CharField(label=_("Name"), max_length=120, validators=[validate_single_line_text])
+    segment = forms.ModelChoiceField(label=_("Segment"), queryset=marketing_models.Segment.objects.order_by("name", "pk"))
+    channel = forms.ChoiceField(
+        label=_("Channel"), choices=marketing_models.MarketingChannel.choices, initial=marketing_models.MarketingChannel.EMAIL
+    )
+    kind = forms.ChoiceField(
+        label=_("Kind"), choices=marketing_models.CampaignKind.choices, initial=marketing_models.CampaignKind.ONE_OFF
+    )
+    send_at = forms.DateTimeField(
+        label=_("Send at"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text=_("Your local date and time."),
+    )  # fmt: skip
+    send_time = forms.TimeField(
+        label=_("Local send time"), required=False, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        help_text=_("In each customer's time zone (their home airport's)."),
+    )  # fmt: skip
+    repeat = forms.ChoiceField(label=_("Repeat"), required=False, choices=[("", "—"), *marketing_models.CampaignRepeat.choices])
+    starts_on = forms.DateField(
+        label=_("First day"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    ends_on = forms.DateField(
+        label=_("Last day"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text=_("Empty: until it is completed."),
+    )  # fmt: skip
+    trigger = forms.ChoiceField(
+        label=_("Trigger"), required=False, choices=[("", "—"), *marketing_models.CampaignTrigger.choices]
+    )
+    trigger_days = forms.IntegerField(
+        label=_("Days"), required=False, min_value=0, max_value=3650,
+        help_text=_("How many days before (expiry) or after (the event) the message goes; 0 for the same day."),
+    )  # fmt: skip
+    subject_en = _text(_("Subject (English)"), required=True, max_length=200)
+    text_en = _text(_("Text (English)"), rows=6, required=True)
+    html_en = _text(_("HTML (English)"), rows=6)
+    subject_zh = _text(_("Subject (Chinese)"), max_length=200)
+    text_zh = _text(_("Text (Chinese)"), rows=6)
+    html_zh = _text(_("HTML (Chinese)"), rows=6)
+    subject_en_b = _text(_("Subject B (English)"), max_length=200)
+    text_en_b = _text(_("Text B (English)"), rows=4)
+    html_en_b = _text(_("HTML B (English)"), rows=4)
+    subject_zh_b = _text(_("Subject B (Chinese)"), max_length=200)
+    text_zh_b = _text(_("Text B (Chinese)"), rows=4)
+    html_zh_b = _text(_("HTML B (Chinese)"), rows=4)
+    variant_b_percent = forms.IntegerField(
+        label=_("Share of variant B (%)"), min_value=0, max_value=100, initial=0,
+        help_text=_("0 sends variant A to everyone. Empty fields of B use A's."),
+    )  # fmt: skip
+    holdout_percent = forms.IntegerField(
+        label=_("Holdout control group (%)"), min_value=0, max_value=50, initial=0,
+        help_text=_("Customers kept back (recorded, not sent) to measure what the campaign adds."),
+    )  # fmt: skip
+    offer = forms.ModelChoiceField(
+        label=_("Offer"), required=False, queryset=marketing_models.Offer.objects.none(),
+        help_text=_("Each recipient gets a promo code of it, as {{ offer_code }}."),
+    )  # fmt: skip
+    cost_per_message = forms.DecimalField(label=_("Cost per message"), max_digits=10, decimal_places=4, min_value=0, initial=0)
+    fixed_cost = forms.DecimalField(label=_("Fixed cost"), max_digits=12, decimal_places=2, min_value=0, initial=0)
+    cost_currency = forms.CharField(label=_("Cost currency"), min_length=3, max_length=3, initial="EUR")
+
+    def __init__(self, *args: Any, offer_current: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Offers still valid, and the campaign's own even if it has ended (so editing does not drop it).
+        current = timezone.now()
+        offers = marketing_models.Offer.objects.filter(valid_until__gt=current)
+        if offer_current is not None:
+            offers = offers | marketing_models.Offer.objects.filter(pk=offer_current)
+        self.fields["offer"].queryset = offers.order_by("name", "pk")
+
+    def clean_cost_currency(self) -> str:
+        value = self.cleaned_data["cost_currency"].strip().upper()
+        if not (value.isascii() and value.isalpha()):
+            raise forms.ValidationError(_("Enter a three-letter currency code, e.g. EUR."))
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        kind = data.get("kind")
+        Kind = marketing_models.CampaignKind
+        required = {
+            Kind.ONE_OFF: {"send_at": _("A one-off campaign needs the date and time it goes.")},
+            Kind.BIRTHDAY: {"send_time": _("Choose the local time the birthday messages go.")},
+            Kind.RECURRING: {
+                "send_time": _("Choose the local time the messages go."),
+                "repeat": _("Choose how often it repeats."),
+            },
+            Kind.TRIGGERED: {"trigger": _("Choose what starts the message.")},
+        }.get(kind, {})
+        for name, message in required.items():
+            if name not in self.errors and data.get(name) in (None, ""):
+                self.add_error(name, message)
+        starts_on, ends_on = data.get("starts_on"), data.get("ends_on")
+        if kind != Kind.ONE_OFF and starts_on and ends_on and ends_on < starts_on:
+            self.add_error("ends_on", _("The last day cannot be before the first day."))
+        return data
+
+    def variant_b_open(self) -> bool:
+        """Variant B is shown unfolded when it is used or has an error."""
+        names = [name for name in CONTENT_NAMES if name.endswith("_b")]
+        if any(name in self.errors for name in (*names, "variant_b_percent")):
+            return True
+        return str(self["variant_b_percent"].value() or "0").strip() != "0" or any(self[name].value() for name in names)
+
+    def cleaned_for_service(self) -> dict[str, Any]:
+        """The service's keyword arguments; the schedule fields the kind does not use are emptied."""
+        data = dict(self.cleaned_data)
+        keep = KIND_FIELDS.get(data["kind"], ())
+        blanks = {"send_at": None, "send_time": None, "repeat": "", "trigger": "", "trigger_days": None,
+                  "starts_on": None, "ends_on": None}  # fmt: skip
+        for name in SCHEDULE_FIELDS:
+            if name not in keep:
+                data[name] = blanks[name]
+        for name in CONTENT_NAMES:
+            data[name] = data.get(name) or ""
+        return data
+
+
+def campaign_initial(campaign: marketing_models.Campaign) -> dict[str, Any]:
+    """The form's initial data for an existing campaign (send_at in the office's time zone)."""
+    initial = {name: getattr(campaign, name) for name in (*CONTENT_NAMES, *SCHEDULE_FIELDS)}
+    initial.update(
+        name=campaign.name, segment=campaign.segment_id, channel=campaign.channel, kind=campaign.kind,
+        variant_b_percent=campaign.variant_b_percent, holdout_percent=campaign.holdout_percent, offer=campaign.offer_id,
+        cost_per_message=campaign.cost_per_message, fixed_cost=campaign.fixed_cost, cost_currency=campaign.cost_currency,
+    )  # fmt: skip
+    if campaign.send_at is not None:
+        initial["send_at"] = timezone.localtime(campaign.send_at)
+    return initial
+
+
+class CampaignFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        label=_("Status"), required=False, choices=[("", _("Any")), *marketing_models.CampaignStatus.choices]
+    )
+    kind = forms.ChoiceField(label=_("Kind"), required=False, choices=[("", _("Any")), *marketing_models.CampaignKind.choices])
+
+
+class CampaignPreviewForm(forms.Form):
+    customer = forms.CharField(
+        label=_("Customer number"), required=False, max_length=20,
+        help_text=_("Optional: their name, miles and code fill the message; empty shows sample values."),
+    )  # fmt: skip
+    language = forms.ChoiceField(label=_("Language"), choices=(("en", "English"), ("zh-hans", "中文")), initial="en")
+    variant = forms.ChoiceField(label=_("Variant"), choices=(("a", "A"), ("b", "B")), initial="a")
+
+
+class CampaignRejectForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}))

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm import registry
 from crm.models import Customer
+from crm.permissions import MARKETER
 from marketing.models import StaticList, StaticListMember
 
 # --- Offers and promo codes -----------------------------------------------------------------------
@@ -100,3 +101,18 @@ def _export_deliveries(customer) -> dict:  # noqa: ANN001
 
 
 registry.register(registry.CustomerExtension(label="deliveries", exporter=_export_deliveries, merger=_merge_deliveries, order=90))
+
+
+# --- Campaigns at the office: a marketer's office home is the campaign list ---
+
+registry.register_nav(
+    registry.NavItem(
+        registry.OFFICE, _("Campaigns"), "marketing_office:campaign_list", ("marketing.view_campaign",),
+        current=("campaign_list", "campaign_new", "campaign_detail", "campaign_edit", "campaign_preview"), order=61,
+        home_for=(MARKETER,),
+    ),
+    registry.NavItem(
+        registry.OFFICE, _("Calendar"), "marketing_office:calendar", ("marketing.view_campaign",), current=("calendar",),
+        order=63,
+    ),
+)  # fmt: skip

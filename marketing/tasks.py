@@ -1,5 +1,7 @@
 """marketing: tasks. All are routed to the ``campaigns`` queue (CELERY_TASK_ROUTES), served by its own worker."""
 
+from datetime import datetime
+
 from celery import shared_task
 
 from marketing import services
@@ -21,6 +23,24 @@ def deliveries_sweep() -> int:
     return services.deliveries_sweep()
 
 
+# --- A campaign's beat entries (marketing.services.lifecycle writes them, one per campaign) ---
+
+
 @shared_task(acks_late=True)
-def birthday_campaigns_run() -> int:
-    return len(services.birthday_campaigns_run())
+def campaign_run(*, campaign_id: int) -> int | None:
+    """A one-off campaign's moment (its clocked entry)."""
+    run = services.campaign_run(campaign_id=campaign_id)
+    return run.pk if run else None
+
+
+@shared_task(acks_late=True)
+def campaign_tick(*, campaign_id: int, now: str | None = None) -> int | None:
+    """A birthday or recurring campaign's hourly tick; ``now`` (ISO 8601) replays an hour the beat missed."""
+    moment = datetime.fromisoformat(now) if now else None
+    run = services.campaign_tick(campaign_id=campaign_id, now=moment)
+    return run.pk if run else None
+
+
+@shared_task(acks_late=True)
+def campaigns_complete_finished() -> int:
+    return services.campaigns_complete_finished()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from marketing.views import offers, office
+from marketing.views import campaigns, offers, office
 
 app_name = "marketing_office"
 urlpatterns: list = [
@@ -17,4 +17,12 @@ urlpatterns: list = [
     path("segments/<int:segment_id>/recount/", office.SegmentRecountView.as_view(), name="segment_recount"),
     path("lists/", office.StaticListListView.as_view(), name="static_list_list"),
     path("lists/upload/", office.StaticListUploadView.as_view(), name="static_list_upload"),
+    path("campaigns/", campaigns.CampaignListView.as_view(), name="campaign_list"),
+    path("campaigns/new/", campaigns.CampaignCreateView.as_view(), name="campaign_new"),
+    path("campaigns/<int:campaign_id>/", campaigns.CampaignDetailView.as_view(), name="campaign_detail"),
+    path("campaigns/<int:campaign_id>/edit/", campaigns.CampaignEditView.as_view(), name="campaign_edit"),
+    path("campaigns/<int:campaign_id>/preview/", campaigns.CampaignPreviewView.as_view(), name="campaign_preview"),
+    path("campaigns/<int:campaign_id>/test-send/", campaigns.CampaignTestSendView.as_view(), name="campaign_test_send"),
+    path("campaigns/<int:campaign_id>/<slug:action>/", campaigns.CampaignActionView.as_view(), name="campaign_action"),
+    path("calendar/", campaigns.CampaignCalendarView.as_view(), name="calendar"),
 ]

@@ -46,7 +46,15 @@ from crm.forms import (
     normalize_customer_number,
 )
 from crm.models import ConsentSource, Customer, Lead, LeadSource, LeadStatus
-from crm.permissions import StaffPermissionRequiredMixin, can_see_identity_documents, mask
+from crm.permissions import (
+    ADMINISTRATOR,
+    AGENT,
+    SUPERVISOR,
+    StaffPermissionRequiredMixin,
+    can_see_identity_documents,
+    mask,
+    roles_of,
+)
 
 SEARCH_LIMIT = 50
 TIMELINE_PAGE_SIZE = 20
@@ -211,10 +219,19 @@ class OfficeLoginView(LoginView):
     next_page = reverse_lazy("office:home")
 
 
+# Roles whose work starts at the customer desk; other roles land on the page their app names as their home.
+DESK_ROLES = frozenset({AGENT, SUPERVISOR, ADMINISTRATOR})
+
+
 class HomeView(OfficeView):
     permission_required = ()
 
     def get(self, request: HttpRequest) -> HttpResponse:
+        roles = roles_of(request.user)
+        if not request.user.is_superuser and not roles & DESK_ROLES:
+            home = registry.home_item(registry.OFFICE, request.user, roles)
+            if home is not None:
+                return redirect(home.url_name)
         context: dict[str, Any] = {
             "search_form": CustomerSearchForm(),
             "recent": selectors.customer_recently_viewed(user=request.user, limit=RECENTLY_VIEWED),

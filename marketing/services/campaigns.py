@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 
 from crm.celery import task_enqueue, task_enqueue_on_commit
 from crm.errors import ApplicationError
-from crm.models import ConsentEvent, ConsentPurpose, ConsentSource, Customer, User
+from crm.models import ConsentEvent, ConsentPurpose, ConsentSource, Customer
 from crm.services import consent_record, timeline_record
 from loyalty.selectors import member_for_customer
 from marketing.channels import OutgoingMessage, message_send
@@ -40,8 +40,6 @@ from marketing.models import (
     Delivery,
     DeliveryStatus,
     MarketingChannel,
-    Offer,
-    Segment,
     SkipReason,
     Suppression,
     SuppressionReason,
@@ -59,7 +57,10 @@ FAN_OUT_CHUNK = 500
 DELIVERY_SEND_LOCK = 7202
 CUSTOMER_SEND_LOCK = 7203
 UNSUBSCRIBE_SALT = "marketing.unsubscribe"
-CONTENT_FIELDS = ("subject_en", "text_en", "html_en", "subject_zh", "text_zh", "html_zh")
+CONTENT_FIELDS = (
+    "subject_en", "text_en", "html_en", "subject_zh", "text_zh", "html_zh",
+    "subject_en_b", "text_en_b", "html_en_b", "subject_zh_b", "text_zh_b", "html_zh_b",
+)  # fmt: skip
 
 # Tags a campaign's text may not use: they read files, other libraries, URLs or the server's state.
 _REFUSED_TAGS = {"debug", "load", "url", "csrf_token", "lorem"}
@@ -98,40 +99,6 @@ def campaign_content_check(*, fields: dict[str, str]) -> None:
         except (TemplateSyntaxError, TemplateDoesNotExist) as exc:
             message = _("This template has an error: %(error)s") % {"error": str(exc)[:200]}
             raise ApplicationError(message, code="invalid_template", fields={name: [message]}) from exc
-
-
-@transaction.atomic
-def campaign_create(
-    *,
-    name: str,
-    segment: Segment,
-    subject_en: str,
-    text_en: str,
-    html_en: str = "",
-    subject_zh: str = "",
-    text_zh: str = "",
-    html_zh: str = "",
-    kind: str = CampaignKind.ONE_OFF,
-    status: str = CampaignStatus.DRAFT,
-    offer: Offer | None = None,
-    by: User | None = None,
-) -> Campaign:
-    """A new e-mail campaign; its templates are checked first so a send never meets a syntax error it could have."""
-    content = {
-        "subject_en": subject_en, "text_en": text_en, "html_en": html_en,
-        "subject_zh": subject_zh, "text_zh": text_zh, "html_zh": html_zh,
-    }  # fmt: skip
-    campaign_content_check(fields=content)
-    if kind not in CampaignKind.values or status not in CampaignStatus.values:
-        raise ApplicationError(_("Unknown campaign kind or status."), code="invalid_campaign")
-    name = (name or "").strip()
-    if not name or len(name) > 120:
-        message = _("Enter a name of 1 to 120 characters.")
-        raise ApplicationError(message, code="invalid_campaign", fields={"name": [message]})
-    return Campaign.objects.create(
-        name=name, segment=segment, kind=kind, status=status, offer=offer,
-        created_by=by if by is not None and by.is_authenticated else None, **content,
-    )  # fmt: skip
 
 
 def _birthday_q(occurrence: date) -> Q:
@@ -232,22 +199,6 @@ def campaign_fan_out(*, run_id: int, first_id: int, last_id: int) -> int:
     for pk in ids:
         task_enqueue("marketing.tasks.delivery_send", delivery_id=pk)
     return len(ids)
-
-
-def birthday_campaigns_run(*, today: date | None = None) -> list[CampaignRun]:
-    """Today's occurrence of every scheduled or running birthday campaign (safe to run twice a day)."""
-    today = today or timezone.localdate()
-    campaigns = Campaign.objects.select_related("segment").filter(
-        kind=CampaignKind.BIRTHDAY, status__in=[CampaignStatus.SCHEDULED, CampaignStatus.RUNNING]
-    )
-    runs = []
-    for campaign in campaigns:
-        try:
-            runs.append(campaign_run_start(campaign=campaign, occurrence=today))
-        except ApplicationError:
-            # One campaign whose segment no longer compiles (its static list deleted) must not stop the others.
-            logger.exception("birthday campaign %s could not start", campaign.pk)
-    return runs
 
 
 def deliveries_sweep(*, older_than_minutes: int = 15) -> int:
@@ -432,6 +383,9 @@ def delivery_send(*, delivery_id: int) -> Delivery | None:
         if not claimed or delivery is None or delivery.status != DeliveryStatus.PENDING:
             return delivery
         campaign, customer = delivery.run.campaign, delivery.customer
+        if campaign.status == CampaignStatus.PAUSED:
+            # Left pending: resuming the campaign queues it again.
+            return delivery
         # One send per customer at a time, so two campaigns cannot both slip under the frequency cap.
         with _advisory(CUSTOMER_SEND_LOCK, customer.pk, wait=True):
             consent = _consent_latest(customer_id=customer.pk, channel=campaign.channel)

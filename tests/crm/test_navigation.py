@@ -25,17 +25,18 @@ OFFICE_BY_ROLE = {
         "/office/loyalty/partners/", "/office/loyalty/liability/", "/office/loyalty/approvals/", "/office/loyalty/fraud/", "/office/duplicates/", "/office/audit/",
     ],
     MARKETER: [
-        "/office/customers/", "/office/reservations/flights/", "/office/loyalty/members/", "/office/leads/", "/office/marketing/segments/",
-        "/office/marketing/offers/",
+        "/office/customers/", "/office/reservations/flights/", "/office/loyalty/members/", "/office/leads/", "/office/marketing/campaigns/",
+        "/office/marketing/segments/", "/office/marketing/offers/", "/office/marketing/calendar/",
     ],
     ANALYST: [
         "/office/customers/", "/office/reservations/flights/", "/office/loyalty/members/", "/office/leads/", "/office/loyalty/partners/", "/office/loyalty/liability/",
-        "/office/marketing/segments/",
+        "/office/marketing/campaigns/", "/office/marketing/segments/", "/office/marketing/calendar/",
     ],
     ADMINISTRATOR: [
         "/office/customers/", "/office/reservations/bookings/", "/office/reservations/flights/", "/office/reservations/disruptions/", "/office/loyalty/members/", "/office/leads/",
         "/office/loyalty/partners/", "/office/loyalty/liability/", "/office/loyalty/approvals/", "/office/loyalty/fraud/", "/office/duplicates/",
-        "/office/marketing/segments/", "/office/marketing/offers/", "/office/audit/",
+        "/office/marketing/campaigns/", "/office/marketing/segments/", "/office/marketing/offers/", "/office/marketing/calendar/",
+        "/office/audit/",
     ],
 }  # fmt: skip
 PORTAL_SIGNED_OUT = ["/flights/", "/check-in/", "/flight-status/", "/accounts/login/", "/accounts/register/"]
@@ -62,8 +63,8 @@ def test_each_office_role_sees_the_links_of_its_permissions(make_staff, role):
     # given a member of staff in one role
     client = Client()
     client.force_login(make_staff(role, username=f"nav-{role.lower()}"))
-    # when they open the back-office
-    html = client.get("/office/").content.decode()
+    # when they open the back-office (a marketer lands on the campaigns)
+    html = client.get("/office/", follow=True).content.decode()
     # then the menu holds exactly the links their role's permissions open
     assert _menu(html) == OFFICE_BY_ROLE[role]
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import itertools
+from datetime import timedelta
 from typing import Any
+
+from django.utils import timezone
 
 from marketing import services
 from marketing.models import Campaign, Segment
@@ -29,4 +32,6 @@ def campaign(**overrides: Any) -> Campaign:
         "status": "scheduled",
         **overrides,
     }
+    if fields.get("kind", "one_off") == "one_off":
+        fields.setdefault("send_at", timezone.now() + timedelta(days=1))
     return services.campaign_create(**fields)

@@ -7,7 +7,8 @@ the test database, on a Redis database of this pytest process's own.
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import date, datetime
+from datetime import time as clock
 
 import pytest
 from django.utils import timezone
@@ -50,10 +51,12 @@ def test_a_birthday_campaign_reaches_each_consenting_customer_once_with_their_ow
     reachable(email="other-day@example.com", date_of_birth=other_day)
     c = campaign(kind="birthday", offer=offer(), subject_en="Happy birthday {{ name }}")
 
-    # When the daily task runs on the worker
-    from marketing.tasks import birthday_campaigns_run
+    # When the campaign's hourly tick runs on the worker at 09:30 (no home airport: the site's time zone)
+    from marketing.tasks import campaign_tick
 
-    assert birthday_campaigns_run.apply_async().get(timeout=60) == 1
+    nine_thirty = timezone.make_aware(datetime.combine(today, clock(9, 30))).isoformat()
+    tick = {"campaign_id": c.pk, "now": nine_thirty}
+    assert campaign_tick.apply_async(kwargs=tick).get(timeout=60) is not None
 
     # Then exactly the three consenting customers born today receive one e-mail each, with their own code
     messages = inbox.wait_for(3, timeout=60)
@@ -67,10 +70,10 @@ def test_a_birthday_campaign_reaches_each_consenting_customer_once_with_their_ow
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert not Delivery.objects.filter(customer=refused).exists()
 
-    # When the daily task runs again (beat fired twice, or a redeploy), and the sweep runs too
+    # When the tick runs again in the same hour (beat fired twice, or a redeploy), and the sweep runs too
     from marketing.tasks import deliveries_sweep
 
-    assert birthday_campaigns_run.apply_async().get(timeout=60) == 1
+    assert campaign_tick.apply_async(kwargs=tick).get(timeout=60) is not None
     deliveries_sweep.apply_async().get(timeout=60)
     time.sleep(3)
 

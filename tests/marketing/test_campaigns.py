@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import email
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from email import policy
 
 import pytest
@@ -261,20 +261,22 @@ def test_a_send_cut_short_stays_pending_and_the_sweep_sends_it_once(settings, dj
     assert services.deliveries_sweep() == 0
 
 
-def test_the_daily_birthday_task_starts_only_scheduled_birthday_campaigns(django_capture_on_commit_callbacks):
-    # Given a customer born on the day, a scheduled and a paused birthday campaign, and a one-off one
+def test_the_hourly_tick_starts_only_a_scheduled_birthday_campaign_once(django_capture_on_commit_callbacks):
+    # Given a customer born on the day (no home airport: the site's time zone), a scheduled and a paused
+    # birthday campaign sent at 09:00
     reachable(date_of_birth=date(1980, TODAY.month, TODAY.day))
     seg = segment()
     scheduled = campaign(kind="birthday", segment=seg, name="Birthday")
-    campaign(kind="birthday", segment=seg, name="Paused", status="paused")
-    campaign(segment=seg, name="One-off")
-    # When the daily task runs, twice
+    paused = campaign(kind="birthday", segment=seg, name="Paused", status="paused")
+    nine_thirty = timezone.make_aware(datetime.combine(TODAY, time(9, 30)))
+    # When both tick at 09:30, twice
     with django_capture_on_commit_callbacks(execute=True):
-        runs = services.birthday_campaigns_run(today=TODAY)
+        run = services.campaign_tick(campaign_id=scheduled.pk, now=nine_thirty)
+        assert services.campaign_tick(campaign_id=paused.pk, now=nine_thirty) is None
     with django_capture_on_commit_callbacks(execute=True):
-        services.birthday_campaigns_run(today=TODAY)
-    # Then only the scheduled birthday campaign ran, and she got one e-mail
-    assert [r.campaign_id for r in runs] == [scheduled.pk]
+        services.campaign_tick(campaign_id=scheduled.pk, now=nine_thirty)
+    # Then only the scheduled campaign ran, for the day, and she got one e-mail
+    assert (run.campaign_id, run.occurrence) == (scheduled.pk, TODAY)
     assert len(mail.outbox) == 1 and mail.outbox[0].subject.startswith("Hello")
 
 

@@ -77,6 +77,12 @@ def _first_offer() -> int:
     return Offer.objects.order_by("pk").values_list("pk", flat=True).first()
 
 
+def _first_campaign() -> int:
+    from marketing.models import Campaign
+
+    return Campaign.objects.order_by("pk").values_list("pk", flat=True).first()
+
+
 def _last_month() -> str:
     from loyalty.selectors import previous_month
 
@@ -262,6 +268,25 @@ PAGES: list[Page] = [
     Page("marketing_office:segment_edit", MARKETER, kwargs=lambda w: {"segment_id": w.segment.pk}),
     Page("marketing_office:static_list_list", MARKETER),
     Page("marketing_office:static_list_upload", MARKETER),
+    Page("marketing_office:campaign_list", MARKETER),
+    Page(
+        "marketing_office:campaign_list",
+        MARKETER,
+        query=lambda w: {"status": "scheduled", "kind": "birthday"},
+        variant="filtered",
+    ),
+    Page("marketing_office:campaign_new", MARKETER),
+    Page("marketing_office:campaign_detail", MARKETER, kwargs=lambda w: {"campaign_id": w.campaign.pk}),
+    Page("marketing_office:campaign_edit", MARKETER, kwargs=lambda w: {"campaign_id": w.campaign.pk}),
+    Page("marketing_office:campaign_preview", MARKETER, kwargs=lambda w: {"campaign_id": w.campaign.pk}, variant="sample"),
+    Page(
+        "marketing_office:campaign_preview",
+        MARKETER,
+        kwargs=lambda w: {"campaign_id": w.campaign.pk},
+        query=lambda w: {"customer": w.customer.customer_number, "language": "zh-hans", "variant": "b"},
+        variant="customer",
+    ),
+    Page("marketing_office:calendar", MARKETER),
     # --- API
     Page("api-root", f"api:{PASSENGER}"),
     Page("marketing-segment-list", f"api:{MARKETER}"),
@@ -291,6 +316,9 @@ PAGES: list[Page] = [
     ),
     Page("marketing-offer-list", f"api:{MARKETER}"),
     Page("marketing-offer-detail", f"api:{MARKETER}", kwargs=lambda w: {"pk": _first_offer()}),
+    Page("marketing-campaign-list", f"api:{MARKETER}"),
+    Page("marketing-campaign-list", f"api:{MARKETER}", query=lambda w: {"status": "scheduled"}, variant="filtered"),
+    Page("marketing-campaign-detail", f"api:{MARKETER}", kwargs=lambda w: {"pk": _first_campaign()}),
     Page("api-loyalty-household", f"api:{PASSENGER}"),
     Page("api-loyalty-transfer-quote", f"api:{PASSENGER}", query=lambda w: {"miles": 2000}),
     Page("api-loyalty-claims", f"api:{PASSENGER}"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from datetime import time as datetime_time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -33,7 +34,7 @@ from crm.permissions import AGENT, MARKETER, PASSENGER, SUPERVISOR
 from loyalty import services as loyalty_services
 from loyalty.models import Member
 from marketing import services as marketing_services
-from marketing.models import Segment
+from marketing.models import Campaign, CampaignRun, Delivery, DeliveryStatus, Segment
 from reservations import services
 from reservations.models import (
     Booking,
@@ -97,6 +98,7 @@ class World:
     tokens: dict[str, str] = field(default_factory=dict)
     member: Member | None = None  # the passenger's membership: head of a household, with adjustments waiting
     segment: Segment | None = None  # rules over attributes of crm, reservations and loyalty, with a static list
+    campaign: Campaign | None = None  # paused (so editable), with runs of deliveries in every status
 
 
 def build(size: str) -> World:
@@ -148,6 +150,8 @@ def build(size: str) -> World:
     _loyalty(customer, rows)
     _offers(customer, rows)
     segment = _marketing(customer, staff, rows)
+    _api_campaigns(segment, staff, rows)
+    campaign = _campaigns(segment, staff, rows)
 
     world = World(
         size=size,
@@ -167,6 +171,7 @@ def build(size: str) -> World:
         duplicates=duplicates,
         member=member,
         segment=segment,
+        campaign=campaign,
     )
     from rest_framework.authtoken.models import Token
 
@@ -504,3 +509,54 @@ def _marketing(customer: Customer, staff: dict[str, User], rows: int) -> Segment
             by=staff["marketer"],
         )  # fmt: skip
     return segment
+
+
+# --- Marketing campaigns --------------------------------------------------------------------------
+
+
+def _api_campaigns(segment: Segment, staff: dict[str, User], rows: int) -> None:
+    """``rows`` campaigns on the segment, made by the marketer, some with an offer, one of each kind."""
+    from marketing.models import Offer
+
+    offer = Offer.objects.order_by("pk").first()
+    kinds = itertools.cycle(
+        [{"kind": "one_off", "send_at": timezone.now() + timedelta(days=3)}, {"kind": "birthday"},
+         {"kind": "recurring", "repeat": "weekly"}, {"kind": "triggered", "trigger": "registered"}]
+    )  # fmt: skip
+    for n in range(rows):
+        marketing_services.campaign_create(
+            name=f"QC campaign {n}", segment=segment, subject_en="Hello {{ name }}", text_en="Dear {{ name }}",
+            offer=offer if n % 2 else None, by=staff["marketer"], status="draft" if n % 3 == 1 else "scheduled",
+            **next(kinds),
+        )  # fmt: skip
+
+
+def _campaigns(segment: Segment, staff: dict[str, User], rows: int) -> Campaign:
+    """``rows`` campaigns of each kind on the calendar's month; the last is paused with ``rows`` runs."""
+    now = timezone.now()
+    content = {
+        "subject_en": "Hello {{ name }}",
+        "text_en": "Dear {{ name }}",
+        "subject_zh": "你好 {{ name }}",
+        "text_zh": "{{ name }}，您好",
+    }
+    campaign = None
+    for n in range(rows):
+        marketing_services.campaign_create(
+            name=f"Birthday {n}", segment=segment, kind="birthday", send_time=datetime_time(9), status="scheduled",
+            by=staff["marketer"], **content,
+        )  # fmt: skip
+        marketing_services.campaign_create(
+            name=f"Win-back {n}", segment=segment, kind="triggered", trigger="inactive", trigger_days=90, status="scheduled",
+            by=staff["marketer"], **content,
+        )  # fmt: skip
+        campaign = marketing_services.campaign_create(
+            name=f"Sale {n}", segment=segment, kind="one_off", send_at=now + timedelta(days=1 + n % 5), status="paused",
+            by=staff["marketer"], **content,
+        )  # fmt: skip
+    customers = list(Customer.objects.order_by("pk")[:3])
+    statuses = (DeliveryStatus.SENT, DeliveryStatus.SKIPPED, DeliveryStatus.HOLDOUT)
+    for n in range(rows):
+        run = CampaignRun.objects.create(campaign=campaign, occurrence=timezone.localdate() - timedelta(days=n))
+        Delivery.objects.bulk_create(Delivery(run=run, customer=c, status=s) for c, s in zip(customers, statuses, strict=False))
+    return campaign
