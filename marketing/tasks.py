@@ -24,3 +24,8 @@ def deliveries_sweep() -> int:
 @shared_task(acks_late=True)
 def birthday_campaigns_run() -> int:
     return len(services.birthday_campaigns_run())
+
+
+@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=30, retry_backoff_max=600, max_retries=4)
+def conversion_record(*, booking_id: int) -> int:
+    return len(services.conversion_record(booking_id=booking_id))

@@ -18,3 +18,11 @@ urlpatterns: list = [
     path("lists/", office.StaticListListView.as_view(), name="static_list_list"),
     path("lists/upload/", office.StaticListUploadView.as_view(), name="static_list_upload"),
 ]
+
+# Campaign results: one campaign's dashboard, and every campaign's headline figures.
+from marketing.views import results as results_views  # noqa: E402
+
+urlpatterns += [
+    path("campaigns/<int:campaign_id>/results/", results_views.CampaignResultsView.as_view(), name="campaign_results"),
+    path("results/", results_views.ResultsOverviewView.as_view(), name="results_overview"),
+]
