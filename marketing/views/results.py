@@ -17,7 +17,7 @@ from crm.errors import NotFound
 from crm.permissions import StaffPermissionRequiredMixin
 from marketing import selectors, services
 from marketing.models import SkipReason
-from marketing.services.results import CampaignResults, Day
+from marketing.services.results import CampaignResults, Day, Uplift
 
 PAGE_SIZE = 25
 SEE = ("marketing.view_campaign",)
@@ -73,6 +73,8 @@ def _chart(days: list[Day]) -> dict[str, Any] | None:
             "label": labels[name],
             "colour": colour,
             "points": " ".join(point(i, getattr(d, name)) for i, d in enumerate(days)),
+            # Dots as well, so a single day (or a lone value) shows; the title says the day's figure.
+            "dots": [(*point(i, getattr(d, name)).split(","), d.day, getattr(d, name)) for i, d in enumerate(days)],
         }
         for name, colour in SERIES
     ]
@@ -85,6 +87,13 @@ def _chart(days: list[Day]) -> dict[str, Any] | None:
 
 def _percent(value: float | None) -> float | None:
     return None if value is None else value * 100
+
+
+def _uplift_points(uplift: Uplift | None) -> dict[str, float | None] | None:
+    """The rates and the interval in percent (percentage points for the difference), as the page shows them."""
+    if uplift is None:
+        return None
+    return {name: _percent(getattr(uplift, name)) for name in ("treated_rate", "control_rate", "difference", "low", "high")}
 
 
 class CampaignResultsView(StaffPermissionRequiredMixin, View):
@@ -107,13 +116,11 @@ class CampaignResultsView(StaffPermissionRequiredMixin, View):
             "funnel_height": 8 + 5 * FUNNEL_ROW,
             "funnel_left": FUNNEL_LEFT,
             "skipped": [(SkipReason(reason).label, n) for reason, n in sorted(results.totals.skipped_by_reason.items())],
-            "variants": [(name.upper(), f, results.variant_uplifts[name]) for name, f in results.variants.items()],
+            "variants": [
+                (name.upper(), f, _uplift_points(results.variant_uplifts[name])) for name, f in results.variants.items()
+            ],
             "uplift": uplift,
-            "uplift_points": None
-            if uplift is None
-            else {
-                name: _percent(getattr(uplift, name)) for name in ("treated_rate", "control_rate", "difference", "low", "high")
-            },
+            "uplift_points": _uplift_points(uplift),
             "chart": _chart(results.daily),
             "attribution_days": settings.MARKETING_ATTRIBUTION_DAYS,
             "roi_percent": None if results.roi is None else results.roi * 100,
