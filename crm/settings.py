@@ -305,6 +305,8 @@ CELERY_BEAT_SCHEDULE = {
     # Campaign deliveries whose task the broker lost; today's birthday campaigns, in the morning.
     "marketing-deliveries-sweep": {"task": "marketing.tasks.deliveries_sweep", "schedule": 600.0},
     "marketing-birthday-campaigns": {"task": "marketing.tasks.birthday_campaigns_run", "schedule": crontab(hour=8, minute=0)},
+    # Conversions of the last two hours credited again, in case the broker lost a ticketing's task.
+    "marketing-conversions-sweep": {"task": "marketing.tasks.conversions_sweep", "schedule": 3600.0},
 }
 # At most this many marketing messages reach one customer in any 7 days; further deliveries are skipped.
 MARKETING_FREQUENCY_CAP = env.int("MARKETING_FREQUENCY_CAP", default=3)

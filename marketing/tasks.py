@@ -29,3 +29,8 @@ def birthday_campaigns_run() -> int:
 @shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=30, retry_backoff_max=600, max_retries=4)
 def conversion_record(*, booking_id: int) -> int:
     return len(services.conversion_record(booking_id=booking_id))
+
+
+@shared_task(acks_late=True)
+def conversions_sweep() -> int:
+    return services.conversions_sweep()

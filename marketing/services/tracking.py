@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 
 from crm.errors import ApplicationError
 from marketing.models import Delivery, DeliveryStatus, PromoCode, Suppression, SuppressionReason
-from reservations.models import Booking, BookingStatus
+from reservations.models import Booking, BookingStatus, Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -261,3 +261,13 @@ def conversion_record(*, booking_id: int) -> list[int]:
             )
             converted += _converted(held_out, booking=booking, at=now)
     return converted
+
+
+def conversions_sweep(*, hours: int = 2) -> int:
+    """Credit again the bookings ticketed in the last ``hours`` (safe: each delivery converts once), in case
+    the broker lost the task their ticketing queued."""
+    since = timezone.now() - timedelta(hours=hours)
+    booking_ids = list(Ticket.objects.filter(issued_at__gte=since).order_by().values_list("booking_id", flat=True).distinct())
+    for booking_id in booking_ids:
+        conversion_record(booking_id=booking_id)
+    return len(booking_ids)

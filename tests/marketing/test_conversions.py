@@ -172,3 +172,29 @@ def test_a_held_booking_converts_nothing_until_it_is_ticketed(flight, django_cap
     assert marketing.conversion_record(booking_id=0) == []
     delivery.refresh_from_db()
     assert delivery.converted_at is None
+
+
+def test_the_sweep_credits_a_booking_whose_conversion_task_was_lost(flight, django_capture_on_commit_callbacks):
+    # Given a clicked delivery and a booking ticketed while the conversion receiver was not connected (a lost task)
+    from marketing.receivers import _booking_ticketed
+    from reservations import events
+
+    customer = reachable()
+    delivery = sent_to(customer, django_capture_on_commit_callbacks)
+    Delivery.objects.filter(pk=delivery.pk).update(clicked_at=timezone.now() - timedelta(hours=1), click_count=1)
+    events.booking_ticketed.disconnect(_booking_ticketed, dispatch_uid="marketing.conversion.booking_ticketed")
+    try:
+        booking = ticketed(flight, django_capture_on_commit_callbacks, customer=customer)
+    finally:
+        events.booking_ticketed.connect(_booking_ticketed, dispatch_uid="marketing.conversion.booking_ticketed")
+    delivery.refresh_from_db()
+    assert delivery.converted_at is None
+
+    # When the periodic sweep runs, twice
+    assert marketing.conversions_sweep() == 1
+    marketing.conversions_sweep()
+
+    # Then the booking is credited, once
+    delivery.refresh_from_db()
+    assert delivery.conversion_record_locator == booking.record_locator
+    assert Delivery.objects.filter(converted_at__isnull=False).count() == 1

@@ -231,3 +231,43 @@ def test_a_bounce_sets_the_time_of_the_report(webhook_secret, delivery):
     assert delivery.bounced_at >= before
     # with no address given, the delivery's own is suppressed
     assert Suppression.objects.filter(email="grace@example.com").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_opens_and_clicks_at_the_same_moment_are_all_counted():
+    # Given a delivery (written directly: no test transaction holds the rows)
+    import threading
+
+    from django.db import connection
+
+    from marketing.models import CampaignRun
+
+    run = CampaignRun.objects.create(campaign=campaign(), occurrence=TODAY)
+    delivery = Delivery.objects.create(run=run, customer=reachable(), status="sent", sent_at=timezone.now())
+    pixel = reverse("marketing_portal:track_open", args=[open_token(delivery_id=delivery.pk)])
+    link = reverse("marketing_portal:track_click", args=[click_token(delivery_id=delivery.pk, url="https://example.com/")])
+    workers = 8
+    barrier = threading.Barrier(workers, timeout=20)
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            barrier.wait()
+            Client().get(pixel if n % 2 else link)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    # When four readers load the pixel and four click, all at once
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+
+    # Then every one is counted (no lost update) and the first moments are dated
+    assert errors == []
+    delivery.refresh_from_db()
+    assert (delivery.open_count, delivery.click_count) == (4, 4)
+    assert delivery.opened_at is not None and delivery.clicked_at is not None
