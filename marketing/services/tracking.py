@@ -33,8 +33,8 @@ logger = logging.getLogger(__name__)
 CLICK_SALT = "marketing.click"
 OPEN_SALT = "marketing.open"
 BOUNCE_KINDS = ("hard", "soft")
-# An href whose value is an absolute http(s) URL, in double or single quotes (what a template writes).
-_HREF = re.compile(r"""(?P<lead>\bhref\s*=\s*)(?P<quote>["'])(?P<url>https?://[^"'<>\s]+)(?P=quote)""", re.IGNORECASE)
+# An href attribute (not data-href) whose value is an absolute http(s) URL, in double or single quotes.
+_HREF = re.compile(r"""(?P<lead>(?<![\w:-])href\s*=\s*)(?P<quote>["'])(?P<url>https?://[^"'<>\s]+)(?P=quote)""", re.IGNORECASE)
 # A bare URL in a text body; trailing punctuation that ends a sentence is left outside.
 _BARE_URL = re.compile(r"""https?://[^\s<>"']+""", re.IGNORECASE)
 _TRAILING = ".,;:!?)]}'\""

@@ -48,13 +48,15 @@ def test_links_are_rewritten_but_mailto_relative_and_unsubscribe_links_and_the_m
     unsubscribe = "https://crm.example.com" + reverse("marketing_portal:unsubscribe", args=["tok"])
     html = (
         "<p class='x'><a class=\"b\" href='http://example.com/a?b=1&amp;c=2'>A</a> "
-        f'<a href="mailto:x@example.com">M</a> <a href="/local/">L</a> <a href="{unsubscribe}">U</a></p>'
+        f'<a href="mailto:x@example.com">M</a> <a href="/local/">L</a> <a href="{unsubscribe}">U</a>'
+        '<span data-href="https://example.com/data">D</span></p>'
     )
     # When it is tracked (no </body>: the pixel goes at the end)
     out = services.links_track(html=html, delivery=delivery)
     # Then only the absolute link goes through the redirect, signed for the unescaped URL, and the rest stays
     assert "<p class='x'><a class=\"b\" href='https://crm.example.com/t/c/" in out
     assert 'href="mailto:x@example.com"' in out and 'href="/local/"' in out and f'href="{unsubscribe}"' in out
+    assert 'data-href="https://example.com/data"' in out and out.count("/t/c/") == 1
     token = out.split("/t/c/", 1)[1].split("/", 1)[0]
     assert services.click_token_read(token=token) == (delivery.pk, "http://example.com/a?b=1&c=2")
     assert out.endswith('" width="1" height="1" alt="">') and '<img src="https://crm.example.com/t/o/' in out
