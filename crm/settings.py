@@ -4,6 +4,7 @@ Every deploy-specific value comes from the environment; the defaults are safe fo
 developer's machine with PostgreSQL and Redis on localhost.
 """
 
+import hashlib
 from pathlib import Path
 
 import environ
@@ -310,6 +311,8 @@ CELERY_BEAT_SCHEDULE = {
     # (marketing-campaign-<id>, written when it is scheduled): birthday and recurring ones tick hourly.
     "marketing-deliveries-sweep": {"task": "marketing.tasks.deliveries_sweep", "schedule": 600.0},
     "marketing-campaigns-complete-finished": {"task": "marketing.tasks.campaigns_complete_finished", "schedule": 600.0},
+    # Conversions of the last two hours credited again, in case the broker lost a ticketing's task.
+    "marketing-conversions-sweep": {"task": "marketing.tasks.conversions_sweep", "schedule": 3600.0},
 }
 # At most this many marketing messages reach one customer in any 7 days; further deliveries are skipped.
 MARKETING_FREQUENCY_CAP = env.int("MARKETING_FREQUENCY_CAP", default=3)
@@ -319,6 +322,11 @@ MARKETING_APPROVAL_AUDIENCE = env.int("MARKETING_APPROVAL_AUDIENCE", default=100
 MARKETING_ATTRIBUTION_DAYS = env.int("MARKETING_ATTRIBUTION_DAYS", default=7)
 # A delivery that failed this many times is given up (marked failed), not retried for ever.
 MARKETING_SEND_ATTEMPTS = env.int("MARKETING_SEND_ATTEMPTS", default=5)
+# Shared with the e-mail provider: its bounce webhook (POST /t/bounce/) sends it in X-Marketing-Webhook-Secret.
+# The local default is derived from SECRET_KEY, so it is as secret as SECRET_KEY (which check --deploy enforces).
+MARKETING_WEBHOOK_SECRET = env.str(
+    "MARKETING_WEBHOOK_SECRET", default=hashlib.sha256(f"marketing-webhook:{SECRET_KEY}".encode()).hexdigest()
+)
 # Messages per second each channel's provider accepts from us, across all campaign workers.
 MARKETING_RATE_LIMITS = {
     "email": env.int("MARKETING_EMAIL_RATE", default=2000),

@@ -116,3 +116,25 @@ registry.register_nav(
         order=63,
     ),
 )  # fmt: skip
+
+
+# --- Conversions: a ticketed booking may be what a campaign led to ---------------------------------
+
+
+def _booking_ticketed(sender, *, booking_id: int, **payload) -> None:  # noqa: ANN001, ANN003
+    """Credited on the campaigns queue: the event is already committed, so the task is queued now."""
+    from crm.celery import task_enqueue
+
+    task_enqueue("marketing.tasks.conversion_record", booking_id=booking_id)
+
+
+from reservations import events as reservations_events  # noqa: E402
+
+reservations_events.booking_ticketed.connect(_booking_ticketed, dispatch_uid="marketing.conversion.booking_ticketed")
+
+registry.register_nav(
+    registry.NavItem(
+        registry.OFFICE, _("Campaign results"), "marketing_office:results_overview", permissions=("marketing.view_campaign",),
+        current=("results_overview", "campaign_results"), order=65,
+    ),
+)  # fmt: skip

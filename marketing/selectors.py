@@ -184,3 +184,32 @@ def campaign_for_api(*, campaign_id: int):  # noqa: ANN201 - a Campaign
     if campaign is None:
         raise NotFound("No such campaign.")
     return campaign
+
+
+# --- Campaign results -----------------------------------------------------------------------------
+
+
+def campaign_for_results(*, campaign_id: int):  # noqa: ANN201 - a Campaign
+    from marketing.models import Campaign
+
+    campaign = Campaign.objects.select_related("segment").filter(pk=campaign_id).first()
+    if campaign is None:
+        raise NotFound("No such campaign.")
+    return campaign
+
+
+def campaigns_results_overview() -> QuerySet:
+    """Every campaign with its headline figures, one query: sent, converted, and revenue when in one currency."""
+    from django.db.models import Max, Sum
+
+    from marketing.models import Campaign, DeliveryStatus
+
+    sent = Q(runs__deliveries__status=DeliveryStatus.SENT)
+    converted = sent & Q(runs__deliveries__converted_at__isnull=False)
+    return Campaign.objects.annotate(
+        sent=Count("runs__deliveries", filter=sent),
+        converted=Count("runs__deliveries", filter=converted),
+        revenue=Sum("runs__deliveries__revenue", filter=converted),
+        revenue_currencies=Count("runs__deliveries__revenue_currency", filter=converted, distinct=True),
+        revenue_currency=Max("runs__deliveries__revenue_currency", filter=converted),
+    ).order_by("-created_at", "-pk")

@@ -44,3 +44,13 @@ def campaign_tick(*, campaign_id: int, now: str | None = None) -> int | None:
 @shared_task(acks_late=True)
 def campaigns_complete_finished() -> int:
     return services.campaigns_complete_finished()
+
+
+@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=30, retry_backoff_max=600, max_retries=4)
+def conversion_record(*, booking_id: int) -> int:
+    return len(services.conversion_record(booking_id=booking_id))
+
+
+@shared_task(acks_late=True)
+def conversions_sweep() -> int:
+    return services.conversions_sweep()

@@ -1,6 +1,6 @@
-from django.urls import path
+from django.urls import path, re_path
 
-from marketing.views import campaigns, offers, office
+from marketing.views import campaigns, offers, office, results
 
 app_name = "marketing_office"
 urlpatterns: list = [
@@ -23,6 +23,13 @@ urlpatterns: list = [
     path("campaigns/<int:campaign_id>/edit/", campaigns.CampaignEditView.as_view(), name="campaign_edit"),
     path("campaigns/<int:campaign_id>/preview/", campaigns.CampaignPreviewView.as_view(), name="campaign_preview"),
     path("campaigns/<int:campaign_id>/test-send/", campaigns.CampaignTestSendView.as_view(), name="campaign_test_send"),
-    path("campaigns/<int:campaign_id>/<slug:action>/", campaigns.CampaignActionView.as_view(), name="campaign_action"),
+    re_path(
+        rf"^campaigns/(?P<campaign_id>[0-9]+)/(?P<action>{'|'.join(campaigns.ACTIONS)})/$",
+        campaigns.CampaignActionView.as_view(),
+        name="campaign_action",
+    ),
     path("calendar/", campaigns.CampaignCalendarView.as_view(), name="calendar"),
+    # Results: one campaign's dashboard, and every campaign's headline figures.
+    path("campaigns/<int:campaign_id>/results/", results.CampaignResultsView.as_view(), name="campaign_results"),
+    path("results/", results.ResultsOverviewView.as_view(), name="results_overview"),
 ]

@@ -2,6 +2,6 @@
 
 
 def register(router) -> list:  # noqa: ANN001
-    from marketing.api import campaigns, offers, segments
+    from marketing.api import campaigns, offers, results, segments
 
-    return [*segments.register(router), *offers.register(router), *campaigns.register(router)]
+    return [*segments.register(router), *offers.register(router), *campaigns.register(router), *results.register(router)]

@@ -26,16 +26,16 @@ OFFICE_BY_ROLE = {
     ],
     MARKETER: [
         "/office/customers/", "/office/reservations/flights/", "/office/loyalty/members/", "/office/leads/", "/office/marketing/campaigns/",
-        "/office/marketing/segments/", "/office/marketing/offers/", "/office/marketing/calendar/",
+        "/office/marketing/segments/", "/office/marketing/offers/", "/office/marketing/calendar/", "/office/marketing/results/",
     ],
     ANALYST: [
         "/office/customers/", "/office/reservations/flights/", "/office/loyalty/members/", "/office/leads/", "/office/loyalty/partners/", "/office/loyalty/liability/",
-        "/office/marketing/campaigns/", "/office/marketing/segments/", "/office/marketing/calendar/",
+        "/office/marketing/campaigns/", "/office/marketing/segments/", "/office/marketing/calendar/", "/office/marketing/results/",
     ],
     ADMINISTRATOR: [
         "/office/customers/", "/office/reservations/bookings/", "/office/reservations/flights/", "/office/reservations/disruptions/", "/office/loyalty/members/", "/office/leads/",
         "/office/loyalty/partners/", "/office/loyalty/liability/", "/office/loyalty/approvals/", "/office/loyalty/fraud/", "/office/duplicates/",
-        "/office/marketing/campaigns/", "/office/marketing/segments/", "/office/marketing/offers/", "/office/marketing/calendar/",
+        "/office/marketing/campaigns/", "/office/marketing/segments/", "/office/marketing/offers/", "/office/marketing/calendar/", "/office/marketing/results/",
         "/office/audit/",
     ],
 }  # fmt: skip

@@ -399,3 +399,28 @@ def url_patterns() -> dict[str, bool]:
         key = name or route
         found[key] = found.get(key, False) or answers_get(view)
     return found
+
+
+# --- Campaign results and tracking ---
+
+
+def _first_campaign() -> int:
+    from marketing.models import Campaign
+
+    return Campaign.objects.order_by("pk").values_list("pk", flat=True).first()
+
+
+def _open_pixel(w: World) -> dict[str, Any]:
+    from marketing.models import Delivery
+    from marketing.services import open_token
+
+    return {"token": open_token(delivery_id=Delivery.objects.order_by("pk").values_list("pk", flat=True).first())}
+
+
+PAGES += [
+    Page("marketing_office:results_overview", MARKETER),
+    Page("marketing_office:campaign_results", MARKETER, kwargs=lambda w: {"campaign_id": _first_campaign()}),
+    Page("marketing-campaign-result-detail", f"api:{MARKETER}", kwargs=lambda w: {"pk": _first_campaign()}),
+    Page("marketing_portal:track_open", ANONYMOUS, kwargs=_open_pixel),
+]
+EXCLUDED["marketing_portal:track_click"] = "a redirect (302), not a page: one UPDATE of the delivery, whatever the data"

@@ -152,6 +152,7 @@ def build(size: str) -> World:
     segment = _marketing(customer, staff, rows)
     _api_campaigns(segment, staff, rows)
     campaign = _campaigns(segment, staff, rows)
+    _campaign_results(segment, rows)
 
     world = World(
         size=size,
@@ -560,3 +561,30 @@ def _campaigns(segment: Segment, staff: dict[str, User], rows: int) -> Campaign:
         run = CampaignRun.objects.create(campaign=campaign, occurrence=timezone.localdate() - timedelta(days=n))
         Delivery.objects.bulk_create(Delivery(run=run, customer=c, status=s) for c, s in zip(customers, statuses, strict=False))
     return campaign
+
+
+# --- Campaign results -----------------------------------------------------------------------------
+
+
+def _campaign_results(segment: Segment, rows: int) -> None:
+    """``rows`` campaigns, each with ``rows`` deliveries over as many days: sent, opened, clicked, converted, held out."""
+    from marketing.models import CampaignRun, Delivery
+
+    now = timezone.now()
+    customers = list(Customer.objects.order_by("pk")[:rows])
+    for n in range(rows):
+        campaign = marketing_services.campaign_create(
+            name=f"QC results {n}", segment=segment, subject_en="Hello {{ name }}", text_en="See https://example.com/",
+            status="running", send_at=now + timedelta(hours=1),
+        )  # fmt: skip
+        run = CampaignRun.objects.create(campaign=campaign, occurrence=now.date())
+        Delivery.objects.bulk_create(
+            Delivery(
+                run=run, customer=other, variant="ab"[i % 2],
+                status="holdout" if i % 4 == 3 else "sent", sent_at=None if i % 4 == 3 else now - timedelta(days=i),
+                opened_at=now, open_count=1, clicked_at=now if i % 2 else None,
+                converted_at=now if i % 3 == 0 else None, revenue=Decimal("99.00") if i % 3 == 0 else None,
+                revenue_currency="EUR" if i % 3 == 0 else "",
+            )
+            for i, other in enumerate(customers)
+        )  # fmt: skip
