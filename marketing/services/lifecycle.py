@@ -290,7 +290,7 @@ def campaign_delete(*, campaign: Campaign, by: User | None) -> None:
     campaign = _locked(campaign)
     if campaign.status != CampaignStatus.DRAFT:
         _refuse({"status": [_("Only a draft campaign can be deleted; complete it instead.")]})
-    PeriodicTask.objects.filter(name=beat_entry_name(campaign.pk)).delete()
+    _beat_remove([campaign.pk])
     campaign.delete()
 
 
@@ -323,12 +323,19 @@ def _beat_write(campaign: Campaign, *, enabled: bool = True) -> PeriodicTask | N
         )
         defaults = {"crontab": crontab, "clocked": None, "interval": None, "solar": None, "one_off": False, "task": TICK_TASK}
     else:
-        PeriodicTask.objects.filter(name=name).delete()
+        _beat_remove([campaign.pk])
         return None
     entry, _created = PeriodicTask.objects.update_or_create(
         name=name, defaults={**defaults, "kwargs": kwargs, "args": "[]", "enabled": enabled, "queue": "campaigns"}
     )
+    ClockedSchedule.objects.filter(periodictask__isnull=True).delete()  # a moment moved while paused
     return entry
+
+
+def _beat_remove(campaign_ids: list[int]) -> None:
+    """The entries go, and the one-off moments no entry uses any more with them."""
+    PeriodicTask.objects.filter(name__in=[beat_entry_name(pk) for pk in campaign_ids]).delete()
+    ClockedSchedule.objects.filter(periodictask__isnull=True).delete()
 
 
 def _beat_enable(campaign: Campaign, *, enabled: bool) -> None:
@@ -454,7 +461,7 @@ def campaign_resume(*, campaign: Campaign, by: User | None) -> Campaign:
     campaign.save(update_fields=["status"])
     if campaign.kind == CampaignKind.ONE_OFF and has_runs:
         # Its moment has come and gone: the run exists, only its pending deliveries are left to send.
-        PeriodicTask.objects.filter(name=beat_entry_name(campaign.pk)).delete()
+        _beat_remove([campaign.pk])
     else:
         _beat_write(campaign)
     for run_id in campaign.runs.values_list("pk", flat=True):
@@ -483,7 +490,7 @@ def campaign_complete(*, campaign: Campaign, by: User | None) -> Campaign:
         _wrong_status(_("Only a scheduled, running or paused campaign can be completed."))
     campaign.status = CampaignStatus.COMPLETED
     campaign.save(update_fields=["status"])
-    PeriodicTask.objects.filter(name=beat_entry_name(campaign.pk)).delete()
+    _beat_remove([campaign.pk])
     return campaign
 
 
@@ -504,7 +511,7 @@ def campaigns_complete_finished(*, today: date | None = None) -> int:
     if not ids:
         return 0
     Campaign.objects.filter(pk__in=ids).update(status=CampaignStatus.COMPLETED)
-    PeriodicTask.objects.filter(name__in=[beat_entry_name(pk) for pk in ids]).delete()
+    _beat_remove(ids)
     return len(ids)
 
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 from django.utils import timezone
-from django_celery_beat.models import PeriodicTask
+from django_celery_beat.models import ClockedSchedule, PeriodicTask
 
 from crm.errors import ApplicationError
 from crm.models import CustomerAccess
@@ -316,7 +316,8 @@ def test_finished_campaigns_complete_themselves(marketer, django_capture_on_comm
     statuses = dict(Campaign.objects.values_list("name", "status"))
     assert finished == 2
     assert statuses == {"Done": "completed", "Sending": "running", "Autumn sale": "completed"}
-    assert entry(ended) is None
+    assert entry(ended) is None and entry(done) is None
+    assert list(ClockedSchedule.objects.values_list("clocked_time", flat=True)) == [sending.send_at]
 
 
 # --- Preview and test send ---
