@@ -97,12 +97,13 @@ def _percent(value: Any, *, maximum: int) -> int | None:
     return number if 0 <= number <= maximum else None
 
 
-def _money(value: Any) -> Decimal | None:
+def _money(value: Any, *, below: Decimal) -> Decimal | None:
+    """Zero or more and below what the column holds (``below``); None when it is not such an amount."""
     try:
         number = Decimal(str(value))
     except (InvalidOperation, ValueError):
         return None
-    return number if number.is_finite() and number >= 0 and number < Decimal("1e8") else None
+    return number if number.is_finite() and 0 <= number < below else None
 
 
 def _clean(values: dict[str, Any]) -> dict[str, Any]:
@@ -149,8 +150,8 @@ def _clean(values: dict[str, Any]) -> dict[str, Any]:
     if holdout is None:
         add("holdout_percent", _("Enter a whole percentage from 0 to 50."))
     out["holdout_percent"] = holdout
-    for field in ("cost_per_message", "fixed_cost"):
-        amount = _money(values.get(field, 0))
+    for field, below in (("cost_per_message", Decimal("1e6")), ("fixed_cost", Decimal("1e10"))):
+        amount = _money(values.get(field, 0), below=below)
         if amount is None:
             add(field, _("Enter an amount of zero or more."))
         out[field] = amount

@@ -58,6 +58,8 @@ def entry(c: Campaign) -> PeriodicTask | None:
         ({"holdout_percent": -1}, "holdout_percent"),
         ({"cost_per_message": Decimal("-0.01")}, "cost_per_message"),
         ({"fixed_cost": "lots"}, "fixed_cost"),
+        ({"cost_per_message": Decimal("1000000")}, "cost_per_message"),
+        ({"fixed_cost": Decimal("NaN")}, "fixed_cost"),
         ({"cost_currency": "EU"}, "cost_currency"),
         ({"kind": "birthday", "starts_on": date(2027, 5, 2), "ends_on": date(2027, 5, 1)}, "ends_on"),
         ({"text_en_b": "{% if name %}unclosed"}, "text_en_b"),
