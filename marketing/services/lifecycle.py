@@ -97,12 +97,13 @@ def _percent(value: Any, *, maximum: int) -> int | None:
     return number if 0 <= number <= maximum else None
 
 
-def _money(value: Any) -> Decimal | None:
+def _money(value: Any, *, below: Decimal) -> Decimal | None:
+    """Zero or more and below what the column holds (``below``); None when it is not such an amount."""
     try:
         number = Decimal(str(value))
     except (InvalidOperation, ValueError):
         return None
-    return number if number.is_finite() and number >= 0 and number < Decimal("1e8") else None
+    return number if number.is_finite() and 0 <= number < below else None
 
 
 def _clean(values: dict[str, Any]) -> dict[str, Any]:
@@ -149,8 +150,8 @@ def _clean(values: dict[str, Any]) -> dict[str, Any]:
     if holdout is None:
         add("holdout_percent", _("Enter a whole percentage from 0 to 50."))
     out["holdout_percent"] = holdout
-    for field in ("cost_per_message", "fixed_cost"):
-        amount = _money(values.get(field, 0))
+    for field, below in (("cost_per_message", Decimal("1e6")), ("fixed_cost", Decimal("1e10"))):
+        amount = _money(values.get(field, 0), below=below)
         if amount is None:
             add(field, _("Enter an amount of zero or more."))
         out[field] = amount
@@ -290,7 +291,7 @@ def campaign_delete(*, campaign: Campaign, by: User | None) -> None:
     campaign = _locked(campaign)
     if campaign.status != CampaignStatus.DRAFT:
         _refuse({"status": [_("Only a draft campaign can be deleted; complete it instead.")]})
-    PeriodicTask.objects.filter(name=beat_entry_name(campaign.pk)).delete()
+    _beat_remove([campaign.pk])
     campaign.delete()
 
 
@@ -323,12 +324,19 @@ def _beat_write(campaign: Campaign, *, enabled: bool = True) -> PeriodicTask | N
         )
         defaults = {"crontab": crontab, "clocked": None, "interval": None, "solar": None, "one_off": False, "task": TICK_TASK}
     else:
-        PeriodicTask.objects.filter(name=name).delete()
+        _beat_remove([campaign.pk])
         return None
     entry, _created = PeriodicTask.objects.update_or_create(
         name=name, defaults={**defaults, "kwargs": kwargs, "args": "[]", "enabled": enabled, "queue": "campaigns"}
     )
+    ClockedSchedule.objects.filter(periodictask__isnull=True).delete()  # a moment moved while paused
     return entry
+
+
+def _beat_remove(campaign_ids: list[int]) -> None:
+    """The entries go, and the one-off moments no entry uses any more with them."""
+    PeriodicTask.objects.filter(name__in=[beat_entry_name(pk) for pk in campaign_ids]).delete()
+    ClockedSchedule.objects.filter(periodictask__isnull=True).delete()
 
 
 def _beat_enable(campaign: Campaign, *, enabled: bool) -> None:
@@ -454,7 +462,7 @@ def campaign_resume(*, campaign: Campaign, by: User | None) -> Campaign:
     campaign.save(update_fields=["status"])
     if campaign.kind == CampaignKind.ONE_OFF and has_runs:
         # Its moment has come and gone: the run exists, only its pending deliveries are left to send.
-        PeriodicTask.objects.filter(name=beat_entry_name(campaign.pk)).delete()
+        _beat_remove([campaign.pk])
     else:
         _beat_write(campaign)
     for run_id in campaign.runs.values_list("pk", flat=True):
@@ -483,7 +491,7 @@ def campaign_complete(*, campaign: Campaign, by: User | None) -> Campaign:
         _wrong_status(_("Only a scheduled, running or paused campaign can be completed."))
     campaign.status = CampaignStatus.COMPLETED
     campaign.save(update_fields=["status"])
-    PeriodicTask.objects.filter(name=beat_entry_name(campaign.pk)).delete()
+    _beat_remove([campaign.pk])
     return campaign
 
 
@@ -504,7 +512,7 @@ def campaigns_complete_finished(*, today: date | None = None) -> int:
     if not ids:
         return 0
     Campaign.objects.filter(pk__in=ids).update(status=CampaignStatus.COMPLETED)
-    PeriodicTask.objects.filter(name__in=[beat_entry_name(pk) for pk in ids]).delete()
+    _beat_remove(ids)
     return len(ids)
 
 

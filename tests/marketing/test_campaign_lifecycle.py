@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 from django.utils import timezone
-from django_celery_beat.models import PeriodicTask
+from django_celery_beat.models import ClockedSchedule, PeriodicTask
 
 from crm.errors import ApplicationError
 from crm.models import CustomerAccess
@@ -58,6 +58,8 @@ def entry(c: Campaign) -> PeriodicTask | None:
         ({"holdout_percent": -1}, "holdout_percent"),
         ({"cost_per_message": Decimal("-0.01")}, "cost_per_message"),
         ({"fixed_cost": "lots"}, "fixed_cost"),
+        ({"cost_per_message": Decimal("1000000")}, "cost_per_message"),
+        ({"fixed_cost": Decimal("NaN")}, "fixed_cost"),
         ({"cost_currency": "EU"}, "cost_currency"),
         ({"kind": "birthday", "starts_on": date(2027, 5, 2), "ends_on": date(2027, 5, 1)}, "ends_on"),
         ({"text_en_b": "{% if name %}unclosed"}, "text_en_b"),
@@ -316,7 +318,8 @@ def test_finished_campaigns_complete_themselves(marketer, django_capture_on_comm
     statuses = dict(Campaign.objects.values_list("name", "status"))
     assert finished == 2
     assert statuses == {"Done": "completed", "Sending": "running", "Autumn sale": "completed"}
-    assert entry(ended) is None
+    assert entry(ended) is None and entry(done) is None
+    assert list(ClockedSchedule.objects.values_list("clocked_time", flat=True)) == [sending.send_at]
 
 
 # --- Preview and test send ---
