@@ -356,6 +356,8 @@ class Delivery(models.Model):
             models.Index(fields=["customer", "sent_at"], name="delivery_customer_sent"),
             models.Index(fields=["status", "created_at"], name="delivery_status_created"),
             models.Index(fields=["customer", "clicked_at"], name="delivery_customer_clicked"),
+            # The bounce webhook finds the delivery by the Message-ID the provider reports.
+            models.Index(fields=["message_id"], name="delivery_message_id", condition=~Q(message_id="")),
         ]
 
     def __str__(self) -> str:
