@@ -304,6 +304,8 @@ CELERY_BEAT_SCHEDULE = {
     # Campaign deliveries whose task the broker lost; today's birthday campaigns, in the morning.
     "marketing-deliveries-sweep": {"task": "marketing.tasks.deliveries_sweep", "schedule": 600.0},
     "marketing-birthday-campaigns": {"task": "marketing.tasks.birthday_campaigns_run", "schedule": crontab(hour=8, minute=0)},
+    # Triggers no event announces: passports expiring, customers gone quiet, membership anniversaries.
+    "marketing-triggered-scans": {"task": "marketing.tasks.triggered_scans", "schedule": crontab(hour=7, minute=30)},
 }
 # At most this many marketing messages reach one customer in any 7 days; further deliveries are skipped.
 MARKETING_FREQUENCY_CAP = env.int("MARKETING_FREQUENCY_CAP", default=3)

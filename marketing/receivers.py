@@ -100,3 +100,42 @@ def _export_deliveries(customer) -> dict:  # noqa: ANN001
 
 
 registry.register(registry.CustomerExtension(label="deliveries", exporter=_export_deliveries, merger=_merge_deliveries, order=90))
+
+
+# --- Triggered campaigns: each event queues a task on the campaigns queue, which starts the runs ---
+
+from django.dispatch import receiver  # noqa: E402
+
+from crm import events as crm_events  # noqa: E402
+from crm.celery import task_enqueue  # noqa: E402
+from loyalty import events as loyalty_events  # noqa: E402
+from reservations import events as reservations_events  # noqa: E402
+
+
+@receiver(crm_events.customer_verified, dispatch_uid="marketing.triggers.customer_verified")
+def welcome_on_verified(sender, *, customer_id: int, **_payload: Any) -> None:  # noqa: ANN001
+    """The welcome goes when the e-mail is proved (a real address, and consent can have been given), not at sign-up."""
+    task_enqueue("marketing.tasks.campaign_triggers_fire", trigger="registered", customer_ids=[customer_id])
+
+
+@receiver(reservations_events.booking_ticketed, dispatch_uid="marketing.triggers.booking_ticketed")
+def cross_sell_on_ticketed(sender, *, booking_id: int, **_payload: Any) -> None:  # noqa: ANN001
+    task_enqueue("marketing.tasks.triggers_on_booking_ticketed", booking_id=booking_id)
+
+
+@receiver(reservations_events.flight_arrived, dispatch_uid="marketing.triggers.flight_arrived")
+def flown_on_arrival(sender, *, coupon_ids: list[int], **_payload: Any) -> None:  # noqa: ANN001
+    if coupon_ids:
+        task_enqueue("marketing.tasks.triggers_on_flight_arrived", coupon_ids=coupon_ids)
+
+
+@receiver(loyalty_events.tier_changed, dispatch_uid="marketing.triggers.tier_changed")
+def on_tier_changed(sender, *, customer_id: int | None, **_payload: Any) -> None:  # noqa: ANN001
+    if customer_id is not None:
+        task_enqueue("marketing.tasks.campaign_triggers_fire", trigger="tier_changed", customer_ids=[customer_id])
+
+
+@receiver(loyalty_events.miles_expiring, dispatch_uid="marketing.triggers.miles_expiring")
+def on_miles_expiring(sender, *, customer_id: int | None, **_payload: Any) -> None:  # noqa: ANN001
+    if customer_id is not None:
+        task_enqueue("marketing.tasks.campaign_triggers_fire", trigger="miles_expiring", customer_ids=[customer_id])
