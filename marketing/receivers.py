@@ -139,3 +139,24 @@ def on_tier_changed(sender, *, customer_id: int | None, **_payload: Any) -> None
 def on_miles_expiring(sender, *, customer_id: int | None, **_payload: Any) -> None:  # noqa: ANN001
     if customer_id is not None:
         task_enqueue("marketing.tasks.campaign_triggers_fire", trigger="miles_expiring", customer_ids=[customer_id])
+
+
+# --- Next best offer: a panel of the customer 360, for whoever may see the customer ---
+
+
+def next_best_offer_panel(request, customer: Customer) -> registry.Panel | None:  # noqa: ANN001
+    from marketing import services
+
+    if not request.user.has_perm("crm.view_customer") or customer.anonymized_at is not None:
+        return None
+    recommendation = services.next_best_offer(customer=customer)
+    reason = services.recommendation_reason_text(recommendation.reason, recommendation.data) if recommendation else ""
+    return registry.Panel(
+        title=str(_("Next best offer")),
+        template="office/marketing/panels/next_best_offer.html",
+        context={"recommendation": recommendation, "reason": reason},
+        order=85,
+    )
+
+
+registry.register(registry.CustomerExtension(label="next_best_offer", panel=next_best_offer_panel, order=85))
