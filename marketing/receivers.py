@@ -160,3 +160,9 @@ def next_best_offer_panel(request, customer: Customer) -> registry.Panel | None:
 
 
 registry.register(registry.CustomerExtension(label="next_best_offer", panel=next_best_offer_panel, order=85))
+
+
+@receiver(reservations_events.booking_ticketed, dispatch_uid="marketing.bonus_miles.booking_ticketed")
+def bonus_miles_on_ticketed(sender, *, booking_id: int, **_payload: Any) -> None:  # noqa: ANN001
+    """A bonus-miles code used on the booking is credited once it is ticketed (paid), not when merely held."""
+    task_enqueue("marketing.tasks.bonus_miles_credit", booking_id=booking_id)

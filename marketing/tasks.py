@@ -64,3 +64,8 @@ def triggers_on_flight_arrived(*, coupon_ids: list[int]) -> int:
 @shared_task(acks_late=True)
 def triggered_scans() -> int:
     return services.triggered_scans_run()
+
+
+@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=30, retry_backoff_max=600, max_retries=4)
+def bonus_miles_credit(*, booking_id: int) -> int:
+    return len(services.bonus_miles_credit_for_booking(booking_id=booking_id))

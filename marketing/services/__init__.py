@@ -1,5 +1,8 @@
 """marketing services; one module per sub-domain, public names re-exported here."""
 
+from marketing.services.bonus_miles import (
+    bonus_miles_credit_for_booking,
+)
 from marketing.services.campaigns import (
     CONTENT_FIELDS,
     CUSTOMER_SEND_LOCK,
@@ -112,6 +115,7 @@ __all__ = [
     "SCANNED_TRIGGERS",
     "UNSUBSCRIBE_SALT",
     "birthday_campaigns_run",
+    "bonus_miles_credit_for_booking",
     "campaign_content_check",
     "campaign_create",
     "campaign_fan_out",
