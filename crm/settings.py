@@ -306,6 +306,8 @@ CELERY_BEAT_SCHEDULE = {
     "marketing-birthday-campaigns": {"task": "marketing.tasks.birthday_campaigns_run", "schedule": crontab(hour=8, minute=0)},
     # Triggers no event announces: passports expiring, customers gone quiet, membership anniversaries.
     "marketing-triggered-scans": {"task": "marketing.tasks.triggered_scans", "schedule": crontab(hour=7, minute=30)},
+    # Bonus miles of ticketed bookings whose credit task the broker lost.
+    "marketing-bonus-miles-sweep": {"task": "marketing.tasks.bonus_miles_sweep", "schedule": 3600.0},
 }
 # At most this many marketing messages reach one customer in any 7 days; further deliveries are skipped.
 MARKETING_FREQUENCY_CAP = env.int("MARKETING_FREQUENCY_CAP", default=3)

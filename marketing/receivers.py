@@ -166,3 +166,10 @@ registry.register(registry.CustomerExtension(label="next_best_offer", panel=next
 def bonus_miles_on_ticketed(sender, *, booking_id: int, **_payload: Any) -> None:  # noqa: ANN001
     """A bonus-miles code used on the booking is credited once it is ticketed (paid), not when merely held."""
     task_enqueue("marketing.tasks.bonus_miles_credit", booking_id=booking_id)
+
+
+@receiver(reservations_events.booking_cancelled, dispatch_uid="marketing.bonus_miles.booking_cancelled")
+def bonus_miles_on_cancelled(sender, *, booking_id: int, reason: str, **_payload: Any) -> None:  # noqa: ANN001
+    """Cancelled by the customer: the bonus was for a trip no longer taken. The airline's own cancellation keeps it."""
+    if reason == "voluntary":
+        task_enqueue("marketing.tasks.bonus_miles_reverse", booking_id=booking_id)

@@ -69,3 +69,13 @@ def triggered_scans() -> int:
 @shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=30, retry_backoff_max=600, max_retries=4)
 def bonus_miles_credit(*, booking_id: int) -> int:
     return len(services.bonus_miles_credit_for_booking(booking_id=booking_id))
+
+
+@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=30, retry_backoff_max=600, max_retries=4)
+def bonus_miles_reverse(*, booking_id: int) -> int:
+    return len(services.bonus_miles_reverse_for_booking(booking_id=booking_id))
+
+
+@shared_task(acks_late=True)
+def bonus_miles_sweep() -> int:
+    return services.bonus_miles_sweep()

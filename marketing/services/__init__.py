@@ -2,6 +2,8 @@
 
 from marketing.services.bonus_miles import (
     bonus_miles_credit_for_booking,
+    bonus_miles_reverse_for_booking,
+    bonus_miles_sweep,
 )
 from marketing.services.campaigns import (
     CONTENT_FIELDS,
@@ -116,6 +118,8 @@ __all__ = [
     "UNSUBSCRIBE_SALT",
     "birthday_campaigns_run",
     "bonus_miles_credit_for_booking",
+    "bonus_miles_reverse_for_booking",
+    "bonus_miles_sweep",
     "campaign_content_check",
     "campaign_create",
     "campaign_fan_out",

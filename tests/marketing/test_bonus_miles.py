@@ -115,3 +115,45 @@ def test_the_payment_page_shows_the_bonus_miles_line(flight, passenger, passenge
     assert page.status_code == 200
     assert f"{code}: Bonus miles: 1,000" in html
     assert "Discount code" not in html
+
+
+def test_the_sweep_credits_a_ticketed_booking_whose_credit_was_lost(flight, django_capture_on_commit_callbacks):
+    # Given a member's booking with a bonus miles code, ticketed while the credit task was lost
+    ada = member(CustomerFactory(given_name="Ada", family_name="Lovelace"))
+    booking = book(flight, code=code_for(miles_offer(), ada.customer), customer=ada.customer)
+    card = services.CardDetails(
+        number=CARD_SUCCEEDS, expiry_month=12, expiry_year=timezone.now().year + 2, cvv="737", holder="Ada Lovelace"
+    )
+    with django_capture_on_commit_callbacks(execute=False):
+        services.payment_take(booking=booking, method=PaymentMethod.CARD, idempotency_key="lost", card=card)
+    assert bonus_entries(ada) == []
+
+    # When the sweep runs, twice
+    from marketing import services as marketing
+
+    first, second = marketing.bonus_miles_sweep(), marketing.bonus_miles_sweep()
+
+    # Then the miles are credited by the first only
+    assert (first, second) == (1, 0)
+    assert [e.award_miles for e in bonus_entries(ada)] == [1000]
+
+
+def test_cancelling_the_ticketed_booking_gives_the_bonus_miles_back_once(flight, django_capture_on_commit_callbacks):
+    # Given a member credited 1,000 bonus miles for a ticketed booking
+    ada = member(CustomerFactory(given_name="Ada", family_name="Lovelace"))
+    booking = book(flight, code=code_for(miles_offer(), ada.customer), customer=ada.customer)
+    pay(booking, django_capture_on_commit_callbacks)
+    ada.refresh_from_db()
+    assert ada.award_balance == 1000
+
+    # When they cancel it (and the cancellation is announced again)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.booking_cancel(booking=booking, reason="Plans changed")
+    from marketing import services as marketing
+
+    marketing.bonus_miles_reverse_for_booking(booking_id=booking.pk)
+
+    # Then the bonus is reversed, once
+    ada.refresh_from_db()
+    assert ada.award_balance == 0
+    assert MilesEntry.objects.filter(member=ada, kind="reversal").count() == 1
