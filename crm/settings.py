@@ -313,6 +313,10 @@ CELERY_BEAT_SCHEDULE = {
     "marketing-campaigns-complete-finished": {"task": "marketing.tasks.campaigns_complete_finished", "schedule": 600.0},
     # Conversions of the last two hours credited again, in case the broker lost a ticketing's task.
     "marketing-conversions-sweep": {"task": "marketing.tasks.conversions_sweep", "schedule": 3600.0},
+    # Triggers no event announces: passports expiring, customers gone quiet, membership anniversaries.
+    "marketing-triggered-scans": {"task": "marketing.tasks.triggered_scans", "schedule": crontab(hour=7, minute=30)},
+    # Bonus miles of ticketed bookings whose credit task the broker lost.
+    "marketing-bonus-miles-sweep": {"task": "marketing.tasks.bonus_miles_sweep", "schedule": 3600.0},
 }
 # At most this many marketing messages reach one customer in any 7 days; further deliveries are skipped.
 MARKETING_FREQUENCY_CAP = env.int("MARKETING_FREQUENCY_CAP", default=3)

@@ -70,3 +70,70 @@ def provider_for(channel: str) -> Provider:
 
 def message_send(message: OutgoingMessage) -> None:
     provider_for(message.channel).send(message)
+
+
+# --- Rate limits ----------------------------------------------------------------------------------
+# Each provider accepts so many messages a second from us (settings.MARKETING_RATE_LIMITS), however many
+# campaign workers send. The count is kept in Redis, shared by every worker: a sliding one-second log
+# (a sorted set of send moments, by Redis's own clock so workers' clocks need not agree), so no second,
+# wherever it starts, holds more than the limit.
+
+RATE_WINDOW_MICROSECONDS = 1_000_000
+
+_ACQUIRE = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+    redis.call('ZADD', KEYS[1], now, ARGV[3])
+    redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
+    return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return tonumber(oldest[2]) + window - now + 1
+"""
+
+
+class RateLimited(Exception):  # noqa: N818 - it is what happened, not an error
+    """The channel's provider has had its share for this second: try again in ``wait`` seconds."""
+
+    def __init__(self, channel: str, wait: float) -> None:
+        super().__init__(f"{channel} rate limit reached; retry in {wait:.3f}s")
+        self.channel = channel
+        self.wait = wait
+
+
+_redis_clients: dict[str, object] = {}
+
+
+def _redis_and_key(channel: str) -> tuple[object, str]:
+    """The cache's Redis client when the cache is Redis (so tests' key prefixes keep them apart), else REDIS_URL's."""
+    from django.core.cache import cache
+
+    key = f"marketing:rate:{channel}"
+    client_of = getattr(getattr(cache, "_cache", None), "get_client", None)
+    if client_of is not None:
+        full_key = cache.make_and_validate_key(key)
+        return client_of(full_key, write=True), full_key
+    import redis
+
+    url = settings.REDIS_URL
+    if url not in _redis_clients:
+        _redis_clients[url] = redis.Redis.from_url(url)
+    return _redis_clients[url], key
+
+
+def rate_limit_acquire(*, channel: str) -> float:
+    """0 when one more message may go on ``channel`` now (and it is counted), else the seconds to wait.
+
+    A channel without a limit (missing or 0 in ``MARKETING_RATE_LIMITS``) is never held back.
+    """
+    import uuid
+
+    limit = int((getattr(settings, "MARKETING_RATE_LIMITS", {}) or {}).get(channel) or 0)
+    if limit <= 0:
+        return 0.0
+    client, key = _redis_and_key(channel)
+    waited = client.eval(_ACQUIRE, 1, key, limit, RATE_WINDOW_MICROSECONDS, uuid.uuid4().hex)
+    return max(int(waited), 0) / 1_000_000

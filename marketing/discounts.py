@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from crm.errors import ApplicationError
+from loyalty.models import Member, MemberStatus
 from marketing.models import Offer, OfferKind, PromoCode, PromoCodeStatus
 from reservations import hooks
 from reservations.models import Booking, Flight
@@ -55,6 +57,10 @@ def _eligible(offer: Offer, lines: tuple[hooks.PriceLine, ...]) -> tuple[list[ho
     return cabined, None
 
 
+def _is_member(customer_id: int) -> bool:
+    return Member.objects.filter(customer_id=customer_id, status=MemberStatus.ACTIVE).exists()
+
+
 class PromoCodes:
     """Marketing's promo codes, registered as a discount hook under ``marketing_promo_codes``."""
 
@@ -74,8 +80,12 @@ class PromoCodes:
             raise _refuse(_("This code has expired."), "promo_expired")
         if promo.customer_id is not None and (draft.customer is None or draft.customer.pk != promo.customer_id):
             raise _refuse(_("This code was issued to someone else; sign in as its recipient to use it."), "promo_not_yours")
-        if offer.kind == OfferKind.BONUS_MILES:
-            raise _refuse(_("This code earns bonus miles; it takes nothing off the price."), "promo_not_a_discount")
+        if offer.kind == OfferKind.BONUS_MILES and (draft.customer is None or not _is_member(draft.customer.pk)):
+            # Credited to the booker's account once the booking is ticketed: without one there is nowhere to credit.
+            raise _refuse(
+                _("Bonus miles need a frequent flyer number: join the programme, sign in, and use the code again."),
+                "promo_needs_member",
+            )
         if offer.currency and offer.currency != draft.currency:
             message = _("This code is valid only for bookings paid in %(currency)s.") % {"currency": offer.currency}
             raise _refuse(message, "promo_wrong_currency")
@@ -90,6 +100,15 @@ class PromoCodes:
             raise _refuse(_("This code is not valid on these flights."), refusal)
         if refusal == "promo_wrong_cabin":
             raise _refuse(_("This code is not valid in this cabin."), refusal)
+        if offer.kind == OfferKind.BONUS_MILES:
+            # Nothing off the fare: the code's line on the booking says what it is worth instead.
+            miles = int(offer.value)
+            return hooks.Discount(
+                code=promo.code,
+                description=_("Bonus miles: %(miles)s") % {"miles": intcomma(miles)},
+                amount=Decimal(0),
+                data={"promo_code_id": promo.pk, "bonus_miles": miles},
+            )
         covered = sum((line.amount for line in lines), Decimal(0))
         percent = offer.kind == OfferKind.PERCENTAGE
         amount = money(covered * offer.value / Decimal(100)) if percent else min(offer.value, covered)

@@ -11,13 +11,18 @@ from typing import Any
 
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
+from django.dispatch import receiver
 from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from crm import events as crm_events
 from crm import registry
+from crm.celery import task_enqueue
 from crm.models import Customer
 from crm.permissions import MARKETER
+from loyalty import events as loyalty_events
 from marketing.models import StaticList, StaticListMember
+from reservations import events as reservations_events
 
 # --- Offers and promo codes -----------------------------------------------------------------------
 
@@ -121,16 +126,11 @@ registry.register_nav(
 # --- Conversions: a ticketed booking may be what a campaign led to ---------------------------------
 
 
+@receiver(reservations_events.booking_ticketed, dispatch_uid="marketing.conversion.booking_ticketed")
 def _booking_ticketed(sender, *, booking_id: int, **payload) -> None:  # noqa: ANN001, ANN003
     """Credited on the campaigns queue: the event is already committed, so the task is queued now."""
-    from crm.celery import task_enqueue
-
     task_enqueue("marketing.tasks.conversion_record", booking_id=booking_id)
 
-
-from reservations import events as reservations_events  # noqa: E402
-
-reservations_events.booking_ticketed.connect(_booking_ticketed, dispatch_uid="marketing.conversion.booking_ticketed")
 
 registry.register_nav(
     registry.NavItem(
@@ -138,3 +138,67 @@ registry.register_nav(
         current=("results_overview", "campaign_results"), order=65,
     ),
 )  # fmt: skip
+# --- Triggered campaigns: each event queues a task on the campaigns queue, which starts the runs ---
+
+
+@receiver(crm_events.customer_verified, dispatch_uid="marketing.triggers.customer_verified")
+def welcome_on_verified(sender, *, customer_id: int, **_payload: Any) -> None:  # noqa: ANN001
+    """The welcome goes when the e-mail is proved (a real address, and consent can have been given), not at sign-up."""
+    task_enqueue("marketing.tasks.campaign_triggers_fire", trigger="registered", customer_ids=[customer_id])
+
+
+@receiver(reservations_events.booking_ticketed, dispatch_uid="marketing.triggers.booking_ticketed")
+def cross_sell_on_ticketed(sender, *, booking_id: int, **_payload: Any) -> None:  # noqa: ANN001
+    task_enqueue("marketing.tasks.triggers_on_booking_ticketed", booking_id=booking_id)
+
+
+@receiver(reservations_events.flight_arrived, dispatch_uid="marketing.triggers.flight_arrived")
+def flown_on_arrival(sender, *, coupon_ids: list[int], **_payload: Any) -> None:  # noqa: ANN001
+    if coupon_ids:
+        task_enqueue("marketing.tasks.triggers_on_flight_arrived", coupon_ids=coupon_ids)
+
+
+@receiver(loyalty_events.tier_changed, dispatch_uid="marketing.triggers.tier_changed")
+def on_tier_changed(sender, *, customer_id: int | None, **_payload: Any) -> None:  # noqa: ANN001
+    if customer_id is not None:
+        task_enqueue("marketing.tasks.campaign_triggers_fire", trigger="tier_changed", customer_ids=[customer_id])
+
+
+@receiver(loyalty_events.miles_expiring, dispatch_uid="marketing.triggers.miles_expiring")
+def on_miles_expiring(sender, *, customer_id: int | None, **_payload: Any) -> None:  # noqa: ANN001
+    if customer_id is not None:
+        task_enqueue("marketing.tasks.campaign_triggers_fire", trigger="miles_expiring", customer_ids=[customer_id])
+
+
+# --- Next best offer: a panel of the customer 360, for whoever may see the customer ---
+
+
+def next_best_offer_panel(request, customer: Customer) -> registry.Panel | None:  # noqa: ANN001
+    from marketing import services
+
+    if not request.user.has_perm("crm.view_customer") or customer.anonymized_at is not None:
+        return None
+    recommendation = services.next_best_offer(customer=customer)
+    reason = services.recommendation_reason_text(recommendation.reason, recommendation.data) if recommendation else ""
+    return registry.Panel(
+        title=str(_("Next best offer")),
+        template="office/marketing/panels/next_best_offer.html",
+        context={"recommendation": recommendation, "reason": reason},
+        order=85,
+    )
+
+
+registry.register(registry.CustomerExtension(label="next_best_offer", panel=next_best_offer_panel, order=85))
+
+
+@receiver(reservations_events.booking_ticketed, dispatch_uid="marketing.bonus_miles.booking_ticketed")
+def bonus_miles_on_ticketed(sender, *, booking_id: int, **_payload: Any) -> None:  # noqa: ANN001
+    """A bonus-miles code used on the booking is credited once it is ticketed (paid), not when merely held."""
+    task_enqueue("marketing.tasks.bonus_miles_credit", booking_id=booking_id)
+
+
+@receiver(reservations_events.booking_cancelled, dispatch_uid="marketing.bonus_miles.booking_cancelled")
+def bonus_miles_on_cancelled(sender, *, booking_id: int, reason: str, **_payload: Any) -> None:  # noqa: ANN001
+    """Cancelled by the customer: the bonus was for a trip no longer taken. The airline's own cancellation keeps it."""
+    if reason == "voluntary":
+        task_enqueue("marketing.tasks.bonus_miles_reverse", booking_id=booking_id)

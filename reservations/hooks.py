@@ -204,10 +204,12 @@ class BookingDraft:
 
 @dataclass(frozen=True)
 class Discount:
-    """What a hook grants for a code: ``amount`` off the fares (positive, at most the fare total).
+    """What a hook grants for a code: ``amount`` off the fares (at most the fare total).
 
-    reservations spreads it over the fare lines as negative ``discount`` charges. ``data`` is the
-    hook's own, handed back to its ``redeem``.
+    reservations spreads it over the fare lines as negative ``discount`` charges. A code worth something
+    other than money (bonus miles) grants 0: one zero ``discount`` line then records the code and its
+    ``description`` ("Bonus miles: 1,000") on the booking. ``data`` is the hook's own, handed back to its
+    ``redeem``.
     """
 
     code: str
@@ -256,8 +258,8 @@ def discount_apply(*, code: str, draft: BookingDraft) -> tuple[str, Discount]:
         discount = discounts.get(name).apply(code=code, draft=draft)
         if discount is None:
             continue
-        if discount.amount <= 0:
-            raise ImproperlyConfigured(f"The {name!r} discount hook granted {discount.amount}; a discount is positive.")
+        if discount.amount < 0:
+            raise ImproperlyConfigured(f"The {name!r} discount hook granted {discount.amount}; a discount is never negative.")
         # Never more than the fares: taxes are owed whatever the promotion.
         return name, replace(discount, amount=min(discount.amount, draft.fare_total))
     message = _("Unknown discount code.")

@@ -1,5 +1,10 @@
 """marketing services; one module per sub-domain, public names re-exported here."""
 
+from marketing.services.bonus_miles import (
+    bonus_miles_credit_for_booking,
+    bonus_miles_reverse_for_booking,
+    bonus_miles_sweep,
+)
 from marketing.services.campaigns import (
     CONTENT_FIELDS,
     CUSTOMER_SEND_LOCK,
@@ -65,8 +70,14 @@ from marketing.services.offers import (
     promo_codes_merge,
 )
 from marketing.services.recommendations import (
+    POPULAR_CACHE_SECONDS,
+    POPULAR_DAYS,
+    POPULAR_KEPT,
+    RECENT_MONTHS,
     Recommendation,
     next_best_offer,
+    next_best_offers,
+    recommendation_reason_text,
 )
 from marketing.services.results import (
     CENT,
@@ -114,6 +125,17 @@ from marketing.services.tracking import (
     open_url,
     text_links_track,
 )
+from marketing.services.triggers import (
+    EVENT_TRIGGERS,
+    INACTIVE_DAYS_DEFAULT,
+    PASSPORT_DAYS_DEFAULT,
+    SCANNED_TRIGGERS,
+    campaign_triggers_fire,
+    triggered_campaigns,
+    triggered_scans_run,
+    triggers_on_booking_ticketed,
+    triggers_on_flight_arrived,
+)
 
 __all__ = [
     "BOUNCE_KINDS",
@@ -130,9 +152,11 @@ __all__ = [
     "DELIVERY_SEND_LOCK",
     "Day",
     "EDITABLE_STATUSES",
+    "EVENT_TRIGGERS",
     "FAN_OUT_CHUNK",
     "Figures",
     "HEADERS",
+    "INACTIVE_DAYS_DEFAULT",
     "ImportRejected",
     "MAX_BYTES",
     "MAX_CONDITIONS",
@@ -143,13 +167,19 @@ __all__ = [
     "MAX_TEXT",
     "Money",
     "OPEN_SALT",
+    "PASSPORT_DAYS_DEFAULT",
+    "POPULAR_CACHE_SECONDS",
+    "POPULAR_DAYS",
+    "POPULAR_KEPT",
     "Preview",
+    "RECENT_MONTHS",
     "RUN_TASK",
     "Recommendation",
     "RenderedMessage",
     "RowError",
     "SAMPLE_CODE",
     "SAMPLE_SIZE",
+    "SCANNED_TRIGGERS",
     "TICK_TASK",
     "TRIGGERS_WITH_DAYS",
     "UNSUBSCRIBE_SALT",
@@ -157,6 +187,9 @@ __all__ = [
     "Uplift",
     "Z_95",
     "beat_entry_name",
+    "bonus_miles_credit_for_booking",
+    "bonus_miles_reverse_for_booking",
+    "bonus_miles_sweep",
     "bounce_record",
     "campaign_approve",
     "campaign_complete",
@@ -176,6 +209,7 @@ __all__ = [
     "campaign_schedule",
     "campaign_test_send",
     "campaign_tick",
+    "campaign_triggers_fire",
     "campaign_update",
     "campaigns_complete_finished",
     "click_record",
@@ -192,6 +226,7 @@ __all__ = [
     "message_render",
     "message_values",
     "next_best_offer",
+    "next_best_offers",
     "offer_create",
     "open_record",
     "open_token",
@@ -201,6 +236,7 @@ __all__ = [
     "promo_codes_export",
     "promo_codes_issue",
     "promo_codes_merge",
+    "recommendation_reason_text",
     "roi_of",
     "rules_clean",
     "segment_compile",
@@ -210,6 +246,10 @@ __all__ = [
     "segment_update",
     "static_list_import",
     "text_links_track",
+    "triggered_campaigns",
+    "triggered_scans_run",
+    "triggers_on_booking_ticketed",
+    "triggers_on_flight_arrived",
     "unsubscribe",
     "unsubscribe_token",
     "unsubscribe_token_read",

@@ -31,7 +31,7 @@ from crm.errors import ApplicationError
 from crm.models import ConsentEvent, ConsentPurpose, ConsentSource, Customer
 from crm.services import consent_record, timeline_record
 from loyalty.selectors import member_for_customer
-from marketing.channels import OutgoingMessage, message_send
+from marketing.channels import OutgoingMessage, RateLimited, message_send, rate_limit_acquire
 from marketing.models import (
     Campaign,
     CampaignKind,
@@ -377,6 +377,7 @@ def delivery_send(*, delivery_id: int) -> Delivery | None:
     Run twice (a redelivered task, the sweep), the second run finds the delivery sent or skipped and stops;
     run at the same time, the second finds the advisory lock taken and stops. A provider error counts an
     attempt and is raised again for the task to retry, until ``MARKETING_SEND_ATTEMPTS`` marks it failed.
+    Over the channel's rate limit it raises ``RateLimited`` (nothing sent, nothing counted) with the wait.
     """
     with _advisory(DELIVERY_SEND_LOCK, delivery_id, wait=False) as claimed:
         delivery = Delivery.objects.select_related("run__campaign__offer", "customer").filter(pk=delivery_id).first()
@@ -417,8 +418,10 @@ def delivery_send(*, delivery_id: int) -> Delivery | None:
             headers = _email_headers(delivery=delivery, customer=customer, email=address) if campaign.channel == "email" else {}
             html = links_track(html=rendered.html, delivery=delivery) if campaign.channel == "email" else ""
             text = text_links_track(text=rendered.text, delivery=delivery)
+            # An SMS is its text alone; a push shows the subject as its title.
+            subject = "" if campaign.channel == MarketingChannel.SMS else rendered.subject
             message = OutgoingMessage(
-                channel=campaign.channel, to=address, subject=rendered.subject, text=text, html=html, headers=headers
+                channel=campaign.channel, to=address, subject=subject, text=text, html=html, headers=headers
             )
             # Stamped before sending, so a send cut short leaves its message id behind for the record.
             Delivery.objects.filter(pk=delivery.pk).update(
@@ -428,6 +431,11 @@ def delivery_send(*, delivery_id: int) -> Delivery | None:
                 recommended_destination=recommendation.destination if recommendation else "",
                 recommendation_reason=recommendation.reason if recommendation else "",
             )
+            # Last before the provider, so the count follows the sends: over the limit, the delivery stays
+            # pending and the task comes back when a place is free (no attempt counted).
+            wait = rate_limit_acquire(channel=campaign.channel)
+            if wait > 0:
+                raise RateLimited(campaign.channel, wait)
             try:
                 message_send(message)
             except Exception as exc:

@@ -407,7 +407,8 @@ def _discount(
     largest = max(range(len(fares)), key=lambda i: fares[i].amount)
     shares[largest] += granted - sum(shares, Decimal(0))  # the rounding cents go on the dearest fare
     for fare, share in zip(fares, shares, strict=True):
-        if share:
+        # A code worth no money (bonus miles) still leaves its line, on the dearest fare, to show and to release.
+        if share or (not granted and fare is fares[largest]):
             charges.append(BookingCharge(
                 booking=fare.booking, passenger=fare.passenger, segment=fare.segment, kind=ChargeKind.DISCOUNT,
                 code=discount.code[: hooks.DISCOUNT_CODE_MAX], description=discount.description[:200], amount=-share,

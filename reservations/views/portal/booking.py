@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Sum
+from django.db.models import Max, Sum
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -282,7 +282,10 @@ def pay(request: HttpRequest, record_locator: str) -> HttpResponse:
             "amount": booking.balance_due,
             # The codes' discounts, one line per code: the passenger sees the price already lowered.
             "discounts": list(
-                booking.charges.filter(kind=ChargeKind.DISCOUNT).values("code").annotate(total=Sum("amount")).order_by("code")
+                booking.charges.filter(kind=ChargeKind.DISCOUNT)
+                .values("code")
+                .annotate(total=Sum("amount"), description=Max("description"))
+                .order_by("code")
             ),
             "declined": declined,
             "offers": [
