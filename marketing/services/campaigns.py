@@ -397,6 +397,12 @@ def _address(channel: str, customer: Customer) -> tuple[str, str]:
 
 
 def _email_headers(*, delivery: Delivery, customer: Customer, email: str) -> dict[str, str]:
+    """The unsubscribe headers and the Message-ID; a send resumed after a crash keeps the Message-ID it stamped.
+
+    A worker killed after the MTA accepted the message but before the delivery was marked sent leaves it
+    pending with its Message-ID stamped; the resend carries the same Message-ID, so the receiving side sees
+    one message (mail stores and clients drop a repeated Message-ID) rather than two.
+    """
     token = unsubscribe_token(customer_id=customer.pk, email=email)
     link = settings.SITE_URL.rstrip("/") + reverse("marketing_portal:unsubscribe", args=[token])
     mailto = settings.DEFAULT_FROM_EMAIL.rsplit("<", 1)[-1].rstrip(">").strip()
@@ -404,7 +410,7 @@ def _email_headers(*, delivery: Delivery, customer: Customer, email: str) -> dic
     return {
         "List-Unsubscribe": f"<{link}>, <mailto:{mailto}?subject=unsubscribe>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        "Message-ID": make_msgid(idstring=f"delivery{delivery.pk}", domain=domain),
+        "Message-ID": delivery.message_id or make_msgid(idstring=f"delivery{delivery.pk}", domain=domain),
     }
 
 
