@@ -100,3 +100,13 @@ def _export_deliveries(customer) -> dict:  # noqa: ANN001
 
 
 registry.register(registry.CustomerExtension(label="deliveries", exporter=_export_deliveries, merger=_merge_deliveries, order=90))
+
+
+# --- The passenger's marketing preferences ----------------------------------------------------------
+
+registry.register_nav(
+    registry.NavItem(
+        registry.PORTAL, _("Marketing preferences"), "marketing_portal:marketing_preferences",
+        audience=registry.SIGNED_IN, current=("marketing_preferences",), order=65,
+    ),
+)  # fmt: skip

@@ -46,3 +46,17 @@ def segment_get(*, segment_id: int) -> Segment:
 
 def static_lists() -> QuerySet[StaticList]:
     return StaticList.objects.select_related("created_by").order_by("name", "id")
+
+
+# --- A passenger's own marketing messages ---------------------------------------------------------
+
+
+def messages_sent_to(*, customer, limit: int = 10) -> list:  # noqa: ANN001
+    """The last ``limit`` marketing messages sent to the customer, newest first, with their campaign."""
+    from marketing.models import Delivery, DeliveryStatus
+
+    return list(
+        Delivery.objects.filter(customer=customer, status=DeliveryStatus.SENT)
+        .select_related("run__campaign")
+        .order_by("-sent_at", "-pk")[:limit]
+    )

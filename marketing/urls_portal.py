@@ -6,3 +6,9 @@ app_name = "marketing_portal"
 urlpatterns: list = [
     path("unsubscribe/<str:token>/", portal.unsubscribe, name="unsubscribe"),
 ]
+
+from marketing.views import preferences  # noqa: E402
+
+urlpatterns += [
+    path("preferences/marketing/", preferences.marketing_preferences, name="marketing_preferences"),
+]

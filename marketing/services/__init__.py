@@ -41,6 +41,11 @@ from marketing.services.offers import (
     promo_codes_issue,
     promo_codes_merge,
 )
+from marketing.services.preferences import (
+    PREFERENCES_METHOD,
+    marketing_consent_current,
+    marketing_preferences_save,
+)
 from marketing.services.recommendations import (
     Recommendation,
     next_best_offer,
@@ -80,6 +85,7 @@ __all__ = [
     "MAX_REPORTED",
     "MAX_ROWS",
     "MAX_TEXT",
+    "PREFERENCES_METHOD",
     "Preview",
     "Recommendation",
     "RenderedMessage",
@@ -97,6 +103,8 @@ __all__ = [
     "deliveries_sweep",
     "delivery_send",
     "links_track",
+    "marketing_consent_current",
+    "marketing_preferences_save",
     "message_render",
     "message_values",
     "next_best_offer",

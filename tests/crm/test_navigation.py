@@ -48,6 +48,7 @@ PORTAL_SIGNED_IN = [
     "/flight-status/",
     "/profile/",
     "/preferences/communication/",
+    "/preferences/marketing/",
     "/my-data/",
 ]
 

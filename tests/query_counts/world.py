@@ -148,6 +148,7 @@ def build(size: str) -> World:
     _loyalty(customer, rows)
     _offers(customer, rows)
     segment = _marketing(customer, staff, rows)
+    _messages_sent(customer, segment, rows)
 
     world = World(
         size=size,
@@ -504,3 +505,17 @@ def _marketing(customer: Customer, staff: dict[str, User], rows: int) -> Segment
             by=staff["marketer"],
         )  # fmt: skip
     return segment
+
+
+def _messages_sent(customer: Customer, segment: Segment, rows: int) -> None:
+    """``rows`` campaigns that each sent the passenger one message (their marketing preferences list them)."""
+    from marketing.models import CampaignRun, Delivery, DeliveryStatus
+
+    for n in range(rows):
+        campaign = marketing_services.campaign_create(
+            name=f"Campaign {n}", segment=segment, subject_en="Hello {{ name }}", text_en="News for {{ name }}"
+        )
+        run = CampaignRun.objects.create(campaign=campaign, occurrence=timezone.localdate() - timedelta(days=n))
+        Delivery.objects.create(
+            run=run, customer=customer, status=DeliveryStatus.SENT, sent_at=timezone.now() - timedelta(days=n)
+        )
