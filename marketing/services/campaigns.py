@@ -488,16 +488,21 @@ def delivery_send(*, delivery_id: int) -> Delivery | None:
                     delivery.refresh_from_db()
                     return delivery
                 raise
-            sent = Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.PENDING).update(
-                status=DeliveryStatus.SENT, sent_at=timezone.now()
-            )
-            if sent:
-                timeline_record(
-                    customer=customer,
-                    kind="campaign.sent",
-                    summary=campaign.name,
-                    data={"campaign_id": campaign.pk, "delivery_id": delivery.pk, "channel": campaign.channel},
+            # The mark and the timeline entry in one commit that does not wait for the disk: were it lost in a
+            # crash, the delivery is pending with its Message-ID stamped, and its resend carries that Message-ID.
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
+                sent = Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.PENDING).update(
+                    status=DeliveryStatus.SENT, sent_at=timezone.now()
                 )
+                if sent:
+                    timeline_record(
+                        customer=customer,
+                        kind="campaign.sent",
+                        summary=campaign.name,
+                        data={"campaign_id": campaign.pk, "delivery_id": delivery.pk, "channel": campaign.channel},
+                    )
         delivery.refresh_from_db()
     return delivery
 
