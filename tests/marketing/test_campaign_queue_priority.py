@@ -2,7 +2,7 @@
 
 As Procfile and docker-compose run them: one `celery -A crm worker` on the default queue and one on the
 campaigns queue (CELERY_TASK_ROUTES sends marketing.tasks.* there), each with concurrency 1, on a real
-Redis broker (this pytest process's own database) and a real SMTP server (aiosmtpd).
+Redis server of the test's own (see tests/marketing/test_worker_killed.py) and a real SMTP server (aiosmtpd).
 
 The 100,000 sends are built the way Celery builds a ``marketing.tasks.delivery_send`` message (one is
 captured from the app's producer) and pushed with pipelined LPUSHes, so that queueing them takes seconds;
@@ -24,12 +24,12 @@ from django.db import transaction
 
 from crm.models import OutboundEmail
 from tests.crm import test_worker as real_worker
-from tests.marketing.test_worker_killed import on_the_broker, start_worker, stop_worker, wait_ready, wait_until
+from tests.marketing.test_worker_killed import on_the_broker, private_broker, start_worker, stop_worker, wait_ready, wait_until
 from tests.reservations.test_payments import book, pay
 
-isolated_broker = real_worker.isolated_broker
 smtp_server = real_worker.smtp_server
 on_the_broker = on_the_broker
+private_broker = private_broker
 
 QUEUED = 100_000
 
@@ -68,9 +68,10 @@ def queue_campaign_sends(count: int) -> str:
 def test_a_booking_confirmation_goes_out_while_100000_campaign_sends_wait(on_the_broker, smtp_server, tmp_path):
     host, port, inbox = smtp_server
     inbox.clear()
-    campaigns, campaigns_name = start_worker(queues="campaigns", smtp=(host, port), log=tmp_path / "campaigns.log")
-    default, default_name = start_worker(queues="default", smtp=(host, port), log=tmp_path / "default.log")
-    client = redis.Redis.from_url(isolated_broker_url())
+    broker = on_the_broker
+    campaigns, campaigns_name = start_worker(queues="campaigns", smtp=(host, port), broker=broker, log=tmp_path / "campaigns.log")
+    default, default_name = start_worker(queues="default", smtp=(host, port), broker=broker, log=tmp_path / "default.log")
+    client = redis.Redis.from_url(broker)
     queue = "campaigns"
     try:
         wait_ready(campaigns, campaigns_name, tmp_path / "campaigns.log")
@@ -105,8 +106,9 @@ def test_a_booking_confirmation_goes_out_while_100000_campaign_sends_wait(on_the
     finally:
         stop_worker(campaigns)
         stop_worker(default)
-        # The campaign sends left behind (and their unacked copies) go with the queue.
+        # The campaign sends left behind (and their unacked copies) go with the queue (and the server).
         client.delete(queue, "unacked", "unacked_index")
+        client.close()
 
 
 def _receipt(inbox, record_locator: str):  # noqa: ANN001, ANN202
@@ -116,7 +118,3 @@ def _receipt(inbox, record_locator: str):  # noqa: ANN001, ANN202
         if record_locator in str(message["Subject"]):
             return message
     return None
-
-
-def isolated_broker_url() -> str:
-    return real_worker._broker_url()

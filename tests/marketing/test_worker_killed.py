@@ -1,9 +1,10 @@
 """A campaign worker killed (SIGKILL) in the middle of a run: a new worker and the sweep finish the run.
 
 Real `celery -A crm worker` subprocesses on the campaigns queue only (as Procfile's ``worker-campaigns``),
-a real Redis broker (this pytest process's own database, tests/crm/test_worker.py's) and a real SMTP server
-(aiosmtpd) that takes a little while over each message, so the kill lands while most of the run is still
-queued, however loaded the machine is.
+a real Redis server of the test's own (``redis-server`` on a free port: a numbered database of a shared
+Redis can be served by a worker another test run left behind, which would take our tasks) and a real SMTP
+server (aiosmtpd) that takes a little while over each message, so the kill lands while most of the run is
+still queued, however loaded the machine is.
 
 Recovery is the documented design: with ``acks_late`` the send the dead worker was running stays unacked in
 Redis until the visibility timeout (an hour), so the periodic ``deliveries_sweep`` is what queues it again.
@@ -29,6 +30,7 @@ from email import policy
 from pathlib import Path
 
 import pytest
+import redis
 from django.db import connection
 from django.utils import timezone
 
@@ -39,8 +41,6 @@ from tests.crm import test_worker as real_worker
 from tests.crm.factories import CustomerFactory
 from tests.marketing.campaign_support import campaign
 from tests.marketing.support import consent, reachable
-
-isolated_broker = real_worker.isolated_broker
 
 RECIPIENTS = 300
 SMTP_DELAY = 0.02  # seconds the SMTP server takes over each message: a run of 300 lasts at least 6 s
@@ -58,10 +58,9 @@ def wait_until(found, *, timeout: float, what: str):  # noqa: ANN001, ANN201
         time.sleep(0.2)
 
 
-def start_worker(*, queues: str, smtp: tuple[str, int], log: Path) -> tuple[subprocess.Popen, str]:
+def start_worker(*, queues: str, smtp: tuple[str, int], broker: str, log: Path) -> tuple[subprocess.Popen, str]:
     """One `celery -A crm worker -P solo` (concurrency 1) on ``queues``, in a process group of its own."""
     host, port = smtp
-    broker = real_worker._broker_url()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "crm.settings",
@@ -144,12 +143,46 @@ def slow_smtp():
 
 
 @pytest.fixture
-def on_the_broker(transactional_db, isolated_broker):
-    """Tasks go to the real broker (not run eagerly), for workers that see what the test committed."""
+def private_broker(settings, tmp_path):
+    """A `redis-server` of this test's own on a free port; Celery (here and in the workers) uses it."""
+    from crm.celery import app
+
+    port = real_worker._free_port()
+    server = subprocess.Popen(  # noqa: S603
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+
+    def answers() -> bool:
+        try:
+            return bool(client.ping())
+        except redis.ConnectionError:
+            return False
+
+    saved = (app.conf.broker_url, app.conf.result_backend)
+    try:
+        wait_until(answers, timeout=30, what="redis-server answers")
+        real_worker._drop_connections(app)
+        app.conf.broker_url = app.conf.result_backend = url
+        settings.REDIS_URL = settings.CELERY_BROKER_URL = settings.CELERY_RESULT_BACKEND = url
+        yield url
+    finally:
+        real_worker._drop_connections(app)
+        app.conf.broker_url, app.conf.result_backend = saved
+        client.close()
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.fixture
+def on_the_broker(transactional_db, private_broker):
+    """Tasks go to the test's own Redis (not run eagerly), for workers that see what the test committed."""
     from crm.celery import app
 
     app.conf.task_always_eager = False
-    yield
+    yield private_broker
     app.conf.task_always_eager = True
 
 
@@ -158,10 +191,11 @@ def on_the_broker(transactional_db, isolated_broker):
 def test_a_run_whose_worker_is_killed_reaches_everyone_once(on_the_broker, slow_smtp, tmp_path):
     # Given a campaign for 300 consenting customers (and one who refused), with a campaign worker running
     smtp, inbox = slow_smtp
+    broker = on_the_broker
     wanted = {reachable(email=f"killed{n}@example.com").email for n in range(RECIPIENTS)}
     consent(CustomerFactory(email="refused@example.com"), granted=False)
     c = campaign()
-    first, first_name = start_worker(queues="campaigns", smtp=smtp, log=tmp_path / "first.log")
+    first, first_name = start_worker(queues="campaigns", smtp=smtp, broker=broker, log=tmp_path / "first.log")
     replacement = None
     try:
         wait_ready(first, first_name, tmp_path / "first.log")
@@ -181,7 +215,9 @@ def test_a_run_whose_worker_is_killed_reaches_everyone_once(on_the_broker, slow_
         # and the sweep queues every pending delivery again (the killed send is unacked until the visibility
         # timeout), and a new campaign worker starts
         assert services.deliveries_sweep(older_than_minutes=0) == pending
-        replacement, replacement_name = start_worker(queues="campaigns", smtp=smtp, log=tmp_path / "replacement.log")
+        replacement, replacement_name = start_worker(
+            queues="campaigns", smtp=smtp, broker=broker, log=tmp_path / "replacement.log"
+        )
         wait_ready(replacement, replacement_name, tmp_path / "replacement.log")
 
         # Then every delivery is sent
