@@ -264,7 +264,7 @@ def measure_sends(args: argparse.Namespace) -> dict:
     send_s = time.perf_counter() - started
     send_cpu = time.process_time() - cpu
     if profiler is not None:
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+        pstats.Stats(profiler).sort_stats(os.environ.get("PROF_SORT", "cumulative")).print_stats(45)
     sent = Delivery.objects.filter(run=run, status=DeliveryStatus.SENT).count()
     assert sent == len(pending), (
         f"only {sent} of {len(pending)} sent: {Delivery.objects.filter(run=run).exclude(status='sent').values('status', 'skip_reason', 'last_error')[:3]}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import contextlib
+import functools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from django.conf import settings
 from django.core import signing
 from django.db import connection, transaction
 from django.db.models import F, Max, Min, Q
-from django.template import Context, Engine, TemplateDoesNotExist, TemplateSyntaxError, VariableDoesNotExist
+from django.template import Context, Engine, Template, TemplateDoesNotExist, TemplateSyntaxError, VariableDoesNotExist
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import linebreaks
@@ -345,8 +346,14 @@ def _content(campaign: Campaign, language: str, variant: str = "a") -> tuple[str
     return fields[0], fields[1], fields[2]
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(source: str) -> Template:
+    """A campaign's template parsed once per worker process, not once per message (a Template renders any Context)."""
+    return _ENGINE.from_string(source)
+
+
 def _render(source: str, values: dict[str, Any], *, html: bool) -> str:
-    return _ENGINE.from_string(source).render(Context(values, autoescape=html))
+    return _compiled(source).render(Context(values, autoescape=html))
 
 
 def message_values(*, customer: Customer, code: Any = None, recommendation: Any = None) -> dict[str, Any]:
