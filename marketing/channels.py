@@ -7,12 +7,15 @@ a real gateway is a class with the same ``send(message)`` method named by its im
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import smtplib
+import threading
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.utils.module_loading import import_string
 
 logger = logging.getLogger(__name__)
@@ -48,14 +51,45 @@ class LocmemProvider:
         outbox.append(message)
 
 
+# One mail connection per thread, kept open between sends: Django's SMTP backend otherwise connects, greets
+# and quits for every message, which costs a campaign worker more than the message itself.
+_held = threading.local()
+
+
+def _mail_connection(*, fresh: bool = False) -> Any:
+    """This thread's open connection to EMAIL_BACKEND (a new one when the settings changed or ``fresh``)."""
+    key = (settings.EMAIL_BACKEND, getattr(settings, "EMAIL_HOST", ""), getattr(settings, "EMAIL_PORT", 0))
+    held = getattr(_held, "mail", None)
+    if held is not None and (fresh or held[0] != key):
+        with contextlib.suppress(Exception):
+            held[1].close()
+        held = _held.mail = None
+    if held is None:
+        connection = get_connection()
+        if hasattr(connection, "open"):
+            connection.open()
+        held = _held.mail = (key, connection)
+    return held[1]
+
+
 class EmailProvider:
     """E-mail as multipart/alternative (text and HTML) through whatever EMAIL_BACKEND is configured."""
 
     def send(self, message: OutgoingMessage) -> None:
-        email = EmailMultiAlternatives(subject=message.subject, body=message.text, to=[message.to], headers=message.headers)
+        email = EmailMultiAlternatives(
+            subject=message.subject, body=message.text, to=[message.to], headers=message.headers,
+            connection=_mail_connection(),
+        )  # fmt: skip
         if message.html:
             email.attach_alternative(message.html, "text/html")
-        email.send()
+        try:
+            email.send()
+        except smtplib.SMTPServerDisconnected:
+            # The server closed the kept connection (idle timeout, restart; smtplib reports any socket error
+            # so): once more on a new one. Were the first attempt accepted after all, the resend has the same
+            # Message-ID.
+            email.connection = _mail_connection(fresh=True)
+            email.send()
 
 
 _NAMED = {"console": ConsoleProvider, "locmem": LocmemProvider}

@@ -442,3 +442,24 @@ class CampaignPreviewForm(forms.Form):
 
 class CampaignRejectForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+# --- The passenger's marketing preferences (portal) ------------------------------------------------
+
+
+class MarketingPreferencesForm(forms.Form):
+    """Marketing consent per channel and the language of our messages; unticked means no."""
+
+    email = forms.BooleanField(label=_("E-mail"), required=False, help_text=_("Offers and news by e-mail."))
+    sms = forms.BooleanField(label=_("SMS"), required=False, help_text=_("Offers by text message to your phone."))
+    push = forms.BooleanField(label=_("Push notifications"), required=False, help_text=_("Offers as notifications in our app."))
+    preferred_language = forms.ChoiceField(label=_("Language of our messages"), choices=())
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from crm.forms.accounts import portal_language_choices
+
+        super().__init__(*args, **kwargs)
+        self.fields["preferred_language"].choices = portal_language_choices()
+
+    def channels(self) -> dict[str, bool]:
+        return {channel: bool(self.cleaned_data.get(channel)) for channel in MarketingChannel.values}

@@ -202,3 +202,13 @@ def bonus_miles_on_cancelled(sender, *, booking_id: int, reason: str, **_payload
     """Cancelled by the customer: the bonus was for a trip no longer taken. The airline's own cancellation keeps it."""
     if reason == "voluntary":
         task_enqueue("marketing.tasks.bonus_miles_reverse", booking_id=booking_id)
+
+
+# --- The passenger's marketing preferences ----------------------------------------------------------
+
+registry.register_nav(
+    registry.NavItem(
+        registry.PORTAL, _("Marketing preferences"), "marketing_portal:marketing_preferences",
+        audience=registry.SIGNED_IN, current=("marketing_preferences",), order=65,
+    ),
+)  # fmt: skip

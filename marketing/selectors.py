@@ -213,3 +213,17 @@ def campaigns_results_overview() -> QuerySet:
         revenue_currencies=Count("runs__deliveries__revenue_currency", filter=converted, distinct=True),
         revenue_currency=Max("runs__deliveries__revenue_currency", filter=converted),
     ).order_by("-created_at", "-pk")
+
+
+# --- A passenger's own marketing messages ---------------------------------------------------------
+
+
+def messages_sent_to(*, customer, limit: int = 10) -> list:  # noqa: ANN001
+    """The last ``limit`` marketing messages sent to the customer, newest first, with their campaign."""
+    from marketing.models import Delivery, DeliveryStatus
+
+    return list(
+        Delivery.objects.filter(customer=customer, status=DeliveryStatus.SENT)
+        .select_related("run__campaign")
+        .order_by("-sent_at", "-pk")[:limit]
+    )

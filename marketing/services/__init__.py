@@ -69,6 +69,11 @@ from marketing.services.offers import (
     promo_codes_issue,
     promo_codes_merge,
 )
+from marketing.services.preferences import (
+    PREFERENCES_METHOD,
+    marketing_consent_current,
+    marketing_preferences_save,
+)
 from marketing.services.recommendations import (
     POPULAR_CACHE_SECONDS,
     POPULAR_DAYS,
@@ -171,6 +176,7 @@ __all__ = [
     "POPULAR_CACHE_SECONDS",
     "POPULAR_DAYS",
     "POPULAR_KEPT",
+    "PREFERENCES_METHOD",
     "Preview",
     "RECENT_MONTHS",
     "RUN_TASK",
@@ -223,6 +229,8 @@ __all__ = [
     "deliveries_sweep",
     "delivery_send",
     "links_track",
+    "marketing_consent_current",
+    "marketing_preferences_save",
     "message_render",
     "message_values",
     "next_best_offer",

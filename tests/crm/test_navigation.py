@@ -49,6 +49,7 @@ PORTAL_SIGNED_IN = [
     "/flight-status/",
     "/profile/",
     "/preferences/communication/",
+    "/preferences/marketing/",
     "/my-data/",
 ]
 

@@ -261,6 +261,7 @@ PAGES: list[Page] = [
     Page("loyalty_office:member", AGENT, kwargs=lambda w: {"number": w.customer.membership.number}),
     # --- Portal: marketing
     Page("marketing_portal:unsubscribe", ANONYMOUS, kwargs=_unsubscribe_link),
+    Page("marketing_portal:marketing_preferences", PASSENGER),
     # --- Office: marketing
     Page("marketing_office:segment_list", MARKETER),
     Page("marketing_office:segment_new", MARKETER),

@@ -153,6 +153,7 @@ def build(size: str) -> World:
     _api_campaigns(segment, staff, rows)
     campaign = _campaigns(segment, staff, rows)
     _campaign_results(segment, rows)
+    _messages_sent(customer, segment, rows)
 
     world = World(
         size=size,
@@ -588,3 +589,21 @@ def _campaign_results(segment: Segment, rows: int) -> None:
             )
             for i, other in enumerate(customers)
         )  # fmt: skip
+
+
+def _messages_sent(customer: Customer, segment: Segment, rows: int) -> None:
+    """``rows`` campaigns that each sent the passenger one message (their marketing preferences list them)."""
+    from marketing.models import CampaignRun, Delivery, DeliveryStatus
+
+    for n in range(rows):
+        campaign = marketing_services.campaign_create(
+            name=f"Campaign {n}",
+            segment=segment,
+            subject_en="Hello {{ name }}",
+            text_en="News for {{ name }}",
+            send_at=timezone.now() + timedelta(days=1),
+        )
+        run = CampaignRun.objects.create(campaign=campaign, occurrence=timezone.localdate() - timedelta(days=n))
+        Delivery.objects.create(
+            run=run, customer=customer, status=DeliveryStatus.SENT, sent_at=timezone.now() - timedelta(days=n)
+        )
