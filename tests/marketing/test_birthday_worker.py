@@ -1,4 +1,5 @@
-"""A birthday campaign through a real Celery worker (campaigns queue), a real Redis broker and a real SMTP server.
+"""A birthday campaign through a real Celery worker (campaigns queue), a real Redis broker and a real SMTP server,
+from the hourly tick to the booking made with the code.
 
 The worker and the SMTP server are tests/crm/test_worker.py's: a `celery -A crm worker` subprocess against
 the test database, on a Redis database of this pytest process's own.
@@ -7,18 +8,22 @@ the test database, on a Redis database of this pytest process's own.
 from __future__ import annotations
 
 import time
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from datetime import time as clock
 
 import pytest
 from django.utils import timezone
 
-from marketing.models import Delivery, PromoCode
+from marketing.models import CampaignRun, Delivery, DeliveryStatus, PromoCode, SkipReason
+from reservations import services as reservations
+from reservations.gateway import CARD_SUCCEEDS
+from reservations.models import BookingStatus, PaymentMethod
 from tests.crm import test_worker as real_worker
 from tests.crm.factories import CustomerFactory
 from tests.marketing.campaign_support import campaign
-from tests.marketing.offers_support import offer
+from tests.marketing.offers_support import book, offer
 from tests.marketing.support import consent, reachable
+from tests.reservations.api_support import bookable_flight, fares
 
 # The worker's fixtures, shared with crm's worker tests.
 celery_worker_process = real_worker.celery_worker_process
@@ -49,6 +54,14 @@ def test_a_birthday_campaign_reaches_each_consenting_customer_once_with_their_ow
     refused = CustomerFactory(email="refused@example.com", date_of_birth=birthday)
     consent(refused, granted=False)
     reachable(email="other-day@example.com", date_of_birth=other_day)
+    # and one consenting customer born today who already had as many messages this week as the cap allows
+    capped = reachable(email="capped@example.com", date_of_birth=birthday)
+    earlier = campaign(name="Earlier news")
+    Delivery.objects.bulk_create(
+        Delivery(run=CampaignRun.objects.create(campaign=earlier, occurrence=today - timedelta(days=n)),
+                 customer=capped, status=DeliveryStatus.SENT, sent_at=timezone.now() - timedelta(days=n))
+        for n in range(2, 5)
+    )  # fmt: skip
     c = campaign(kind="birthday", offer=offer(), subject_en="Happy birthday {{ name }}")
 
     # When the campaign's hourly tick runs on the worker at 09:30 (no home airport: the site's time zone)
@@ -69,6 +82,8 @@ def test_a_birthday_campaign_reaches_each_consenting_customer_once_with_their_ow
         assert codes[str(message["To"])] in message.get_body(preferencelist=("plain",)).get_content()
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert not Delivery.objects.filter(customer=refused).exists()
+    capped_delivery = _wait(lambda: Delivery.objects.filter(run__campaign=c, customer=capped, status="skipped").first())
+    assert capped_delivery.skip_reason == SkipReason.FREQUENCY_CAP
 
     # When the tick runs again in the same hour (beat fired twice, or a redeploy), and the sweep runs too
     from marketing.tasks import deliveries_sweep
@@ -79,4 +94,23 @@ def test_a_birthday_campaign_reaches_each_consenting_customer_once_with_their_ow
 
     # Then nothing more was sent
     assert len(inbox.messages) == 3
-    assert Delivery.objects.filter(run__campaign=c).count() == 3
+    assert Delivery.objects.filter(run__campaign=c).count() == 4
+
+    # When one of them books and pays with the code from her e-mail
+    fares()
+    flight = bookable_flight()
+    booker = wanted[0]
+    booking = book(flight, code=codes[booker.email], customer=booker)
+    card = reservations.CardDetails(
+        number=CARD_SUCCEEDS, expiry_month=12, expiry_year=today.year + 2, cvv="737", holder="Ada Lovelace"
+    )
+    reservations.payment_take(booking=booking, method=PaymentMethod.CARD, idempotency_key="birthday-booking", card=card)
+    booking.refresh_from_db()
+    assert booking.status == BookingStatus.TICKETED
+
+    # Then the worker records the conversion on her delivery, with the booking's revenue
+    converted = _wait(lambda: Delivery.objects.filter(run__campaign=c, customer=booker, converted_at__isnull=False).first())
+    assert converted, "the conversion was not recorded"
+    assert converted.conversion_record_locator == booking.record_locator
+    assert (converted.revenue, converted.revenue_currency) == (booking.total_amount, booking.currency)
+    assert Delivery.objects.filter(run__campaign=c, converted_at__isnull=False).count() == 1
