@@ -1,8 +1,8 @@
-"""Campaign delivery: a run's recipients materialised in one statement, then one idempotent send each.
+"""Campaign delivery: a run's recipients materialised in one statement, then sent in batches, each idempotent.
 
-A delivery is sent at most once: its send holds a session-level advisory lock (no transaction open during
-SMTP, as crm's ``email_send``), and consent, suppression and the frequency cap are checked again at send
-time, because they may have changed since the run started.
+A delivery is sent at most once: its send (single or in a batch) holds a session-level advisory lock (no
+transaction open during SMTP, as crm's ``email_send``), and consent, suppression and the frequency cap are
+checked again at send time, because they may have changed since the run started.
 """
 
 from __future__ import annotations
@@ -685,7 +685,7 @@ def _batch_campaign_send(campaign: Campaign, deliveries: list[Delivery], counts:
 
 
 def deliveries_send_batch(*, delivery_ids: list[int]) -> dict[str, int]:
-    """Send many deliveries with the guarantees of ``delivery_send`` in a constant number of statements plus two each.
+    """Send many deliveries with the guarantees of ``delivery_send``: a constant number of statements, plus one each.
 
     Claims each delivery with the same try-lock as a single send (one taken elsewhere is left to its holder),
     then takes the send locks of all their customers in ascending order (two batches cannot deadlock; a single
@@ -711,14 +711,14 @@ def deliveries_send_batch(*, delivery_ids: list[int]) -> dict[str, int]:
             cursor.execute("SELECT id FROM unnest(%s::int[]) AS id WHERE pg_try_advisory_lock(%s, id)", [ids, DELIVERY_SEND_LOCK])
             claimed = [row[0] for row in cursor.fetchall()]
         deliveries = (
-            list(
-                Delivery.objects.select_related("run__campaign__offer", "customer")
-                .filter(pk__in=claimed, status=DeliveryStatus.PENDING)
-                .order_by("pk")
-            )
+            list(Delivery.objects.select_related("customer").filter(pk__in=claimed, status=DeliveryStatus.PENDING).order_by("pk"))
             if claimed
             else []
         )
+        # The run and its campaign (the templates) once, not once per row.
+        runs = CampaignRun.objects.select_related("campaign__offer").in_bulk({d.run_id for d in deliveries})
+        for delivery in deliveries:
+            delivery.run = runs[delivery.run_id]
         # A paused campaign's deliveries stay pending: resuming it queues them again.
         deliveries = [d for d in deliveries if d.run.campaign.status != CampaignStatus.PAUSED]
         counts["passed"] = len(ids) - len(deliveries)
