@@ -46,6 +46,11 @@ def member_for_customer(*, customer_id: int) -> Member | None:
     return Member.objects.select_related("tier").filter(customer_id=customer_id).first()
 
 
+def members_for_customers(*, customer_ids: list[int]) -> dict[int, Member]:
+    """``member_for_customer`` for many customers in one query (customers without a member are absent)."""
+    return {m.customer_id: m for m in Member.objects.select_related("tier").filter(customer_id__in=customer_ids)}
+
+
 def member_get_by_number(*, number: str) -> Member:
     member = Member.objects.select_related("tier", "customer").filter(number=number).first()
     if member is None:

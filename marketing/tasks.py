@@ -7,6 +7,7 @@ from celery import shared_task
 
 from marketing import services
 from marketing.channels import RateLimited
+from marketing.services.campaigns import BatchRateLimited
 
 
 @shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=30, retry_backoff_max=600, max_retries=4)
@@ -30,6 +31,26 @@ def delivery_send(self, *, delivery_id: int) -> str:  # noqa: ANN001
             time.sleep(limited.wait)
             continue
         return delivery.status if delivery else "missing"
+
+
+@shared_task(bind=True, acks_late=True, autoretry_for=(Exception,), retry_backoff=30, retry_backoff_max=600, max_retries=4)
+def deliveries_send_batch(self, *, delivery_ids: list[int]) -> dict[str, int]:  # noqa: ANN001
+    while True:
+        try:
+            counts = services.deliveries_send_batch(delivery_ids=delivery_ids)
+        except BatchRateLimited as limited:
+            if not self.request.is_eager:
+                # The rest, as a batch of their own, once the limit has room (the ones sent are not in it).
+                raise self.retry(
+                    kwargs={"delivery_ids": limited.remaining}, countdown=limited.wait, max_retries=RATE_LIMITED_RETRIES
+                ) from None
+            time.sleep(limited.wait)
+            delivery_ids = limited.remaining
+            continue
+        if counts["errors"] and not self.request.is_eager:
+            # A provider error left some pending with an attempt counted: the batch again later (sent ones pass).
+            raise self.retry(countdown=min(600, 30 * 2**self.request.retries))
+        return counts
 
 
 @shared_task(acks_late=True)

@@ -6,11 +6,13 @@ from marketing.services.bonus_miles import (
     bonus_miles_sweep,
 )
 from marketing.services.campaigns import (
+    BATCH_SIZE,
     CONTENT_FIELDS,
     CUSTOMER_SEND_LOCK,
     DELIVERY_SEND_LOCK,
     FAN_OUT_CHUNK,
     UNSUBSCRIBE_SALT,
+    BatchRateLimited,
     RenderedMessage,
     campaign_content_check,
     campaign_fan_out,
@@ -18,6 +20,7 @@ from marketing.services.campaigns import (
     campaign_run_start,
     deliveries_export,
     deliveries_merge,
+    deliveries_send_batch,
     deliveries_sweep,
     delivery_send,
     message_render,
@@ -143,7 +146,9 @@ from marketing.services.triggers import (
 )
 
 __all__ = [
+    "BATCH_SIZE",
     "BOUNCE_KINDS",
+    "BatchRateLimited",
     "CENT",
     "CLICK_SALT",
     "CODE_ALPHABET",
@@ -226,6 +231,7 @@ __all__ = [
     "conversions_sweep",
     "deliveries_export",
     "deliveries_merge",
+    "deliveries_send_batch",
     "deliveries_sweep",
     "delivery_send",
     "links_track",

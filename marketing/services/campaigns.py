@@ -1,8 +1,8 @@
-"""Campaign delivery: a run's recipients materialised in one statement, then one idempotent send each.
+"""Campaign delivery: a run's recipients materialised in one statement, then sent in batches, each idempotent.
 
-A delivery is sent at most once: its send holds a session-level advisory lock (no transaction open during
-SMTP, as crm's ``email_send``), and consent, suppression and the frequency cap are checked again at send
-time, because they may have changed since the run started.
+A delivery is sent at most once: its send (single or in a batch) holds a session-level advisory lock (no
+transaction open during SMTP, as crm's ``email_send``), and consent, suppression and the frequency cap are
+checked again at send time, because they may have changed since the run started.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import contextlib
 import functools
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 from django.db import connection, transaction
-from django.db.models import F, Max, Min, Q
+from django.db.models import Count, F, Max, Min, Q
 from django.template import Context, Engine, Template, TemplateDoesNotExist, TemplateSyntaxError, VariableDoesNotExist
 from django.urls import reverse
 from django.utils import timezone
@@ -29,9 +30,9 @@ from django.utils.translation import gettext as _
 
 from crm.celery import task_enqueue, task_enqueue_on_commit
 from crm.errors import ApplicationError
-from crm.models import ConsentEvent, ConsentPurpose, ConsentSource, Customer
+from crm.models import ConsentEvent, ConsentPurpose, ConsentSource, Customer, TimelineEntry
 from crm.services import consent_record, timeline_record
-from loyalty.selectors import member_for_customer
+from loyalty.selectors import member_for_customer, members_for_customers
 from marketing.channels import OutgoingMessage, RateLimited, message_send, rate_limit_acquire
 from marketing.models import (
     Campaign,
@@ -46,7 +47,7 @@ from marketing.models import (
     SuppressionReason,
 )
 from marketing.services.offers import promo_codes_issue
-from marketing.services.recommendations import next_best_offer
+from marketing.services.recommendations import next_best_offer, next_best_offers
 from marketing.services.segments import segment_compile
 from marketing.services.tracking import links_track, text_links_track
 
@@ -54,6 +55,8 @@ logger = logging.getLogger(__name__)
 
 # How many deliveries one fan-out task queues.
 FAN_OUT_CHUNK = 500
+# How many deliveries one send task takes: the fixed statements of a batch are shared by this many messages.
+BATCH_SIZE = 100
 # The first key of the advisory locks: one send of a delivery at a time; one send per customer at a time.
 DELIVERY_SEND_LOCK = 7202
 CUSTOMER_SEND_LOCK = 7203
@@ -191,14 +194,14 @@ def campaign_run_start(*, campaign: Campaign, occurrence: date, only: Q | None =
 
 
 def campaign_fan_out(*, run_id: int, first_id: int, last_id: int) -> int:
-    """Queue one send per pending delivery of the run in the id range; a send queued twice sends once."""
+    """Queue the pending deliveries of the run in the id range as batch sends; a delivery queued twice sends once."""
     ids = list(
         Delivery.objects.filter(run_id=run_id, pk__gte=first_id, pk__lte=last_id, status=DeliveryStatus.PENDING)
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    for pk in ids:
-        task_enqueue("marketing.tasks.delivery_send", delivery_id=pk)
+    for start in range(0, len(ids), BATCH_SIZE):
+        task_enqueue("marketing.tasks.deliveries_send_batch", delivery_ids=ids[start : start + BATCH_SIZE])
     return len(ids)
 
 
@@ -307,10 +310,21 @@ def _render(source: str, values: dict[str, Any], *, html: bool) -> str:
     return _compiled(source).render(Context(values, autoescape=html))
 
 
-def message_values(*, customer: Customer, code: Any = None, recommendation: Any = None) -> dict[str, Any]:
-    """The personal fields a campaign template may use (the same for preview, test send and the real send)."""
-    member = member_for_customer(customer_id=customer.pk)
-    offer = code.offer if code is not None else None
+# "Not given": look it up (``None`` is an answer: no member, no offer).
+_LOOK_UP: Any = object()
+
+
+def message_values(
+    *, customer: Customer, code: Any = None, recommendation: Any = None, member: Any = _LOOK_UP, offer: Any = _LOOK_UP
+) -> dict[str, Any]:
+    """The personal fields a campaign template may use (the same for preview, test send and the real send).
+
+    A batch passes the customer's ``member`` and the code's ``offer`` it loaded for everyone, so this asks nothing.
+    """
+    if member is _LOOK_UP:
+        member = member_for_customer(customer_id=customer.pk)
+    if offer is _LOOK_UP:
+        offer = code.offer if code is not None else None
     return {
         "name": customer.given_name,
         "family_name": customer.family_name,
@@ -474,6 +488,276 @@ def delivery_send(*, delivery_id: int) -> Delivery | None:
                     )
         delivery.refresh_from_db()
     return delivery
+
+
+# --- Sending a batch of deliveries (what a campaign worker runs) ---
+
+
+class BatchRateLimited(RateLimited):
+    """A batch stopped at the channel's rate limit: ``remaining`` (still pending, nothing counted) go after ``wait``."""
+
+    def __init__(self, channel: str, wait: float, remaining: list[int]) -> None:
+        super().__init__(channel, wait)
+        self.remaining = remaining
+
+
+_SKIP_SQL = f"""
+    UPDATE {Delivery._meta.db_table} AS d
+    SET status = %s, skip_reason = v.reason, consent_event_id = v.consent
+    FROM unnest(%s::bigint[], %s::text[], %s::bigint[]) AS v (id, reason, consent)
+    WHERE d.id = v.id AND d.status = %s
+"""  # noqa: S608 - the table name is ours
+
+_STAMP_SQL = f"""
+    UPDATE {Delivery._meta.db_table} AS d
+    SET consent_event_id = v.consent, promo_code_id = v.code, message_id = v.message_id,
+        recommended_destination = v.destination, recommendation_reason = v.reason
+    FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[])
+         AS v (id, consent, code, message_id, destination, reason)
+    WHERE d.id = v.id AND d.status = %s
+"""  # noqa: S608 - the table name is ours
+
+# The mark of one sent delivery and its timeline entry (what ``timeline_record`` writes) in one statement.
+_MARK_SQL = f"""
+    WITH marked AS (
+        UPDATE {Delivery._meta.db_table} SET status = %s, sent_at = now()
+        WHERE id = %s AND status = %s
+        RETURNING customer_id, sent_at
+    )
+    INSERT INTO {TimelineEntry._meta.db_table} (customer_id, occurred_at, kind, summary, data, link, actor_id)
+    SELECT customer_id, sent_at, %s, %s, %s::jsonb, '', NULL FROM marked
+"""  # noqa: S608 - the table names are ours
+
+_SUPPRESSED_SQL = f"""
+    SELECT e FROM unnest(%s::text[]) AS e
+    WHERE EXISTS (SELECT 1 FROM {Suppression._meta.db_table} AS s WHERE upper(s.email::text) = upper(e))
+"""  # noqa: S608 - the table name is ours
+
+
+def _skips_write(skips: list[tuple[Delivery, str, ConsentEvent | None]]) -> None:
+    """Every skip of a batch in one statement, each with the consent it found (the proof, as a single send keeps it)."""
+    if skips:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _SKIP_SQL,
+                [
+                    DeliveryStatus.SKIPPED,
+                    [d.pk for d, _r, _c in skips],
+                    [reason for _d, reason, _c in skips],
+                    [consent.pk if consent is not None else None for _d, _r, consent in skips],
+                    DeliveryStatus.PENDING,
+                ],
+            )
+
+
+def _batch_campaign_send(campaign: Campaign, deliveries: list[Delivery], counts: dict[str, int]) -> tuple[list[int], float]:
+    """Send one campaign's share of a batch (its customers' send locks held); the ids the rate limit left, the wait.
+
+    The checks of ``delivery_send`` are made for all at once: a constant number of statements, then per message
+    the provider and the mark with its timeline entry.
+    """
+    channel = campaign.channel
+    customer_ids = [d.customer_id for d in deliveries]
+    consents = {
+        event.customer_id: event
+        for event in ConsentEvent.objects.filter(customer_id__in=customer_ids, channel=channel, purpose=ConsentPurpose.MARKETING)
+        .order_by("customer_id", "-recorded_at", "-id")
+        .distinct("customer_id")
+    }
+    emails = sorted({(d.customer.email or "").strip() for d in deliveries} - {""})
+    suppressed: set[str] = set()
+    if emails:
+        with connection.cursor() as cursor:
+            cursor.execute(_SUPPRESSED_SQL, [emails])
+            suppressed = {row[0] for row in cursor.fetchall()}
+    cap = getattr(settings, "MARKETING_FREQUENCY_CAP", 3)
+    recent = dict(
+        Delivery.objects.filter(
+            customer_id__in=customer_ids, status=DeliveryStatus.SENT, sent_at__gte=timezone.now() - timedelta(days=7)
+        )
+        .values("customer_id")
+        .annotate(n=Count("pk"))
+        .values_list("customer_id", "n")
+    )
+
+    skips: list[tuple[Delivery, str, ConsentEvent | None]] = []
+    chosen: list[tuple[Delivery, ConsentEvent, str]] = []
+    for delivery in deliveries:
+        customer = delivery.customer
+        consent = consents.get(customer.pk)
+        if customer.anonymized_at is not None or consent is None or not consent.granted:
+            skips.append((delivery, SkipReason.NO_CONSENT, consent))
+            continue
+        address, missing = _address(channel, customer)
+        if not address:
+            skips.append((delivery, missing, consent))
+            continue
+        email = (customer.email or "").strip()
+        if email and email in suppressed:
+            skips.append((delivery, SkipReason.SUPPRESSED, consent))
+            continue
+        if recent.get(customer.pk, 0) >= cap:
+            skips.append((delivery, SkipReason.FREQUENCY_CAP, consent))
+            continue
+        recent[customer.pk] = recent.get(customer.pk, 0) + 1  # the same customer twice in one batch counts both
+        chosen.append((delivery, consent, address))
+
+    chosen_customers = [d.customer for d, _c, _a in chosen]
+    codes = {}
+    if campaign.offer_id is not None and chosen_customers:
+        codes = {code.customer_id: code for code in promo_codes_issue(offer=campaign.offer, customers=chosen_customers)}
+    recommendations = next_best_offers(customer_ids=[c.pk for c in chosen_customers]) if chosen_customers else {}
+    members = members_for_customers(customer_ids=[c.pk for c in chosen_customers]) if chosen_customers else {}
+
+    prepared: list[tuple[Delivery, OutgoingMessage]] = []
+    stamps: list[tuple[int, int, int | None, str, str, str]] = []
+    for delivery, consent, address in chosen:
+        customer = delivery.customer
+        code = codes.get(customer.pk)
+        recommendation = recommendations.get(customer.pk)
+        values = message_values(
+            customer=customer,
+            code=code,
+            recommendation=recommendation,
+            member=members.get(customer.pk),
+            offer=campaign.offer if code is not None else None,
+        )
+        try:
+            rendered = message_render(
+                campaign=campaign, language=customer.preferred_language, variant=delivery.variant, values=values
+            )
+        except ApplicationError:
+            skips.append((delivery, SkipReason.RENDER_ERROR, consent))
+            continue
+        headers = _email_headers(delivery=delivery, customer=customer, email=address) if channel == "email" else {}
+        html = links_track(html=rendered.html, delivery=delivery) if channel == "email" else ""
+        text = text_links_track(text=rendered.text, delivery=delivery)
+        subject = "" if channel == MarketingChannel.SMS else rendered.subject
+        prepared.append(
+            (delivery, OutgoingMessage(channel=channel, to=address, subject=subject, text=text, html=html, headers=headers))
+        )
+        stamps.append(
+            (
+                delivery.pk,
+                consent.pk,
+                code.pk if code is not None else None,
+                headers.get("Message-ID", "")[:255],
+                recommendation.destination if recommendation else "",
+                recommendation.reason if recommendation else "",
+            )
+        )
+    _skips_write(skips)
+    counts["skipped"] += len(skips)
+    if not prepared:
+        return [], 0.0
+    # Stamped before any is sent, so a send cut short leaves its Message-ID behind (its resend carries it).
+    with connection.cursor() as cursor:
+        cursor.execute(_STAMP_SQL, [*([row[n] for row in stamps] for n in range(6)), DeliveryStatus.PENDING])
+
+    for index, (delivery, message) in enumerate(prepared):
+        wait = rate_limit_acquire(channel=channel)
+        if wait > 0:
+            # Over the limit: this one and the rest stay pending (no attempt counted) for a later batch.
+            counts["limited"] += len(prepared) - index
+            return [d.pk for d, _m in prepared[index:]], wait
+        try:
+            message_send(message)
+        except Exception as exc:  # noqa: BLE001 - any provider error: counted, the others still go
+            if _failed(delivery, exc):
+                logger.warning("delivery %s failed for good: %s", delivery.pk, exc)
+                counts["failed"] += 1
+            else:
+                counts["errors"] += 1
+            continue
+        # Marked at once (a worker killed now resends at most the message on the wire, with its Message-ID),
+        # and its timeline entry written by the same statement: one round trip, one commit, both or neither.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _MARK_SQL,
+                [
+                    DeliveryStatus.SENT, delivery.pk, DeliveryStatus.PENDING, "campaign.sent", campaign.name[:300],
+                    json.dumps({"campaign_id": campaign.pk, "delivery_id": delivery.pk, "channel": channel}),
+                ],
+            )  # fmt: skip
+            sent = cursor.rowcount
+        counts["sent"] += sent
+    return [], 0.0
+
+
+def deliveries_send_batch(*, delivery_ids: list[int]) -> dict[str, int]:
+    """Send many deliveries with the guarantees of ``delivery_send``: a constant number of statements, plus one each.
+
+    Claims each delivery with the same try-lock as a single send (one taken elsewhere is left to its holder),
+    then takes the send locks of all their customers in ascending order (two batches cannot deadlock; a single
+    send holds one customer lock and never waits for a delivery lock). Checks, codes, offers and members are
+    loaded for all; each message is marked sent as soon as the provider took it. A provider error counts an
+    attempt for that delivery (failed at ``MARKETING_SEND_ATTEMPTS``) and the others go on. Over the rate limit
+    it raises ``BatchRateLimited`` naming the deliveries still pending, once the locks are released.
+    Returns the counts: sent, skipped, failed, errors (attempt counted, still pending), limited, passed
+    (not pending, taken by another send or of a paused campaign: left alone).
+    """
+    counts = {"sent": 0, "skipped": 0, "failed": 0, "errors": 0, "limited": 0, "passed": 0}
+    ids = sorted(set(delivery_ids))
+    if not ids:
+        return counts
+    claimed: list[int] = []
+    customer_ids: list[int] = []
+    remaining: list[int] = []
+    limited_wait = 0.0
+    limited_channel = ""
+    synchronous_off = False
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT id FROM unnest(%s::int[]) AS id WHERE pg_try_advisory_lock(%s, id)", [ids, DELIVERY_SEND_LOCK])
+            claimed = [row[0] for row in cursor.fetchall()]
+        deliveries = (
+            list(Delivery.objects.select_related("customer").filter(pk__in=claimed, status=DeliveryStatus.PENDING).order_by("pk"))
+            if claimed
+            else []
+        )
+        # The run and its campaign (the templates) once, not once per row.
+        runs = CampaignRun.objects.select_related("campaign__offer").in_bulk({d.run_id for d in deliveries})
+        for delivery in deliveries:
+            delivery.run = runs[delivery.run_id]
+        # A paused campaign's deliveries stay pending: resuming it queues them again.
+        deliveries = [d for d in deliveries if d.run.campaign.status != CampaignStatus.PAUSED]
+        counts["passed"] = len(ids) - len(deliveries)
+        customer_ids = sorted({d.customer_id for d in deliveries})
+        if not customer_ids:
+            return counts
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(pg_advisory_lock(%s, id)) FROM (SELECT id FROM unnest(%s::int[]) AS id ORDER BY id) AS ordered",
+                [CUSTOMER_SEND_LOCK, customer_ids],
+            )
+            # Each mark commits on its own; not waiting for the disk, as a single send's mark (see there).
+            cursor.execute("SET synchronous_commit TO OFF")
+            synchronous_off = True
+        campaigns: dict[int, list[Delivery]] = {}
+        for delivery in deliveries:
+            campaigns.setdefault(delivery.run.campaign_id, []).append(delivery)
+        for group in campaigns.values():
+            if remaining:
+                remaining += [d.pk for d in group]
+                continue
+            campaign = group[0].run.campaign
+            remaining, limited_wait = _batch_campaign_send(campaign, group, counts)
+            limited_channel = campaign.channel
+    finally:
+        with connection.cursor() as cursor:
+            if synchronous_off:
+                cursor.execute("RESET synchronous_commit")
+            if customer_ids:
+                cursor.execute(
+                    "SELECT count(pg_advisory_unlock(%s, id)) FROM unnest(%s::int[]) AS id", [CUSTOMER_SEND_LOCK, customer_ids]
+                )
+            if claimed:
+                cursor.execute(
+                    "SELECT count(pg_advisory_unlock(%s, id)) FROM unnest(%s::int[]) AS id", [DELIVERY_SEND_LOCK, claimed]
+                )
+    if remaining:
+        raise BatchRateLimited(limited_channel, limited_wait, remaining)
+    return counts
 
 
 # --- The customer record: a merge moves the deliveries, an export lists them ---
