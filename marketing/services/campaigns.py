@@ -8,11 +8,9 @@ checked again at send time, because they may have changed since the run started.
 from __future__ import annotations
 
 import calendar
-import contextlib
 import functools
 import json
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from email.utils import make_msgid
@@ -31,7 +29,7 @@ from django.utils.translation import gettext as _
 from crm.celery import task_enqueue, task_enqueue_on_commit
 from crm.errors import ApplicationError
 from crm.models import ConsentEvent, ConsentPurpose, ConsentSource, Customer, TimelineEntry
-from crm.services import consent_record, timeline_record
+from crm.services import consent_record
 from loyalty.selectors import member_for_customer, members_for_customers
 from marketing.channels import OutgoingMessage, RateLimited, message_send, rate_limit_acquire
 from marketing.models import (
@@ -47,7 +45,7 @@ from marketing.models import (
     SuppressionReason,
 )
 from marketing.services.offers import promo_codes_issue
-from marketing.services.recommendations import next_best_offer, next_best_offers
+from marketing.services.recommendations import next_best_offers
 from marketing.services.segments import segment_compile
 from marketing.services.tracking import links_track, text_links_track
 
@@ -218,24 +216,7 @@ def deliveries_sweep(*, older_than_minutes: int = 15) -> int:
     return len(ids)
 
 
-# --- Sending one delivery ---
-
-
-@contextlib.contextmanager
-def _advisory(key: int, pk: int, *, wait: bool) -> Iterator[bool]:
-    """A session-level advisory lock, so no transaction (and no row lock) stays open during SMTP."""
-    with connection.cursor() as cursor:
-        if wait:
-            cursor.execute("SELECT pg_advisory_lock(%s, %s), true", [key, pk])
-        else:
-            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [key, pk])
-        claimed = bool(cursor.fetchone()[-1])
-    try:
-        yield claimed
-    finally:
-        if claimed:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [key, pk])
+# --- Sending ---
 
 
 def unsubscribe_token(*, customer_id: int, email: str) -> str:
@@ -277,14 +258,6 @@ def _consent_latest(*, customer_id: int, channel: str) -> ConsentEvent | None:
         .order_by("-recorded_at", "-id")
         .first()
     )
-
-
-def _skip(delivery: Delivery, reason: str, consent: ConsentEvent | None = None) -> Delivery:
-    Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.PENDING).update(
-        status=DeliveryStatus.SKIPPED, skip_reason=reason, consent_event=consent
-    )
-    delivery.refresh_from_db()
-    return delivery
 
 
 def _content(campaign: Campaign, language: str, variant: str = "a") -> tuple[str, str, str]:
@@ -399,98 +372,17 @@ def _failed(delivery: Delivery, exc: Exception) -> bool:
 
 
 def delivery_send(*, delivery_id: int) -> Delivery | None:
-    """Send one delivery once: re-check consent, suppression and the cap, issue the code, render, send, mark.
+    """Send one delivery once (a retry, the sweep): a batch of one, so it follows exactly the batch's rules.
 
-    Run twice (a redelivered task, the sweep), the second run finds the delivery sent or skipped and stops;
-    run at the same time, the second finds the advisory lock taken and stops. A provider error counts an
-    attempt and is raised again for the task to retry, until ``MARKETING_SEND_ATTEMPTS`` marks it failed.
-    Over the channel's rate limit it raises ``RateLimited`` (nothing sent, nothing counted) with the wait.
+    A provider error is raised again for the task to retry (the attempt is counted; at
+    ``MARKETING_SEND_ATTEMPTS`` the delivery is marked failed and nothing is raised); over the channel's rate
+    limit ``RateLimited`` is raised with the wait. A delivery another send holds, or already done, is left alone.
     """
-    with _advisory(DELIVERY_SEND_LOCK, delivery_id, wait=False) as claimed:
-        delivery = Delivery.objects.select_related("run__campaign__offer", "customer").filter(pk=delivery_id).first()
-        if not claimed or delivery is None or delivery.status != DeliveryStatus.PENDING:
-            return delivery
-        campaign, customer = delivery.run.campaign, delivery.customer
-        if campaign.status == CampaignStatus.PAUSED:
-            # Left pending: resuming the campaign queues it again.
-            return delivery
-        # One send per customer at a time, so two campaigns cannot both slip under the frequency cap.
-        with _advisory(CUSTOMER_SEND_LOCK, customer.pk, wait=True):
-            consent = _consent_latest(customer_id=customer.pk, channel=campaign.channel)
-            if customer.anonymized_at is not None or consent is None or not consent.granted:
-                return _skip(delivery, SkipReason.NO_CONSENT, consent)
-            address, missing = _address(campaign.channel, customer)
-            if not address:
-                return _skip(delivery, missing, consent)
-            email = (customer.email or "").strip()
-            if email and Suppression.objects.filter(email__iexact=email).exists():
-                return _skip(delivery, SkipReason.SUPPRESSED, consent)
-            cap = getattr(settings, "MARKETING_FREQUENCY_CAP", 3)
-            recent = Delivery.objects.filter(
-                customer_id=customer.pk, status=DeliveryStatus.SENT, sent_at__gte=timezone.now() - timedelta(days=7)
-            ).count()
-            if recent >= cap:
-                return _skip(delivery, SkipReason.FREQUENCY_CAP, consent)
-            code = None
-            if campaign.offer_id is not None:
-                code = promo_codes_issue(offer=campaign.offer, customers=[customer])[0]
-            recommendation = next_best_offer(customer=customer)
-            values = message_values(customer=customer, code=code, recommendation=recommendation)
-            try:
-                rendered = message_render(
-                    campaign=campaign, language=customer.preferred_language, variant=delivery.variant, values=values
-                )
-            except ApplicationError:
-                return _skip(delivery, SkipReason.RENDER_ERROR, consent)
-            headers = _email_headers(delivery=delivery, customer=customer, email=address) if campaign.channel == "email" else {}
-            html = links_track(html=rendered.html, delivery=delivery) if campaign.channel == "email" else ""
-            text = text_links_track(text=rendered.text, delivery=delivery)
-            # An SMS is its text alone; a push shows the subject as its title.
-            subject = "" if campaign.channel == MarketingChannel.SMS else rendered.subject
-            message = OutgoingMessage(
-                channel=campaign.channel, to=address, subject=subject, text=text, html=html, headers=headers
-            )
-            # Stamped before sending, so a send cut short leaves its message id behind for the record.
-            Delivery.objects.filter(pk=delivery.pk).update(
-                consent_event=consent,
-                promo_code=code,
-                message_id=headers.get("Message-ID", "")[:255],
-                recommended_destination=recommendation.destination if recommendation else "",
-                recommendation_reason=recommendation.reason if recommendation else "",
-            )
-            # Last before the provider, so the count follows the sends: over the limit, the delivery stays
-            # pending and the task comes back when a place is free (no attempt counted).
-            wait = rate_limit_acquire(channel=campaign.channel)
-            if wait > 0:
-                raise RateLimited(campaign.channel, wait)
-            try:
-                message_send(message)
-            except Exception as exc:
-                if _failed(delivery, exc):
-                    logger.warning("delivery %s failed for good: %s", delivery.pk, exc)
-                    delivery.refresh_from_db()
-                    return delivery
-                raise
-            # The mark and the timeline entry in one commit that does not wait for the disk: were it lost in a
-            # crash, the delivery is pending with its Message-ID stamped, and its resend carries that Message-ID.
-            with transaction.atomic():
-                with connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
-                sent = Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.PENDING).update(
-                    status=DeliveryStatus.SENT, sent_at=timezone.now()
-                )
-                if sent:
-                    timeline_record(
-                        customer=customer,
-                        kind="campaign.sent",
-                        summary=campaign.name,
-                        data={"campaign_id": campaign.pk, "delivery_id": delivery.pk, "channel": campaign.channel},
-                    )
-        delivery.refresh_from_db()
-    return delivery
-
-
-# --- Sending a batch of deliveries (what a campaign worker runs) ---
+    errors: list[Exception] = []
+    deliveries_send_batch(delivery_ids=[delivery_id], errors=errors)
+    if errors:
+        raise errors[0]
+    return Delivery.objects.filter(pk=delivery_id).first()
 
 
 class BatchRateLimited(RateLimited):
@@ -550,7 +442,9 @@ def _skips_write(skips: list[tuple[Delivery, str, ConsentEvent | None]]) -> None
             )
 
 
-def _batch_campaign_send(campaign: Campaign, deliveries: list[Delivery], counts: dict[str, int]) -> tuple[list[int], float]:
+def _batch_campaign_send(
+    campaign: Campaign, deliveries: list[Delivery], counts: dict[str, int], errors: list[Exception] | None = None
+) -> tuple[list[int], float]:
     """Send one campaign's share of a batch (its customers' send locks held); the ids the rate limit left, the wait.
 
     The checks of ``delivery_send`` are made for all at once: a constant number of statements, then per message
@@ -668,6 +562,8 @@ def _batch_campaign_send(campaign: Campaign, deliveries: list[Delivery], counts:
                 counts["failed"] += 1
             else:
                 counts["errors"] += 1
+                if errors is not None:
+                    errors.append(exc)
             continue
         # Marked at once (a worker killed now resends at most the message on the wire, with its Message-ID),
         # and its timeline entry written by the same statement: one round trip, one commit, both or neither.
@@ -684,7 +580,7 @@ def _batch_campaign_send(campaign: Campaign, deliveries: list[Delivery], counts:
     return [], 0.0
 
 
-def deliveries_send_batch(*, delivery_ids: list[int]) -> dict[str, int]:
+def deliveries_send_batch(*, delivery_ids: list[int], errors: list[Exception] | None = None) -> dict[str, int]:
     """Send many deliveries with the guarantees of ``delivery_send``: a constant number of statements, plus one each.
 
     Claims each delivery with the same try-lock as a single send (one taken elsewhere is left to its holder),
@@ -741,7 +637,7 @@ def deliveries_send_batch(*, delivery_ids: list[int]) -> dict[str, int]:
                 remaining += [d.pk for d in group]
                 continue
             campaign = group[0].run.campaign
-            remaining, limited_wait = _batch_campaign_send(campaign, group, counts)
+            remaining, limited_wait = _batch_campaign_send(campaign, group, counts, errors)
             limited_channel = campaign.channel
     finally:
         with connection.cursor() as cursor:
