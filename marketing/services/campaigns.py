@@ -11,6 +11,8 @@ import calendar
 import functools
 import json
 import logging
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from email.utils import make_msgid
@@ -442,6 +444,19 @@ def _skips_write(skips: list[tuple[Delivery, str, ConsentEvent | None]]) -> None
             )
 
 
+# Messages of one batch on the wire at the same time, from one worker process.
+SEND_CONCURRENCY = 4
+_senders: ThreadPoolExecutor | None = None
+
+
+def _sender() -> ThreadPoolExecutor:
+    """The process's sending threads, started on first use (after a worker process forks), kept for its life."""
+    global _senders  # noqa: PLW0603 - one pool per process
+    if _senders is None:
+        _senders = ThreadPoolExecutor(max_workers=SEND_CONCURRENCY, thread_name_prefix="campaign-send")
+    return _senders
+
+
 def _batch_campaign_send(
     campaign: Campaign, deliveries: list[Delivery], counts: dict[str, int], errors: list[Exception] | None = None
 ) -> tuple[list[int], float]:
@@ -548,14 +563,9 @@ def _batch_campaign_send(
     with connection.cursor() as cursor:
         cursor.execute(_STAMP_SQL, [*([row[n] for row in stamps] for n in range(6)), DeliveryStatus.PENDING])
 
-    for index, (delivery, message) in enumerate(prepared):
-        wait = rate_limit_acquire(channel=channel)
-        if wait > 0:
-            # Over the limit: this one and the rest stay pending (no attempt counted) for a later batch.
-            counts["limited"] += len(prepared) - index
-            return [d.pk for d, _m in prepared[index:]], wait
+    def settle(delivery: Delivery, sending: Future) -> None:
         try:
-            message_send(message)
+            sending.result()
         except Exception as exc:  # noqa: BLE001 - any provider error: counted, the others still go
             if _failed(delivery, exc):
                 logger.warning("delivery %s failed for good: %s", delivery.pk, exc)
@@ -564,8 +574,8 @@ def _batch_campaign_send(
                 counts["errors"] += 1
                 if errors is not None:
                     errors.append(exc)
-            continue
-        # Marked at once (a worker killed now resends at most the message on the wire, with its Message-ID),
+            return
+        # Marked at once (a worker killed now resends at most the messages on the wire, with their Message-IDs),
         # and its timeline entry written by the same statement: one round trip, one commit, both or neither.
         with connection.cursor() as cursor:
             cursor.execute(
@@ -575,8 +585,24 @@ def _batch_campaign_send(
                     json.dumps({"campaign_id": campaign.pk, "delivery_id": delivery.pk, "channel": channel}),
                 ],
             )  # fmt: skip
-            sent = cursor.rowcount
-        counts["sent"] += sent
+            counts["sent"] += cursor.rowcount
+
+    # A few messages on the wire at once (each sending thread keeps its own connection): one message's
+    # round trips to the provider overlap the next one's building, and the marks stay in this thread.
+    in_flight: deque[tuple[Delivery, Future]] = deque()
+    try:
+        for index, (delivery, message) in enumerate(prepared):
+            wait = rate_limit_acquire(channel=channel)
+            if wait > 0:
+                # Over the limit: this one and the rest stay pending (no attempt counted) for a later batch.
+                counts["limited"] += len(prepared) - index
+                return [d.pk for d, _m in prepared[index:]], wait
+            in_flight.append((delivery, _sender().submit(message_send, message)))
+            if len(in_flight) >= SEND_CONCURRENCY:
+                settle(*in_flight.popleft())
+    finally:
+        while in_flight:
+            settle(*in_flight.popleft())
     return [], 0.0
 
 

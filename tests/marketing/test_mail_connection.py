@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from marketing import channels, services
 from marketing.models import Delivery
+from marketing.services import campaigns
 from tests.crm import test_worker as real_worker
 from tests.marketing.campaign_support import campaign
 from tests.marketing.support import reachable
@@ -40,6 +41,7 @@ def smtp(settings):
     settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
     yield inbox
     channels._mail_connection(fresh=True).close()
+    campaigns._sender().submit(lambda: channels._mail_connection(fresh=True).close()).result()
     controller.stop()
 
 
@@ -55,7 +57,7 @@ def test_a_worker_sends_a_run_through_one_smtp_connection(smtp):
     # Given five pending deliveries
     pending = _pending(5)
 
-    # When they are sent one after another, as a worker does
+    # When they are sent one after another
     for pk in pending:
         services.delivery_send(delivery_id=pk)
 
@@ -66,10 +68,10 @@ def test_a_worker_sends_a_run_through_one_smtp_connection(smtp):
 
 @pytest.mark.django_db
 def test_a_connection_the_server_dropped_is_replaced_and_the_message_still_goes(smtp):
-    # Given a kept connection that the server has since dropped
+    # Given a kept connection that the server has since dropped (the sending thread's own)
     first, second = _pending(2)
     services.delivery_send(delivery_id=first)
-    channels._mail_connection().connection.sock.shutdown(socket.SHUT_RDWR)
+    campaigns._sender().submit(lambda: channels._mail_connection().connection.sock.shutdown(socket.SHUT_RDWR)).result()
 
     # When the next delivery is sent
     services.delivery_send(delivery_id=second)
