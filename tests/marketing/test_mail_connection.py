@@ -45,39 +45,46 @@ def smtp(settings):
     controller.stop()
 
 
-def _pending(count: int) -> list[int]:
-    for n in range(count):
-        reachable(email=f"kept{n}@example.com")
-    run = services.campaign_run_start(campaign=campaign(), occurrence=timezone.localdate())
-    return list(Delivery.objects.filter(run=run).order_by("pk").values_list("pk", flat=True))
+def _message(to: str) -> channels.OutgoingMessage:
+    return channels.OutgoingMessage(channel="email", to=to, subject="News", text="Hello", html="<p>Hello</p>")
 
 
-@pytest.mark.django_db
-def test_a_worker_sends_a_run_through_one_smtp_connection(smtp):
-    # Given five pending deliveries
-    pending = _pending(5)
-
-    # When they are sent one after another
-    for pk in pending:
-        services.delivery_send(delivery_id=pk)
+def test_a_sending_thread_sends_one_message_after_another_through_one_smtp_connection(smtp):
+    # When five messages are sent one after another from one thread, as each of a worker's sending threads does
+    for n in range(5):
+        channels.message_send(_message(f"kept{n}@example.com"))
 
     # Then all five arrive over a single SMTP session
     assert len(smtp.wait_for(5)) == 5
     assert smtp.greetings == 1
 
 
-@pytest.mark.django_db
 def test_a_connection_the_server_dropped_is_replaced_and_the_message_still_goes(smtp):
-    # Given a kept connection that the server has since dropped (the sending thread's own)
-    first, second = _pending(2)
-    services.delivery_send(delivery_id=first)
-    campaigns._sender().submit(lambda: channels._mail_connection().connection.sock.shutdown(socket.SHUT_RDWR)).result()
+    # Given a thread's kept connection that the server has since dropped
+    channels.message_send(_message("kept0@example.com"))
+    channels._mail_connection().connection.sock.shutdown(socket.SHUT_RDWR)
 
-    # When the next delivery is sent
-    services.delivery_send(delivery_id=second)
+    # When the thread sends the next message
+    channels.message_send(_message("kept1@example.com"))
 
-    # Then it arrives over a new connection, once, and is marked sent
+    # Then it arrives over a new connection, once
     messages = smtp.wait_for(2)
     assert sorted(str(m["To"]) for m in messages) == ["kept0@example.com", "kept1@example.com"]
     assert smtp.greetings == 2
-    assert Delivery.objects.get(pk=second).status == "sent"
+
+
+@pytest.mark.django_db
+def test_a_batch_sends_through_the_sending_threads_kept_connections(smtp):
+    # Given twenty pending deliveries
+    for n in range(20):
+        reachable(email=f"batch{n}@example.com")
+    run = services.campaign_run_start(campaign=campaign(), occurrence=timezone.localdate())
+    pending = list(Delivery.objects.filter(run=run).order_by("pk").values_list("pk", flat=True))
+
+    # When one batch sends them
+    counts = services.deliveries_send_batch(delivery_ids=pending)
+
+    # Then all arrive, each once and marked sent, over no more sessions than there are sending threads
+    assert counts["sent"] == 20 and len(smtp.wait_for(20)) == 20
+    assert Delivery.objects.filter(run=run, status="sent").count() == 20
+    assert 1 <= smtp.greetings <= campaigns.SEND_CONCURRENCY
