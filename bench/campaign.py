@@ -98,6 +98,8 @@ def top_up(args: argparse.Namespace) -> None:
 
 
 def bench_campaign(name: str):  # noqa: ANN201
+    from django.utils import timezone
+
     from marketing import services
     from marketing.models import Campaign, Segment
 
@@ -108,7 +110,7 @@ def bench_campaign(name: str):  # noqa: ANN201
     campaign = Campaign.objects.filter(name=name).first()
     if campaign is None:
         campaign = services.campaign_create(
-            name=name, segment=segment, status="scheduled",
+            name=name, segment=segment, status="scheduled", send_at=timezone.now() + timedelta(days=1),
             subject_en="{{ name }}, spring fares to {{ destination|default:'Europe' }}",
             text_en=(
                 "Dear {{ name }} {{ family_name }},\n\nSpring is here and so are our fares. Fly from {{ home_airport }} "

@@ -114,18 +114,24 @@ def message_send(message: OutgoingMessage) -> None:
 
 RATE_WINDOW_MICROSECONDS = 1_000_000
 
-_ACQUIRE = """
+# Up to ARGV[4] places at once (a sending worker asks for as many as it keeps on the wire): one round trip
+# for several messages. Answers {places granted, microseconds to wait when none was}.
+_TAKE = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
 local window = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
-    redis.call('ZADD', KEYS[1], now, ARGV[3])
+local free = tonumber(ARGV[1]) - redis.call('ZCARD', KEYS[1])
+if free > 0 then
+    local granted = math.min(free, tonumber(ARGV[4]))
+    for i = 1, granted do
+        redis.call('ZADD', KEYS[1], now, ARGV[3] .. ':' .. i)
+    end
     redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
-    return 0
+    return {granted, 0}
 end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return tonumber(oldest[2]) + window - now + 1
+return {0, tonumber(oldest[2]) + window - now + 1}
 """
 
 
@@ -158,16 +164,22 @@ def _redis_and_key(channel: str) -> tuple[object, str]:
     return _redis_clients[url], key
 
 
-def rate_limit_acquire(*, channel: str) -> float:
-    """0 when one more message may go on ``channel`` now (and it is counted), else the seconds to wait.
+def rate_limit_take(*, channel: str, wanted: int) -> tuple[int, float]:
+    """Up to ``wanted`` places on ``channel`` now (counted as taken): how many, and when none, the seconds to wait.
 
     A channel without a limit (missing or 0 in ``MARKETING_RATE_LIMITS``) is never held back.
     """
     import uuid
 
     limit = int((getattr(settings, "MARKETING_RATE_LIMITS", {}) or {}).get(channel) or 0)
-    if limit <= 0:
-        return 0.0
+    if limit <= 0 or wanted <= 0:
+        return max(wanted, 0), 0.0
     client, key = _redis_and_key(channel)
-    waited = client.eval(_ACQUIRE, 1, key, limit, RATE_WINDOW_MICROSECONDS, uuid.uuid4().hex)
-    return max(int(waited), 0) / 1_000_000
+    granted, waited = client.eval(_TAKE, 1, key, limit, RATE_WINDOW_MICROSECONDS, uuid.uuid4().hex, wanted)
+    return int(granted), (0.0 if granted else max(int(waited), 0) / 1_000_000)
+
+
+def rate_limit_acquire(*, channel: str) -> float:
+    """0 when one more message may go on ``channel`` now (and it is counted), else the seconds to wait."""
+    granted, wait = rate_limit_take(channel=channel, wanted=1)
+    return 0.0 if granted else wait

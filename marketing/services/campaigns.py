@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import calendar
 import functools
-import json
 import logging
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -33,7 +32,7 @@ from crm.errors import ApplicationError
 from crm.models import ConsentEvent, ConsentPurpose, ConsentSource, Customer, TimelineEntry
 from crm.services import consent_record
 from loyalty.selectors import member_for_customer, members_for_customers
-from marketing.channels import OutgoingMessage, RateLimited, message_send, rate_limit_acquire
+from marketing.channels import OutgoingMessage, RateLimited, message_send, rate_limit_take
 from marketing.models import (
     Campaign,
     CampaignKind,
@@ -415,11 +414,13 @@ _STAMP_SQL = f"""
 _MARK_SQL = f"""
     WITH marked AS (
         UPDATE {Delivery._meta.db_table} SET status = %s, sent_at = now()
-        WHERE id = %s AND status = %s
-        RETURNING customer_id, sent_at
+        WHERE id = ANY(%s::int[]) AND status = %s
+        RETURNING id, customer_id, sent_at
     )
     INSERT INTO {TimelineEntry._meta.db_table} (customer_id, occurred_at, kind, summary, data, link, actor_id)
-    SELECT customer_id, sent_at, %s, %s, %s::jsonb, '', NULL FROM marked
+    SELECT customer_id, sent_at, %s, %s,
+           jsonb_build_object('campaign_id', %s::int, 'delivery_id', id, 'channel', %s::text), '', NULL
+    FROM marked
 """  # noqa: S608 - the table names are ours
 
 _SUPPRESSED_SQL = f"""
@@ -462,8 +463,8 @@ def _batch_campaign_send(
 ) -> tuple[list[int], float]:
     """Send one campaign's share of a batch (its customers' send locks held); the ids the rate limit left, the wait.
 
-    The checks of ``delivery_send`` are made for all at once: a constant number of statements, then per message
-    the provider and the mark with its timeline entry.
+    The checks of ``delivery_send`` are made for all at once: a constant number of statements, then the provider
+    per message, and one mark (with the timeline entries) for every few messages it took.
     """
     channel = campaign.channel
     customer_ids = [d.customer_id for d in deliveries]
@@ -563,6 +564,8 @@ def _batch_campaign_send(
     with connection.cursor() as cursor:
         cursor.execute(_STAMP_SQL, [*([row[n] for row in stamps] for n in range(6)), DeliveryStatus.PENDING])
 
+    taken: list[int] = []  # accepted by the provider, not marked yet
+
     def settle(delivery: Delivery, sending: Future) -> None:
         try:
             sending.result()
@@ -575,44 +578,55 @@ def _batch_campaign_send(
                 if errors is not None:
                     errors.append(exc)
             return
-        # Marked at once (a worker killed now resends at most the messages on the wire, with their Message-IDs),
-        # and its timeline entry written by the same statement: one round trip, one commit, both or neither.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _MARK_SQL,
-                [
-                    DeliveryStatus.SENT, delivery.pk, DeliveryStatus.PENDING, "campaign.sent", campaign.name[:300],
-                    json.dumps({"campaign_id": campaign.pk, "delivery_id": delivery.pk, "channel": channel}),
-                ],
-            )  # fmt: skip
-            counts["sent"] += cursor.rowcount
+        taken.append(delivery.pk)
+
+    def mark() -> None:
+        # The messages the provider took, marked sent with their timeline entries by one statement (one round
+        # trip, one commit, both or neither). Marked every few messages: a worker killed now resends at most
+        # those and the ones on the wire, with their Message-IDs.
+        if taken:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    _MARK_SQL,
+                    [DeliveryStatus.SENT, taken, DeliveryStatus.PENDING, "campaign.sent", campaign.name[:300], campaign.pk, channel],
+                )  # fmt: skip
+                counts["sent"] += cursor.rowcount
+            taken.clear()
 
     # A few messages on the wire at once (each sending thread keeps its own connection): one message's
     # round trips to the provider overlap the next one's building, and the marks stay in this thread.
+    # Places under the rate limit are taken for as many messages at a time.
     in_flight: deque[tuple[Delivery, Future]] = deque()
+    places = 0
     try:
         for index, (delivery, message) in enumerate(prepared):
-            wait = rate_limit_acquire(channel=channel)
-            if wait > 0:
-                # Over the limit: this one and the rest stay pending (no attempt counted) for a later batch.
-                counts["limited"] += len(prepared) - index
-                return [d.pk for d, _m in prepared[index:]], wait
+            if not places:
+                places, wait = rate_limit_take(channel=channel, wanted=min(SEND_CONCURRENCY, len(prepared) - index))
+                if not places:
+                    # Over the limit: this one and the rest stay pending (no attempt counted) for a later batch.
+                    counts["limited"] += len(prepared) - index
+                    return [d.pk for d, _m in prepared[index:]], wait
+            places -= 1
             in_flight.append((delivery, _sender().submit(message_send, message)))
             if len(in_flight) >= SEND_CONCURRENCY:
                 settle(*in_flight.popleft())
+                if len(taken) >= SEND_CONCURRENCY:
+                    mark()
     finally:
         while in_flight:
             settle(*in_flight.popleft())
+        mark()
     return [], 0.0
 
 
 def deliveries_send_batch(*, delivery_ids: list[int], errors: list[Exception] | None = None) -> dict[str, int]:
-    """Send many deliveries with the guarantees of ``delivery_send``: a constant number of statements, plus one each.
+    """Send many deliveries with the guarantees of ``delivery_send``: a constant number of statements, plus the marks.
 
     Claims each delivery with the same try-lock as a single send (one taken elsewhere is left to its holder),
     then takes the send locks of all their customers in ascending order (two batches cannot deadlock; a single
     send holds one customer lock and never waits for a delivery lock). Checks, codes, offers and members are
-    loaded for all; each message is marked sent as soon as the provider took it. A provider error counts an
+    loaded for all; the messages the provider took are marked sent every SEND_CONCURRENCY of them (a worker
+    killed in between resends those few with their stamped Message-IDs). A provider error counts an
     attempt for that delivery (failed at ``MARKETING_SEND_ATTEMPTS``) and the others go on. Over the rate limit
     it raises ``BatchRateLimited`` naming the deliveries still pending, once the locks are released.
     Returns the counts: sent, skipped, failed, errors (attempt counted, still pending), limited, passed

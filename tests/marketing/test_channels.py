@@ -12,7 +12,7 @@ import pytest
 from django.db import connection
 
 from marketing import channels, services
-from marketing.channels import RateLimited, rate_limit_acquire
+from marketing.channels import RateLimited, rate_limit_acquire, rate_limit_take
 from marketing.models import Campaign, CampaignRun, Delivery, DeliveryStatus, Segment
 from tests.crm import test_worker as real_worker
 from tests.crm.factories import CustomerFactory, UserFactory
@@ -74,6 +74,23 @@ def test_the_wait_frees_a_place(settings):
     time.sleep(wait)
     # Then one more may go
     assert rate_limit_acquire(channel="push") == 0.0
+
+
+@pytest.mark.django_db
+def test_several_places_are_taken_at_once_but_never_more_than_are_free(settings):
+    # Given a limit of 5 SMS a second
+    settings.MARKETING_RATE_LIMITS = {"sms": 5, "email": 0}
+    # When a worker asks for four places, then four more, then one
+    first, second, third = (rate_limit_take(channel="sms", wanted=n) for n in (4, 4, 1))
+    # Then it gets four, then the one left, then none with the time to wait
+    assert first == (4, 0.0)
+    assert second == (1, 0.0)
+    assert third[0] == 0
+    assert 0 < third[1] <= 1.0
+    # And the single-place form agrees that the second is full
+    assert rate_limit_acquire(channel="sms") > 0
+    # And a channel without a limit grants whatever is asked
+    assert rate_limit_take(channel="email", wanted=7) == (7, 0.0)
 
 
 class TimedProvider:
