@@ -148,6 +148,8 @@ LOGIN_FAILURES_PER_IP_WINDOW_MINUTES = env.float("LOGIN_FAILURES_PER_IP_WINDOW_M
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# English dates and times as in the UK (day month year, 24-hour clock), not Django's US "en" formats.
+FORMAT_MODULE_PATH = ["crm.formats"]
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True

@@ -99,9 +99,10 @@ def test_dates_and_times_are_formatted_for_the_language(passenger, passenger_cli
         source="office",
         recorded_at=datetime.datetime(2026, 3, 5, 14, 30, tzinfo=datetime.UTC),
     )
-    # then the history shows it the English way, and the Chinese way after switching
+    # then the history shows it the airline's English way (day/month/year, 24-hour clock), and the Chinese
+    # way after switching
     english = passenger_client.get(reverse("portal:consent")).content.decode()
-    assert "03/05/2026 2:30 p.m." in english
+    assert "05/03/2026 14:30" in english and "p.m." not in english
     switch_language(passenger_client, "zh-hans")
     chinese = passenger_client.get(reverse("portal:consent")).content.decode()
     assert "2026年3月5日 14:30" in chinese and "后台客服人员" in chinese
