@@ -13,6 +13,7 @@ from crm.templatetags.airline_format import money
 from reservations.models import (
     Booking,
     Payment,
+    PaymentMethod,
     Refund,
     Segment,
     SegmentStatus,
@@ -150,7 +151,7 @@ def _refund_queue(*, refund: Refund) -> None:
             "given_name": _booker_name(booking),
             "amount": money(refund.amount, refund.currency),
             "paid_with": _paid_with(refund.payment),
-            "card": refund.payment.method == "card",
+            "card": refund.payment.method == PaymentMethod.CARD,
             "refunded_on": formats.date_format(timezone.localdate(refund.completed_at or timezone.now()), "DATE_FORMAT"),
             "reference": refund.gateway_reference,
             "manage_path": _manage_path(booking.record_locator),
