@@ -589,6 +589,17 @@ EMAIL_MAX_ATTEMPTS = 5
 ATTACHMENTS_KEY = "_attachments"
 
 
+def email_language(*, customer: Customer | None = None, fallback: str = "") -> str:
+    """The language a passenger's e-mail is written in: their preferred one when the portal speaks it,
+    else ``fallback`` (the language they booked or browsed in) when it does, else the portal's default."""
+    codes = {code.lower(): code for code, _name in settings.LANGUAGES}
+    for wanted in ((customer.preferred_language if customer is not None else ""), fallback):
+        code = codes.get((wanted or "").strip().lower())
+        if code:
+            return code
+    return settings.LANGUAGE_CODE
+
+
 def email_queue(
     *,
     to: str,
@@ -603,6 +614,7 @@ def email_queue(
     ``attachments`` are (builder name, parameters) pairs from ``crm.registry.register_attachment``;
     the files are built at sending time, so the database keeps no copy of them.
     """
+    language = email_language(fallback=language)
     if attachments:
         context = {**context, ATTACHMENTS_KEY: [{"builder": name, "params": params} for name, params in attachments]}
     email = OutboundEmail.objects.create(to=to, template=template, context=context, language=language, customer=customer)
@@ -645,7 +657,7 @@ def email_send(*, email_id: int) -> OutboundEmail | None:
             return email
         context = {**email.context, "site_url": settings.SITE_URL, "airline_name": settings.AIRLINE_NAME}
         wanted = context.pop(ATTACHMENTS_KEY, [])
-        with translation.override(email.language or "en"):
+        with translation.override(email_language(fallback=email.language)):
             subject = " ".join(render_to_string(f"emails/{email.template}_subject.txt", context).split())
             text = render_to_string(f"emails/{email.template}.txt", context)
             html = render_to_string(f"emails/{email.template}.html", context)
@@ -709,8 +721,7 @@ def _login_customer(user: User) -> Customer | None:
 
 def _login_mail_language(customer: Customer | None) -> str:
     """The customer's own language when the portal offers it, else the language of the page that asked."""
-    preferred = customer.preferred_language if customer else ""
-    return preferred if preferred in dict(settings.LANGUAGES) else (translation.get_language() or "en")
+    return email_language(customer=customer, fallback=translation.get_language() or "")
 
 
 def _login_email_queue(*, user: User, template: str, context: dict[str, Any]) -> OutboundEmail:

@@ -148,6 +148,8 @@ LOGIN_FAILURES_PER_IP_WINDOW_MINUTES = env.float("LOGIN_FAILURES_PER_IP_WINDOW_M
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# English dates and times as in the UK (day month year, 24-hour clock), not Django's US "en" formats.
+FORMAT_MODULE_PATH = ["crm.formats"]
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
@@ -163,8 +165,8 @@ MEDIA_ROOT = BASE_DIR / "media"
 # E-mail: EMAIL_URL such as smtp://localhost:1025 (the compose mail catcher) or consolemail://.
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Airline CRM <no-reply@airline.example>")
-SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The sender's address; its display name is the airline's (AIRLINE_NAME, below) unless the value names one.
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@airline.example")
 
 # Personal data. Passport and ID numbers are encrypted with keys derived from SECRET_KEY and
 # FIELD_ENCRYPTION_KEY; several comma-separated keys rotate (the first encrypts, all decrypt).
@@ -346,6 +348,10 @@ PHONENUMBER_DEFAULT_FORMAT = "E164"
 
 # Airline identity used on tickets, boarding passes and e-mails.
 AIRLINE_NAME = env.str("AIRLINE_NAME", default="Aurora Air")
+if "<" not in DEFAULT_FROM_EMAIL:
+    _quoted_name = AIRLINE_NAME.replace("\\", "\\\\").replace('"', '\\"')
+    DEFAULT_FROM_EMAIL = f'"{_quoted_name}" <{DEFAULT_FROM_EMAIL.strip()}>'
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 AIRLINE_DESIGNATOR = env.str("AIRLINE_DESIGNATOR", default="AU")
 SITE_URL = env.str("SITE_URL", default="http://localhost:8000")
 # Customers one page of the duplicate review compares with everyone recorded before them.

@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from crm import registry
 from crm.models import Cabin
@@ -23,7 +24,7 @@ def _codes(text: str) -> list[str]:
 
 
 class OfferForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=120)
+    name = forms.CharField(label=pgettext_lazy("what a thing is called", "Name"), max_length=120)
     description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
     kind = forms.ChoiceField(label=_("Kind"), choices=OfferKind.choices)
     value = forms.DecimalField(
@@ -122,7 +123,9 @@ ConditionFormSet = forms.formset_factory(ConditionForm, extra=0, max_num=40, abs
 
 
 class SegmentForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=120, validators=[validate_single_line_text])
+    name = forms.CharField(
+        label=pgettext_lazy("what a thing is called", "Name"), max_length=120, validators=[validate_single_line_text]
+    )
     description = forms.CharField(
         label=_("Description"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
     )
@@ -244,7 +247,9 @@ def initial_from(rules: dict) -> tuple[dict, list[dict]]:
 
 
 class StaticListUploadForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=120, validators=[validate_single_line_text])
+    name = forms.CharField(
+        label=pgettext_lazy("what a thing is called", "Name"), max_length=120, validators=[validate_single_line_text]
+    )
     description = forms.CharField(
         label=_("Description"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
     )
@@ -295,7 +300,9 @@ class CampaignForm(forms.Form):
     dates, shares) and their refusals are shown beside the field they name.
     """
 
-    name = forms.CharField(label=_("Name"), max_length=120, validators=[validate_single_line_text])
+    name = forms.CharField(
+        label=pgettext_lazy("what a thing is called", "Name"), max_length=120, validators=[validate_single_line_text]
+    )
     segment = forms.ModelChoiceField(label=_("Segment"), queryset=marketing_models.Segment.objects.order_by("name", "pk"))
     channel = forms.ChoiceField(
         label=_("Channel"), choices=marketing_models.MarketingChannel.choices, initial=marketing_models.MarketingChannel.EMAIL

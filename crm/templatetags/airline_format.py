@@ -25,3 +25,17 @@ def money(amount, currency: str = "EUR") -> str:  # noqa: ANN001
     except InvalidOperation:
         return ""
     return format_currency(value, currency, locale=babel_locale())
+
+
+@register.filter
+def local_date(value) -> str:  # noqa: ANN001
+    """An ISO date ('2027-03-14', as e-mails keep them) in the active language's format: '14 Mar 2027', '2027年3月14日'."""
+    from datetime import date
+
+    from django.utils import formats
+
+    try:
+        day = value if isinstance(value, date) else date.fromisoformat(str(value))
+    except (TypeError, ValueError):
+        return str(value or "")
+    return formats.date_format(day, "DATE_FORMAT")

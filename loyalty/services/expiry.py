@@ -154,7 +154,7 @@ def miles_expiry_remind(*, today: date | None = None) -> list[int]:
 
 @transaction.atomic
 def _remind_chunk(due: list[tuple[Member, date]]) -> list[int]:
-    from crm.services import email_queue
+    from crm.services import email_language, email_queue
 
     keys = {f"{EXPIRY_REMINDER}:{member.pk}:{expires_on.isoformat()}": (member, expires_on) for member, expires_on in due}
     recorded = member_notices_record(keys={key: member.pk for key, (member, _on) in keys.items()}, kind=EXPIRY_REMINDER)
@@ -177,7 +177,7 @@ def _remind_chunk(due: list[tuple[Member, date]]) -> list[int]:
                 "expires_on": expires_on.isoformat(),
                 "last_day": (expires_on - timedelta(days=1)).isoformat(),
             },
-            language=customer.preferred_language or "en",
+            language=email_language(customer=customer),
             customer=customer,
         )
     return [keys[key][0].pk for key in recorded]

@@ -360,7 +360,7 @@ def tiers_warn(*, today: date | None = None) -> list[int]:
 
 @transaction.atomic
 def _warn_chunk(outlooks: list[TierOutlook]) -> list[int]:
-    from crm.services import email_queue
+    from crm.services import email_language, email_queue
 
     keys = {f"{TIER_WARNING}:{o.member.pk}:{o.period_end.isoformat()}": o for o in outlooks}
     recorded = member_notices_record(keys={key: o.member.pk for key, o in keys.items()}, kind=TIER_WARNING)
@@ -384,7 +384,7 @@ def _warn_chunk(outlooks: list[TierOutlook]) -> list[int]:
                 "missing_miles": outlook.missing_miles,
                 "missing_segments": outlook.missing_segments,
             },
-            language=customer.preferred_language or "en",
+            language=email_language(customer=customer),
             customer=customer,
         )
     return [keys[key].member.pk for key in recorded]

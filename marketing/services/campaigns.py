@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Max, Min, Q
 from django.template import Context, Engine, Template, TemplateDoesNotExist, TemplateSyntaxError, VariableDoesNotExist
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.html import linebreaks
 from django.utils.translation import gettext as _
 
@@ -263,8 +263,7 @@ def _consent_latest(*, customer_id: int, channel: str) -> ConsentEvent | None:
 
 def _content(campaign: Campaign, language: str, variant: str = "a") -> tuple[str, str, str]:
     """Subject, text and HTML templates for the reader's language and variant (B falls back to A field by field)."""
-    chinese = (language or "").lower().startswith("zh") and campaign.subject_zh.strip() and campaign.text_zh.strip()
-    suffix = "zh" if chinese else "en"
+    suffix = "zh" if _content_language(campaign, language) != "en" else "en"
     fields = [getattr(campaign, f"{name}_{suffix}") for name in ("subject", "text", "html")]
     if variant == "b":
         fields = [
@@ -272,6 +271,12 @@ def _content(campaign: Campaign, language: str, variant: str = "a") -> tuple[str
             for name, a in zip(("subject", "text", "html"), fields, strict=True)
         ]
     return fields[0], fields[1], fields[2]
+
+
+def _content_language(campaign: Campaign, language: str) -> str:
+    """The language the reader gets: theirs when the campaign is written in it, else English."""
+    chinese = (language or "").lower().startswith("zh") and campaign.subject_zh.strip() and campaign.text_zh.strip()
+    return "zh-hans" if chinese else "en"
 
 
 @functools.lru_cache(maxsize=256)
@@ -323,9 +328,11 @@ def message_render(*, campaign: Campaign, language: str, variant: str, values: d
     """Render a campaign for one reader in the sandbox; a template error raises ApplicationError (``render_error``)."""
     subject_source, text_source, html_source = _content(campaign, language, variant)
     try:
-        subject = " ".join(_render(subject_source, values, html=False).split())
-        text = _render(text_source, values, html=False)
-        html = _render(html_source, values, html=True) if html_source.strip() else linebreaks(text, autoescape=True)
+        # Filters such as |date speak the language the message is written in.
+        with translation.override(_content_language(campaign, language)):
+            subject = " ".join(_render(subject_source, values, html=False).split())
+            text = _render(text_source, values, html=False)
+            html = _render(html_source, values, html=True) if html_source.strip() else linebreaks(text, autoescape=True)
     except (TemplateSyntaxError, VariableDoesNotExist, TemplateDoesNotExist) as exc:
         raise ApplicationError(
             _("This template has an error: %(error)s") % {"error": str(exc)[:200]}, code="render_error"

@@ -38,6 +38,7 @@ from reservations.models import (
 from reservations.services.cancellation import booking_cancel
 from reservations.services.common import BOOKING_CUTOFF, MAX_SEATS, MIN_CONNECTION, _lock_for_change
 from reservations.services.inventory import _lock_inventory, inventory_release, inventory_take
+from reservations.services.notifications import _cancellation_queue
 
 
 @dataclass(frozen=True)
@@ -466,6 +467,13 @@ def booking_expire_hold(*, booking_id: int) -> Booking | None:
             sender=Booking,
             booking_id=booking.pk,
             record_locator=booking.record_locator,
+            reason="expired",
+        )
+        _cancellation_queue(
+            booking=booking,
+            segments=list(booking.segments.filter(status=SegmentStatus.CONFIRMED)),
+            refunds=[],
+            fees=Decimal("0"),
             reason="expired",
         )
     return booking

@@ -49,6 +49,7 @@ from reservations.services.common import (
     booking_total_recompute,
 )
 from reservations.services.inventory import inventory_release
+from reservations.services.notifications import _cancellation_queue
 from reservations.services.refunds import (
     PlannedRefund,
     payment_redeposits,
@@ -339,11 +340,19 @@ def booking_cancel(
             )
         if waiver and fees:
             _waiver_audit(booking=locked, amount=fees, kind=ChargeKind.CANCELLATION_FEE, reason=waiver, by=by)
+        why_code = "involuntary" if involuntary else "expired" if expired else "voluntary"
         send_after_commit(
             events.booking_cancelled,
             sender=Booking,
             booking_id=locked.pk,
             record_locator=locked.record_locator,
-            reason="involuntary" if involuntary else "expired" if expired else "voluntary",
+            reason=why_code,
+        )
+        _cancellation_queue(
+            booking=locked,
+            segments=[s for s in segments if s.pk in set(plan.segment_ids)],
+            refunds=refunds,
+            fees=fees - plan.waived,
+            reason=why_code,
         )
     return Booking.objects.get(pk=locked.pk)

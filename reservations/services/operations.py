@@ -28,6 +28,7 @@ from reservations.models import (
     TicketStatus,
 )
 from reservations.services.common import ACTIVE_BOOKING, FLIGHT_CLOSED, _local
+from reservations.services.notifications import booking_email_language
 
 MAX_DELAY = timedelta(hours=72)
 GATE = _re.compile(r"^[A-Z0-9]{0,8}$")
@@ -224,7 +225,7 @@ def _flight_disrupt(*, flight: Flight, by: User | None) -> list[Booking]:
                     "reason": flight.status_reason,
                     "manage_path": _manage_path(booking.record_locator),
                 },
-                language=booking.language or "en",
+                language=booking_email_language(booking),
                 customer=booking.customer,
             )
         people = {c: customers[c] for c in travellers.get(booking.pk, set()) if c in customers}

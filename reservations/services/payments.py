@@ -34,6 +34,7 @@ from reservations.models import (
     PaymentStatus,
 )
 from reservations.services.common import _actor, _booker_timeline, _is_staff_with
+from reservations.services.notifications import _payment_receipt_queue
 from reservations.services.refunds import _refund_record, _settle_credit
 from reservations.services.ticketing import booking_ticket
 
@@ -320,16 +321,20 @@ def _payment_apply(locked: Booking, payment: Payment, *, by: User | None) -> Non
         _refund_record(booking=locked, payment=payment, amount=payment.amount, reason=reason, by=None)
     elif locked.balance_due < 0:
         _settle_credit(booking=locked, reason=_("Paid more than was due."), by=None)
-    elif locked.status == BookingStatus.HELD and locked.balance_due <= 0:
-        _ticket_paid_booking(locked)
+    elif locked.status == BookingStatus.HELD and locked.balance_due <= 0 and _ticket_paid_booking(locked):
+        # The e-ticket receipt that goes out now thanks the passenger for this payment: one e-mail, not two.
+        return
+    _payment_receipt_queue(booking=locked, payment=payment)
 
 
-def _ticket_paid_booking(booking: Booking) -> None:
+def _ticket_paid_booking(booking: Booking) -> bool:
     """Issue the tickets in a savepoint: if that fails the payment still stands, and the sweep retries."""
     try:
         booking_ticket(booking=booking)
     except Exception:
         logger.exception("Booking %s is paid but its e-tickets could not be issued yet", booking.record_locator)
+        return False
+    return True
 
 
 def payments_settle_pending(*, older_than_seconds: int = PAYMENT_SWEEP_SECONDS) -> int:

@@ -31,6 +31,7 @@ from reservations.models import (
     RefundStatus,
 )
 from reservations.services.common import _actor, _booker_timeline, _is_staff_with
+from reservations.services.notifications import _refund_queue
 
 REFUND_SWEEP_SECONDS = 300
 
@@ -193,6 +194,7 @@ def _refund_finish(*, refund: Refund, succeeded: bool, reference: str = "") -> R
     refund.save(update_fields=["status", "gateway_reference", "completed_at"])
     if succeeded:
         _refund_completed_send(refund)
+        _refund_queue(refund=refund)
     if not succeeded:
         # The money is owed again: the booking shows it as a credit for the next attempt.
         Booking.objects.filter(pk=refund.booking_id).update(

@@ -175,11 +175,13 @@ def test_a_reminder_goes_30_days_before_once_in_the_members_language(django_capt
     # And the e-mails name the miles and the date, each rendered in the member's language
     messages = {m["to"]: m for m in map(read_as_a_mail_client, mail.outbox)}
     assert set(messages) == {english.customer.email, chinese.customer.email}
-    assert "12000" in messages[english.customer.email]["subject"] and "2027-03-14" in messages[english.customer.email]["subject"]
-    assert "2027-03-13" in messages[english.customer.email]["text/plain"]  # the last day to keep them
+    # (dates as each language writes them: day month year in English, 年月日 in Chinese)
+    assert "12000" in messages[english.customer.email]["subject"] and "14 Mar 2027" in messages[english.customer.email]["subject"]
+    assert "13 Mar 2027" in messages[english.customer.email]["text/plain"]  # the last day to keep them
     assert english.number in messages[english.customer.email]["text/html"]
     assert OutboundEmail.objects.get(to=chinese.customer.email).language == "zh-hans"
     assert "3000" in messages[chinese.customer.email]["text/plain"]
+    assert "2027年3月14日" in messages[chinese.customer.email]["text/plain"]
 
 
 def test_activity_after_a_reminder_moves_the_date_and_earns_a_new_reminder_later():

@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta
 from email import policy
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -102,6 +103,7 @@ def test_sent_mail_is_multipart_with_one_click_unsubscribe_that_works(client, dj
     message = _parsed(mail.outbox[0])
     code = PromoCode.objects.get(offer=c.offer, customer=customer).code
     assert message["Subject"] == "你好 Mei"
+    assert message["From"].addresses[0].display_name == settings.AIRLINE_NAME
     assert message.get_content_type() == "multipart/alternative"
     assert code in message.get_body(preferencelist=("plain",)).get_content()
     assert code in message.get_body(preferencelist=("html",)).get_content()

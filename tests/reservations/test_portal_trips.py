@@ -133,6 +133,18 @@ def test_booking_check_in_and_status_pages_read_in_chinese(passenger, passenger_
     assert "预订编号" in lookup
 
 
+def test_the_traveller_name_header_never_reads_as_a_task_name(passenger, passenger_client, fares):
+    # given a trip, and a task scheduler installed whose Chinese catalogue calls a "Name" 任务名 (task name)
+    _, customer = passenger
+    booking = ticketed_booking(flight=flight_in(3), customer=customer)
+    switch_to_chinese(passenger_client)
+    # when the passenger opens it in Chinese
+    manage = passenger_client.get(f"/trips/{booking.record_locator}/").content.decode()
+    # then the travellers' table never borrows the scheduler's word: our header has its own context
+    assert "管理预订" in manage
+    assert "任务名" not in manage
+
+
 @pytest.mark.parametrize("status", [BookingStatus.CANCELLED, BookingStatus.EXPIRED])
 def test_a_closed_booking_offers_no_actions(passenger, passenger_client, status):
     _, customer = passenger
