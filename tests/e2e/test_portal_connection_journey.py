@@ -46,6 +46,10 @@ def test_passenger_books_amsterdam_to_new_york_through_london_and_checks_in_on_b
     expect(results).to_contain_text("Change in London (LHR), 1 h 30 min")
     expect(page.locator(".price-calendar li.current .price")).not_to_have_text("Not available")
     assert_accessible(page)
+    # and the results fit a phone's width without sideways scrolling
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.set_viewport_size({"width": 1280, "height": 800})
 
     # when she chooses the Standard fare for the whole journey and continues
     page.locator(f'input[name="leg1"][value="{to_london.pk}-{to_new_york.pk}:ECO_STANDARD"]').check()
@@ -59,6 +63,9 @@ def test_passenger_books_amsterdam_to_new_york_through_london_and_checks_in_on_b
     expect(chosen).to_contain_text("the same fare rules on every flight of this journey")
     expect(chosen).to_contain_text(re.compile(r"earns \d+ miles"))
     assert_accessible(page)
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.set_viewport_size({"width": 1280, "height": 800})
     page.get_by_role("button", name="Hold my seats and continue to payment").click()
 
     # and pays with the test card
