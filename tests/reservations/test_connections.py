@@ -530,6 +530,33 @@ def test_the_api_search_returns_journeys_with_their_flights_segments_and_miles(f
     assert direct.json()["results"] == []
 
 
+def test_the_api_books_a_searched_journey_as_one_booking_at_its_price(fares, passenger, api_as):
+    # given the journey through London, found by the API search
+    day = soon()
+    to_london(day)
+    to_new_york(day)
+    found = api_as(passenger[0]).get("/api/v1/flights/search/", {"origin": "AMS", "destination": "JFK", "date": day.isoformat()})
+    (result,) = found.json()["results"]
+    standard = next(o for o in result["offers"] if o["fare_family"]["code"] == "ECO_STANDARD")
+
+    # when the passenger books one segment per flight of the journey
+    body = {
+        "segments": [
+            {"flight_id": flight["id"], "cabin": "economy", "fare_family": "ECO_STANDARD"} for flight in result["flights"]
+        ],
+        "passengers": [{"passenger_type": "ADT", "given_name": "Anna", "family_name": "de Vries"}],
+        "contact_email": "anna@example.com",
+    }
+    response = api_as(passenger[0]).post("/api/v1/bookings/", body, format="json")
+
+    # then it is one one-way booking of both flights, at the journey's price
+    assert response.status_code == 201, response.content
+    booking = Booking.objects.get(record_locator=response.json()["record_locator"])
+    assert booking.trip_type == TripType.ONE_WAY
+    assert [s["flight"]["id"] for s in response.json()["segments"]] == [f["id"] for f in result["flights"]]
+    assert booking.total_amount == Decimal(standard["total"])
+
+
 # --- the names people use -----------------------------------------------------------------------
 
 
