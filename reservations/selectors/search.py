@@ -376,11 +376,31 @@ def _on_leg(flight: Flight, leg: _Leg, *, any_destination: bool = False) -> bool
     )
 
 
+def _usable(flights: list[Flight], legs: list[_Leg]) -> list[Flight]:
+    """The flights that are a leg's direct flight or half of a change at an airport both halves serve:
+    from the hub, a search loads the whole day's departures, and only a few lead anywhere useful."""
+    keep: set[int] = set()
+    for leg in legs:
+        origin, destination = leg.origin.pk, leg.destination.pk
+        via = {f.destination_id for f in flights if f.origin_id == origin} & {
+            f.origin_id for f in flights if f.destination_id == destination
+        }
+        keep.update(
+            f.pk
+            for f in flights
+            if (f.origin_id == origin and (f.destination_id == destination or f.destination_id in via))
+            or (f.destination_id == destination and f.origin_id in via)
+        )
+    return [f for f in flights if f.pk in keep]
+
+
 def _priced_flights(
     legs: list[_Leg], *, cabin: str, counts: dict[str, int], connections: bool
 ) -> tuple[list[FlightOption], list[BookingClass]]:
     """Every flight the legs may use, priced: four queries whatever the number of legs and flights."""
     flights = _flights_for(legs, cabin, connections=connections)
+    if connections:
+        flights = _usable(flights, legs)
     countries = {str(leg.origin.country) for leg in legs} | {str(f.origin.country) for f in flights}
     classes, taxes = _fares_for(cabin=cabin, countries=countries)
     return [_priced(f, classes=classes, rules=taxes, counts=counts) for f in flights], classes
