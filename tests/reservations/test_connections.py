@@ -159,6 +159,25 @@ def test_a_direct_flight_and_journeys_are_offered_together_and_sorted(fares):
     assert options[1].flight.pk == direct.pk and options[1].flights == (direct,)
 
 
+def test_a_return_search_offers_journeys_with_a_change_both_ways(fares):
+    # given Amsterdam-London-New York, and a week later New York-London overnight and London-Amsterdam next day
+    day, back_day = soon(), soon(17)
+    out = [to_london(day), to_new_york(day)]
+    back = [
+        leaving("JFK", "LHR", back_day, time(18, 0), minutes=420),
+        leaving("LHR", "AMS", back_day + timedelta(days=1), time(12, 0)),
+    ]
+
+    # when the return trip is searched
+    outbound, inbound = selectors.itinerary_search(
+        legs=[("AMS", "JFK", day), ("JFK", "AMS", back_day)], cabin="economy", adults=1
+    )
+
+    # then each way offers its journey through London
+    assert [o.key for o in outbound] == ["-".join(str(f.pk) for f in out)]
+    assert [o.key for o in inbound] == ["-".join(str(f.pk) for f in back)]
+
+
 def test_a_fare_family_closed_on_either_flight_is_not_offered_for_the_journey(fares):
     # given the Light classes closed on the London-New York flight (95 % of economy sold)
     day = soon()
