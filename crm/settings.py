@@ -367,6 +367,8 @@ BOOKING_HOLD_MINUTES = env.int("BOOKING_HOLD_MINUTES", default=30)
 CHECK_IN_OPENS_HOURS = env.int("CHECK_IN_OPENS_HOURS", default=24)
 CHECK_IN_CLOSES_MINUTES = env.int("CHECK_IN_CLOSES_MINUTES", default=60)
 DISRUPTION_DELAY_MINUTES = env.int("DISRUPTION_DELAY_MINUTES", default=180)
+# The longest wait between two flights that search still offers as one journey (a connection).
+CONNECTION_MAX_LAYOVER_MINUTES = env.int("CONNECTION_MAX_LAYOVER_MINUTES", default=12 * 60)
 
 # Search text (passport numbers among it) is removed from every line (crm.log_redaction); gunicorn's
 # access log does the same through gunicorn.conf.py.

@@ -548,7 +548,8 @@ class OfficeFlightStatusForm(forms.Form):
 class OfficeItineraryForm(forms.Form):
     """The chosen flights and fares, carried from the search to the passengers step in the query string.
 
-    Each leg is "<flight id>:<fare family code>".
+    Each leg is "<flight ids>:<fare family code>": one flight id, or the ids of a journey's flights joined
+    by "-" (a connection), e.g. "12-40:ECO_STANDARD". ``chosen`` lists every flight with its fare family.
     """
 
     cabin = forms.ChoiceField(choices=Cabin.choices, widget=forms.HiddenInput)
@@ -573,10 +574,10 @@ class OfficeItineraryForm(forms.Form):
             raise ValidationError(_("Each infant travels on the lap of an adult: no more infants than adults."))
         chosen = []
         for n in range(1, self.leg_count + 1):
-            match = re.fullmatch(r"(\d{1,12}):([A-Z0-9_]{1,20})", data.get(f"leg_{n}") or "")
+            match = re.fullmatch(r"(\d{1,12}(?:-\d{1,12}){0,2}):([A-Z0-9_]{1,20})", data.get(f"leg_{n}") or "")
             if not match:
                 raise ValidationError(_("Choose a flight and fare for every leg."))
-            chosen.append((int(match.group(1)), match.group(2)))
+            chosen.extend((int(flight_id), match.group(2)) for flight_id in match.group(1).split("-"))
         data["chosen"] = chosen
         return data
 

@@ -49,6 +49,11 @@ class Airport(models.Model):
     latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6)
     longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6)
     time_zone = models.CharField(_("time zone"), max_length=64, help_text=_("IANA name, e.g. Europe/London"))
+    minimum_connection_minutes = models.PositiveSmallIntegerField(
+        _("minimum connecting time (minutes)"),
+        default=45,
+        help_text=_("The shortest time from landing here to the next flight's departure that search offers and booking accepts"),
+    )
 
     class Meta:
         verbose_name = _("airport")

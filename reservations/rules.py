@@ -40,6 +40,37 @@ FLIGHT_CLOSED = (FlightStatus.CANCELLED, FlightStatus.DEPARTED, FlightStatus.ARR
 LIVE_COUPONS = ("checked_in", "boarded")
 
 
+def minimum_connection(airport: Airport) -> timedelta:
+    """The shortest change of flights at ``airport`` that is sold."""
+    return timedelta(minutes=airport.minimum_connection_minutes)
+
+
+def maximum_layover() -> timedelta:
+    """The longest wait between two flights that is still one journey (longer is a stopover)."""
+    return timedelta(minutes=settings.CONNECTION_MAX_LAYOVER_MINUTES)
+
+
+def connects(*, arriving: Flight, departing: Flight) -> bool:
+    """``departing`` leaves the airport ``arriving`` lands at, within its minimum connecting time and the
+    longest layover: the two flights make one journey (flying back where it came from is a return, not a
+    change). Times are the schedule's, as they were sold."""
+    if departing.origin_id != arriving.destination_id or departing.destination_id == arriving.origin_id:
+        return False
+    wait = departing.scheduled_departure - arriving.scheduled_arrival
+    return minimum_connection(arriving.destination) <= wait <= maximum_layover()
+
+
+def journeys(flights: list[Flight]) -> list[list[Flight]]:
+    """Consecutive flights grouped into journeys: a flight that connects to the one before continues its journey."""
+    grouped: list[list[Flight]] = []
+    for flight in flights:
+        if grouped and connects(arriving=grouped[-1][-1], departing=flight):
+            grouped[-1].append(flight)
+        else:
+            grouped.append([flight])
+    return grouped
+
+
 def _local(moment: datetime, airport: Airport) -> str:
     return moment.astimezone(ZoneInfo(airport.time_zone)).strftime("%Y-%m-%d %H:%M")
 

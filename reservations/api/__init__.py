@@ -61,6 +61,7 @@ from reservations.api.flights import (
     FlightStatusSerializer,
     FlightStatusView,
     FlightViewSet,
+    LayoverSerializer,
     LowestSerializer,
     OfferSerializer,
     PassengerPriceSerializer,
@@ -69,6 +70,7 @@ from reservations.api.flights import (
     SeatMapRowSerializer,
     SeatMapSeatSerializer,
     SeatMapSerializer,
+    SegmentOfferSerializer,
     TaxLineSerializer,
 )
 from reservations.api.payments import (
@@ -118,6 +120,7 @@ __all__ = [
     "FlightStatusSerializer",
     "FlightStatusView",
     "FlightViewSet",
+    "LayoverSerializer",
     "LocalTimeField",
     "LowestSerializer",
     "OfferSerializer",
@@ -135,6 +138,7 @@ __all__ = [
     "SeatMapRowSerializer",
     "SeatMapSeatSerializer",
     "SeatMapSerializer",
+    "SegmentOfferSerializer",
     "SeatSerializer",
     "SegmentActionsSerializer",
     "SegmentInputSerializer",

@@ -90,24 +90,64 @@ class PassengerPriceSerializer(serializers.Serializer):
     total = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="Fare and taxes, per passenger.")
 
 
-class OfferSerializer(serializers.Serializer):
-    fare_family = FareFamilySerializer()
+class SegmentOfferSerializer(serializers.Serializer):
+    """One flight's part of an offer: its booking class, fare and the taxes of its own departure."""
+
+    flight_id = serializers.IntegerField()
     booking_class = serializers.CharField(source="booking_class.code")
+    seats_left = serializers.IntegerField(help_text="Seats left in the cabin of this flight right now.")
+    fare_total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    taxes_total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    total = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="For the whole party, on this flight.")
+    prices = serializers.SerializerMethodField()
+
+    @extend_schema_field(PassengerPriceSerializer(many=True))
+    def get_prices(self, offer) -> list[dict[str, Any]]:  # noqa: ANN001
+        return _passenger_prices(offer)
+
+
+def _passenger_prices(offer: Any) -> list[dict[str, Any]]:
+    rows = [
+        {"passenger_type": t, "count": n, "fare": p.fare, "taxes": p.taxes, "total": p.total}
+        for t, p in offer.prices.items()
+        if (n := offer.counts.get(t, 0))
+    ]
+    return PassengerPriceSerializer(rows, many=True).data
+
+
+class OfferSerializer(serializers.Serializer):
+    """One fare family over the whole option (a flight or a journey with a change): one price, one set of rules."""
+
+    fare_family = FareFamilySerializer()
+    booking_class = serializers.SerializerMethodField()
     currency = serializers.CharField()
     seats_left = serializers.IntegerField(help_text="Seats left in the cabin right now.")
     fare_total = serializers.DecimalField(max_digits=12, decimal_places=2)
     taxes_total = serializers.DecimalField(max_digits=12, decimal_places=2)
     total = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="For the whole party.")
     prices = serializers.SerializerMethodField()
+    segments = serializers.SerializerMethodField()
+    base_miles = serializers.SerializerMethodField()
+
+    @extend_schema_field(
+        serializers.CharField(help_text="The booking class, or each flight's joined by `/` for a journey, e.g. `L/M`.")
+    )
+    def get_booking_class(self, offer) -> str:  # noqa: ANN001
+        return "/".join(o.booking_class.code for o in selectors.offer_segments(offer))
 
     @extend_schema_field(PassengerPriceSerializer(many=True))
     def get_prices(self, offer) -> list[dict[str, Any]]:  # noqa: ANN001
-        rows = [
-            {"passenger_type": t, "count": n, "fare": p.fare, "taxes": p.taxes, "total": p.total}
-            for t, p in offer.prices.items()
-            if (n := offer.counts.get(t, 0))
-        ]
-        return PassengerPriceSerializer(rows, many=True).data
+        return _passenger_prices(offer)
+
+    @extend_schema_field(SegmentOfferSerializer(many=True, help_text="Each flight's part, in order: book one segment each."))
+    def get_segments(self, offer) -> list[dict[str, Any]]:  # noqa: ANN001
+        return SegmentOfferSerializer(selectors.offer_segments(offer), many=True).data
+
+    @extend_schema_field(
+        serializers.IntegerField(help_text="Miles the journey earns per traveller before any tier bonus, all flights together.")
+    )
+    def get_base_miles(self, offer) -> int:  # noqa: ANN001
+        return selectors.base_miles(flights=self.context["flights"], fare_family=offer.fare_family)
 
 
 class LowestSerializer(serializers.Serializer):
@@ -116,12 +156,30 @@ class LowestSerializer(serializers.Serializer):
     currency = serializers.CharField()
 
 
+class LayoverSerializer(serializers.Serializer):
+    airport = AirportSerializer()
+    minutes = serializers.IntegerField(help_text="From landing to the next flight's scheduled departure.")
+
+
 class FlightOptionSerializer(serializers.Serializer):
-    flight = FlightSerializer()
-    seats_left = serializers.IntegerField(help_text="Seats left in the searched cabin right now.")
+    """A direct flight, or a journey with one change of plane (``stops`` 1) booked as one, its flights in order."""
+
+    key = serializers.CharField(help_text="The option's flight ids joined by `-`, e.g. `12` or `12-40`.")
+    flight = FlightSerializer(help_text="The first (for a direct flight, the only) flight.")
+    flights = FlightSerializer(many=True, help_text="Every flight of the option, in order: one segment each.")
+    stops = serializers.IntegerField(help_text="Changes of plane: 0 for a direct flight.")
+    layovers = LayoverSerializer(many=True, help_text="Where and how long each change is.")
+    duration_minutes = serializers.IntegerField(help_text="From the first departure to the last arrival.")
+    seats_left = serializers.IntegerField(help_text="Seats left in the searched cabin right now (on the fullest flight).")
     sold_out = serializers.BooleanField(help_text="No fare is open for the whole party.")
     lowest = LowestSerializer(allow_null=True)
-    offers = OfferSerializer(many=True, help_text="One per fare family still open for the party, cheapest first.")
+    offers = serializers.SerializerMethodField()
+
+    @extend_schema_field(
+        OfferSerializer(many=True, help_text="One per fare family open for the party on every flight, cheapest first.")
+    )
+    def get_offers(self, option) -> list[dict[str, Any]]:  # noqa: ANN001
+        return OfferSerializer(option.offers, many=True, context={"flights": option.flights}).data
 
 
 class FlightSearchResultSerializer(serializers.Serializer):
@@ -140,6 +198,9 @@ class FlightSearchQuerySerializer(serializers.Serializer):
     children = serializers.IntegerField(min_value=0, max_value=8, default=0, help_text="Aged 2-11 on the day.")
     infants = serializers.IntegerField(min_value=0, max_value=9, default=0, help_text="Under 2, on an adult's lap.")
     sort = serializers.ChoiceField(choices=[(k, k) for k in selectors.SORT_KEYS], default="price")
+    connections = serializers.BooleanField(
+        default=True, help_text="Also journeys with one change of plane (through the hub); `false`: direct flights only."
+    )
 
     def validate_date(self, value: date) -> date:
         if value > timezone.localdate() + SALES_HORIZON:
@@ -201,9 +262,12 @@ class FlightViewSet(PublicReadMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         summary="Search flights",
-        description="Flights from `origin` to `destination` leaving on `date` (local), each with one offer per fare "
-        "family still open for the whole party, priced per passenger type with taxes itemised, and the seats left "
-        "in the cabin now. At most 9 seats (adults and children); no more infants than adults.",
+        description="Flights from `origin` to `destination` leaving on `date` (local), direct or with one change of "
+        "plane (a journey through the hub, within each airport's minimum connecting time and the longest layover), "
+        "each with one offer per fare family still open for the whole party on every flight: one price for the "
+        "journey, priced per passenger type with each flight's taxes itemised, and the seats left in the cabin now. "
+        "Book a journey as one booking with one segment per flight of `flights`. At most 9 seats (adults and "
+        "children); no more infants than adults.",
         parameters=[FlightSearchQuerySerializer],
         responses=FlightSearchResultSerializer,
         auth=[],
@@ -223,6 +287,7 @@ class FlightViewSet(PublicReadMixin, viewsets.GenericViewSet):
                 children=q["children"],
                 infants=q["infants"],
                 sort=q["sort"],
+                connections=q["connections"],
             )
         except ApplicationError as refused:
             refused.fields = {("date" if k == "departure_date" else k): v for k, v in refused.fields.items()}

@@ -19,6 +19,7 @@ from reservations import pricing
 from reservations.models import (
     Airport,
     BookingClass,
+    FareFamily,
     Flight,
     FlightCabin,
     FlightStatus,
@@ -26,6 +27,7 @@ from reservations.models import (
     Route,
     TaxRule,
 )
+from reservations.rules import connects, maximum_layover
 
 MAX_PARTY_SEATS = 9
 MAX_LEGS = 6
@@ -37,20 +39,158 @@ UNSELLABLE = (FlightStatus.CANCELLED, FlightStatus.DEPARTED, FlightStatus.ARRIVE
 
 
 @dataclass(frozen=True)
-class FlightOption:
-    """One flight found, with an offer per fare family still open for the whole party (none: sold out)."""
+class JourneyOffer:
+    """One fare family over every flight of a connection: one price for the journey.
 
-    flight: Flight
-    offers: list[pricing.FareOffer]
-    seats_left: int
+    ``segments`` holds each flight's own offer, as booking prices and charges it: its booking class, its
+    fare and the taxes of its own departure (a change in London adds the UK's departure taxes). The
+    journey keeps one set of fare rules, those of the fare family, on every flight.
+    """
+
+    segments: tuple[pricing.FareOffer, ...]
 
     @property
-    def lowest(self) -> pricing.FareOffer | None:
+    def flight_id(self) -> int:
+        return self.segments[0].flight_id
+
+    @property
+    def cabin(self) -> str:
+        return self.segments[0].cabin
+
+    @property
+    def fare_family(self) -> FareFamily:
+        return self.segments[0].fare_family
+
+    @property
+    def booking_class(self) -> BookingClass:
+        """The first flight's class; ``booking_classes`` names every flight's."""
+        return self.segments[0].booking_class
+
+    @property
+    def booking_classes(self) -> str:
+        return "/".join(o.booking_class.code for o in self.segments)
+
+    @property
+    def currency(self) -> str:
+        return self.segments[0].currency
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return self.segments[0].counts
+
+    @property
+    def seats_left(self) -> int:
+        return min(o.seats_left for o in self.segments)
+
+    @property
+    def prices(self) -> dict[str, pricing.PassengerPrice]:
+        """Per passenger type: the fares of every flight added up, each flight's taxes itemised."""
+        return {
+            ptype: pricing.PassengerPrice(
+                passenger_type=ptype,
+                fare=sum((o.prices[ptype].fare for o in self.segments), Decimal(0)),
+                taxes=tuple(tax for o in self.segments for tax in o.prices[ptype].taxes),
+            )
+            for ptype in self.segments[0].prices
+        }
+
+    @property
+    def total(self) -> Decimal:
+        return pricing.money(sum((o.total for o in self.segments), Decimal(0)))
+
+    @property
+    def fare_total(self) -> Decimal:
+        return pricing.money(sum((o.fare_total for o in self.segments), Decimal(0)))
+
+    @property
+    def taxes_total(self) -> Decimal:
+        return self.total - self.fare_total
+
+
+def offer_segments(offer: pricing.FareOffer | JourneyOffer) -> tuple[pricing.FareOffer, ...]:
+    """Each flight's own offer: a direct flight's offer is its only one."""
+    return offer.segments if isinstance(offer, JourneyOffer) else (offer,)
+
+
+KM_PER_MILE = Decimal("1.609344")
+
+
+def base_miles(*, flights: tuple[Flight, ...] | list[Flight], fare_family: FareFamily) -> int:
+    """The miles a journey earns before any tier bonus: each flight's distance in statute miles times the
+    fare family's earn rate, rounded down per flight, as the programme credits each flown coupon."""
+    return sum(
+        int((Decimal(f.route.distance_km) / KM_PER_MILE).to_integral_value() * fare_family.miles_earn_percent // 100)
+        for f in flights
+    )
+
+
+@dataclass(frozen=True)
+class Layover:
+    """The wait at the airport where a journey changes flights."""
+
+    airport: Airport
+    minutes: int
+
+
+@dataclass(frozen=True)
+class FlightOption:
+    """One way to fly a leg: a flight, or a flight and its ``connections`` (one journey through another
+    airport), with an offer per fare family still open for the whole party on every flight (none: sold out).
+
+    ``flight`` is the first flight; ``flights`` all of them in order.
+    """
+
+    flight: Flight
+    offers: list[pricing.FareOffer | JourneyOffer]
+    seats_left: int
+    connections: tuple[Flight, ...] = ()
+
+    @property
+    def lowest(self) -> pricing.FareOffer | JourneyOffer | None:
         return min(self.offers, key=lambda o: (o.total, o.fare_family.rank)) if self.offers else None
 
     @property
     def sold_out(self) -> bool:
         return not self.offers
+
+    @property
+    def flights(self) -> tuple[Flight, ...]:
+        return (self.flight, *self.connections)
+
+    @property
+    def last_flight(self) -> Flight:
+        return self.flights[-1]
+
+    @property
+    def stops(self) -> int:
+        return len(self.connections)
+
+    @property
+    def departure(self) -> datetime:
+        return self.flight.scheduled_departure
+
+    @property
+    def arrival(self) -> datetime:
+        return self.last_flight.scheduled_arrival
+
+    @property
+    def duration_minutes(self) -> int:
+        """From the first take-off to the last landing, changes included."""
+        return int((self.arrival - self.departure).total_seconds() // 60)
+
+    @property
+    def layovers(self) -> list[Layover]:
+        return [
+            Layover(
+                airport=after.origin, minutes=int((after.scheduled_departure - before.scheduled_arrival).total_seconds() // 60)
+            )
+            for before, after in zip(self.flights, self.flights[1:], strict=False)
+        ]
+
+    @property
+    def key(self) -> str:
+        """How a chosen option travels in a query string: its flight ids, e.g. "12" or "12-40"."""
+        return "-".join(str(f.pk) for f in self.flights)
 
 
 @dataclass(frozen=True)
@@ -137,16 +277,27 @@ def _local_midnight(day: date, airport: Airport) -> datetime:
     return datetime.combine(day, datetime.min.time(), tzinfo=ZoneInfo(airport.time_zone))
 
 
-def _flights_for(legs: list[_Leg], cabin: str) -> list[Flight]:
-    """Every sellable flight of every leg with this cabin, in two queries whatever the number of legs."""
+def _flights_for(legs: list[_Leg], cabin: str, *, connections: bool = False) -> list[Flight]:
+    """Every sellable flight of every leg with this cabin, in two queries whatever the number of legs.
+
+    With ``connections``, also every flight leaving the leg's origin those days and every flight to its
+    destination up to a day and the longest layover later: the halves of the journeys with one change.
+    """
     market = Q()
     for leg in legs:
-        market |= Q(
-            origin=leg.origin,
-            destination=leg.destination,
-            scheduled_departure__gte=_local_midnight(leg.first_day, leg.origin),
-            scheduled_departure__lt=_local_midnight(leg.last_day + timedelta(days=1), leg.origin),
-        )
+        starts = _local_midnight(leg.first_day, leg.origin)
+        ends = _local_midnight(leg.last_day + timedelta(days=1), leg.origin)
+        if connections:
+            market |= Q(origin=leg.origin, scheduled_departure__gte=starts, scheduled_departure__lt=ends)
+            market |= Q(
+                destination=leg.destination,
+                scheduled_departure__gte=starts,
+                scheduled_departure__lt=ends + timedelta(days=1) + maximum_layover(),
+            )
+        else:
+            market |= Q(
+                origin=leg.origin, destination=leg.destination, scheduled_departure__gte=starts, scheduled_departure__lt=ends
+            )
     return list(
         Flight.objects.filter(market, cabins__cabin=cabin, scheduled_departure__gt=timezone.now() + SALES_CUTOFF)
         .exclude(status__in=UNSELLABLE)
@@ -157,6 +308,7 @@ def _flights_for(legs: list[_Leg], cabin: str) -> list[Flight]:
 
 
 def _fares_for(*, cabin: str, countries: set[str]) -> tuple[list[BookingClass], list[TaxRule]]:
+    """The cabin's booking classes and the taxes of departures from these countries (two queries)."""
     classes = list(BookingClass.objects.select_related("fare_family").filter(fare_family__cabin=cabin))
     rules = list(TaxRule.objects.filter(Q(origin_country="") | Q(origin_country__in=countries)).order_by("code", "pk"))
     return classes, rules
@@ -168,26 +320,90 @@ def _priced(flight: Flight, *, classes: list[BookingClass], rules: list[TaxRule]
     return FlightOption(flight=flight, offers=offers, seats_left=inventory.available)
 
 
+def _connected(first: FlightOption, then: FlightOption) -> FlightOption:
+    """Two flights as one journey: a fare family is offered when it is open on both."""
+    later = {o.fare_family.code: o for o in then.offers}
+    offers = [JourneyOffer(segments=(o, later[o.fare_family.code])) for o in first.offers if o.fare_family.code in later]
+    return FlightOption(
+        flight=first.flight,
+        connections=(then.flight,),
+        offers=sorted(offers, key=lambda o: (o.total, o.fare_family.rank)),
+        seats_left=min(first.seats_left, then.seats_left),
+    )
+
+
+def _leg_options(leg: _Leg, priced: list[FlightOption], *, connections: bool) -> list[FlightOption]:
+    """The leg's direct flights and, with ``connections``, its journeys with one change.
+
+    A change is offered where the second flight leaves the airport the first lands at no sooner than that
+    airport's minimum connecting time and no later than the longest layover. Built from flights already
+    loaded: no query here.
+    """
+    starting = [o for o in priced if o.flight.origin_id == leg.origin.pk and _on_leg(o.flight, leg, any_destination=True)]
+    options = [o for o in starting if o.flight.destination_id == leg.destination.pk]
+    if not connections:
+        return options
+    onward: dict[int, list[FlightOption]] = {}
+    for o in priced:
+        if o.flight.destination_id == leg.destination.pk and o.flight.origin_id != leg.origin.pk:
+            onward.setdefault(o.flight.origin_id, []).append(o)
+    for first in starting:
+        for then in onward.get(first.flight.destination_id, ()):
+            if connects(arriving=first.flight, departing=then.flight):
+                options.append(_connected(first, then))
+    return options
+
+
 def _sorted(options: list[FlightOption], sort: str) -> list[FlightOption]:
     def by_price(o: FlightOption) -> tuple:
         lowest = o.lowest
-        return (lowest is None, lowest.total if lowest else Decimal(0), o.flight.scheduled_departure, o.flight.pk)
+        return (lowest is None, lowest.total if lowest else Decimal(0), o.departure, o.stops, o.key)
 
     keys = {
         "price": by_price,
-        "departure": lambda o: (o.flight.scheduled_departure, o.flight.pk),
-        "duration": lambda o: (o.flight.duration_minutes, o.flight.scheduled_departure, o.flight.pk),
+        "departure": lambda o: (o.departure, o.stops, o.key),
+        "duration": lambda o: (o.duration_minutes, o.departure, o.key),
     }
     return sorted(options, key=keys[sort])
 
 
-def _on_leg(flight: Flight, leg: _Leg) -> bool:
+def _on_leg(flight: Flight, leg: _Leg, *, any_destination: bool = False) -> bool:
     local_day = flight.scheduled_departure.astimezone(ZoneInfo(leg.origin.time_zone)).date()
     return (
         flight.origin_id == leg.origin.pk
-        and flight.destination_id == leg.destination.pk
+        and (any_destination or flight.destination_id == leg.destination.pk)
         and leg.first_day <= local_day <= leg.last_day
     )
+
+
+def _usable(flights: list[Flight], legs: list[_Leg]) -> list[Flight]:
+    """The flights that are a leg's direct flight or half of a change at an airport both halves serve:
+    from the hub, a search loads the whole day's departures, and only a few lead anywhere useful."""
+    keep: set[int] = set()
+    for leg in legs:
+        origin, destination = leg.origin.pk, leg.destination.pk
+        via = {f.destination_id for f in flights if f.origin_id == origin} & {
+            f.origin_id for f in flights if f.destination_id == destination
+        }
+        keep.update(
+            f.pk
+            for f in flights
+            if (f.origin_id == origin and (f.destination_id == destination or f.destination_id in via))
+            or (f.destination_id == destination and f.origin_id in via)
+        )
+    return [f for f in flights if f.pk in keep]
+
+
+def _priced_flights(
+    legs: list[_Leg], *, cabin: str, counts: dict[str, int], connections: bool
+) -> tuple[list[FlightOption], list[BookingClass]]:
+    """Every flight the legs may use, priced: four queries whatever the number of legs and flights."""
+    flights = _flights_for(legs, cabin, connections=connections)
+    if connections:
+        flights = _usable(flights, legs)
+    countries = {str(leg.origin.country) for leg in legs} | {str(f.origin.country) for f in flights}
+    classes, taxes = _fares_for(cabin=cabin, countries=countries)
+    return [_priced(f, classes=classes, rules=taxes, counts=counts) for f in flights], classes
 
 
 def itinerary_search(
@@ -198,17 +414,17 @@ def itinerary_search(
     children: int = 0,
     infants: int = 0,
     sort: str = "price",
+    connections: bool = True,
 ) -> list[list[FlightOption]]:
     """One list of options per leg: one-way is one leg, return two, multi-city up to six.
 
-    Live seats and open classes come from FlightCabin as it is now; the query count does not grow
-    with the number of flights or legs.
+    Each leg offers its direct flights and, with ``connections``, its journeys with one change (through
+    the hub), each priced as one journey. Live seats and open classes come from FlightCabin as it is
+    now; the query count does not grow with the number of flights or legs.
     """
     checked, counts = _validated_legs(legs=legs, cabin=cabin, sort=sort, adults=adults, children=children, infants=infants)
-    flights = _flights_for(checked, cabin)
-    classes, rules = _fares_for(cabin=cabin, countries={str(leg.origin.country) for leg in checked})
-    priced = [_priced(f, classes=classes, rules=rules, counts=counts) for f in flights]
-    return [_sorted([o for o in priced if _on_leg(o.flight, leg)], sort) for leg in checked]
+    priced, _classes = _priced_flights(checked, cabin=cabin, counts=counts, connections=connections)
+    return [_sorted(_leg_options(leg, priced, connections=connections), sort) for leg in checked]
 
 
 def flight_search(
@@ -221,8 +437,10 @@ def flight_search(
     children: int = 0,
     infants: int = 0,
     sort: str = "price",
+    connections: bool = False,
 ) -> list[FlightOption]:
-    """Flights leaving ``origin`` on ``departure_date`` in the origin's local time, priced for the party."""
+    """Flights leaving ``origin`` on ``departure_date`` in the origin's local time, priced for the party;
+    with ``connections``, journeys with one change too."""
     return itinerary_search(
         legs=[(origin, destination, departure_date)],
         cabin=cabin,
@@ -230,6 +448,7 @@ def flight_search(
         children=children,
         infants=infants,
         sort=sort,
+        connections=connections,
     )[0]
 
 
@@ -243,8 +462,10 @@ def price_calendar(
     children: int = 0,
     infants: int = 0,
     days: int = 3,
+    connections: bool = True,
 ) -> list[CalendarDay]:
-    """The lowest total per local departure day for ``around`` ± ``days``, in a fixed number of queries."""
+    """The lowest total per local departure day for ``around`` ± ``days``, in a fixed number of queries:
+    the cheapest journey of the day, direct or (with ``connections``) with one change."""
     if not 0 <= days <= MAX_CALENDAR_DAYS:
         message = gettext("Show 0 to %(max)d days either side.") % {"max": MAX_CALENDAR_DAYS}
         raise ApplicationError(message, fields={"days": [message]})
@@ -257,12 +478,12 @@ def price_calendar(
         infants=infants,
         days=days,
     )
-    classes, rules = _fares_for(cabin=cabin, countries={str(leg.origin.country)})
+    priced, classes = _priced_flights([leg], cabin=cabin, counts=counts, connections=connections)
     zone = ZoneInfo(leg.origin.time_zone)
-    lowest: dict[date, pricing.FareOffer] = {}
-    for flight in _flights_for([leg], cabin):
-        offer = _priced(flight, classes=classes, rules=rules, counts=counts).lowest
-        day = flight.scheduled_departure.astimezone(zone).date()
+    lowest: dict[date, pricing.FareOffer | JourneyOffer] = {}
+    for option in _leg_options(leg, priced, connections=connections):
+        offer = option.lowest
+        day = option.departure.astimezone(zone).date()
         if offer is not None and (day not in lowest or offer.total < lowest[day].total):
             lowest[day] = offer
     currency = next((c.fare_family.currency for c in classes), settings.BOOKING_CURRENCY)

@@ -15,7 +15,7 @@ from crm.errors import ApplicationError, Conflict
 from crm.events import send_after_commit
 from crm.models import AssistanceCode, Customer, MealCode, TravelPurpose, User
 from crm.services import timeline_record
-from reservations import events, hooks, pricing
+from reservations import events, hooks, pricing, rules
 from reservations.models import (
     Booking,
     BookingCharge,
@@ -157,21 +157,31 @@ def _validate_itinerary(segments: list[SegmentRequest]) -> list[Flight]:
             errors[key] = [_("%(flight)s is no longer bookable.") % {"flight": flight.flight_code}]
         elif flight.scheduled_departure - now < BOOKING_CUTOFF:
             errors[key] = [_("%(flight)s departs too soon to be booked.") % {"flight": flight.flight_code}]
-        if ordered and flight.scheduled_departure < ordered[-1].scheduled_arrival + MIN_CONNECTION:
-            errors[key] = [_("Each flight must depart at least 45 minutes after the previous one lands.")]
+        if ordered and flight.scheduled_departure < ordered[-1].scheduled_arrival + _connection_time(ordered[-1], flight):
+            errors[key] = [
+                _("Each flight must depart at least %(minutes)d minutes after the previous one lands.")
+                % {"minutes": int(_connection_time(ordered[-1], flight).total_seconds() // 60)}
+            ]
         ordered.append(flight)
     if errors:
         raise ApplicationError(_("Please check the flights."), fields=errors)
     return ordered
 
 
+def _connection_time(landing: Flight, leaving: Flight) -> timedelta:
+    """A change of flights at one airport takes that airport's minimum connecting time."""
+    return rules.minimum_connection(leaving.origin) if leaving.origin_id == landing.destination_id else MIN_CONNECTION
+
+
 def _trip_type(flights: list[Flight]) -> str:
-    if len(flights) == 1:
+    """By journeys, so that a flight and its connection through the hub are one way, not multi-city."""
+    journeys = rules.journeys(flights)
+    if len(journeys) == 1:
         return TripType.ONE_WAY
     if (
-        len(flights) == 2
-        and flights[0].origin_id == flights[1].destination_id
-        and flights[0].destination_id == flights[1].origin_id
+        len(journeys) == 2
+        and journeys[0][0].origin_id == journeys[1][-1].destination_id
+        and journeys[0][-1].destination_id == journeys[1][0].origin_id
     ):
         return TripType.ROUND_TRIP
     return TripType.MULTI_CITY

@@ -33,6 +33,46 @@ from reservations.models import (
 
 AIRPORT_FIELDS = ("icao_code", "name", "city", "country", "latitude", "longitude", "time_zone")
 
+# The package names some airports by the municipality they stand in ("Mississauga" for Toronto Pearson,
+# "Arnavutköy, Istanbul") or by an old or formal name; passengers look for the city and the name on the
+# signs. Every airport the network serves is listed here with the names people use.
+PLACE_NAMES: dict[str, tuple[str, str]] = {
+    "LHR": ("London", "London Heathrow Airport"),
+    "CDG": ("Paris", "Paris Charles de Gaulle Airport"),
+    "AMS": ("Amsterdam", "Amsterdam Airport Schiphol"),
+    "FRA": ("Frankfurt", "Frankfurt Airport"),
+    "MUC": ("Munich", "Munich Airport"),
+    "ZRH": ("Zurich", "Zurich Airport"),
+    "GVA": ("Geneva", "Geneva Airport"),
+    "DUB": ("Dublin", "Dublin Airport"),
+    "EDI": ("Edinburgh", "Edinburgh Airport"),
+    "MAN": ("Manchester", "Manchester Airport"),
+    "CPH": ("Copenhagen", "Copenhagen Airport"),
+    "BER": ("Berlin", "Berlin Brandenburg Airport"),
+    "PRG": ("Prague", "Prague Václav Havel Airport"),
+    "VIE": ("Vienna", "Vienna International Airport"),
+    "BCN": ("Barcelona", "Barcelona–El Prat Airport"),
+    "MAD": ("Madrid", "Madrid–Barajas Airport"),
+    "NCE": ("Nice", "Nice Côte d'Azur Airport"),
+    "FCO": ("Rome", "Rome Fiumicino Airport"),
+    "OSL": ("Oslo", "Oslo Airport, Gardermoen"),
+    "ARN": ("Stockholm", "Stockholm Arlanda Airport"),
+    "LIS": ("Lisbon", "Lisbon Airport"),
+    "ATH": ("Athens", "Athens International Airport"),
+    "IST": ("Istanbul", "Istanbul Airport"),
+    "TLV": ("Tel Aviv", "Ben Gurion Airport"),
+    "JFK": ("New York", "New York John F. Kennedy International Airport"),
+    "BOS": ("Boston", "Boston Logan International Airport"),
+    "ORD": ("Chicago", "Chicago O'Hare International Airport"),
+    "YYZ": ("Toronto", "Toronto Pearson International Airport"),
+    "DXB": ("Dubai", "Dubai International Airport"),
+    "SIN": ("Singapore", "Singapore Changi Airport"),
+    "HKG": ("Hong Kong", "Hong Kong International Airport"),
+}
+# Minimum connecting times where they differ from the model's default (45 minutes): the hub's terminals
+# are far apart, so a change there takes an hour.
+MINIMUM_CONNECTION_MINUTES: dict[str, int] = {"LHR": 60}
+
 
 @functools.cache
 def _airport_package() -> dict[str, dict]:
@@ -41,24 +81,30 @@ def _airport_package() -> dict[str, dict]:
 
 
 def _airport_from_package(code: str, data: dict) -> Airport:
-    return Airport(
+    city, name = PLACE_NAMES.get(code, (data.get("city") or "", data.get("name") or code))
+    airport = Airport(
         iata_code=code,
         icao_code=(data.get("icao") or "")[:4],
-        name=(data.get("name") or code)[:200],
-        city=(data.get("city") or "")[:100],
+        name=name[:200],
+        city=city[:100],
         country=data.get("country") or "",
         latitude=Decimal(str(round(float(data["lat"]), 6))),
         longitude=Decimal(str(round(float(data["lon"]), 6))),
         time_zone=data.get("tz") or "UTC",
     )
+    if code in MINIMUM_CONNECTION_MINUTES:
+        airport.minimum_connection_minutes = MINIMUM_CONNECTION_MINUTES[code]
+    return airport
 
 
 @transaction.atomic
 def airports_load(*, codes: Iterable[str] | None = None) -> int:
     """Insert or refresh airports from the maintained ``airportsdata`` package (all of them when no codes).
 
-    The package is the single source of names, coordinates and time zones, so a re-run picks up its
-    corrections. Returns how many airports were written.
+    The package is the source of coordinates, time zones and names (``PLACE_NAMES`` holds the names
+    passengers use for the airports the network serves), so a re-run picks up its corrections. The
+    minimum connecting time is set when an airport is first loaded and is left as the admin edits it.
+    Returns how many airports were written.
     """
     package = _airport_package()
     if codes is None:

@@ -35,9 +35,10 @@ def duration(minutes: int | None) -> str:
 
 @register.filter
 def days_later(flight) -> int:  # noqa: ANN001
-    """How many calendar days after the local departure date the flight lands (local time at arrival)."""
-    departs = do_timezone(flight.scheduled_departure, flight.origin.time_zone).date()
-    arrives = do_timezone(flight.scheduled_arrival, flight.destination.time_zone).date()
+    """How many calendar days after the local departure date the flight (or a journey's last flight) lands."""
+    first, last = (flight.flights[0], flight.flights[-1]) if hasattr(flight, "flights") else (flight, flight)
+    departs = do_timezone(first.scheduled_departure, first.origin.time_zone).date()
+    arrives = do_timezone(last.scheduled_arrival, last.destination.time_zone).date()
     return (arrives - departs).days
 
 

@@ -71,6 +71,11 @@ def _search(w: World) -> dict[str, Any]:
     }
 
 
+def _connecting_search(w: World) -> dict[str, Any]:
+    """Amsterdam to Paris: no direct flight, one journey per Amsterdam flight and onward London flight."""
+    return {**_search(w), "origin": "AMS"}
+
+
 def _first_offer() -> int:
     from marketing.models import Offer
 
@@ -144,6 +149,7 @@ PAGES: list[Page] = [
     # --- Portal: trips
     Page("reservations_portal:search", PASSENGER, variant="form"),
     Page("reservations_portal:search", PASSENGER, query=_search, variant="results"),
+    Page("reservations_portal:search", PASSENGER, query=_connecting_search, variant="connections"),
     Page("reservations_portal:book", PASSENGER, query=lambda w: {**_search(w), "leg1": f"{w.flight.pk}:{FARE}"}),
     Page("reservations_portal:trips", PASSENGER),
     Page("reservations_portal:trip", PASSENGER, kwargs=_trip),
@@ -238,6 +244,7 @@ PAGES: list[Page] = [
     ),
     Page("reservations_office:book_search", AGENT, kwargs=_customer, variant="form"),
     Page("reservations_office:book_search", AGENT, kwargs=_customer, query=_search, variant="results"),
+    Page("reservations_office:book_search", AGENT, kwargs=_customer, query=_connecting_search, variant="connections"),
     Page(
         "reservations_office:book_passengers",
         AGENT,
@@ -337,6 +344,12 @@ PAGES: list[Page] = [
         "flight-search",
         f"api:{ANONYMOUS}",
         query=lambda w: {"origin": "LHR", "destination": "CDG", "date": w.flight.service_date.isoformat(), "adults": w.party},
+    ),
+    Page(
+        "flight-search",
+        f"api:{ANONYMOUS}",
+        query=lambda w: {"origin": "AMS", "destination": "CDG", "date": w.flight.service_date.isoformat(), "adults": w.party},
+        variant="connections",
     ),
     Page("flight-seat-map", f"api:{ANONYMOUS}", kwargs=lambda w: {"pk": w.flight.pk}),
     Page(

@@ -203,6 +203,10 @@ def _flights(rows: int) -> tuple[Flight, Flight]:
     for n in range(1, rows):
         # The same day's other departures: search results, changes, the flight list.
         _flight(outbound, aircraft, departs + timedelta(minutes=4 * n))
+    feeder = RouteFactory(origin=airport("AMS"), destination=lhr)
+    for n in range(rows):
+        # Flights from Amsterdam landing in time for them: journeys AMS-LHR-CDG with a change in London.
+        _flight(feeder, aircraft, departs - timedelta(hours=3) + timedelta(minutes=4 * n))
     return out, back
 
 

@@ -29,19 +29,22 @@ from reservations.models import (
     TaxRule,
     TripType,
 )
+from reservations.services.reference import MINIMUM_CONNECTION_MINUTES, PLACE_NAMES
 
 _AIRPORTS = airportsdata.load("IATA")
 
 
 def airport(code: str) -> Airport:
-    """The airport with this IATA code, loaded from the package on first use."""
+    """The airport with this IATA code, loaded from the package on first use (with the names people use)."""
     data = _AIRPORTS[code]
+    city, name = PLACE_NAMES.get(code, (data["city"], data["name"]))
     found, _ = Airport.objects.get_or_create(
         iata_code=code,
         defaults={
             "icao_code": data["icao"],
-            "name": data["name"],
-            "city": data["city"],
+            "name": name,
+            "city": city,
+            "minimum_connection_minutes": MINIMUM_CONNECTION_MINUTES.get(code, 45),
             "country": data["country"],
             "latitude": Decimal(str(round(data["lat"], 6))),
             "longitude": Decimal(str(round(data["lon"], 6))),

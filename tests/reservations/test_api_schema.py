@@ -66,7 +66,7 @@ def test_booking_payment_and_conflict_answers_are_documented(schema):
     assert {"200", "201", "402", "409"} <= set(pay["responses"])
     assert "Idempotency-Key" in {p["name"] for p in pay["parameters"]}
     search = {p["name"] for p in schema["paths"]["/api/v1/flights/search/"]["get"]["parameters"]}
-    assert search == {"origin", "destination", "date", "cabin", "adults", "children", "infants", "sort"}
+    assert search == {"origin", "destination", "date", "cabin", "adults", "children", "infants", "sort", "connections"}
 
 
 def test_card_fields_are_write_only_in_the_schema(schema):

@@ -55,9 +55,15 @@ from reservations.views.portal.common import (
 
 @dataclass
 class ChosenFlight:
+    """The option (a flight, or a journey with a change) and fare chosen for one part of the trip."""
+
     number: int
     option: Any
     offer: Any
+
+    @property
+    def miles(self) -> int:
+        return selectors.base_miles(flights=self.option.flights, fare_family=self.offer.fare_family)
 
 
 def _chosen_itinerary(request: HttpRequest) -> tuple[FlightSearchForm, list[ChosenFlight]] | None:
@@ -83,8 +89,8 @@ def _chosen_itinerary(request: HttpRequest) -> tuple[FlightSearchForm, list[Chos
         return None
     chosen = []
     for number, options in enumerate(results, start=1):
-        flight_id, _sep, family = request.GET.get(f"leg{number}", "").partition(":")
-        option = next((o for o in options if str(o.flight.pk) == flight_id), None)
+        key, _sep, family = request.GET.get(f"leg{number}", "").partition(":")
+        option = next((o for o in options if o.key == key), None)
         offer = next((o for o in option.offers if o.fare_family.code == family), None) if option else None
         if offer is None:
             return None
@@ -157,10 +163,9 @@ def book(request: HttpRequest) -> HttpResponse:
         try:
             booking = services.booking_create(
                 segments=[
-                    services.SegmentRequest(
-                        flight_id=c.option.flight.pk, cabin=c.offer.cabin, fare_family=c.offer.fare_family.code
-                    )
+                    services.SegmentRequest(flight_id=flight.pk, cabin=offer.cabin, fare_family=offer.fare_family.code)
                     for c in chosen
+                    for flight, offer in zip(c.option.flights, selectors.offer_segments(c.offer), strict=True)
                 ],
                 passengers=services.passengers_link_booker(
                     passengers=[_passenger_request(f) for f in passenger_forms], booker=customer

@@ -44,6 +44,16 @@ class LegResults:
     calendar: list[tuple[Any, str | None, bool]] = field(default_factory=list)
     sort_links: list[tuple[str, str, str, bool]] = field(default_factory=list)
 
+    @property
+    def bookable(self) -> bool:
+        """A fare is open on at least one flight or journey of the day."""
+        return any(not row.option.sold_out for row in self.rows)
+
+    @property
+    def flies_nearby(self) -> bool:
+        """The price calendar has a journey to sell on some nearby day."""
+        return any(day.lowest is not None for day, _url, _current in self.calendar)
+
 
 def _leg_results(number: int, leg: tuple[str, str, dt.date], options: list[Any]) -> LegResults:
     """Rows of flights with one column per fare family (cheapest family first)."""
@@ -142,6 +152,8 @@ def search(request: HttpRequest) -> HttpResponse:
             "form": form,
             "legs": legs,
             "searched": bound and form.is_valid() and not form.errors,
+            # Continue only when every part of the trip has a fare to choose.
+            "bookable": bool(legs) and all(leg.bookable for leg in legs),
             "few_seats": FEW_SEATS,
             "search_params": request.GET if bound else QueryDict(),
             "currency": settings.BOOKING_CURRENCY,
