@@ -16,8 +16,8 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Concat, Lower
-from django.utils import timezone
-from django.utils.translation import gettext, pgettext_lazy
+from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_noop, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 from encrypted_fields.fields import EncryptedCharField
@@ -547,6 +547,18 @@ class ChargeKind(models.TextChoices):
     DISCOUNT = "discount", _("Discount")
 
 
+SEAT_LINE = gettext_noop("%(flight)s seat selection")
+
+
+def _written_in_a_portal_language(text: str, msgid: str, **values: str) -> bool:
+    """Whether ``text`` is this sentence as it reads in one of the portal's languages."""
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            if text == gettext(msgid) % values:
+                return True
+    return False
+
+
 class BookingCharge(models.Model):
     """One itemised line of what the booking costs; the booking total is their sum."""
 
@@ -570,17 +582,21 @@ class BookingCharge(models.Model):
     def local_description(self) -> str:
         """The line in the reader's language.
 
-        A fare is told again from what it is (flight, fare family, passenger type) and a tax by its name in the
-        catalogue, so a line reads the same whoever booked it in whatever language; other lines read as
-        they were written. Load ``passenger`` and ``segment__fare_family`` with the charges.
+        Fares, taxes, seat fees and cancellation fees are told again from what they are (the flight code the
+        line starts with, the fare family, the passenger type, the tax's name in the catalogue), so a line
+        reads the same whoever made it in whatever language; other lines read as they were written. Load
+        ``passenger`` and ``segment__fare_family`` with the charges.
         """
+        flight_code, _space, rest = self.description.partition(" ")
         if self.kind == ChargeKind.FARE and self.segment_id and self.passenger_id:
-            flight_code = self.description.split(" ", 1)[0]
             family = self.segment.fare_family.local_name()
             return f"{flight_code} {family} ({self.passenger.get_passenger_type_display()})"
         if self.kind == ChargeKind.TAX:
-            flight_code, _space, name = self.description.partition(" ")
-            return f"{flight_code} {tax_name(name)}" if name else tax_name(flight_code)
+            return f"{flight_code} {tax_name(rest)}" if rest else tax_name(flight_code)
+        if self.kind == ChargeKind.SEAT and _written_in_a_portal_language(self.description, SEAT_LINE, flight=flight_code):
+            return gettext(SEAT_LINE) % {"flight": flight_code}
+        if self.kind == ChargeKind.CANCELLATION_FEE and rest:
+            return f"{flight_code} {fare_family_name(rest)}"
         return self.description
 
 

@@ -150,6 +150,25 @@ def test_a_trip_booked_in_chinese_reads_in_english_and_back_with_its_fare_lines(
         assert all(t.local_description() in chinese for t in taxes)
 
 
+def test_seat_and_cancellation_fee_lines_read_in_the_readers_language_whoever_made_them():
+    # given lines written in Chinese and in English when they were charged, and one in words of the airline's
+    seat_in_chinese = BookingCharge(kind=ChargeKind.SEAT, description="AU100 选座")
+    fee = BookingCharge(kind=ChargeKind.CANCELLATION_FEE, description="AU100 Flex")
+    tax_after_a_change = BookingCharge(kind=ChargeKind.TAX, description="AU100 GB")
+    other_seat_line = BookingCharge(kind=ChargeKind.SEAT, description="AU100 row 12 exit seat")
+
+    # when they are read in English, then in Chinese
+    with translation.override("en"):
+        english = [c.local_description() for c in (seat_in_chinese, fee, tax_after_a_change, other_seat_line)]
+    with translation.override("zh-hans"):
+        chinese = [c.local_description() for c in (seat_in_chinese, fee, tax_after_a_change, other_seat_line)]
+
+    # then the seat fee and the fare family read in the reader's language; a line the airline wrote
+    # otherwise, and a tax named by its code, read as written
+    assert english == ["AU100 seat selection", "AU100 Flex", "AU100 GB", "AU100 row 12 exit seat"]
+    assert chinese == ["AU100 选座", "AU100 灵活", "AU100 GB", "AU100 row 12 exit seat"]
+
+
 def test_the_receipt_email_names_the_cities_in_the_bookings_language(
     passenger, passenger_client, fares, django_capture_on_commit_callbacks
 ):
