@@ -17,7 +17,7 @@ from loyalty.models import AwardPrice, AwardZone, Partner, Programme, Tier
 class ProgrammeAdmin(admin.ModelAdmin):
     list_display = ("name", "currency_name", "qualification_months", "expiry_months")
     fieldsets = (
-        (None, {"fields": ("name", "currency_name")}),
+        (None, {"fields": (("name", "name_zh"), ("currency_name", "currency_name_zh"))}),
         (
             _("Qualification and expiry"),
             {"fields": ("qualification_months", "tier_warning_days", "expiry_months", "expiry_reminder_days")},

@@ -139,7 +139,7 @@ class EnrolAtBooking:
     def label_for(self, *, customer: Customer | None) -> str | None:
         if customer is None or Member.objects.filter(customer=customer).exists():
             return None
-        return _("Join %(programme)s and earn miles on this trip") % {"programme": selectors.programme().name}
+        return _("Join %(programme)s and earn miles on this trip") % {"programme": selectors.programme().local_name()}
 
     def apply(self, *, booking: Booking, customer: Customer | None, ticked: bool, by: User | None) -> None:
         if not ticked or customer is None:

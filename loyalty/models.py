@@ -17,17 +17,25 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
+from crm.languages import in_language
 from crm.models import Cabin
 
 ZERO = Decimal("0.00")
 
 
 class Programme(models.Model):
-    """The programme's settings: one row, edited in the admin (``loyalty.selectors.programme()``)."""
+    """The programme's settings: one row, edited in the admin (``loyalty.selectors.programme()``).
+
+    The programme's name and its currency's have an English form, read by everyone, and a Chinese one read
+    in Chinese pages (``local_name``, ``local_currency_name``).
+    """
 
     name = models.CharField(_("programme name"), max_length=60, default="Aurora Miles")
+    name_zh = models.CharField(_("programme name in Chinese"), max_length=60, blank=True, default="极光里程")
     currency_name = models.CharField(_("currency name"), max_length=30, default="miles")
+    currency_name_zh = models.CharField(_("currency name in Chinese"), max_length=30, blank=True, default="里程")
     qualification_months = models.PositiveSmallIntegerField(_("qualification period (months)"), default=12)
     expiry_months = models.PositiveSmallIntegerField(_("miles expire after (months without activity)"), default=24)
     expiry_reminder_days = models.PositiveSmallIntegerField(_("expiry reminder (days before)"), default=30)
@@ -63,7 +71,15 @@ class Programme(models.Model):
         constraints = [models.CheckConstraint(condition=Q(pk=1), name="programme_single_row")]
 
     def __str__(self) -> str:
-        return self.name
+        return self.local_name()
+
+    def local_name(self, language: str | None = None) -> str:
+        """ "Aurora Miles", "极光里程": the name in the reader's language (the active one unless given)."""
+        return in_language(self.name, self.name_zh, language=language)
+
+    def local_currency_name(self, language: str | None = None) -> str:
+        """ "miles", "里程": what the programme calls its miles, in the reader's language."""
+        return in_language(self.currency_name, self.currency_name_zh, language=language)
 
 
 class Tier(models.Model):
@@ -407,6 +423,16 @@ class MemberNotice(models.Model):
     sent_at = models.DateTimeField(default=timezone.now)
 
 
+# The award chart's zones as the programme names them (migration 0006), shown in the reader's language; a zone
+# the admin names otherwise is shown as written.
+AWARD_ZONE_NAMES = {
+    "Short haul": pgettext_lazy("award zone", "Short haul"),
+    "Medium haul": pgettext_lazy("award zone", "Medium haul"),
+    "Long haul": pgettext_lazy("award zone", "Long haul"),
+    "Ultra long haul": pgettext_lazy("award zone", "Ultra long haul"),
+}
+
+
 class AwardZone(models.Model):
     """A band of flight distance for award prices: a segment falls in the first zone whose limit it fits."""
 
@@ -421,7 +447,11 @@ class AwardZone(models.Model):
         ordering = [models.F("max_distance_miles").asc(nulls_last=True)]
 
     def __str__(self) -> str:
-        return self.name
+        return self.local_name()
+
+    def local_name(self) -> str:
+        """ "Short haul", "短途": the zone's name in the active language."""
+        return str(AWARD_ZONE_NAMES.get(self.name, self.name))
 
 
 class AwardPrice(models.Model):

@@ -99,7 +99,7 @@ def loyalty_panel(request, customer: Customer) -> registry.Panel | None:  # noqa
         allowed = [(name, label) for name, label, perm in PANEL_ACTIONS if user.has_perm(perm)]
         context["actions"] = account.member_links(allowed, member.number)
     return registry.Panel(
-        title=str(context["programme"].name), template="office/loyalty/panels/member.html", context=context, order=30
+        title=context["programme"].local_name(), template="office/loyalty/panels/member.html", context=context, order=30
     )
 
 

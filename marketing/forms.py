@@ -463,9 +463,10 @@ class MarketingPreferencesForm(forms.Form):
     preferred_language = forms.ChoiceField(label=_("Language of our messages"), choices=())
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from crm.forms.accounts import portal_language_choices
+        from crm.forms.accounts import LanguageSelect, portal_language_choices
 
         super().__init__(*args, **kwargs)
+        self.fields["preferred_language"].widget = LanguageSelect()
         self.fields["preferred_language"].choices = portal_language_choices()
 
     def channels(self) -> dict[str, bool]:

@@ -47,9 +47,9 @@ def _local(moment, airport: Airport) -> str:  # noqa: ANN001
 
 @admin.register(Airport)
 class AirportAdmin(admin.ModelAdmin):
-    list_display = ("iata_code", "icao_code", "name", "city", "country", "time_zone")
+    list_display = ("iata_code", "icao_code", "name", "city", "city_zh", "country", "time_zone")
     list_filter = ("country",)
-    search_fields = ("iata_code", "icao_code", "name", "city")
+    search_fields = ("iata_code", "icao_code", "name", "name_zh", "city", "city_zh")
 
 
 class SeatMapSectionInline(admin.TabularInline):

@@ -34,7 +34,7 @@ def _fonts() -> tuple[str, str]:
 
 
 def _place(airport) -> str:  # noqa: ANN001
-    return f"{airport.city or airport.name} ({airport.iata_code})"
+    return airport.label()
 
 
 def boarding_pass_pdf(*, check_in: CheckIn) -> bytes:

@@ -54,7 +54,9 @@ def _booking(booking: Booking) -> Booking:
                     "flight__origin", "flight__destination", "fare_family", "booking_class"
                 ).order_by("sequence"),
             ),
-            Prefetch("charges", queryset=BookingCharge.objects.select_related("passenger", "segment").order_by("id")),
+            Prefetch(
+                "charges", queryset=BookingCharge.objects.select_related("passenger", "segment__fare_family").order_by("id")
+            ),
             Prefetch("payments", queryset=Payment.objects.order_by("created_at", "id")),
             Prefetch("refunds", queryset=Refund.objects.select_related("payment").order_by("created_at", "id")),
             Prefetch(
@@ -95,9 +97,9 @@ def receipt_lines(booking: Booking) -> list[tuple[str, str, Decimal]]:
         if charge.kind in VALUE_LINES and charge.segment_id and charge.segment.status != SegmentStatus.CONFIRMED:
             kept += charge.amount
             continue
-        label = charge.description
+        label = charge.local_description()
         if charge.kind not in (ChargeKind.FARE, ChargeKind.TAX):
-            label = f"{charge.get_kind_display()}: {charge.description}"
+            label = f"{charge.get_kind_display()}: {label}"
         lines.append((label, charge.passenger.full_name if charge.passenger_id else "", charge.amount))
     if kept:
         lines.append((_("Exchanged or cancelled flights (value kept)"), "", kept))
@@ -174,11 +176,11 @@ def eticket_receipt_pdf(*, booking: Booking) -> bytes:
             + [
                 [
                     s.flight.flight_code,
-                    f"{s.flight.origin.city or s.flight.origin.name} ({s.flight.origin.iata_code})",
+                    s.flight.origin.label(),
                     local_time(s.flight.departure_time, s.flight.origin.time_zone),
-                    f"{s.flight.destination.city or s.flight.destination.name} ({s.flight.destination.iata_code})",
+                    s.flight.destination.label(),
                     local_time(s.flight.arrival_time, s.flight.destination.time_zone),
-                    f"{s.get_cabin_display()} {s.fare_family.name} ({s.booking_class.code})",
+                    f"{s.get_cabin_display()} {s.fare_family.local_name()} ({s.booking_class.code})",
                 ]
                 for s in segments
             ],
@@ -230,7 +232,7 @@ def eticket_receipt_pdf(*, booking: Booking) -> bytes:
             else _("Changes not allowed"),
             _("Checked baggage: %(pieces)d × %(kg)d kg") % {"pieces": family.baggage_pieces, "kg": family.baggage_kg},
         ]
-        story.append(para(f"{family.get_cabin_display()} {family.name}: " + "; ".join(str(r) for r in rules)))
+        story.append(para(f"{family}: " + "; ".join(str(r) for r in rules)))
     story += [
         Spacer(1, 6 * mm),
         para(_("Fees are per passenger holding a seat. Check in online from 24 hours before departure.")),
@@ -258,7 +260,7 @@ def _event_uid(segment: Segment) -> str:
 
 def _place(flight: Flight, *, arrival: bool = False) -> str:
     airport = flight.destination if arrival else flight.origin
-    return f"{airport.name} ({airport.iata_code}), {airport.city}".rstrip(", ")
+    return f"{airport.local_name()} ({airport.iata_code}), {airport.local_city()}".rstrip(", ")
 
 
 def trip_calendar_ics(*, booking: Booking) -> bytes:

@@ -16,12 +16,14 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Concat, Lower
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_noop, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 from encrypted_fields.fields import EncryptedCharField
 from phonenumber_field.modelfields import PhoneNumberField
 
+from crm.languages import in_language
 from crm.models import AssistanceCode, Cabin, MealCode, TravelPurpose
 
 # Record locators avoid 0/O, 1/I/L so they survive being read over the phone.
@@ -39,12 +41,18 @@ def new_record_locator() -> str:
 
 
 class Airport(models.Model):
-    """An airport from the maintained ``airportsdata`` package (IATA code, place, time zone)."""
+    """An airport from the maintained ``airportsdata`` package (IATA code, place, time zone).
+
+    The city and name are kept in English, read by everyone, and in Chinese for the airports the airline
+    serves, read in Chinese pages: ``local_city``, ``local_name`` and ``label`` pick the reader's form.
+    """
 
     iata_code = models.CharField(_("IATA code"), max_length=3, unique=True)
     icao_code = models.CharField(_("ICAO code"), max_length=4, blank=True)
     name = models.CharField(_("name"), max_length=200)
+    name_zh = models.CharField(_("name in Chinese"), max_length=200, blank=True)
     city = models.CharField(_("city"), max_length=100, blank=True)
+    city_zh = models.CharField(_("city in Chinese"), max_length=100, blank=True)
     country = CountryField(_("country"))
     latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6)
     longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6)
@@ -61,7 +69,19 @@ class Airport(models.Model):
         ordering = ["iata_code"]
 
     def __str__(self) -> str:
-        return f"{self.city or self.name} ({self.iata_code})"
+        return self.label()
+
+    def local_name(self, language: str | None = None) -> str:
+        """The airport's name in the reader's language (the active one unless given)."""
+        return in_language(self.name, self.name_zh, language=language)
+
+    def local_city(self, language: str | None = None) -> str:
+        """The city in the reader's language, or the airport's name where the city is not known."""
+        return in_language(self.city, self.city_zh, language=language) or self.local_name(language)
+
+    def label(self, language: str | None = None) -> str:
+        """How a passenger finds the airport: "London (LHR)", "伦敦 (LHR)"."""
+        return f"{self.local_city(language)} ({self.iata_code})"
 
 
 class AircraftType(models.Model):
@@ -224,6 +244,20 @@ class FlightCabin(models.Model):
 # --- Fares ------------------------------------------------------------------------------------
 
 
+# The airline's own fare family names (``reservations.services.reference.FARE_FAMILIES``), shown in the reader's
+# language; a family the admin names otherwise is shown as written.
+FARE_FAMILY_NAMES = {
+    "Light": pgettext_lazy("fare family", "Light"),
+    "Standard": pgettext_lazy("fare family", "Standard"),
+    "Flex": pgettext_lazy("fare family", "Flex"),
+}
+
+
+def fare_family_name(name: str) -> str:
+    """A fare family's name in the reader's language: ours translated, others as the admin wrote them."""
+    return str(FARE_FAMILY_NAMES.get(name, name))
+
+
 class FareFamily(models.Model):
     """What a fare allows (Light / Standard / Flex): the rules changes, refunds and check-in apply."""
 
@@ -254,7 +288,11 @@ class FareFamily(models.Model):
         ordering = ["cabin", "rank"]
 
     def __str__(self) -> str:
-        return f"{self.get_cabin_display()} {self.name}"
+        return f"{self.get_cabin_display()} {self.local_name()}"
+
+    def local_name(self) -> str:
+        """ "Flex", "灵活": the name in the active language."""
+        return fare_family_name(self.name)
 
 
 class BookingClass(models.Model):
@@ -301,7 +339,16 @@ class TaxRule(models.Model):
         ordering = ["code"]
 
     def __str__(self) -> str:
-        return f"{self.code} {self.name}"
+        return f"{self.code} {self.local_name()}"
+
+    def local_name(self) -> str:
+        """The name in the reader's language: the airline's own taxes are in the catalogue, others as written."""
+        return tax_name(self.name)
+
+
+def tax_name(name: str) -> str:
+    """A tax's name in the reader's language (``reference.TAX_RULES`` are marked for translation)."""
+    return gettext(name) if name else name
 
 
 # --- Bookings ---------------------------------------------------------------------------------
@@ -505,6 +552,18 @@ class ChargeKind(models.TextChoices):
     DISCOUNT = "discount", _("Discount")
 
 
+SEAT_LINE = gettext_noop("%(flight)s seat selection")
+
+
+def _written_in_a_portal_language(text: str, msgid: str, **values: str) -> bool:
+    """Whether ``text`` is this sentence as it reads in one of the portal's languages."""
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            if text == gettext(msgid) % values:
+                return True
+    return False
+
+
 class BookingCharge(models.Model):
     """One itemised line of what the booking costs; the booking total is their sum."""
 
@@ -524,6 +583,26 @@ class BookingCharge(models.Model):
         verbose_name = _("charge")
         verbose_name_plural = _("charges")
         ordering = ["booking", "id"]
+
+    def local_description(self) -> str:
+        """The line in the reader's language.
+
+        Fares, taxes, seat fees and cancellation fees are told again from what they are (the flight code the
+        line starts with, the fare family, the passenger type, the tax's name in the catalogue), so a line
+        reads the same whoever made it in whatever language; other lines read as they were written. Load
+        ``passenger`` and ``segment__fare_family`` with the charges.
+        """
+        flight_code, _space, rest = self.description.partition(" ")
+        if self.kind == ChargeKind.FARE and self.segment_id and self.passenger_id:
+            family = self.segment.fare_family.local_name()
+            return f"{flight_code} {family} ({self.passenger.get_passenger_type_display()})"
+        if self.kind == ChargeKind.TAX:
+            return f"{flight_code} {tax_name(rest)}" if rest else tax_name(flight_code)
+        if self.kind == ChargeKind.SEAT and _written_in_a_portal_language(self.description, SEAT_LINE, flight=flight_code):
+            return gettext(SEAT_LINE) % {"flight": flight_code}
+        if self.kind == ChargeKind.CANCELLATION_FEE and rest:
+            return f"{flight_code} {fare_family_name(rest)}"
+        return self.description
 
 
 # --- Payments and refunds ---------------------------------------------------------------------

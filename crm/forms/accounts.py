@@ -23,6 +23,17 @@ def portal_language_choices() -> list[tuple[str, str]]:
     return [(code, get_language_info(code)["name_local"]) for code, _name in settings.LANGUAGES]
 
 
+class LanguageSelect(forms.Select):
+    """A choice of ``portal_language_choices``: each option says which language its name is written in, as
+    the header's language switcher does, so that it is read out in that language whatever the page's."""
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):  # noqa: ANN001, ANN201, PLR0913
+        option = super().create_option(name, value, label, selected, index, subindex=subindex, attrs=attrs)
+        if value:
+            option["attrs"]["lang"] = str(value)
+        return option
+
+
 class PortalLoginForm(auth_forms.AuthenticationForm):
     """Log in with the e-mail address (the username) and password; unverified addresses are refused."""
 
@@ -86,7 +97,7 @@ class RegistrationForm(forms.Form):
         max_length=1024,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
-    preferred_language = forms.ChoiceField(label=_("Preferred language"), choices=portal_language_choices)
+    preferred_language = forms.ChoiceField(label=_("Preferred language"), choices=portal_language_choices, widget=LanguageSelect)
 
     def clean_email(self) -> str:
         return self.cleaned_data["email"].strip().lower()

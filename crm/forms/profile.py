@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from crm import models as crm_models
-from crm.forms.accounts import portal_language_choices
+from crm.forms.accounts import LanguageSelect, portal_language_choices
 from crm.validation import normalize_document_number
 
 PORTAL_PROFILE_FIELDSETS = (
@@ -62,6 +62,7 @@ class ProfileForm(forms.ModelForm):
     preferred_language = forms.ChoiceField(
         label=_("Preferred language"),
         choices=portal_language_choices,
+        widget=LanguageSelect,
         help_text=_("The language of this site and of our e-mails to you."),
     )
     special_assistance = forms.MultipleChoiceField(

@@ -190,7 +190,7 @@ def _boarding_pass(
         flight=flight,
         flight_code=flight.flight_code,
         cabin=segment.get_cabin_display(),
-        fare_family=fare.name,
+        fare_family=fare.local_name(),
         departure=departure,
         arrival=flight.arrival_time.astimezone(destination_zone),
         boarding=departure - timedelta(minutes=BOARDING_BEGINS_MINUTES),

@@ -43,7 +43,7 @@ def booking_trip_queryset() -> QuerySet[Booking]:
         Prefetch(
             "tickets", queryset=Ticket.objects.select_related("passenger").order_by("passenger__sequence", "issued_at", "id")
         ),
-        Prefetch("charges", queryset=BookingCharge.objects.select_related("passenger").order_by("id")),
+        Prefetch("charges", queryset=BookingCharge.objects.select_related("passenger", "segment__fare_family").order_by("id")),
         Prefetch("payments", queryset=Payment.objects.order_by("created_at", "id")),
         Prefetch("refunds", queryset=Refund.objects.order_by("created_at", "id")),
     )
@@ -171,7 +171,10 @@ def booking_office_queryset() -> QuerySet[Booking]:
             "passengers__customer",
             Prefetch("segments__check_ins", queryset=CheckIn.objects.order_by("id")),
             Prefetch("segments__seat_assignments", queryset=SeatAssignment.objects.order_by("id")),
-            Prefetch("charges", queryset=BookingCharge.objects.select_related("passenger", "created_by").order_by("id")),
+            Prefetch(
+                "charges",
+                queryset=BookingCharge.objects.select_related("passenger", "segment__fare_family", "created_by").order_by("id"),
+            ),
             Prefetch("payments", queryset=Payment.objects.select_related("voucher", "created_by").order_by("created_at", "id")),
             Prefetch("refunds", queryset=Refund.objects.select_related("payment").order_by("created_at", "id")),
             Prefetch(

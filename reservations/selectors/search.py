@@ -498,11 +498,12 @@ def price_calendar(
 
 
 def airport_choices() -> list[tuple[str, str]]:
-    """(IATA code, "City (CODE)") of every airport the network serves, for search forms."""
+    """(IATA code, "City (CODE)") of every airport the network serves, for search forms: the city in the
+    reader's language, in the order of the English names (one order whatever the language)."""
     served = Airport.objects.filter(
         Exists(Route.objects.filter(origin=OuterRef("pk"))) | Exists(Route.objects.filter(destination=OuterRef("pk")))
     )
-    return [(a.iata_code, str(a)) for a in served.order_by("city", "iata_code")]
+    return [(a.iata_code, a.label()) for a in served.order_by("city", "iata_code")]
 
 
 FLIGHT_CODE = re.compile(r"(?P<airline>[A-Z]{2,3}|[A-Z][0-9]|[0-9][A-Z])?(?P<number>[0-9]{1,4})")

@@ -88,11 +88,11 @@ def _receipt_queue(*, booking: Booking, reissued: bool = False) -> None:
             "flights": [
                 {
                     "flight": s.flight.flight_code,
-                    "origin": f"{s.flight.origin.city or s.flight.origin.name} ({s.flight.origin.iata_code})",
-                    "destination": f"{s.flight.destination.city or s.flight.destination.name} ({s.flight.destination.iata_code})",
+                    "origin": s.flight.origin.label(),
+                    "destination": s.flight.destination.label(),
                     "departs": local_time(s.flight.departure_time, s.flight.origin.time_zone),
                     "arrives": local_time(s.flight.arrival_time, s.flight.destination.time_zone),
-                    "fare": f"{s.get_cabin_display()} {s.fare_family.name}",
+                    "fare": str(s.fare_family),
                 }
                 for s in segments
             ],

@@ -216,8 +216,9 @@ def _flight_disrupt(*, flight: Flight, by: User | None) -> list[Booking]:
                 context={
                     "record_locator": booking.record_locator,
                     "flight_code": flight.flight_code,
-                    "origin": str(flight.origin),
-                    "destination": str(flight.destination),
+                    # the places as the message's reader names them, whoever reports the disruption
+                    "origin": flight.origin.label(booking.language or "en"),
+                    "destination": flight.destination.label(booking.language or "en"),
                     "service_date": flight.service_date.isoformat(),
                     "scheduled_departure": _local(flight.scheduled_departure, flight.origin),
                     "estimated_departure": "" if cancelled else _local(flight.departure_time, flight.origin),

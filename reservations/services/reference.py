@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from crm.errors import ApplicationError
 from crm.models import Cabin
@@ -31,7 +32,44 @@ from reservations.models import (
     TaxRule,
 )
 
-AIRPORT_FIELDS = ("icao_code", "name", "city", "country", "latitude", "longitude", "time_zone")
+AIRPORT_FIELDS = ("icao_code", "name", "name_zh", "city", "city_zh", "country", "latitude", "longitude", "time_zone")
+
+# The places the airline serves as passengers name them: IATA code -> (city, city in Chinese, airport name in
+# Chinese, airport name in English where the package's differs from the one people use). The package names
+# some cities by the municipality the airport stands in ("Mississauga" for Toronto, "Arnavutköy, Istanbul").
+PLACES: dict[str, tuple[str, str, str, str]] = {
+    "LHR": ("London", "伦敦", "伦敦希思罗机场", ""),
+    "CDG": ("Paris", "巴黎", "巴黎夏尔·戴高乐机场", "Paris Charles de Gaulle Airport"),
+    "AMS": ("Amsterdam", "阿姆斯特丹", "阿姆斯特丹史基浦机场", ""),
+    "FRA": ("Frankfurt", "法兰克福", "法兰克福机场", "Frankfurt Airport"),
+    "MUC": ("Munich", "慕尼黑", "慕尼黑机场", "Munich Airport"),
+    "ZRH": ("Zurich", "苏黎世", "苏黎世机场", ""),
+    "GVA": ("Geneva", "日内瓦", "日内瓦机场", "Geneva Airport"),
+    "DUB": ("Dublin", "都柏林", "都柏林机场", ""),
+    "EDI": ("Edinburgh", "爱丁堡", "爱丁堡机场", ""),
+    "MAN": ("Manchester", "曼彻斯特", "曼彻斯特机场", ""),
+    "CPH": ("Copenhagen", "哥本哈根", "哥本哈根凯斯楚普机场", "Copenhagen Airport"),
+    "BER": ("Berlin", "柏林", "柏林勃兰登堡机场", ""),
+    "PRG": ("Prague", "布拉格", "布拉格瓦茨拉夫·哈维尔机场", "Václav Havel Airport Prague"),
+    "VIE": ("Vienna", "维也纳", "维也纳国际机场", ""),
+    "BCN": ("Barcelona", "巴塞罗那", "巴塞罗那埃尔普拉特机场", "Barcelona–El Prat Airport"),
+    "MAD": ("Madrid", "马德里", "马德里巴拉哈斯机场", "Adolfo Suárez Madrid–Barajas Airport"),
+    "NCE": ("Nice", "尼斯", "尼斯蔚蓝海岸机场", "Nice Côte d'Azur Airport"),
+    "FCO": ("Rome", "罗马", "罗马菲乌米奇诺机场", "Rome Fiumicino Airport"),
+    "OSL": ("Oslo", "奥斯陆", "奥斯陆加勒穆恩机场", ""),
+    "ARN": ("Stockholm", "斯德哥尔摩", "斯德哥尔摩阿兰达机场", "Stockholm Arlanda Airport"),
+    "LIS": ("Lisbon", "里斯本", "里斯本机场", "Lisbon Airport"),
+    "ATH": ("Athens", "雅典", "雅典国际机场", "Athens International Airport"),
+    "IST": ("Istanbul", "伊斯坦布尔", "伊斯坦布尔机场", ""),
+    "TLV": ("Tel Aviv", "特拉维夫", "特拉维夫本·古里安国际机场", ""),
+    "JFK": ("New York", "纽约", "纽约约翰·肯尼迪国际机场", ""),
+    "BOS": ("Boston", "波士顿", "波士顿洛根国际机场", "Boston Logan International Airport"),
+    "ORD": ("Chicago", "芝加哥", "芝加哥奥黑尔国际机场", ""),
+    "YYZ": ("Toronto", "多伦多", "多伦多皮尔逊国际机场", ""),
+    "DXB": ("Dubai", "迪拜", "迪拜国际机场", ""),
+    "SIN": ("Singapore", "新加坡", "新加坡樟宜机场", "Singapore Changi Airport"),
+    "HKG": ("Hong Kong", "香港", "香港国际机场", "Hong Kong International Airport"),
+}
 
 # The package names some airports by the municipality they stand in ("Mississauga" for Toronto Pearson,
 # "Arnavutköy, Istanbul") or by an old or formal name; passengers look for the city and the name on the
@@ -82,11 +120,14 @@ def _airport_package() -> dict[str, dict]:
 
 def _airport_from_package(code: str, data: dict) -> Airport:
     city, name = PLACE_NAMES.get(code, (data.get("city") or "", data.get("name") or code))
+    _city, city_zh, name_zh, _name = PLACES.get(code, ("", "", "", ""))
     airport = Airport(
         iata_code=code,
         icao_code=(data.get("icao") or "")[:4],
         name=name[:200],
+        name_zh=name_zh,
         city=city[:100],
+        city_zh=city_zh,
         country=data.get("country") or "",
         latitude=Decimal(str(round(float(data["lat"]), 6))),
         longitude=Decimal(str(round(float(data["lon"]), 6))),
@@ -102,9 +143,9 @@ def airports_load(*, codes: Iterable[str] | None = None) -> int:
     """Insert or refresh airports from the maintained ``airportsdata`` package (all of them when no codes).
 
     The package is the source of coordinates, time zones and names (``PLACE_NAMES`` holds the names
-    passengers use for the airports the network serves), so a re-run picks up its corrections. The
-    minimum connecting time is set when an airport is first loaded and is left as the admin edits it.
-    Returns how many airports were written.
+    passengers use for the airports the network serves, ``PLACES`` their Chinese names), so a re-run picks
+    up its corrections. The minimum connecting time is set when an airport is first loaded and is left as
+    the admin edits it. Returns how many airports were written.
     """
     package = _airport_package()
     if codes is None:
@@ -237,17 +278,18 @@ BOOKING_CLASSES: dict[str, tuple[str, str, str, str]] = {
     "J": ("BUS_FLEX", "0.9500", "749.00", "1.000"),
 }
 
-# (code, name, amount, departing from (blank: everywhere), charged for infants)
+# (code, name, amount, departing from (blank: everywhere), charged for infants). The names are stored in
+# English and shown through the catalogue (``TaxRule.local_name``), hence marked here.
 TAX_RULES: tuple[tuple[str, str, str, str, bool], ...] = (
-    ("YQ", "Fuel surcharge", "35.00", "", False),
-    ("YR", "Ticketing service fee", "5.00", "", True),
-    ("GB", "UK Air Passenger Duty", "15.00", "GB", False),
-    ("UB", "UK passenger service charge", "28.50", "GB", True),
-    ("RA", "German air transport tax", "15.53", "DE", False),
-    ("DE", "German security charge", "10.00", "DE", True),
-    ("FR", "French civil aviation tax", "4.63", "FR", False),
-    ("IZ", "French solidarity tax", "7.40", "FR", False),
-    ("US", "US international transportation tax", "22.90", "US", False),
+    ("YQ", gettext_noop("Fuel surcharge"), "35.00", "", False),
+    ("YR", gettext_noop("Ticketing service fee"), "5.00", "", True),
+    ("GB", gettext_noop("UK Air Passenger Duty"), "15.00", "GB", False),
+    ("UB", gettext_noop("UK passenger service charge"), "28.50", "GB", True),
+    ("RA", gettext_noop("German air transport tax"), "15.53", "DE", False),
+    ("DE", gettext_noop("German security charge"), "10.00", "DE", True),
+    ("FR", gettext_noop("French civil aviation tax"), "4.63", "FR", False),
+    ("IZ", gettext_noop("French solidarity tax"), "7.40", "FR", False),
+    ("US", gettext_noop("US international transportation tax"), "22.90", "US", False),
 )
 
 

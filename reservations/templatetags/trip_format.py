@@ -7,7 +7,8 @@ from datetime import datetime
 from django import template
 from django.templatetags.tz import do_timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext_lazy
+
+from reservations.models import fare_family_name
 
 register = template.Library()
 
@@ -42,15 +43,7 @@ def days_later(flight) -> int:  # noqa: ANN001
     return (arrives - departs).days
 
 
-FARE_FAMILY_NAMES = {
-    "Light": pgettext_lazy("fare family", "Light"),
-    "Standard": pgettext_lazy("fare family", "Standard"),
-    "Flex": pgettext_lazy("fare family", "Flex"),
-}
-
-
 @register.filter
 def fare_name(family) -> str:  # noqa: ANN001
     """The airline's fare family names in the reader's language; other names as the admin wrote them."""
-    name = getattr(family, "name", family)
-    return FARE_FAMILY_NAMES.get(name, name)
+    return fare_family_name(getattr(family, "name", family))

@@ -2,6 +2,7 @@
 
 import datetime
 import gettext
+import re
 from pathlib import Path
 
 from babel.messages.pofile import read_po
@@ -146,3 +147,23 @@ def test_every_portal_string_has_a_chinese_translation_and_none_is_fuzzy():
         if message.id and not isinstance(message.id, tuple) and message.string:
             key = f"{message.context}\x04{message.id}" if message.context else message.id
             assert compiled._catalog.get(key) == message.string, message.id
+
+
+def test_language_choices_name_each_language_in_itself_marked_as_such_like_the_switcher(passenger, passenger_client, client):
+    # given a passenger and a visitor reading the portal in Chinese
+    switch_language(passenger_client, "zh-hans")
+    switch_language(client, "zh-hans")
+
+    # when they open the pages where a preferred language is chosen
+    pages = {
+        "register": client.get(reverse("portal:register")).content.decode(),
+        "profile": passenger_client.get(reverse("portal:profile")).content.decode(),
+        "marketing": passenger_client.get(reverse("marketing_portal:marketing_preferences")).content.decode(),
+    }
+
+    # then the form offers English as "English" marked as English, as the header's switcher does, and Chinese
+    # as itself, so that each is read out in its own language
+    for name, page in pages.items():
+        form = page.split("</header>", 1)[1]
+        assert re.search(r'<option value="en"( selected)? lang="en">English</option>', form), name
+        assert re.search(r'<option value="zh-hans"( selected)? lang="zh-hans">简体中文</option>', form), name

@@ -6,7 +6,6 @@ from datetime import timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-import airportsdata
 import factory
 from django.utils import timezone
 from factory.django import DjangoModelFactory
@@ -29,28 +28,15 @@ from reservations.models import (
     TaxRule,
     TripType,
 )
-from reservations.services.reference import MINIMUM_CONNECTION_MINUTES, PLACE_NAMES
-
-_AIRPORTS = airportsdata.load("IATA")
+from reservations.services import airports_load
 
 
 def airport(code: str) -> Airport:
-    """The airport with this IATA code, loaded from the package on first use (with the names people use)."""
-    data = _AIRPORTS[code]
-    city, name = PLACE_NAMES.get(code, (data["city"], data["name"]))
-    found, _ = Airport.objects.get_or_create(
-        iata_code=code,
-        defaults={
-            "icao_code": data["icao"],
-            "name": name,
-            "city": city,
-            "minimum_connection_minutes": MINIMUM_CONNECTION_MINUTES.get(code, 45),
-            "country": data["country"],
-            "latitude": Decimal(str(round(data["lat"], 6))),
-            "longitude": Decimal(str(round(data["lon"], 6))),
-            "time_zone": data["tz"],
-        },
-    )
+    """The airport with this IATA code, loaded by the reference loader on first use (names as served)."""
+    found = Airport.objects.filter(iata_code=code).first()
+    if found is None:
+        airports_load(codes=[code])
+        found = Airport.objects.get(iata_code=code)
     return found
 
 

@@ -84,7 +84,7 @@ def join(request: HttpRequest) -> HttpResponse:
         messages.success(
             request,
             _("Welcome to %(programme)s. Your frequent flyer number is %(number)s.")
-            % {"programme": selectors.programme().name, "number": account.grouped_number(member.number)},
+            % {"programme": selectors.programme().local_name(), "number": account.grouped_number(member.number)},
         )
     return redirect("loyalty_portal:miles")
 

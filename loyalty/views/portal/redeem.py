@@ -52,7 +52,7 @@ def redeem(request: HttpRequest) -> HttpResponse:
         prices = {p.cabin: p.miles for p in zone.prices.all()}
         rows.append(
             ChartRow(
-                zone=zone.name,
+                zone=zone.local_name(),
                 up_to=zone.max_distance_miles,
                 prices=[_miles(prices[c]) if c in prices else "" for c, _label in cabins],
             )
