@@ -172,8 +172,10 @@ def test_seat_and_cancellation_fee_lines_read_in_the_readers_language_whoever_ma
 def test_the_receipt_email_names_the_cities_in_the_bookings_language(
     passenger, passenger_client, fares, django_capture_on_commit_callbacks
 ):
-    # given a booking made in Chinese
+    # given a booking made in Chinese by a passenger who reads Chinese
     _, customer = passenger
+    customer.preferred_language = "zh-hans"
+    customer.save(update_fields=["preferred_language"])
     flight = make_flight("LHR", "CDG", at=departure_in(5))
     in_language(passenger_client, "zh-hans")
     booking = hold(passenger_client, book_url(search_params(flight), (flight, "ECO_FLEX")), adult(1, "Li", "Wei"))
