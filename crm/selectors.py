@@ -431,6 +431,21 @@ def customer_converted_leads(*, customer: Customer) -> QuerySet[Lead]:
     return Lead.objects.filter(converted_customer=customer).select_related("owner").order_by("-converted_at", "-id")
 
 
+def customer_merged_into(*, customer_number: str) -> Customer | None:
+    """The record a merged-away customer number now lives on, or None if the number was never merged away.
+
+    A merge moves every earlier merge's record to its survivor (crm.receivers.merge_customer), so one
+    lookup finds the current record even after a chain of merges.
+    """
+    merge = (
+        CustomerMerge.objects.filter(loser_customer_number=customer_number, survivor__isnull=False)
+        .select_related("survivor")
+        .order_by("-merged_at", "-id")
+        .first()
+    )
+    return merge.survivor if merge is not None else None
+
+
 def customer_merges(*, customer: Customer) -> QuerySet[CustomerMerge]:
     return CustomerMerge.objects.filter(survivor=customer).select_related("merged_by").order_by("-merged_at", "-id")
 

@@ -147,11 +147,13 @@ def test_a_record_cannot_be_merged_with_itself(supervisor_client, pair):
     assert Customer.objects.count() == 2
 
 
-def test_a_merged_record_is_gone_afterwards(supervisor_client, pair):
+def test_a_merged_record_is_gone_afterwards_and_its_number_leads_to_the_survivor(supervisor_client, pair):
     keep, dupe = pair
     supervisor_client.post(merge_url(keep, dupe), {"survivor": keep.customer_number, "confirm": "on"})
-    assert supervisor_client.get(merge_url(keep, dupe)).status_code == 404
-    assert supervisor_client.get(reverse("office:customer_detail", args=[dupe.customer_number])).status_code == 404
+    assert not Customer.objects.filter(pk=dupe.pk).exists()
+    survivor_360 = reverse("office:customer_detail", args=[keep.customer_number])
+    assert supervisor_client.get(merge_url(keep, dupe))["Location"] == survivor_360
+    assert supervisor_client.get(reverse("office:customer_detail", args=[dupe.customer_number]))["Location"] == survivor_360
 
 
 def test_the_review_checks_a_window_of_the_newest_customers_and_continues_with_older_ones(supervisor_client, db, settings):
