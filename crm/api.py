@@ -599,6 +599,7 @@ class CustomerViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             surface="api",
             path=self.request.get_full_path(),
             view_name=match.view_name if match else "",
+            method=self.request.method,
         )
 
     def retrieve(self, request: Request, customer_number: str, **kwargs: Any) -> Response:
@@ -622,6 +623,7 @@ class CustomerViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         data = CustomerInputSerializer(customer, data=request.data, partial=True, context={"request": request})
         data.is_valid(raise_exception=True)
         customer = services.customer_update(customer=customer, data=dict(data.validated_data), by=request.user)
+        self._audit(customer)
         return Response(CustomerSerializer(customer, context=_customer_context(request)).data)
 
     @extend_schema(

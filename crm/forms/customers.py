@@ -15,6 +15,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import (
+    AccessAction,
     AssistanceCode,
     ConsentChannel,
     ConsentPurpose,
@@ -230,6 +231,7 @@ class CustomerMergeForm(forms.Form):
 class AccessLogFilterForm(forms.Form):
     customer = forms.CharField(label=_("Customer number"), max_length=20, required=False)
     user = forms.CharField(label=_("Staff username"), max_length=150, required=False)
+    action = forms.ChoiceField(label=_("Viewed or changed"), choices=[("", _("Both")), *AccessAction.choices], required=False)
 
     def clean_customer(self) -> str:
         value = self.cleaned_data.get("customer") or ""

@@ -119,7 +119,12 @@ def _record_access(request: HttpRequest, customers: list[Customer | None]) -> No
     match = request.resolver_match
     for customer in {c.pk: c for c in customers if c is not None}.values():
         crm_services.customer_access_record(
-            customer=customer, user=request.user, surface="office", path=request.path, view_name=match.view_name if match else ""
+            customer=customer,
+            user=request.user,
+            surface="office",
+            path=request.path,
+            view_name=match.view_name if match else "",
+            method=request.method,
         )
 
 
