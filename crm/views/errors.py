@@ -64,7 +64,7 @@ def permission_label(permission: str) -> str:
 
 def _home_url(request: HttpRequest) -> str:
     """Where this person's work starts: a staff member's role home (``home_for``), else the surface's home."""
-    user = request.user
+    user = getattr(request, "user", None)
     if not _is_office(request):
         return reverse("portal:home")
     if is_staff_member(user):
