@@ -496,6 +496,7 @@ class CustomerViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     lookup_field = "customer_number"
     lookup_value_regex = "[^/]+"
+    redirects_merged_customers = True  # a merged-away number answers 301/308 to its survivor (handle_exception)
     queryset = Customer.objects.none()  # for introspection; get_queryset() is what runs
     serializer_class = CustomerSummarySerializer
     permission_classes = [StaffPermission]

@@ -415,6 +415,13 @@ _ERROR_DESCRIPTIONS = {
 }
 
 
+_MERGED_DESCRIPTION = (
+    "This customer number was merged into another record: `Location` is the same endpoint of the surviving "
+    "customer (301 for a read; 308 for a write, to repeat with the same method and body), and "
+    "`fields.customer_number` names it. The error code is `customer_merged`."
+)
+
+
 def _may_be_blank(field: serializers.Field) -> bool:
     """Whether a field may answer ``""``: it says so, or it is a read-only copy of a model field that may be
     blank (ModelSerializer drops ``allow_blank`` from read-only fields, so the schema would not know)."""
@@ -503,6 +510,12 @@ def _build_auto_schema() -> type:
                     response = self._get_response_for_code(ErrorResponseSerializer, code, direction=direction)
                     response["description"] = _ERROR_DESCRIPTIONS[code]
                     responses[code] = response
+            # A view that answers a merged-away customer number with a permanent redirect says so.
+            if getattr(self.view, "redirects_merged_customers", False) and "{customer_number}" in self.path:
+                code = "301" if self.method in ("GET", "HEAD") else "308"
+                response = self._get_response_for_code(ErrorResponseSerializer, code, direction=direction)
+                response["description"] = _MERGED_DESCRIPTION
+                responses.setdefault(code, response)
             return responses
 
     return AutoSchema
