@@ -40,6 +40,7 @@ from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
 from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
@@ -54,6 +55,7 @@ from crm.api_support import (
     StaffPermission,
     StandardPagination,
     country_choices,
+    error_response,
     language_choices,
     portal_language_choices,
     wrong_json_types,
@@ -447,6 +449,14 @@ class CustomerFilter(filters.FilterSet):
         return queryset.filter(**{name: value.upper()})
 
 
+class CustomerMergedAway(Exception):
+    """The customer number in the path was merged into ``survivor``."""
+
+    def __init__(self, customer_number: str, survivor: Customer) -> None:
+        super().__init__(customer_number)
+        self.customer_number, self.survivor = customer_number, survivor
+
+
 def _customer_number(value: str) -> str:
     """A customer number as typed (any case, stray spaces); junk is simply 'not found'."""
     number = "".join(str(value).split()).upper()
@@ -486,6 +496,7 @@ class CustomerViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     lookup_field = "customer_number"
     lookup_value_regex = "[^/]+"
+    redirects_merged_customers = True  # a merged-away number answers 301/308 to its survivor (handle_exception)
     queryset = Customer.objects.none()  # for introspection; get_queryset() is what runs
     serializer_class = CustomerSummarySerializer
     permission_classes = [StaffPermission]
@@ -548,9 +559,38 @@ class CustomerViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def get_object(self) -> Customer:
-        customer = selectors.customer_get(customer_number=_customer_number(self.kwargs[self.lookup_field]))
+        number = _customer_number(self.kwargs[self.lookup_field])
+        try:
+            customer = selectors.customer_get(customer_number=number)
+        except NotFound:
+            survivor = selectors.customer_merged_into(customer_number=number)
+            if survivor is None:
+                raise
+            raise CustomerMergedAway(number, survivor) from None
         self.check_object_permissions(self.request, customer)
         return customer
+
+    def handle_exception(self, exc: Exception) -> Response:
+        """A merged-away customer number answers a permanent redirect to the same endpoint of the record it
+        was merged into: 301 for reads, 308 for writes (the client repeats the same method and body there).
+        The body says so in the error shape, with the survivor's number in ``fields.customer_number``."""
+        if not isinstance(exc, CustomerMergedAway):
+            return super().handle_exception(exc)
+        match = self.request.resolver_match
+        url = reverse(match.view_name, kwargs={**self.kwargs, self.lookup_field: exc.survivor.customer_number})
+        query = self.request.META.get("QUERY_STRING", "")
+        location = self.request.build_absolute_uri(f"{url}?{query}" if query else url)
+        permanent = status.HTTP_301_MOVED_PERMANENTLY if self.request.method in ("GET", "HEAD") else 308
+        message = f"Customer {exc.customer_number} was merged into {exc.survivor.customer_number}."
+        response = error_response(
+            code="customer_merged",
+            message=message,
+            fields={"customer_number": [exc.survivor.customer_number]},
+            status_code=permanent,
+            headers={"Location": location},
+        )
+        self.request.accepted_renderer, self.request.accepted_media_type = JSONRenderer(), "application/json"
+        return response
 
     def _audit(self, customer: Customer) -> None:
         match = self.request.resolver_match
@@ -560,6 +600,7 @@ class CustomerViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             surface="api",
             path=self.request.get_full_path(),
             view_name=match.view_name if match else "",
+            method=self.request.method,
         )
 
     def retrieve(self, request: Request, customer_number: str, **kwargs: Any) -> Response:
@@ -583,6 +624,7 @@ class CustomerViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         data = CustomerInputSerializer(customer, data=request.data, partial=True, context={"request": request})
         data.is_valid(raise_exception=True)
         customer = services.customer_update(customer=customer, data=dict(data.validated_data), by=request.user)
+        self._audit(customer)
         return Response(CustomerSerializer(customer, context=_customer_context(request)).data)
 
     @extend_schema(

@@ -298,52 +298,19 @@ def _error_for(exc: Exception, context: dict) -> Response | None:
     return error_response(code=str(code), message=message, status_code=response.status_code, headers=headers)
 
 
-def _json_error(code: str, message: str, status_code: int) -> JsonResponse:
+def json_error(code: str, message: str, status_code: int) -> JsonResponse:
     return JsonResponse({"error": {"code": code, "message": message, "fields": {}}}, status=status_code)
 
 
 @csrf_exempt  # a POST to an unknown path is a 404 like any other, not a CSRF failure page
 def api_not_found(request, *args, **kwargs) -> JsonResponse:  # noqa: ANN001, ANN002, ANN003
     """For the end of the API URLconfs (``re_path(r"^api(/|$)", api_not_found)``): unknown paths get the error shape too."""
-    return _json_error("not_found", "No such API endpoint.", 404)
+    return json_error("not_found", "No such API endpoint.", 404)
 
 
 def is_api_path(request) -> bool:  # noqa: ANN001
     path = request.path_info
     return path == "/api" or path.startswith("/api/")
-
-
-def handler404(request, exception=None):  # noqa: ANN001, ANN201
-    """Project 404: JSON in the error shape under /api/ (an Http404 outside DRF), the site's page elsewhere."""
-    from django.views.defaults import page_not_found
-
-    if is_api_path(request):
-        return _json_error("not_found", "No such API endpoint or object.", 404)
-    return page_not_found(request, exception)
-
-
-def handler400(request, exception=None):  # noqa: ANN001, ANN201
-    from django.views.defaults import bad_request
-
-    if is_api_path(request):
-        return _json_error("bad_request", "The request could not be read.", 400)
-    return bad_request(request, exception)
-
-
-def handler403(request, exception=None):  # noqa: ANN001, ANN201
-    from django.views.defaults import permission_denied
-
-    if is_api_path(request):
-        return _json_error("permission_denied", "You do not have permission to perform this action.", 403)
-    return permission_denied(request, exception)
-
-
-def handler500(request):  # noqa: ANN001, ANN201
-    from django.views.defaults import server_error
-
-    if is_api_path(request):
-        return _json_error("server_error", "Something went wrong on our side; it has been logged.", 500)
-    return server_error(request)
 
 
 # --- Authentication -------------------------------------------------------------------------
@@ -448,6 +415,13 @@ _ERROR_DESCRIPTIONS = {
 }
 
 
+_MERGED_DESCRIPTION = (
+    "This customer number was merged into another record: `Location` is the same endpoint of the surviving "
+    "customer (301 for a read; 308 for a write, to repeat with the same method and body), and "
+    "`fields.customer_number` names it. The error code is `customer_merged`."
+)
+
+
 def _may_be_blank(field: serializers.Field) -> bool:
     """Whether a field may answer ``""``: it says so, or it is a read-only copy of a model field that may be
     blank (ModelSerializer drops ``allow_blank`` from read-only fields, so the schema would not know)."""
@@ -536,6 +510,12 @@ def _build_auto_schema() -> type:
                     response = self._get_response_for_code(ErrorResponseSerializer, code, direction=direction)
                     response["description"] = _ERROR_DESCRIPTIONS[code]
                     responses[code] = response
+            # A view that answers a merged-away customer number with a permanent redirect says so.
+            if getattr(self.view, "redirects_merged_customers", False) and "{customer_number}" in self.path:
+                code = "301" if self.method in ("GET", "HEAD") else "308"
+                response = self._get_response_for_code(ErrorResponseSerializer, code, direction=direction)
+                response["description"] = _MERGED_DESCRIPTION
+                responses.setdefault(code, response)
             return responses
 
     return AutoSchema

@@ -427,8 +427,19 @@ class LeadNote(models.Model):
         ordering = ["-created_at", "-id"]
 
 
+class AccessAction(models.TextChoices):
+    """What the staff member did: read the record (GET) or sent a change or an action (POST, PATCH, ...)."""
+
+    VIEW = "view", _("Viewed")
+    CHANGE = "change", _("Changed or acted")
+
+    @classmethod
+    def for_method(cls, method: str) -> str:
+        return cls.VIEW if (method or "GET").upper() in ("GET", "HEAD", "OPTIONS") else cls.CHANGE
+
+
 class CustomerAccess(models.Model):
-    """A staff member looked at a customer: who, when, which customer, through which page."""
+    """A staff member looked at a customer or acted on their record: who, when, which customer, through which page."""
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="accesses")
     user = models.ForeignKey("crm.User", on_delete=models.PROTECT, related_name="customer_accesses")
@@ -436,6 +447,7 @@ class CustomerAccess(models.Model):
     surface = models.CharField(max_length=10, choices=[("office", "Back-office"), ("api", "API")])
     path = models.CharField(max_length=300)
     view_name = models.CharField(max_length=100, blank=True)
+    action = models.CharField(max_length=10, choices=AccessAction.choices, default=AccessAction.VIEW)
 
     class Meta:
         verbose_name = _("customer access")
@@ -456,6 +468,27 @@ class CustomerMerge(models.Model):
 
     class Meta:
         ordering = ["-merged_at"]
+
+
+class DistinctCustomerPair(models.Model):
+    """A supervisor checked two records the duplicate review proposed and found two people: the review
+    proposes the pair no more. Undoing keeps the row (who marked, who undid, when) for the audit trail."""
+
+    older = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    newer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    marked_by = models.ForeignKey("crm.User", on_delete=models.SET_NULL, null=True, related_name="+")
+    marked_at = models.DateTimeField(default=timezone.now)
+    undone_by = models.ForeignKey("crm.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-marked_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(older__lt=models.F("newer")), name="distinct_pair_in_id_order"),
+            models.UniqueConstraint(
+                fields=["older", "newer"], condition=models.Q(undone_at__isnull=True), name="distinct_pair_once"
+            ),
+        ]
 
 
 class OutboundEmail(models.Model):

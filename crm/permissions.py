@@ -80,6 +80,18 @@ def mask(value: str | None, *, visible: int = 2) -> str:
     return "•" * (len(value) - len(keep)) + keep
 
 
+class MissingPermissions(PermissionDenied):
+    """Refused for want of these permissions: the 403 page names them instead of a bare "Forbidden"."""
+
+    def __init__(self, permissions: tuple[str, ...] = ()) -> None:
+        super().__init__("Missing permissions: " + ", ".join(permissions))
+        self.permissions = tuple(permissions)
+
+
+def missing_permissions(user, permissions: tuple[str, ...]) -> tuple[str, ...]:  # noqa: ANN001
+    return tuple(p for p in permissions if not user.has_perm(p))
+
+
 class StaffPermissionRequiredMixin(AccessMixin):
     """Office views: log in at the office login, be staff, and hold every listed permission."""
 
@@ -89,6 +101,8 @@ class StaffPermissionRequiredMixin(AccessMixin):
     def dispatch(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
         if not request.user.is_authenticated:
             return self.handle_no_permission()
-        if not is_staff_member(request.user) or not request.user.has_perms(self.permission_required):
+        if not is_staff_member(request.user):
             raise PermissionDenied
+        if not request.user.has_perms(self.permission_required):
+            raise MissingPermissions(missing_permissions(request.user, self.permission_required))
         return super().dispatch(request, *args, **kwargs)

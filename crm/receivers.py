@@ -20,6 +20,7 @@ from crm.models import (
     Customer,
     CustomerAccess,
     CustomerMerge,
+    DistinctCustomerPair,
     Lead,
     OutboundEmail,
     TimelineEntry,
@@ -87,6 +88,8 @@ def merge_customer(survivor: Customer, loser: Customer) -> dict[str, int]:
         "leads": Lead.objects.filter(converted_customer=loser).update(converted_customer=survivor),
         "merges": CustomerMerge.objects.filter(survivor=loser).update(survivor=survivor),
         "emails": OutboundEmail.objects.filter(customer=loser).update(customer=survivor),
+        # "Not a duplicate" was said of the merged-away record; the survivor's pairs are for the review to find anew.
+        "distinct_pairs": DistinctCustomerPair.objects.filter(models.Q(older=loser) | models.Q(newer=loser)).delete()[0],
     }
 
 

@@ -28,6 +28,7 @@ from crm.models import (
     Customer,
     CustomerAccess,
     CustomerMerge,
+    DistinctCustomerPair,
     Lead,
     LeadNote,
     LeadStatus,
@@ -356,7 +357,8 @@ class DuplicateScan:
 
 
 def customer_duplicate_candidates(*, older_than: int | None = None, window: int | None = None) -> DuplicateScan:
-    """Pairs that are probably one person: same e-mail, phone or passport, or a similar name born the same day.
+    """Pairs that are probably one person: same e-mail, phone or passport, or a similar name born the same day,
+    leaving out the pairs a supervisor marked as two people (DistinctCustomerPair).
 
     Each of the `window` (settings.DUPLICATE_REVIEW_WINDOW) newest customers below `older_than` is compared
     with every older one through
@@ -383,6 +385,10 @@ def customer_duplicate_candidates(*, older_than: int | None = None, window: int 
              WHERE b.date_of_birth = a.date_of_birth AND b.id < a.id AND b.anonymized_at IS NULL
                AND similarity(b.search_name, a.search_name) >= 0.5
         ) m
+        WHERE NOT EXISTS (
+            SELECT 1 FROM crm_distinctcustomerpair d
+             WHERE d.older_id = m.id AND d.newer_id = a.id AND d.undone_at IS NULL
+        )
         UNION ALL
         SELECT min(id), NULL, count(*)::text FROM a
     """
@@ -431,6 +437,30 @@ def customer_converted_leads(*, customer: Customer) -> QuerySet[Lead]:
     return Lead.objects.filter(converted_customer=customer).select_related("owner").order_by("-converted_at", "-id")
 
 
+def distinct_pairs_recent(*, limit: int) -> list[DistinctCustomerPair]:
+    """The latest pairs marked "not a duplicate" (still marked or undone), for the review page's audit list."""
+    return list(
+        DistinctCustomerPair.objects.select_related("older", "newer", "marked_by", "undone_by").order_by("-marked_at", "-id")[
+            :limit
+        ]
+    )
+
+
+def customer_merged_into(*, customer_number: str) -> Customer | None:
+    """The record a merged-away customer number now lives on, or None if the number was never merged away.
+
+    A merge moves every earlier merge's record to its survivor (crm.receivers.merge_customer), so one
+    lookup finds the current record even after a chain of merges.
+    """
+    merge = (
+        CustomerMerge.objects.filter(loser_customer_number=customer_number, survivor__isnull=False)
+        .select_related("survivor")
+        .order_by("-merged_at", "-id")
+        .first()
+    )
+    return merge.survivor if merge is not None else None
+
+
 def customer_merges(*, customer: Customer) -> QuerySet[CustomerMerge]:
     return CustomerMerge.objects.filter(survivor=customer).select_related("merged_by").order_by("-merged_at", "-id")
 
@@ -450,9 +480,11 @@ def customer_related_counts(*, customer: Customer) -> dict[str, int]:
     }
 
 
-def access_log_search(*, customer_number: str = "", username: str = "") -> QuerySet[CustomerAccess]:
-    """The staff access log, narrowed to one customer and/or one staff login."""
+def access_log_search(*, customer_number: str = "", username: str = "", action: str = "") -> QuerySet[CustomerAccess]:
+    """The staff access log, narrowed to one customer, one staff login and/or one kind of access (view, change)."""
     qs = access_log()
+    if action:
+        qs = qs.filter(action=action)
     if customer_number:
         qs = qs.filter(customer__customer_number=customer_number)
     if username:

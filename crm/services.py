@@ -25,6 +25,7 @@ from crm import events, registry, selectors
 from crm.celery import task_enqueue, task_enqueue_on_commit
 from crm.errors import ApplicationError, Conflict, NotFound
 from crm.models import (
+    AccessAction,
     ConsentChannel,
     ConsentEvent,
     ConsentPurpose,
@@ -32,6 +33,7 @@ from crm.models import (
     Customer,
     CustomerAccess,
     CustomerMerge,
+    DistinctCustomerPair,
     Lead,
     LeadNote,
     LeadStatus,
@@ -254,10 +256,18 @@ def consent_record_changes(
     ]
 
 
-def customer_access_record(*, customer: Customer, user: User, surface: str, path: str, view_name: str = "") -> CustomerAccess:
-    """Audit one staff look at a customer record."""
+def customer_access_record(
+    *, customer: Customer, user: User, surface: str, path: str, view_name: str = "", method: str = "GET"
+) -> CustomerAccess:
+    """Audit one staff look at a customer record, or one change or action sent to it (``method`` other than
+    GET or HEAD: a POST is an action, not a view)."""
     return CustomerAccess.objects.create(
-        customer=customer, user=user, surface=surface, path=path[:300], view_name=view_name[:100]
+        customer=customer,
+        user=user,
+        surface=surface,
+        path=path[:300],
+        view_name=view_name[:100],
+        action=AccessAction.for_method(method),
     )
 
 
@@ -513,6 +523,39 @@ def customer_merge(*, survivor: Customer, loser: Customer, by: User | None = Non
         events.customer_merged, sender=Customer, survivor_id=survivor.pk, loser_id=loser_id, merge_id=record.pk
     )
     return record
+
+
+@transaction.atomic
+def customer_pair_mark_distinct(*, a: Customer, b: Customer, by: User | None = None) -> DistinctCustomerPair:
+    """Two records the duplicate review proposed are two people: the review proposes them no more.
+    Marking a pair already marked changes nothing."""
+    if a.pk == b.pk:
+        raise ApplicationError(_("Pick two different customers."), code="same_customer")
+    older, newer = sorted((a, b), key=lambda c: c.pk)
+    # Locked in primary-key order, as a merge locks them: a pair is not marked while it is being merged.
+    locked = list(Customer.objects.select_for_update().filter(pk__in=[older.pk, newer.pk]).order_by("pk"))
+    if len(locked) != 2:
+        raise Conflict(_("One of these customers no longer exists (already merged?)."), code="gone")
+    existing = DistinctCustomerPair.objects.filter(older=older, newer=newer, undone_at__isnull=True).first()
+    if existing is not None:
+        return existing
+    return DistinctCustomerPair.objects.create(
+        older=older, newer=newer, marked_by=by if by is not None and by.is_authenticated else None
+    )
+
+
+@transaction.atomic
+def customer_pair_undo_distinct(*, pair_id: int, by: User | None = None) -> DistinctCustomerPair:
+    """Put a pair marked "not a duplicate" back in the review; the mark stays on record as undone."""
+    pair = DistinctCustomerPair.objects.select_for_update().filter(pk=pair_id).first()
+    if pair is None:
+        raise NotFound(_("No such pair."))
+    if pair.undone_at is not None:
+        raise Conflict(_("This pair is already back in the review."), code="already_undone")
+    pair.undone_at = timezone.now()
+    pair.undone_by = by if by is not None and by.is_authenticated else None
+    pair.save(update_fields=["undone_at", "undone_by"])
+    return pair
 
 
 def customer_export(*, customer: Customer) -> dict[str, Any]:

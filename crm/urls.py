@@ -35,7 +35,7 @@ urlpatterns = [
 ]
 
 # Outside a view's own handling (an Http404 or a crash in Django itself), /api/ still answers in the error shape.
-handler400 = "crm.api_support.handler400"
-handler403 = "crm.api_support.handler403"
-handler404 = "crm.api_support.handler404"
-handler500 = "crm.api_support.handler500"
+handler400 = "crm.views.errors.handler400"
+handler403 = "crm.views.errors.handler403"
+handler404 = "crm.views.errors.handler404"
+handler500 = "crm.views.errors.handler500"

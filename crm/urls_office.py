@@ -17,6 +17,12 @@ urlpatterns = [
     path("customers/<str:customer_number>/history/", office.CustomerHistoryView.as_view(), name="customer_history"),
     path("duplicates/", office.DuplicatesView.as_view(), name="duplicates"),
     path("duplicates/merge/", office.CustomerMergeView.as_view(), name="customer_merge"),
+    path("duplicates/not-duplicates/", office.DuplicateDistinctView.as_view(), name="duplicate_distinct"),
+    path(
+        "duplicates/not-duplicates/<int:pair_id>/undo/",
+        office.DuplicateDistinctUndoView.as_view(),
+        name="duplicate_distinct_undo",
+    ),
     path("leads/", office.LeadListView.as_view(), name="lead_list"),
     path("leads/new/", office.LeadCreateView.as_view(), name="lead_create"),
     path("leads/converted/", office.LeadConvertedView.as_view(), name="lead_converted"),

@@ -24,7 +24,7 @@ from encrypted_fields.fields import EncryptedCharField
 from phonenumber_field.modelfields import PhoneNumberField
 
 from crm.languages import in_language
-from crm.models import AssistanceCode, Cabin, MealCode, TravelPurpose
+from crm.models import AssistanceCode, Cabin, MealCode, Title, TravelPurpose
 
 # Record locators avoid 0/O, 1/I/L so they survive being read over the phone.
 RECORD_LOCATOR_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -489,6 +489,11 @@ class BookingPassenger(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.given_name} {self.family_name}".strip()
+
+    @property
+    def title_display(self) -> str:
+        """The title as people write it, in the reader's language ("MS" -> "Ms"); the code is for the PNR."""
+        return str(dict(Title.choices).get(self.title, self.title)) if self.title else ""
 
     @property
     def holds_seat(self) -> bool:

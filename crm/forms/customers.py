@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from django import forms
@@ -14,6 +15,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import (
+    AccessAction,
     AssistanceCode,
     ConsentChannel,
     ConsentPurpose,
@@ -24,6 +26,38 @@ from crm.models import (
 from crm.permissions import is_staff_member
 
 IDENTITY_NUMBER_FIELDS = ("national_id_number", "passport_number")
+
+_LINE_BREAKS = re.compile("[\r\n\v\f\x85\u2028\u2029]+")
+
+
+def split_address_lines(values: dict) -> set[str]:
+    """Put a stored address with line breaks into the form's two one-line address fields.
+
+    A one-line input cannot show a line break: the browser drops it, and saving the form then joined
+    the lines ("Studio 97h\nDominic Track" became "Studio 97hDominic Track"). Such a record (written
+    before addresses were one line each, or by an import) opens with its first line in line 1 and the
+    rest in line 2, so the agent sees both and saving keeps them apart. Returns the fields it changed.
+    """
+    line1, line2 = values.get("address_line1") or "", values.get("address_line2") or ""
+    if not _LINE_BREAKS.search(line1 + line2):
+        return set()
+    first = [part.strip() for part in _LINE_BREAKS.split(line1) if part.strip()]
+    second = [part.strip() for part in _LINE_BREAKS.split(line2) if part.strip()]
+    values["address_line1"] = first[0] if first else ""
+    values["address_line2"] = ", ".join([*first[1:], *second])
+    return {"address_line1", "address_line2"}
+
+
+class AddressLinesMixin:
+    """Forms over a stored record whose address lines were split for display (``split_address_lines``):
+    the split lines count as changed, so saving the form stores them as the agent or passenger saw them."""
+
+    split_address_fields: set[str] = set()
+
+    @property
+    def changed_data(self) -> list[str]:
+        changed = list(super().changed_data)
+        return changed + [name for name in sorted(self.split_address_fields) if name in self.fields and name not in changed]
 
 
 def normalize_customer_number(value: str) -> str | None:
@@ -71,7 +105,7 @@ class CustomerNumberField(forms.ModelChoiceField):
         return super().to_python(number)
 
 
-class OfficeCustomerForm(forms.Form):
+class OfficeCustomerForm(AddressLinesMixin, forms.Form):
     """Create or edit a customer over the editable fields the view passes in; the service has the last word.
 
     Passport and national ID numbers are only among the fields for staff who may see them.
@@ -107,6 +141,8 @@ class OfficeCustomerForm(forms.Form):
         if customer is not None:
             kwargs.setdefault("initial", model_to_dict(customer, fields=fields))
         super().__init__(*args, **kwargs)
+        if customer is not None:
+            self.split_address_fields = split_address_lines(self.initial)
         self.fields.update(fields_for_model(Customer, fields=fields, widgets=self.WIDGETS))
         if "phone" in self.fields:
             self.fields["phone"].help_text = _("International format, e.g. +442079460958")
@@ -195,6 +231,7 @@ class CustomerMergeForm(forms.Form):
 class AccessLogFilterForm(forms.Form):
     customer = forms.CharField(label=_("Customer number"), max_length=20, required=False)
     user = forms.CharField(label=_("Staff username"), max_length=150, required=False)
+    action = forms.ChoiceField(label=_("Viewed or changed"), choices=[("", _("Both")), *AccessAction.choices], required=False)
 
     def clean_customer(self) -> str:
         value = self.cleaned_data.get("customer") or ""

@@ -11,6 +11,7 @@ from django.utils.translation import pgettext_lazy
 
 from crm import models as crm_models
 from crm.forms.accounts import LanguageSelect, portal_language_choices
+from crm.forms.customers import AddressLinesMixin, split_address_lines
 from crm.validation import normalize_document_number
 
 PORTAL_PROFILE_FIELDSETS = (
@@ -56,7 +57,7 @@ def _assistance_choices() -> list[tuple[str, str]]:
     return [(code, format_lazy("{} ({})", label, code)) for code, label in crm_models.AssistanceCode.choices]
 
 
-class ProfileForm(forms.ModelForm):
+class ProfileForm(AddressLinesMixin, forms.ModelForm):
     """The passenger's own record; ``crm.services.customer_update`` has the last word on every value."""
 
     preferred_language = forms.ChoiceField(
@@ -108,6 +109,8 @@ class ProfileForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
         super().__init__(*args, **kwargs)
+        if self.instance and self.instance.pk:
+            self.split_address_fields = split_address_lines(self.initial)
         not_set = _("Not specified")
         for name in ("title", "gender", "nationality", "country", "passport_country"):
             self.fields[name].choices = [("", not_set), *list(self.fields[name].choices)[1:]]

@@ -66,6 +66,7 @@ LEADS_PER_COLUMN = 20
 LEAD_PAGE_SIZE = 25
 ACCESS_LOG_PAGE_SIZE = 50
 RECENTLY_VIEWED = 10
+DISTINCT_PAIRS_SHOWN = 20
 
 # The duplicate finder explains itself in English SQL literals; these are the words people read.
 DUPLICATE_REASONS = {
@@ -79,19 +80,56 @@ DUPLICATE_REASONS = {
 # --- Helpers --------------------------------------------------------------------------------
 
 
+class CustomerMergedAway(Exception):
+    """The customer number asked for was merged into another record (``survivor``)."""
+
+    def __init__(self, customer_number: str, survivor: Customer) -> None:
+        super().__init__(customer_number)
+        self.customer_number, self.survivor = customer_number, survivor
+
+
 class OfficeView(StaffPermissionRequiredMixin, View):
     """Logged in at the office login, a staff member, and holding every listed permission."""
 
     permission_required: tuple[str, ...] = ("crm.view_customer",)
 
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        except CustomerMergedAway as merged:
+            return _to_survivor(request, merged, kwargs)
+
+
+def _to_survivor(request: HttpRequest, merged: CustomerMergedAway, kwargs: dict[str, Any]) -> HttpResponse:
+    """A merged-away number's page opens on the record it was merged into. A form sent to it saves nothing:
+    the agent sees the surviving record first, since it may hold other values."""
+    names = {"old": merged.customer_number, "new": merged.survivor.customer_number}
+    match = request.resolver_match
+    if request.method in ("GET", "HEAD") and match is not None and "customer_number" in kwargs:
+        messages.info(request, _("Customer %(old)s was merged into %(new)s; this is the record now.") % names)
+        url = reverse(match.view_name, kwargs={**kwargs, "customer_number": merged.survivor.customer_number})
+        query = request.META.get("QUERY_STRING", "")
+        return HttpResponseRedirect(f"{url}?{query}" if query else url)
+    if request.method in ("GET", "HEAD"):
+        messages.info(request, _("Customer %(old)s was merged into %(new)s; this is the record now.") % names)
+    else:
+        messages.warning(
+            request, _("Customer %(old)s was merged into %(new)s; nothing was saved. Check this record and try again.") % names
+        )
+    return redirect("office:customer_detail", customer_number=merged.survivor.customer_number)
+
 
 def _customer_or_404(customer_number: str) -> Customer:
+    """The customer with this number; a number merged away sends the agent to its survivor (CustomerMergedAway)."""
     number = normalize_customer_number(customer_number)
     if number is None:
         raise Http404("No customer with that number.")
     try:
         return selectors.customer_get(customer_number=number)
     except NotFound:
+        survivor = selectors.customer_merged_into(customer_number=number)
+        if survivor is not None:
+            raise CustomerMergedAway(number, survivor) from None
         raise Http404("No customer with that number.") from None
 
 
@@ -111,6 +149,7 @@ def _record_access(request: HttpRequest, customer: Customer) -> None:
         surface="office",
         path=request.path,
         view_name=match.view_name if match else "",
+        method=request.method,
     )
 
 
@@ -336,6 +375,7 @@ class CustomerConsentView(OfficeView):
 
     def post(self, request: HttpRequest, customer_number: str) -> HttpResponse:
         customer = _customer_or_404(customer_number)
+        _record_access(request, customer)
         form = ConsentRecordForm(request.POST)
         if form.is_valid():
             try:
@@ -354,7 +394,6 @@ class CustomerConsentView(OfficeView):
                 messages.success(request, _("Consent recorded."))
                 url = reverse("office:customer_detail", kwargs={"customer_number": customer.customer_number})
                 return HttpResponseRedirect(f"{url}#consent")
-        _record_access(request, customer)
         context = _customer_360_context(request, customer, consent_form=form)
         return render(request, "office/crm/customer_detail.html", context)
 
@@ -398,8 +437,68 @@ class DuplicatesView(OfficeView):
         for a, b, reason in scan.pairs:
             reasons = [label for key, label in DUPLICATE_REASONS.items() if key in reason] or [reason]
             pairs.append((a, b, reasons))
-        context = {"pairs": pairs, "scan": scan, "continued": bool(older_than), "pick_form": DuplicatePairForm()}
+        context = {
+            "pairs": pairs,
+            "scan": scan,
+            "continued": bool(older_than),
+            "older_than": older_than or "",
+            "pick_form": DuplicatePairForm(),
+            "distinct_pairs": selectors.distinct_pairs_recent(limit=DISTINCT_PAIRS_SHOWN),
+        }
         return render(request, "office/crm/duplicates.html", context)
+
+
+def _back_to_review(request: HttpRequest) -> HttpResponse:
+    """Back to the place in the review the supervisor came from."""
+    older_than = request.POST.get("older_than", "")
+    url = reverse("office:duplicates")
+    if older_than.isascii() and older_than.isdigit() and len(older_than) < 19:
+        url = f"{url}?older_than={older_than}"
+    return HttpResponseRedirect(url)
+
+
+class DuplicateDistinctView(OfficeView):
+    """ "Not a duplicate": the supervisor found two people, and the review stops proposing the pair."""
+
+    permission_required = ("crm.view_customer", "crm.merge_customer")
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        pick = DuplicatePairForm(request.POST)
+        if not pick.is_valid():
+            messages.error(request, _("Give two customer numbers."))
+            return _back_to_review(request)
+        a, b = _customer_or_404(pick.cleaned_data["a"]), _customer_or_404(pick.cleaned_data["b"])
+        try:
+            services.customer_pair_mark_distinct(a=a, b=b, by=request.user)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request,
+                _("%(a)s and %(b)s are marked as different people; the review will not propose them again.")
+                % {"a": a.customer_number, "b": b.customer_number},
+            )
+        return _back_to_review(request)
+
+
+class DuplicateDistinctUndoView(OfficeView):
+    permission_required = ("crm.view_customer", "crm.merge_customer")
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pair_id: int) -> HttpResponse:
+        try:
+            pair = services.customer_pair_undo_distinct(pair_id=pair_id, by=request.user)
+        except NotFound:
+            raise Http404("No such pair.") from None
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request,
+                _("%(a)s and %(b)s are back in the review.") % {"a": pair.older.customer_number, "b": pair.newer.customer_number},
+            )
+        return _back_to_review(request)
 
 
 # Rows of the side-by-side comparison, in the order an agent reads a record.
@@ -654,16 +753,18 @@ class LeadNoteView(OfficeView):
 
 
 class AccessLogView(OfficeView):
-    """Every staff look at a customer: who, when, which customer, through which page or endpoint."""
+    """Every staff look at a customer, and every change or action sent to their record: who, when, which
+    customer, through which page or endpoint."""
 
     permission_required = ("crm.view_customeraccess",)
 
     def get(self, request: HttpRequest) -> HttpResponse:
         form = AccessLogFilterForm(request.GET or None)
-        customer_number = username = ""
+        customer_number = username = action = ""
         if form.is_bound and form.is_valid():
             customer_number, username = form.cleaned_data["customer"], form.cleaned_data["user"].strip()
-        queryset = selectors.access_log_search(customer_number=customer_number, username=username)
+            action = form.cleaned_data["action"]
+        queryset = selectors.access_log_search(customer_number=customer_number, username=username, action=action)
         if form.is_bound and not form.is_valid():
             queryset = queryset.none()
         page = _page(request, queryset, ACCESS_LOG_PAGE_SIZE)

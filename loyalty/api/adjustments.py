@@ -90,6 +90,7 @@ def _record_access(request: Request, adjustment_or_member: Adjustment | Member) 
             surface="api",
             path=request.path,
             view_name=match.view_name if match else "",
+            method=request.method,
         )
 
 

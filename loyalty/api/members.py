@@ -80,6 +80,7 @@ def _audit(request: Request, member: Member) -> None:
         surface="api",
         path=request.get_full_path(),
         view_name=match.view_name if match else "",
+        method=request.method,
     )
 
 

@@ -128,7 +128,7 @@ class StatusMatchViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         if match.member.customer_id is not None:
             crm_services.customer_access_record(
                 customer=match.member.customer, user=request.user, surface="api", path=request.path,
-                view_name=f"loyalty-status-match-{self.action}",
+                view_name=f"loyalty-status-match-{self.action}", method=request.method,
             )  # fmt: skip
 
     def _answer(self, match: StatusMatch, status_code: int = status.HTTP_200_OK) -> Response:

@@ -73,7 +73,8 @@ def schedule_summary(campaign: Campaign) -> str:
     if campaign.kind == CampaignKind.ONE_OFF:
         if campaign.send_at is None:
             return _("Not scheduled yet.")
-        moment = formats.date_format(timezone.localtime(campaign.send_at), "DATETIME_FORMAT")
+        # A time may end in its own full stop ("3 p.m."): the sentence's full stop then ends it, not a second one.
+        moment = formats.date_format(timezone.localtime(campaign.send_at), "DATETIME_FORMAT").removesuffix(".")
         return _("Once, on %(moment)s.") % {"moment": moment}
     if campaign.kind == CampaignKind.TRIGGERED:
         trigger = campaign.get_trigger_display() or _("an event")

@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views import View
 
 from crm.errors import ApplicationError, NotFound
@@ -216,6 +217,10 @@ class StaticListUploadView(StaffPermissionRequiredMixin, View):
                 except ApplicationError as error:
                     add_application_error(form, error)
                 else:
-                    messages.success(request, _("%(count)d customers imported.") % {"count": static_list.size})
+                    messages.success(
+                        request,
+                        ngettext("%(count)d customer imported.", "%(count)d customers imported.", static_list.size)
+                        % {"count": static_list.size},
+                    )
                     return redirect("marketing_office:static_list_list")
         return render(request, "office/marketing/static_list_upload.html", context, status=400)

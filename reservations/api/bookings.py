@@ -524,6 +524,7 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                 surface="api",
                 path=self.request.get_full_path(),
                 view_name=match.view_name if match else "",
+                method=self.request.method,
             )
 
     def _context(self) -> dict[str, Any]:

@@ -13,7 +13,9 @@ from reservations.models import (
     RECORD_LOCATOR_ALPHABET,
     Booking,
     BookingPassenger,
+    BookingStatus,
     Segment,
+    SegmentStatus,
 )
 
 
@@ -140,6 +142,34 @@ def bookings_for_customer(*, customer) -> QuerySet[Booking]:  # noqa: ANN001
     from django.db.models import Q
 
     return booking_queryset().filter(Q(customer=customer) | Q(passengers__customer=customer)).distinct()
+
+
+def booking_identical_active(
+    *,
+    flight_ids: list[int],
+    customer=None,
+    traveller_names: list[tuple[str, str]] = (),  # noqa: ANN001
+) -> Booking | None:
+    """A held or ticketed booking on exactly these flights that the customer made or travels on, or (for staff,
+    who may see anyone's bookings) with one of the same travellers by name: booking the same trip twice is
+    usually a second tab or a second click, and the booking pages ask before doing it. The newest such
+    booking, or None. The portal passes no names, so a passenger never learns of someone else's booking.
+    """
+    from django.db.models import Q
+
+    flights = set(flight_ids)
+    names = {f"{given.strip()} {family.strip()}".lower() for given, family in traveller_names if given or family}
+    who = Q(passengers__search_name__in=names) if names else Q(pk__in=[])
+    if customer is not None and customer.pk is not None:
+        who |= Q(customer=customer) | Q(passengers__customer=customer)
+    candidates = (
+        Booking.objects.filter(who, status__in=[BookingStatus.HELD, BookingStatus.TICKETED])
+        .filter(segments__flight_id__in=flights, segments__status=SegmentStatus.CONFIRMED)
+        .distinct()
+        .order_by("-created_at", "-id")
+        .prefetch_related(Prefetch("segments", queryset=Segment.objects.filter(status=SegmentStatus.CONFIRMED)))[:20]
+    )
+    return next((b for b in candidates if {s.flight_id for s in b.segments.all()} == flights), None)
 
 
 NAME_SIMILARITY = 0.3

@@ -119,7 +119,12 @@ def _record_access(request: HttpRequest, customers: list[Customer | None]) -> No
     match = request.resolver_match
     for customer in {c.pk: c for c in customers if c is not None}.values():
         crm_services.customer_access_record(
-            customer=customer, user=request.user, surface="office", path=request.path, view_name=match.view_name if match else ""
+            customer=customer,
+            user=request.user,
+            surface="office",
+            path=request.path,
+            view_name=match.view_name if match else "",
+            method=request.method,
         )
 
 
@@ -279,7 +284,7 @@ class BookForCustomerPassengersView(ReservationsOfficeView):
         names = dict(FareFamily.objects.filter(code__in=[family for _f, family in chosen]).values_list("code", "name"))
         return [(flights[flight_id], names.get(family, family)) for flight_id, family in chosen]
 
-    def _render(self, request, customer, itinerary, passenger_forms, contact_form) -> HttpResponse:  # noqa: ANN001
+    def _render(self, request, customer, itinerary, passenger_forms, contact_form, duplicate=None) -> HttpResponse:  # noqa: ANN001
         context = {
             "customer": customer,
             "itinerary": itinerary,
@@ -287,6 +292,7 @@ class BookForCustomerPassengersView(ReservationsOfficeView):
             "passenger_forms": passenger_forms,
             "contact_form": contact_form,
             "documents_on_file": bool(customer.passport_number),
+            "duplicate": duplicate,
         }
         return render(request, self.template_name, context)
 
@@ -306,7 +312,15 @@ class BookForCustomerPassengersView(ReservationsOfficeView):
         passenger_forms = self._passenger_forms(request, itinerary, customer)
         contact = OfficeBookForCustomerForm(request.POST)
         valid = _all_valid([contact, *passenger_forms])
-        if valid:
+        duplicate = None
+        if valid and not request.POST.get("book_again"):
+            # The same trip already held or ticketed for this customer or one of these travellers: ask first.
+            duplicate = selectors.booking_identical_active(
+                flight_ids=[flight_id for flight_id, _family in itinerary.cleaned_data["chosen"]],
+                customer=customer,
+                traveller_names=[(f.cleaned_data["given_name"], f.cleaned_data["family_name"]) for f in passenger_forms],
+            )
+        if valid and duplicate is None:
             data = itinerary.cleaned_data
             requests_ = []
             for n, form in enumerate(passenger_forms, start=1):
@@ -342,7 +356,7 @@ class BookForCustomerPassengersView(ReservationsOfficeView):
                     % {"locator": booking.record_locator, "customer": customer.full_name},
                 )
                 return redirect("reservations_office:booking_pay", record_locator=booking.record_locator)
-        return self._render(request, customer, itinerary, passenger_forms, contact)
+        return self._render(request, customer, itinerary, passenger_forms, contact, duplicate)
 
     @staticmethod
     def _place_error(exc: ApplicationError, passenger_forms: list[PassengerForm], contact: forms.Form) -> None:

@@ -432,7 +432,8 @@ def test_merge_moves_every_row_to_the_survivor(supervisor, api_as):
     survivor.refresh_from_db()
     assert str(survivor.phone) == "+442079460958"
     assert CustomerMerge.objects.get().merged_by == supervisor
-    assert_error(api_as(supervisor).get(detail(loser)), 404)
+    moved = api_as(supervisor).get(detail(loser))
+    assert moved.status_code == 301 and moved["Location"].endswith(detail(survivor))
 
 
 def test_merge_needs_the_merge_permission(agent, api_as):

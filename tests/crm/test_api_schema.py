@@ -84,3 +84,12 @@ def test_docs_page_renders(db, client):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
     assert b"swagger" in response.content.lower()
+
+
+def test_customer_endpoints_document_the_redirect_of_a_merged_away_number(schema):
+    # A read answers 301 and a write 308, in the error shape, for a number merged into another record
+    read = schema["paths"]["/api/v1/customers/{customer_number}/"]["get"]["responses"]
+    write = schema["paths"]["/api/v1/customers/{customer_number}/"]["patch"]["responses"]
+    assert "merged" in read["301"]["description"] and "308" not in read
+    assert "merged" in write["308"]["description"] and "301" not in write
+    assert "301" not in schema["paths"]["/api/v1/customers/"]["get"]["responses"]

@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from crm.models import CustomerAccess
+from crm.models import AccessAction, CustomerAccess
 from crm.permissions import AGENT
 from crm.services import customer_access_record, customer_create
 from tests.crm.factories import CustomerFactory
@@ -79,3 +79,33 @@ def test_the_360_links_to_its_own_access_list_for_supervisors_only(request, clie
     customer = CustomerFactory()
     html = client.get(reverse("office:customer_detail", args=[customer.customer_number])).content.decode()
     assert (f"{ACCESS_LOG}?customer={customer.customer_number}" in html) is linked
+
+
+def test_a_post_is_logged_as_a_change_and_a_get_as_a_view(supervisor_client, agent_client, agent, api_as):
+    # Given a customer whose 360 an agent opens, then records a consent for by phone, then changes by API
+    customer = customer_create(data={"given_name": "Ada", "family_name": "Lovelace"})
+    agent_client.get(reverse("office:customer_detail", args=[customer.customer_number]))
+    agent_client.post(
+        reverse("office:customer_consent", args=[customer.customer_number]),
+        {"channel": "email", "purpose": "marketing", "answer": "granted", "method": "phone call"},
+    )
+    api_as(agent).patch(f"/api/v1/customers/{customer.customer_number}/", {"given_name": "Augusta"}, format="json")
+    # Then the log has the look as a view and the post and the API change as changes
+    actions = list(CustomerAccess.objects.order_by("accessed_at", "id").values_list("surface", "action"))
+    assert actions == [("office", "view"), ("office", "change"), ("api", "change")]
+    # And the supervisor sees them told apart, and can list only the changes
+    html = supervisor_client.get(ACCESS_LOG).content.decode()
+    assert "<td>Viewed</td>" in html and "<td>Changed or acted</td>" in html
+    changes = supervisor_client.get(ACCESS_LOG, {"action": "change"}).content.decode()
+    assert "<td>Viewed</td>" not in changes and "<td>Changed or acted</td>" in changes
+
+
+def test_the_access_action_follows_the_method():
+    # A read is a view; anything that sends something is a change or an action
+    assert [CustomerAccess(action=AccessAction.for_method(m)).action for m in ("GET", "HEAD", "POST", "PATCH", "DELETE")] == [
+        "view",
+        "view",
+        "change",
+        "change",
+        "change",
+    ]

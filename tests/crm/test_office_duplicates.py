@@ -6,8 +6,16 @@ import pytest
 from django.urls import reverse
 
 from crm import selectors
-from crm.models import ConsentEvent, Customer, CustomerAccess, CustomerMerge, Lead, TimelineEntry
-from crm.services import consent_record, customer_access_record, customer_create, lead_create, timeline_record
+from crm.models import ConsentEvent, Customer, CustomerAccess, CustomerMerge, DistinctCustomerPair, Lead, TimelineEntry
+from crm.services import (
+    consent_record,
+    customer_access_record,
+    customer_create,
+    customer_merge,
+    customer_pair_mark_distinct,
+    lead_create,
+    timeline_record,
+)
 from tests.crm.factories import LeadFactory, UserFactory
 
 DUPLICATES = reverse("office:duplicates")
@@ -147,11 +155,13 @@ def test_a_record_cannot_be_merged_with_itself(supervisor_client, pair):
     assert Customer.objects.count() == 2
 
 
-def test_a_merged_record_is_gone_afterwards(supervisor_client, pair):
+def test_a_merged_record_is_gone_afterwards_and_its_number_leads_to_the_survivor(supervisor_client, pair):
     keep, dupe = pair
     supervisor_client.post(merge_url(keep, dupe), {"survivor": keep.customer_number, "confirm": "on"})
-    assert supervisor_client.get(merge_url(keep, dupe)).status_code == 404
-    assert supervisor_client.get(reverse("office:customer_detail", args=[dupe.customer_number])).status_code == 404
+    assert not Customer.objects.filter(pk=dupe.pk).exists()
+    survivor_360 = reverse("office:customer_detail", args=[keep.customer_number])
+    assert supervisor_client.get(merge_url(keep, dupe))["Location"] == survivor_360
+    assert supervisor_client.get(reverse("office:customer_detail", args=[dupe.customer_number]))["Location"] == survivor_360
 
 
 def test_the_review_checks_a_window_of_the_newest_customers_and_continues_with_older_ones(supervisor_client, db, settings):
@@ -185,3 +195,74 @@ def test_a_bad_place_in_the_list_starts_from_the_newest_with_a_message(superviso
     assert response.status_code == 200
     html = response.content.decode()
     assert "does not exist" in html and pair[1].customer_number in html
+
+
+# --- "Not a duplicate" ------------------------------------------------------------------------
+
+DISTINCT = reverse("office:duplicate_distinct")
+
+
+def test_a_pair_marked_not_a_duplicate_is_not_proposed_again_and_the_mark_is_audited(supervisor_client, supervisor, pair):
+    keep, dupe = pair
+    # Given the review proposes Mei's two records
+    assert dupe.customer_number in supervisor_client.get(DUPLICATES).content.decode()
+    # When the supervisor marks them as two people
+    response = supervisor_client.post(DISTINCT, {"a": dupe.customer_number, "b": keep.customer_number}, follow=True)
+    # Then the review no longer proposes them, and says who marked them and when
+    assert response.redirect_chain == [(DUPLICATES, 302)]
+    assert selectors.customer_duplicate_candidates().pairs == []
+    mark = DistinctCustomerPair.objects.get()
+    assert (mark.older, mark.newer, mark.marked_by, mark.undone_at) == (keep, dupe, supervisor, None)
+    html = response.content.decode()
+    assert "Marked as not duplicates" in html and supervisor.username in html
+    assert "No likely duplicates among these customers." in html
+    # And marking them again changes nothing
+    supervisor_client.post(DISTINCT, {"a": keep.customer_number, "b": dupe.customer_number})
+    assert DistinctCustomerPair.objects.count() == 1
+
+
+def test_undoing_the_mark_puts_the_pair_back_and_keeps_the_record(supervisor_client, supervisor, pair):
+    keep, dupe = pair
+    supervisor_client.post(DISTINCT, {"a": keep.customer_number, "b": dupe.customer_number})
+    mark = DistinctCustomerPair.objects.get()
+    # When the supervisor undoes it
+    response = supervisor_client.post(reverse("office:duplicate_distinct_undo", args=[mark.pk]))
+    # Then the pair is proposed again, and the mark stays on record as undone, by whom
+    assert response.status_code == 302
+    assert [(a, b) for a, b, _ in selectors.customer_duplicate_candidates().pairs] == [(keep, dupe)]
+    mark.refresh_from_db()
+    assert mark.undone_at is not None and mark.undone_by == supervisor
+    # And undoing twice is refused with a message, changing nothing
+    again = supervisor_client.post(reverse("office:duplicate_distinct_undo", args=[mark.pk]), follow=True)
+    assert "already back in the review" in again.content.decode()
+    # And it can be marked again
+    supervisor_client.post(DISTINCT, {"a": keep.customer_number, "b": dupe.customer_number})
+    assert DistinctCustomerPair.objects.filter(undone_at__isnull=True).count() == 1
+
+
+def test_not_a_duplicate_needs_the_merge_permission_and_two_records(agent_client, supervisor_client, pair):
+    keep, dupe = pair
+    # An agent may not mark pairs
+    assert agent_client.post(DISTINCT, {"a": keep.customer_number, "b": dupe.customer_number}).status_code == 403
+    # A record is not marked distinct from itself, and junk numbers change nothing
+    supervisor_client.post(DISTINCT, {"a": keep.customer_number, "b": keep.customer_number})
+    supervisor_client.post(DISTINCT, {"a": "!!", "b": ""})
+    assert not DistinctCustomerPair.objects.exists()
+    assert supervisor_client.post(reverse("office:duplicate_distinct_undo", args=[999999])).status_code == 404
+
+
+def test_the_compare_page_offers_not_a_duplicate(supervisor_client, pair):
+    keep, dupe = pair
+    html = supervisor_client.get(merge_url(keep, dupe)).content.decode()
+    assert f'action="{DISTINCT}"' in html and "Not a duplicate" in html
+
+
+def test_merging_a_record_marked_distinct_from_another_drops_the_mark(supervisor, pair):
+    keep, dupe = pair
+    # Given dupe marked distinct from a third record, then merged into keep
+    third = customer_create(data={"given_name": "Mei", "family_name": "Wang", "phone": "+8613800138000"})
+    customer_pair_mark_distinct(a=dupe, b=third, by=supervisor)
+    customer_merge(survivor=keep, loser=dupe, by=supervisor)
+    # Then the merge went through and the merged-away record's mark is gone
+    assert not Customer.objects.filter(pk=dupe.pk).exists()
+    assert not DistinctCustomerPair.objects.exists()

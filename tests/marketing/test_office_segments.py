@@ -206,3 +206,16 @@ def test_a_segment_whose_list_is_gone_says_so_instead_of_failing(marketer_client
     page = marketer_client.get(reverse("marketing_office:segment_detail", args=[segment.pk]))
     assert page.status_code == 200 and "There is no such static list." in page.content.decode()
     assert marketer_client.post(reverse("marketing_office:segment_recount", args=[segment.pk])).status_code == 302
+
+
+def test_importing_one_customer_says_so_in_the_singular(marketer_client):
+    # Given a file with one customer
+    one = CustomerFactory()
+    url = reverse("marketing_office:static_list_upload")
+    # When it is imported
+    response = marketer_client.post(
+        url, {"name": "One", "description": "", "file": _csv(f"{one.customer_number}\n")}, follow=True
+    )
+    # Then the message counts one customer, not "1 customers"
+    html = response.content.decode()
+    assert "1 customer imported." in html and "1 customers" not in html

@@ -33,4 +33,5 @@ def record_access(request: HttpRequest, customer: Customer | None) -> None:
         surface="office",
         path=request.get_full_path(),
         view_name=match.view_name if match else "",
+        method=request.method,
     )

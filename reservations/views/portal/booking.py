@@ -159,7 +159,12 @@ def book(request: HttpRequest) -> HttpResponse:
     )
     options = BookingOptionsForm(posted, options=hooks.booking_options_for(customer=customer))
     page_errors: list[str] = []
-    if posted is not None and all([f.is_valid() for f in passenger_forms] + [contact.is_valid(), options.is_valid()]):
+    duplicate = None
+    valid = posted is not None and all([f.is_valid() for f in passenger_forms] + [contact.is_valid(), options.is_valid()])
+    if valid and not posted.get("book_again"):
+        # The same flights already held or ticketed by or for this passenger: ask before booking them again.
+        duplicate = selectors.booking_identical_active(flight_ids=[c.option.flight.pk for c in chosen], customer=customer)
+    if valid and duplicate is None:
         try:
             booking = services.booking_create(
                 segments=[
@@ -199,6 +204,7 @@ def book(request: HttpRequest) -> HttpResponse:
             "contact": contact,
             "options": options,
             "page_errors": page_errors,
+            "duplicate": duplicate,
             "has_errors": bool(page_errors) or any(f.errors for f in passenger_forms) or bool(contact.errors),
             "total": total,
             "currency": chosen[0].offer.currency,
