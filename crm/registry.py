@@ -190,6 +190,29 @@ def search(query: str) -> set[int]:
     return ids
 
 
+# --- The portal home page -------------------------------------------------------------------------
+
+HomeSectionFn = Callable[["HttpRequest", "Customer | None"], "Panel | None"]
+_home_sections: dict[str, HomeSectionFn] = {}
+
+
+def register_home_section(name: str, build: HomeSectionFn) -> None:
+    """An app puts a block on the portal home page (the flight search leads it); the panel's order places it."""
+    if name in _home_sections:
+        raise ImproperlyConfigured(f"A portal home section named {name!r} is already registered.")
+    _home_sections[name] = build
+
+
+def unregister_home_section(name: str) -> None:
+    _home_sections.pop(name, None)
+
+
+def home_sections(request: HttpRequest, customer: Customer | None) -> list[Panel]:
+    """The portal home page's blocks for this visitor (``customer`` is None when signed out); one that
+    raises is logged and left out."""
+    return panels_collect((name, lambda build=build: build(request, customer)) for name, build in _home_sections.items())
+
+
 # --- Navigation -------------------------------------------------------------------------------
 
 OFFICE = "office"

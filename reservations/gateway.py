@@ -36,6 +36,14 @@ CARD_INSUFFICIENT_FUNDS = "4000000000009995"
 
 
 @dataclass(frozen=True)
+class SampleCard:
+    """A card number a gateway's test mode knows, and what charging it does (a code, not a sentence)."""
+
+    number: str
+    outcome: str  # "succeeds", "declined", "insufficient_funds"
+
+
+@dataclass(frozen=True)
 class CardToken:
     """What the application may keep of a card."""
 
@@ -115,6 +123,11 @@ class SimulatedCardGateway:
     REMEMBERED = 100_000
 
     OUTCOMES = {CARD_DECLINED: "dc", CARD_INSUFFICIENT_FUNDS: "nf"}
+    SAMPLE_CARDS = (
+        SampleCard(CARD_SUCCEEDS, "succeeds"),
+        SampleCard(CARD_DECLINED, "declined"),
+        SampleCard(CARD_INSUFFICIENT_FUNDS, "insufficient_funds"),
+    )
 
     def tokenize(self, *, number: str, expiry_month: int, expiry_year: int, cvv: str, holder: str) -> CardToken:
         digits = "".join(str(number or "").split()).replace("-", "")
@@ -194,3 +207,8 @@ class SimulatedCardGateway:
 def get_gateway() -> PaymentGateway:
     """The gateway named by the ``PAYMENT_GATEWAY`` setting (a dotted path to a class)."""
     return import_string(getattr(settings, "PAYMENT_GATEWAY", DEFAULT_GATEWAY))()
+
+
+def sample_cards() -> tuple[SampleCard, ...]:
+    """The configured gateway's test cards, for a developer's hint; a live acquirer's gateway has none."""
+    return tuple(getattr(import_string(getattr(settings, "PAYMENT_GATEWAY", DEFAULT_GATEWAY)), "SAMPLE_CARDS", ()))

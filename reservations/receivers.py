@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy
 from crm import registry
 from crm.models import Cabin, Customer, User
 from reservations import selectors
+from reservations.forms import FlightSearchForm
 from reservations.models import Booking, BookingPassenger, Coupon, CouponStatus, TravelVoucher
 
 PANEL_BOOKINGS = 10
@@ -382,6 +383,21 @@ for _attribute in (
     ),
 ):  # fmt: skip
     registry.register_attribute(_attribute)
+
+
+# --- The portal home page: a flight search first, as airlines' home pages have -----------------
+
+
+def flight_search_home_section(request: Any, customer: Customer | None) -> registry.Panel:
+    """The search form of the flights page, from the passenger's home airport when we know it."""
+    initial = {"origin": customer.home_airport} if customer is not None and customer.home_airport else {}
+    form = FlightSearchForm(initial=initial, airports=selectors.airport_choices())
+    return registry.Panel(
+        title=_("Book a flight"), template="portal/reservations/includes/home_search.html", context={"form": form}, order=10
+    )
+
+
+registry.register_home_section("reservations_flight_search", flight_search_home_section)
 
 
 # --- Navigation -------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
-from crm import selectors, services
+from crm import registry, selectors, services
 from crm.errors import ApplicationError, NotFound
 from crm.forms import (
     ConsentForm,
@@ -96,7 +96,8 @@ def _customer_of(user: User) -> Customer | None:
 
 def home(request: HttpRequest) -> HttpResponse:
     customer = _customer_of(request.user) if request.user.is_authenticated else None
-    return render(request, "portal/home.html", {"customer": customer})
+    sections = registry.home_sections(request, customer)
+    return render(request, "portal/home.html", {"customer": customer, "sections": sections})
 
 
 # --- Account: register, verify, log in -------------------------------------------------------

@@ -56,13 +56,23 @@ def test_passenger_books_a_family_pays_checks_in_with_seat_and_bag_and_opens_the
     page.locator("#id_p3-given_name").fill("Bao")
     page.locator("#id_p3-family_name").fill("Chen")
     page.locator("#id_p3-date_of_birth").fill((timezone.localdate() - timedelta(days=200)).isoformat())
-    page.get_by_role("button", name="Hold my seats and continue to payment").click()
+    page.get_by_role("button", name="Hold my seats and continue").click()
 
-    # and pays with the test card
-    expect(page.get_by_role("heading", level=1)).to_have_text("Payment")
+    # and, at the seats step before paying, takes seat 4B for Wei
+    expect(page.get_by_role("navigation", name="Booking steps").locator('[aria-current="step"]')).to_contain_text("Seats")
     assert_accessible(page)
     booking = Booking.objects.get(customer__user=user)
     assert booking.status == BookingStatus.HELD and booking.infants == 1
+    page.get_by_label("Traveller").select_option(label="Wei Chen")
+    page.get_by_role("radio", name=re.compile(r"^4B\b")).check()
+    page.get_by_role("button", name="Take this seat").click()
+    expect(page.locator(".message-success")).to_contain_text("4B")
+    page.get_by_role("link", name="Continue to payment").click()
+
+    # and pays with the test card
+    expect(page.get_by_role("heading", level=1)).to_have_text("Payment")
+    expect(page.get_by_role("navigation", name="Booking steps").locator('[aria-current="step"]')).to_contain_text("Payment")
+    assert_accessible(page)
     page.get_by_label("Card number").fill(TEST_CARD)
     page.get_by_label("Expiry date (MM/YY)").fill("12/30")
     page.get_by_label("Security code (CVV)").fill("123")
@@ -115,4 +125,5 @@ def test_passenger_books_a_family_pays_checks_in_with_seat_and_bag_and_opens_the
     assert_accessible(page)
     check_in = CheckIn.objects.get(passenger=mei)
     assert (check_in.seat, check_in.bags) == ("4A", 1)
+    assert CheckIn.objects.get(segment__booking=booking, passenger__given_name="Wei").seat == "4B"
     assert CheckIn.objects.filter(segment__booking=booking).count() == 3

@@ -160,6 +160,12 @@ PAGES: list[Page] = [
     Page("reservations_portal:cancel", PASSENGER, kwargs=_ticketed),
     Page("reservations_portal:change", PASSENGER, kwargs=lambda w: {**_ticketed(w), "sequence": 1}),
     Page("reservations_portal:seats", PASSENGER, kwargs=lambda w: {**_trip(w), "sequence": 1}),
+    Page(
+        "reservations_portal:seats",
+        PASSENGER,
+        kwargs=lambda w: {"record_locator": w.held.record_locator, "sequence": 1},
+        variant="booking step",
+    ),
     Page("reservations_portal:check_in_lookup", ANONYMOUS),
     # --- Portal: miles
     Page("loyalty_portal:redeem", PASSENGER),

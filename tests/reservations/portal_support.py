@@ -73,10 +73,10 @@ def infant(n: int, given: str, family: str, born: date | None = None) -> dict[st
 
 
 def hold(client: Client, url: str, data: dict[str, str]) -> Booking:
-    """Submit the passengers page and return the held booking it redirects to."""
+    """Submit the passengers page and return the held booking whose seat choice (then payment) it leads to."""
     response = client.post(url, {"contact_email": "traveller@example.com", **data})
     assert response.status_code == 302, response.content.decode()[:3000]
-    locator = re.search(r"/trips/([A-Z0-9]{6})/pay/", response["Location"]).group(1)
+    locator = re.search(r"/trips/([A-Z0-9]{6})/flights/1/seats/", response["Location"]).group(1)
     return Booking.objects.get(record_locator=locator)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Max, Sum
@@ -13,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
@@ -31,6 +33,7 @@ from reservations.forms import (
     new_payment_key,
     passenger_initial,
 )
+from reservations.gateway import sample_cards
 from reservations.models import (
     Booking,
     BookingStatus,
@@ -141,7 +144,7 @@ def _place_booking_errors(exc: ApplicationError, passenger_forms: list[Passenger
 @never_cache
 @require_http_methods(["GET", "POST"])
 def book(request: HttpRequest) -> HttpResponse:
-    """Travellers' details for the chosen fares, then a held booking (paid on the next page)."""
+    """Travellers' details for the chosen fares, then a held booking: seats may be chosen, then it is paid."""
     customer = _own_customer(request)
     itinerary = _chosen_itinerary(request)
     search_url = _with_params(reverse("reservations_portal:search"), request.GET)
@@ -188,7 +191,8 @@ def book(request: HttpRequest) -> HttpResponse:
         except ApplicationError as exc:
             page_errors = _place_booking_errors(exc, passenger_forms, contact)
         else:
-            return redirect("reservations_portal:pay", record_locator=booking.record_locator)
+            # Next, the seats (a step the passenger may skip), then payment.
+            return redirect("reservations_portal:seats", record_locator=booking.record_locator, sequence=1)
     total = sum((c.offer.total for c in chosen), 0)
     adults = [f for f in passenger_forms if f.passenger_type == PassengerType.ADULT]
     infants = [f for f in passenger_forms if f.passenger_type == PassengerType.INFANT]
@@ -212,6 +216,27 @@ def book(request: HttpRequest) -> HttpResponse:
             "party": data,
         },
     )
+
+
+# What each of the gateway's test cards does when charged, in the reader's language.
+SAMPLE_CARD_OUTCOMES = {
+    "succeeds": gettext_lazy("the payment goes through"),
+    "declined": gettext_lazy("the card is declined"),
+    "insufficient_funds": gettext_lazy("the card is declined for insufficient funds"),
+}
+
+
+def _sample_card_hints() -> list[dict[str, str]]:
+    """The payment gateway's test cards with what they do: a developer's hint, only with DEBUG on."""
+    if not settings.DEBUG:
+        return []
+    return [
+        {
+            "number": " ".join(card.number[i : i + 4] for i in range(0, len(card.number), 4)),
+            "outcome": SAMPLE_CARD_OUTCOMES.get(card.outcome, card.outcome),
+        }
+        for card in sample_cards()
+    ]
 
 
 def _payable(booking: Booking) -> bool:
@@ -299,6 +324,7 @@ def pay(request: HttpRequest, record_locator: str) -> HttpResponse:
                 .order_by("code")
             ),
             "declined": declined,
+            "sample_cards": [] if hold_over else _sample_card_hints(),
             "offers": [
                 {"method": code, "label": label, "offer": offer, "key": new_payment_key(locator)} for code, label, offer in offers
             ],

@@ -198,7 +198,15 @@ def check_in_flight(request: HttpRequest, record_locator: str, sequence: int) ->
     )
 
 
-def _seat_page(request: HttpRequest, booking: Booking, sequence: int, *, url_name: str, back_url: str) -> HttpResponse:
+def _seat_page(
+    request: HttpRequest,
+    booking: Booking,
+    sequence: int,
+    *,
+    url_name: str,
+    back_url: str,
+    booking_flow: dict[str, str] | None = None,
+) -> HttpResponse:
     """The drawn seat map of one flight: the traveller picks a free seat, one traveller at a time."""
     segment = _segment_of(booking, sequence)
     if booking.status not in (BookingStatus.HELD, BookingStatus.TICKETED) or segment.status != SegmentStatus.CONFIRMED:
@@ -253,6 +261,7 @@ def _seat_page(request: HttpRequest, booking: Booking, sequence: int, *, url_nam
             "currency": segment.fare_family.currency,
             "action": here,
             "back_url": back_url,
+            "booking_flow": booking_flow,
         },
     )
 
@@ -265,7 +274,29 @@ def seats(request: HttpRequest, record_locator: str, sequence: int) -> HttpRespo
     booking = reach.booking
     request.check_in_travellers = None if reach.is_booker else reach.passenger_ids
     back = reverse("reservations_portal:trip", kwargs={"record_locator": booking.record_locator})
-    return _seat_page(request, booking, sequence, url_name="reservations_portal:seats", back_url=back)
+    return _seat_page(
+        request,
+        booking,
+        sequence,
+        url_name="reservations_portal:seats",
+        back_url=back,
+        booking_flow=_booking_flow(booking, sequence) if reach.is_booker else None,
+    )
+
+
+def _booking_flow(booking: Booking, sequence: int) -> dict[str, str] | None:
+    """A held booking's seats are a step of booking it, between the travellers and paying: the page leads
+    on to the next flight's seats and to payment, and choosing no seat at all is fine."""
+    if booking.status != BookingStatus.HELD:
+        return None
+    locator = booking.record_locator
+    later = sorted(s.sequence for s in booking.segments.all() if s.sequence > sequence and s.status == SegmentStatus.CONFIRMED)
+    return {
+        "pay_url": reverse("reservations_portal:pay", kwargs={"record_locator": locator}),
+        "next_flight_url": reverse("reservations_portal:seats", kwargs={"record_locator": locator, "sequence": later[0]})
+        if later
+        else "",
+    }
 
 
 @never_cache
