@@ -20,6 +20,7 @@ urlpatterns = [
     path("check-in/", portal.check_in_lookup, name="check_in_lookup"),
     path("check-in/<str:record_locator>/", portal.check_in, name="check_in"),
     path("check-in/<str:record_locator>/flights/<int:sequence>/", portal.check_in_flight, name="check_in_flight"),
+    path("check-in/<str:record_locator>/flights/<int:sequence>/pay/", portal.check_in_pay, name="check_in_pay"),
     path("check-in/<str:record_locator>/flights/<int:sequence>/seats/", portal.check_in_seats, name="check_in_seats"),
     path(
         "check-in/<str:record_locator>/boarding-pass/<int:check_in_id>/",

@@ -14,6 +14,7 @@ from reservations.views.portal.check_in import (
     check_in,
     check_in_flight,
     check_in_lookup,
+    check_in_pay,
     check_in_seats,
     seats,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "check_in",
     "check_in_flight",
     "check_in_lookup",
+    "check_in_pay",
     "check_in_seats",
     "confirmation",
     "flight_status",
