@@ -45,7 +45,15 @@ from reservations.selectors.check_in import (
     seat_map,
     segment_change_refusal,
 )
-from reservations.selectors.operations import ManifestRow, disrupted_bookings, flight_manifest, manifest_totals
+from reservations.selectors.operations import (
+    Disruption,
+    ManifestRow,
+    booking_disruption,
+    disrupted_bookings,
+    disrupted_segment,
+    flight_manifest,
+    manifest_totals,
+)
 from reservations.selectors.search import (
     FLIGHT_CODE,
     MAX_CALENDAR_DAYS,
@@ -84,6 +92,7 @@ __all__ = [
     "NOT_ON_THE_FLIGHT",
     "PassengerBooking",
     "SALES_CUTOFF",
+    "Disruption",
     "SEE_BOOKINGS",
     "SORT_KEYS",
     "STAFF_ACTION_PERMISSIONS",
@@ -99,6 +108,7 @@ __all__ = [
     "boarding_pass",
     "boarding_passes",
     "booking_customer_ids",
+    "booking_disruption",
     "booking_get",
     "booking_get_for_check_in",
     "booking_get_for_office",
@@ -114,6 +124,7 @@ __all__ = [
     "check_in_get_for_booking",
     "check_ins_for_booking",
     "disrupted_bookings",
+    "disrupted_segment",
     "flight_alternatives",
     "flight_get",
     "flight_manifest",

@@ -58,6 +58,15 @@ from reservations.services.common import (
     MIN_CONNECTION,
     booking_total_recompute,
 )
+from reservations.services.disruption import (
+    DisruptionChoice,
+    booking_disruption_keep,
+    booking_disruption_rebook,
+    booking_disruption_refund,
+    disruption_choice_path,
+    disruption_choice_read,
+    disruption_choice_sign,
+)
 from reservations.services.inventory import inventory_release, inventory_take
 from reservations.services.notifications import RECEIPT_TEMPLATE
 from reservations.services.operations import (
@@ -133,6 +142,7 @@ __all__ = [
     "CancelPlan",
     "CardDetails",
     "CheckInQuote",
+    "DisruptionChoice",
     "ChangeQuote",
     "DEFAULT_HUB",
     "EARLIEST_DEPARTURE",
@@ -184,6 +194,9 @@ __all__ = [
     "booking_change_plan",
     "booking_change_quote",
     "booking_create",
+    "booking_disruption_keep",
+    "booking_disruption_rebook",
+    "booking_disruption_refund",
     "booking_expire_hold",
     "booking_expire_holds",
     "booking_rebook",
@@ -197,6 +210,9 @@ __all__ = [
     "check_in_quote",
     "check_in_window",
     "check_in_with_payment",
+    "disruption_choice_path",
+    "disruption_choice_read",
+    "disruption_choice_sign",
     "coupon_board",
     "exit_row_refusal",
     "fares_ensure",

@@ -28,6 +28,7 @@ from reservations.models import (
     TicketStatus,
 )
 from reservations.services.common import ACTIVE_BOOKING, FLIGHT_CLOSED, _local
+from reservations.services.disruption import disruption_email_context
 
 MAX_DELAY = timedelta(hours=72)
 GATE = _re.compile(r"^[A-Z0-9]{0,8}$")
@@ -223,6 +224,7 @@ def _flight_disrupt(*, flight: Flight, by: User | None) -> list[Booking]:
                     "cancelled": cancelled,
                     "reason": flight.status_reason,
                     "manage_path": _manage_path(booking.record_locator),
+                    **disruption_email_context(booking=booking),
                 },
                 language=booking.language or "en",
                 customer=booking.customer,

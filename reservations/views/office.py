@@ -442,12 +442,12 @@ class BookingPayView(ReservationsOfficeView):
 # --- Change, cancel, rebook -------------------------------------------------------------------
 
 
-def _alternatives(request: HttpRequest, segment: Segment) -> tuple[OfficeAlternativeDayForm, list[Flight]]:
+def _alternatives(request: HttpRequest, segment: Segment, *, min_seats: int = 0) -> tuple[OfficeAlternativeDayForm, list[Flight]]:
     form = OfficeAlternativeDayForm(request.GET or None, initial={"day": segment.flight.service_date})
     day = None
     if form.is_bound and form.is_valid():
         day = form.cleaned_data["day"]
-    return form, selectors.flight_alternatives(segment=segment, day=day)
+    return form, selectors.flight_alternatives(segment=segment, day=day, min_seats=min_seats)
 
 
 class SegmentChangeView(ReservationsOfficeView):
@@ -567,12 +567,12 @@ class SegmentRebookView(ReservationsOfficeView):
     template_name = "office/reservations/segment_rebook.html"
 
     def _render(self, request, booking, segment, form=None) -> HttpResponse:  # noqa: ANN001
-        day_form, alternatives = _alternatives(request, segment)
+        day_form, alternatives = _alternatives(request, segment, min_seats=booking.seats)
         context = {
             "booking": booking,
             "segment": segment,
             "day_form": day_form,
-            "alternatives": [f for f in alternatives if (f.seats_left or 0) >= booking.seats],
+            "alternatives": alternatives,
             "form": form or OfficeRebookForm(),
         }
         return render(request, self.template_name, context)
