@@ -20,6 +20,14 @@ from tests.reservations.office_support import book
 from tests.reservations.portal_support import TEST_CARD, make_flight
 
 
+def assert_fits_a_phone(page) -> None:  # noqa: ANN001
+    """At 390 px wide the page needs no sideways scroll."""
+    size = page.viewport_size
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.set_viewport_size(size)
+
+
 def passenger_login(page, username: str, next_url: str) -> None:  # noqa: ANN001
     page.goto(f"/accounts/login/?next={next_url}")
     page.get_by_label("E-mail address").fill(username)
@@ -58,6 +66,7 @@ def test_a_light_fare_passenger_pays_for_two_bags_before_getting_the_boarding_pa
     expect(page.get_by_role("heading", level=1)).to_contain_text("Pay and check in")
     expect(page.locator("#check-in-total")).to_contain_text(f"{fee:.2f}")
     assert_accessible(page)
+    assert_fits_a_phone(page)
     assert not CheckIn.objects.exists()
     page.goto(f"/check-in/{booking.record_locator}/")
     expect(page.get_by_role("link", name="Boarding pass for Ines")).to_have_count(0)
@@ -109,7 +118,14 @@ def test_a_disrupted_passenger_takes_another_flight_from_the_email_link(transact
     # then they see the choice to confirm, and nothing has changed yet
     expect(page.get_by_role("heading", level=2)).to_contain_text(f"to {later.flight_code}")
     assert_accessible(page)
+    assert_fits_a_phone(page)
     assert booking.segments.get(status=SegmentStatus.CONFIRMED).flight_id == flight.pk
+    # (all the options are one link away, listing the later flight)
+    page.get_by_role("link", name="See all options").click()
+    expect(page.locator("#alternatives")).to_contain_text(later.flight_code)
+    assert_accessible(page)
+    assert_fits_a_phone(page)
+    page.go_back()
 
     # when they confirm
     page.get_by_role("button", name="Confirm").click()
