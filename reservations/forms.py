@@ -636,6 +636,33 @@ class OfficeWaiverMixin(forms.Form):
         return " ".join(self.cleaned_data.get("waive_reason", "").split())
 
 
+class OfficeCheckInFeesForm(OfficeWaiverMixin):
+    """How the fees the check-in quoted are settled at the desk: taken at the counter, or waived with a reason."""
+
+    SETTLE_CHOICES = (("counter", _("Taken at the counter")), ("waive", _("Waived")))
+
+    settle = forms.ChoiceField(label=_("The fees are"), choices=SETTLE_CHOICES, initial="counter", widget=forms.RadioSelect)
+    total = forms.DecimalField(widget=forms.HiddenInput, max_digits=12, decimal_places=2, min_value=0)
+    idempotency_key = forms.CharField(max_length=100, widget=forms.HiddenInput)
+
+    def __init__(self, *args, record_locator: str, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        self.record_locator = record_locator
+
+    def clean_idempotency_key(self) -> str:
+        return _office_payment_key(self)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("settle") != "waive":
+            return data
+        if "waive_reason" not in self.fields:  # taken away for those who may not waive
+            self.add_error("settle", _("Only a supervisor can waive fees."))
+        elif not data.get("waive_reason"):
+            self.add_error("waive_reason", _("Give the reason for waiving the fee."))
+        return data
+
+
 class OfficeChangeFlightForm(OfficeWaiverMixin):
     new_flight = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 

@@ -193,7 +193,8 @@ def check_in_refusal(
 ) -> ApplicationError | None:
     """Why nobody on the booking can check in for this flight now, or None.
 
-    ``unpaid`` is the balance due less excess baggage, which is paid at the airport.
+    ``unpaid`` is what must be paid before check-in can even start; check-in itself quotes and collects
+    its fees and the booking's balance before any boarding pass (``services.check_in_with_payment``).
     """
     if booking.status != BookingStatus.TICKETED:
         return ApplicationError(_("Check-in opens for a booking once it is paid and ticketed."), code="not_ticketed")

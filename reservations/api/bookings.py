@@ -742,6 +742,7 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         request=CheckInInputSerializer,
         responses={
             201: CheckInSerializer(many=True),
+            402: error("`payment_required`: the check-in has fees and no `payment` was sent; `payment_declined`."),
             409: error("`check_in_closed`: outside the check-in window; or the booking is not ticketed."),
         },
     )
@@ -763,17 +764,29 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         for i, b in enumerate(d.get("bags", [])):
             pk = _passenger_of(booking, b["passenger"], f"bags.{i}.passenger", self.reach).pk
             bags[pk], hand_carry[pk], bag_entry[pk] = list(b["weights_kg"]), b["hand_carry"], i
+        args = {
+            "booking": booking,
+            "segment": segment,
+            "passengers": chosen,
+            "seats": seats or None,
+            "bags": bags or None,
+            "hand_carry": hand_carry or None,
+            "channel": "api",
+            "by": request.user,
+        }
+        payment = d.get("payment")
         try:
-            check_ins = services.check_in(
-                booking=booking,
-                segment=segment,
-                passengers=chosen,
-                seats=seats or None,
-                bags=bags or None,
-                hand_carry=hand_carry or None,
-                channel="api",
-                by=request.user,
-            )
+            if payment is None:
+                check_ins = services.check_in(**args)
+            else:
+                card = payment.get("card")
+                check_ins = services.check_in_with_payment(
+                    **args,
+                    method=payment["method"],
+                    idempotency_key=payment["idempotency_key"],
+                    card=services.CardDetails(**card) if card else None,
+                    expected_total=payment.get("expected_total"),
+                )
         except ApplicationError as refused:
             refused.fields = _check_in_fields(refused.fields, chosen=[p.pk for p in chosen], bag_entry=bag_entry)
             raise

@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from reservations.api.common import AirportTimeField, StrictSerializer
+from reservations.api.payments import IDEMPOTENCY_KEY, CardInputSerializer
+from reservations.models import PaymentMethod
 
 
 class CheckInSeatInputSerializer(StrictSerializer):
@@ -27,6 +30,27 @@ class BagsInputSerializer(StrictSerializer):
     hand_carry = serializers.IntegerField(min_value=0, max_value=9, default=0, help_text="Cabin bags.")
 
 
+class CheckInPaymentInputSerializer(StrictSerializer):
+    """How the check-in's fees (extra bags, seats, anything still due) are paid before the boarding passes."""
+
+    method = serializers.ChoiceField(
+        choices=[PaymentMethod.CARD, PaymentMethod.COUNTER], help_text="`counter` is for staff only."
+    )
+    card = CardInputSerializer(required=False, help_text="For `card`: used once for the charge; never stored.")
+    idempotency_key = serializers.RegexField(
+        IDEMPOTENCY_KEY.pattern, help_text="1-64 visible ASCII characters, new for each check-in payment you mean."
+    )
+    expected_total = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False,
+        help_text="The amount the passenger was shown; if the fees differ now, nothing is charged (409 `quote_changed`).",
+    )  # fmt: skip
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs["method"] == PaymentMethod.CARD and "card" not in attrs:
+            raise serializers.ValidationError({"card": [_("Enter the card details.")]})
+        return attrs
+
+
 class CheckInInputSerializer(StrictSerializer):
     segment = serializers.IntegerField(min_value=1, max_value=99, help_text="Segment sequence.")
     passengers = serializers.ListField(
@@ -37,6 +61,11 @@ class CheckInInputSerializer(StrictSerializer):
         many=True, required=False, max_length=18, help_text="Seats to choose while checking in; the others are allocated."
     )
     bags = BagsInputSerializer(many=True, required=False, max_length=18)
+    payment = CheckInPaymentInputSerializer(
+        required=False,
+        help_text="Needed when the check-in has fees: without it such a check-in is refused (402 `payment_required`) "
+        "and nobody is checked in.",
+    )
 
 
 class CheckInSerializer(serializers.Serializer):

@@ -46,7 +46,15 @@ from reservations.selectors.check_in import (
     seat_map,
     segment_change_refusal,
 )
-from reservations.selectors.operations import ManifestRow, disrupted_bookings, flight_manifest, manifest_totals
+from reservations.selectors.operations import (
+    Disruption,
+    ManifestRow,
+    booking_disruption,
+    disrupted_bookings,
+    disrupted_segment,
+    flight_manifest,
+    manifest_totals,
+)
 from reservations.selectors.search import (
     FLIGHT_CODE,
     MAX_CALENDAR_DAYS,
@@ -91,6 +99,7 @@ __all__ = [
     "NOT_ON_THE_FLIGHT",
     "PassengerBooking",
     "SALES_CUTOFF",
+    "Disruption",
     "SEE_BOOKINGS",
     "SORT_KEYS",
     "STAFF_ACTION_PERMISSIONS",
@@ -107,6 +116,7 @@ __all__ = [
     "boarding_passes",
     "base_miles",
     "booking_customer_ids",
+    "booking_disruption",
     "booking_get",
     "booking_get_for_check_in",
     "booking_get_for_office",
@@ -123,6 +133,7 @@ __all__ = [
     "check_in_get_for_booking",
     "check_ins_for_booking",
     "disrupted_bookings",
+    "disrupted_segment",
     "flight_alternatives",
     "flight_get",
     "flight_manifest",

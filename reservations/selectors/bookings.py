@@ -333,10 +333,11 @@ def flight_get(*, flight_id: int | str):  # noqa: ANN201
         raise NotFound("No such flight.") from None
 
 
-def flight_alternatives(*, segment: Segment, day=None, days: int = 3) -> list:  # noqa: ANN001
+def flight_alternatives(*, segment: Segment, day=None, days: int = 3, min_seats: int = 0) -> list:  # noqa: ANN001
     """Other flights on the segment's route from ``day`` (the flight's own date by default) that still sell.
 
-    Each carries ``seats_left`` in the segment's cabin, for choosing a new flight to change or rebook to.
+    Each carries ``seats_left`` in the segment's cabin, for choosing a new flight to change or rebook to;
+    with ``min_seats`` only those with that many seats left (the whole party, for a rebooking).
     """
     from datetime import timedelta
 
@@ -360,5 +361,6 @@ def flight_alternatives(*, segment: Segment, day=None, days: int = 3) -> list:  
         .exclude(status__in=[FlightStatus.CANCELLED, FlightStatus.DEPARTED, FlightStatus.ARRIVED])
         .select_related("origin", "destination", "aircraft_type")
         .annotate(seats_left=Subquery(seats))
+        .filter(seats_left__gte=min_seats)
         .order_by("scheduled_departure", "id")
     )

@@ -24,7 +24,7 @@ from reservations.models import (
     SegmentStatus,
 )
 from reservations.selectors.boarding import _ssr_codes
-from reservations.selectors.bookings import booking_queryset
+from reservations.selectors.bookings import booking_queryset, flight_alternatives
 from reservations.selectors.check_in import NOT_ON_THE_FLIGHT
 
 
@@ -124,6 +124,61 @@ def manifest_totals(rows: list[ManifestRow]) -> dict[str, int | Decimal]:
         "bags": sum(r.bags for r in rows),
         "bag_weight_kg": sum((r.bag_weight_kg for r in rows), Decimal(0)),
     }
+
+
+@dataclass(frozen=True)
+class Disruption:
+    """A booking's flight that is cancelled or long delayed, and what the passenger may choose instead.
+
+    The choices are the office's: another flight on the route with seats for the whole party (the
+    alternatives the office's rebooking offers), a refund of the unused flights, or, for a delay only,
+    keeping the delayed flight.
+    """
+
+    segment: Segment
+    cancelled: bool
+    alternatives: list[Flight]
+
+    @property
+    def may_keep(self) -> bool:
+        return not self.cancelled
+
+
+def _long_delayed(flight: Flight) -> bool:
+    threshold = timedelta(minutes=settings.DISRUPTION_DELAY_MINUTES)
+    return (
+        flight.status in (FlightStatus.SCHEDULED, FlightStatus.DELAYED, FlightStatus.BOARDING)
+        and flight.estimated_departure is not None
+        and flight.estimated_departure > flight.scheduled_departure + threshold
+    )
+
+
+def disrupted_segment(*, booking: Booking) -> Segment | None:
+    """The booking's first confirmed flight that is cancelled or long delayed, while the passenger has not
+    yet chosen what to do (the booking is flagged); read from the booking's segments as already loaded."""
+    if booking.disrupted_at is None or booking.status not in (BookingStatus.HELD, BookingStatus.TICKETED):
+        return None
+    segments = sorted(booking.segments.all(), key=lambda s: s.sequence)
+    return next(
+        (
+            s
+            for s in segments
+            if s.status == SegmentStatus.CONFIRMED and (s.flight.status == FlightStatus.CANCELLED or _long_delayed(s.flight))
+        ),
+        None,
+    )
+
+
+def booking_disruption(*, booking: Booking) -> Disruption | None:
+    """The disruption the passenger can act on, with the office's alternatives; None once it is settled."""
+    segment = disrupted_segment(booking=booking)
+    if segment is None:
+        return None
+    return Disruption(
+        segment=segment,
+        cancelled=segment.flight.status == FlightStatus.CANCELLED,
+        alternatives=flight_alternatives(segment=segment, min_seats=booking.seats),
+    )
 
 
 def disrupted_bookings(*, flight: Flight | None = None) -> QuerySet[Booking]:

@@ -12,7 +12,6 @@ from reservations import rules
 from reservations.models import (
     Booking,
     BookingStatus,
-    ChargeKind,
     Coupon,
     CouponStatus,
     Segment,
@@ -83,8 +82,8 @@ def trip_actions(*, booking: Booking, user=None, at: datetime | None = None) -> 
         if booking.status == BookingStatus.TICKETED
         else []
     )
-    baggage = sum((c.amount for c in booking.charges.all() if c.kind == ChargeKind.BAGGAGE), Decimal(0))
-    unpaid = booking.balance_due - baggage
+    # Check-in quotes and collects what is due (seats, bags, the balance) before any boarding pass.
+    unpaid = Decimal(0)
     waiting = {c.segment_id for c in coupons if c.ticket.status == TicketStatus.OPEN and c.status == CouponStatus.OPEN}
     per_segment = []
     for segment in segments:

@@ -37,6 +37,7 @@ from reservations.models import (
     TicketStatus,
 )
 from reservations.rules import cancel_refusal
+from reservations.selectors.operations import disrupted_segment
 from reservations.services.common import (
     FARE_VALUE_KINDS,
     _actor,
@@ -104,8 +105,14 @@ class CancelPlan:
         return sum((r.amount for r in self.refunds), ZERO)
 
 
-def _check_involuntary(*, by: User | None, involuntary: bool) -> None:
-    if involuntary and by is not None and not _is_staff_with(by, "reservations.change_booking"):
+def _check_involuntary(*, by: User | None, involuntary: bool, booking: Booking) -> None:
+    """The airline cancels involuntarily; so may the passenger whose flight it cancelled or long delayed."""
+    if (
+        involuntary
+        and by is not None
+        and not _is_staff_with(by, "reservations.change_booking")
+        and disrupted_segment(booking=booking) is None
+    ):
         raise ApplicationError(_("Only the airline can cancel a booking involuntarily."), code="forbidden", status=403)
 
 
@@ -248,7 +255,7 @@ def booking_cancel_quote(
     method is only asked what its refund gives back (``refund_preview``, read only), e.g. the miles.
     """
     waiver = _waiver_reason(by=by, waive_reason=waive_reason)
-    _check_involuntary(by=by, involuntary=involuntary)
+    _check_involuntary(by=by, involuntary=involuntary, booking=booking)
     current = Booking.objects.get(pk=booking.pk)
     segments = _confirmed_segments(current)
     cabins = FlightCabin.objects.filter(flight_id__in={s.flight_id for s in segments}).values_list("flight_id", "cabin")
@@ -275,7 +282,7 @@ def booking_cancel(
     The plan is computed from the rows once they are locked, so what is applied is what the rules say now.
     """
     waiver = _waiver_reason(by=by, waive_reason=waive_reason)
-    _check_involuntary(by=by, involuntary=involuntary)
+    _check_involuntary(by=by, involuntary=involuntary, booking=booking)
     planned = list(booking.segments.filter(status=SegmentStatus.CONFIRMED).values_list("flight_id", "cabin"))
     with transaction.atomic():
         inventory, locked = _lock_for_change(booking=booking, flights=planned)

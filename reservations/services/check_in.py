@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -27,6 +28,7 @@ from reservations.models import (
     CouponStatus,
     FareFamily,
     Flight,
+    PaymentStatus,
     SeatAssignment,
     SeatMapSection,
     Segment,
@@ -35,8 +37,9 @@ from reservations.models import (
 from reservations.rules import check_in_is_open as check_in_is_open
 from reservations.rules import check_in_refusal
 from reservations.rules import check_in_window as check_in_window
-from reservations.services.common import FLIGHT_CLOSED, booking_total_recompute
-from reservations.services.seats import exit_row_refusal, seat_assign
+from reservations.services.common import FLIGHT_CLOSED, _waiver_audit, _waiver_reason, booking_total_recompute
+from reservations.services.payments import CardDetails, payment_take
+from reservations.services.seats import exit_row_refusal, seat_assign, seat_code_normalize
 
 MAX_BAG_KG = Decimal("32")
 MAX_BAGS = 3
@@ -171,49 +174,85 @@ def _check_in_party(
     return [p for p in party.values() if p.pk in wanted]
 
 
-@transaction.atomic
-def check_in(
+@dataclass(frozen=True)
+class CheckInQuote:
+    """What checking these travellers in costs, shown before anyone confirms.
+
+    ``bags`` are each traveller's baggage quotes (by passenger id) and ``seat_fees`` the seat-selection
+    fees of seats chosen at check-in; ``outstanding`` is what the booking already owed (e.g. a seat chosen
+    earlier, not yet paid). ``total_due`` is what must be paid before a boarding pass is issued.
+    """
+
+    bags: dict[int, BaggageQuote]
+    seat_fees: dict[int, Decimal]
+    outstanding: Decimal
+    total_due: Decimal
+    currency: str
+
+    @property
+    def bag_fee(self) -> Decimal:
+        return sum((q.fee for q in self.bags.values()), Decimal(0))
+
+    @property
+    def seat_fee(self) -> Decimal:
+        return sum(self.seat_fees.values(), Decimal(0))
+
+
+@dataclass
+class _Plan:
+    """A check-in request validated against the rows as they are: the party, their coupons and quotes."""
+
+    booking: Booking
+    segment: Segment
+    flight: Flight
+    party: list[BookingPassenger]
+    coupons: dict[int, Coupon]
+    quotes: dict[int, BaggageQuote]
+    seat_fees: dict[int, Decimal]
+    now: datetime
+
+    @property
+    def quotes_fee(self) -> Decimal:
+        return sum((q.fee for q in self.quotes.values()), Decimal(0))
+
+
+def _check_in_plan(
     *,
     booking: Booking,
     segment: Segment,
     passengers: list[BookingPassenger],
-    seats: dict[int, str] | None = None,
-    bags: dict[int, list[Decimal]] | None = None,
-    hand_carry: dict[int, int] | None = None,
+    seats: dict[int, str],
+    bags: dict[int, list[Decimal]],
+    hand_carry: dict[int, int],
     channel: str,
-    by: User | None = None,
-) -> list[CheckIn]:
-    """Accept travellers for one flight: open coupons become checked in, each with a seat and a sequence number.
-
-    Keys of ``seats``, ``bags`` and ``hand_carry`` are passenger ids. Infants follow the adult they sit
-    with. The flight row is locked first (then the booking), so two check-ins on the same flight take
-    sequence numbers one after the other.
-    """
-    seats, bags, hand_carry = seats or {}, bags or {}, hand_carry or {}
+    lock: bool,
+) -> _Plan:
+    """The rules of a check-in applied without writing; with ``lock`` the flight, booking and coupons are
+    locked first (flight, then booking), so two check-ins on one flight take sequence numbers in turn."""
     if channel not in Channel.values:
         raise ApplicationError(_("Unknown check-in channel."), fields={"channel": [_("Unknown channel.")]})
     if segment.booking_id != booking.pk:
         raise NotFound(_("No such flight on this booking."))
-    flight = (
-        Flight.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("origin", "destination", "aircraft_type")
-        .get(pk=segment.flight_id)
-    )
-    booking = Booking.objects.select_for_update().get(pk=booking.pk)
+    flights = Flight.objects.select_related("origin", "destination", "aircraft_type")
+    bookings = Booking.objects.all()
+    coupon_rows = Coupon.objects.select_related("ticket")
+    if lock:
+        flights = flights.select_for_update(no_key=True, of=("self",))
+        bookings = bookings.select_for_update()
+        coupon_rows = coupon_rows.select_for_update(of=("self",))
+    flight = flights.get(pk=segment.flight_id)
+    booking = bookings.get(pk=booking.pk)
     segment = Segment.objects.select_related("fare_family").get(pk=segment.pk)
     segment.flight = flight
-    # Excess baggage is paid at the airport; anything else still owed (a change) must be paid first.
-    baggage = sum(booking.charges.filter(kind=ChargeKind.BAGGAGE).values_list("amount", flat=True), Decimal(0))
     now = timezone.now()
-    refusal = check_in_refusal(booking=booking, segment=segment, unpaid=booking.balance_due - baggage, at=now)
+    # What is owed is collected by the check-in itself (see check_in_with_payment), so it is no refusal here.
+    refusal = check_in_refusal(booking=booking, segment=segment, unpaid=Decimal(0), at=now)
     if refusal is not None:
         raise refusal
 
     coupons = {
         c.ticket.passenger_id: c
-        for c in Coupon.objects.select_for_update(of=("self",))
-        .select_related("ticket")
-        .filter(segment=segment, ticket__booking=booking, ticket__status=TicketStatus.OPEN)
+        for c in coupon_rows.filter(segment=segment, ticket__booking=booking, ticket__status=TicketStatus.OPEN)
         .exclude(status__in=[CouponStatus.EXCHANGED, CouponStatus.REFUNDED, CouponStatus.VOID])
         .order_by("pk")
     }
@@ -247,6 +286,224 @@ def check_in(
     if errors:
         raise ApplicationError(next(iter(errors.values()))[0], code="check_in_invalid", fields=errors)
     hooks.passengers_check(passengers=[(f"passengers.{p.pk}", p) for p in party], booking=booking, stage=hooks.CHECK_IN)
+    fee = segment.fare_family.seat_selection_fee
+    paying_seat = set(
+        BookingCharge.objects.filter(booking=booking, segment=segment, kind=ChargeKind.SEAT, passenger_id__in=ids).values_list(
+            "passenger_id", flat=True
+        )
+    )
+    held = dict(SeatAssignment.objects.filter(segment=segment, passenger_id__in=ids).values_list("passenger_id", "seat"))
+    seat_fees = {
+        p.pk: fee
+        for p in party
+        if fee > 0
+        and p.holds_seat
+        and seats.get(p.pk)
+        and p.pk not in paying_seat
+        and seat_code_normalize(seats[p.pk]) != held.get(p.pk)
+    }
+    return _Plan(
+        booking=booking, segment=segment, flight=flight, party=party, coupons=coupons, quotes=quotes,
+        seat_fees=seat_fees, now=now,
+    )  # fmt: skip
+
+
+def _check_in_charges(plan: _Plan) -> QuerySet[BookingCharge]:
+    """The charges a check-in of this party posts: their excess baggage on this flight."""
+    return BookingCharge.objects.filter(
+        booking=plan.booking,
+        segment=plan.segment,
+        passenger_id__in=[p.pk for p in plan.party],
+        kind=ChargeKind.BAGGAGE,
+    )
+
+
+def _quote_of(plan: _Plan) -> CheckInQuote:
+    """What must be paid: the booking's balance with this party's baggage charges replaced by the new quote."""
+    posted = sum(_check_in_charges(plan).values_list("amount", flat=True), Decimal(0))
+    outstanding = pricing.money(plan.booking.balance_due - posted)
+    new_fees = sum((q.fee for q in plan.quotes.values()), Decimal(0)) + sum(plan.seat_fees.values(), Decimal(0))
+    return CheckInQuote(
+        bags=plan.quotes,
+        seat_fees=plan.seat_fees,
+        outstanding=max(outstanding, Decimal(0)),
+        total_due=max(pricing.money(outstanding + new_fees), Decimal(0)),
+        currency=plan.booking.currency,
+    )
+
+
+def check_in_quote(
+    *,
+    booking: Booking,
+    segment: Segment,
+    passengers: list[BookingPassenger],
+    seats: dict[int, str] | None = None,
+    bags: dict[int, list[Decimal]] | None = None,
+    hand_carry: dict[int, int] | None = None,
+    channel: str = Channel.PORTAL,
+) -> CheckInQuote:
+    """What checking these travellers in would cost, by the rules ``check_in`` applies; writes nothing.
+
+    The passenger sees it before confirming: bags beyond the allowance, seats chosen now, and anything
+    else still due on the booking. A zero ``total_due`` means check-in is one step.
+    """
+    plan = _check_in_plan(
+        booking=booking, segment=segment, passengers=passengers, seats=seats or {}, bags=bags or {},
+        hand_carry=hand_carry or {}, channel=channel, lock=False,
+    )  # fmt: skip
+    return _quote_of(plan)
+
+
+def _post_charges(plan: _Plan, *, by: User | None) -> None:
+    """The party's baggage (and seats chosen now) become charges on the booking; earlier unconfirmed ones go."""
+    actor = by if by is not None and by.is_authenticated else None
+    flight = plan.flight
+    changed = _check_in_charges(plan).delete()[0] > 0
+    for p in plan.party:
+        quote = plan.quotes[p.pk]
+        changed = changed or quote.fee > 0 or p.pk in plan.seat_fees
+        if quote.fee > 0:
+            BookingCharge.objects.create(
+                booking=plan.booking, passenger=p, segment=plan.segment, kind=ChargeKind.BAGGAGE, code="XBAG",
+                description=_("%(flight)s excess baggage: %(extra)d extra, %(overweight)d overweight")
+                % {"flight": flight.flight_code, "extra": quote.extra_bags, "overweight": quote.overweight_bags},
+                amount=quote.fee, currency=quote.currency, created_by=actor,
+            )  # fmt: skip
+        if p.pk in plan.seat_fees:
+            BookingCharge.objects.create(
+                booking=plan.booking, passenger=p, segment=plan.segment, kind=ChargeKind.SEAT, code="SEAT",
+                description=_("%(flight)s seat selection") % {"flight": flight.flight_code},
+                amount=plan.seat_fees[p.pk], currency=plan.booking.currency, created_by=actor,
+            )  # fmt: skip
+    if changed:
+        booking_total_recompute(booking=plan.booking)
+
+
+@transaction.atomic
+def check_in_charges_post(
+    *,
+    booking: Booking,
+    segment: Segment,
+    passengers: list[BookingPassenger],
+    seats: dict[int, str] | None = None,
+    bags: dict[int, list[Decimal]] | None = None,
+    hand_carry: dict[int, int] | None = None,
+    channel: str,
+    by: User | None = None,
+) -> CheckInQuote:
+    """Put the check-in's fees on the booking so that they can be paid; nobody is checked in yet.
+
+    A second call for the same travellers replaces their baggage charges instead of adding to them.
+    Refused while another payment on the booking is still at the gateway.
+    """
+    plan = _check_in_plan(
+        booking=booking, segment=segment, passengers=passengers, seats=seats or {}, bags=bags or {},
+        hand_carry=hand_carry or {}, channel=channel, lock=True,
+    )  # fmt: skip
+    if plan.booking.payments.filter(status=PaymentStatus.PENDING).exists():
+        raise Conflict(
+            _("Another payment for booking %(locator)s is being processed; try again in a moment.")
+            % {"locator": plan.booking.record_locator},
+            code="payment_in_progress",
+        )
+    quote = _quote_of(plan)
+    _post_charges(plan, by=by)
+    return quote
+
+
+@transaction.atomic
+def check_in_charges_release(*, booking: Booking, segment: Segment, passengers: list[BookingPassenger], since: datetime) -> int:
+    """Take back the fees a check-in posted at or after ``since`` for travellers still not checked in.
+
+    Called when the payment for them was declined or failed: the passenger owes nothing for extras
+    they did not get. Left alone while a payment is still at the gateway (it may yet succeed).
+    """
+    locked = Booking.objects.select_for_update().get(pk=booking.pk)
+    if locked.payments.filter(status=PaymentStatus.PENDING).exists():
+        return 0
+    waiting = [p.pk for p in passengers if not CheckIn.objects.filter(segment_id=segment.pk, passenger_id=p.pk).exists()]
+    removed = BookingCharge.objects.filter(
+        booking=locked,
+        segment_id=segment.pk,
+        passenger_id__in=waiting,
+        kind__in=[ChargeKind.BAGGAGE, ChargeKind.SEAT],
+        created_at__gte=since,
+    ).delete()[0]
+    if removed:
+        booking_total_recompute(booking=locked)
+    return removed
+
+
+def check_in_with_payment(
+    *,
+    booking: Booking,
+    segment: Segment,
+    passengers: list[BookingPassenger],
+    seats: dict[int, str] | None = None,
+    bags: dict[int, list[Decimal]] | None = None,
+    hand_carry: dict[int, int] | None = None,
+    channel: str,
+    method: str,
+    idempotency_key: str,
+    card: CardDetails | None = None,
+    expected_total: Decimal | None = None,
+    by: User | None = None,
+) -> list[CheckIn]:
+    """Post the check-in's fees, take their payment the way bookings are paid, and only then check in.
+
+    ``expected_total`` is the amount the passenger was shown: if the fees have changed since, nothing is
+    charged and ``quote_changed`` is raised. A declined or failed payment takes the fees back off the
+    booking and checks nobody in. Call outside a transaction: the gateway is never called with locks held.
+    """
+    started = timezone.now()
+    options = {"seats": seats or {}, "bags": bags or {}, "hand_carry": hand_carry or {}}
+    quote = check_in_charges_post(booking=booking, segment=segment, passengers=passengers, channel=channel, by=by, **options)
+    try:
+        if expected_total is not None and quote.total_due != expected_total:
+            raise Conflict(
+                _("The amount due is now %(amount)s %(currency)s; please check it and confirm again.")
+                % {"amount": quote.total_due, "currency": quote.currency},
+                code="quote_changed",
+            )
+        if quote.total_due > 0:
+            payment_take(booking=booking, method=method, idempotency_key=idempotency_key, card=card, by=by)
+    except Exception:
+        check_in_charges_release(booking=booking, segment=segment, passengers=passengers, since=started)
+        raise
+    return check_in(booking=booking, segment=segment, passengers=passengers, channel=channel, by=by, **options)
+
+
+@transaction.atomic
+def check_in(
+    *,
+    booking: Booking,
+    segment: Segment,
+    passengers: list[BookingPassenger],
+    seats: dict[int, str] | None = None,
+    bags: dict[int, list[Decimal]] | None = None,
+    hand_carry: dict[int, int] | None = None,
+    channel: str,
+    by: User | None = None,
+    waive_reason: str = "",
+) -> list[CheckIn]:
+    """Accept travellers for one flight: open coupons become checked in, each with a seat and a sequence number.
+
+    Keys of ``seats``, ``bags`` and ``hand_carry`` are passenger ids. Infants follow the adult they sit
+    with. Nobody is checked in (and no boarding pass exists) while anything is still due: fees are paid
+    first (``check_in_with_payment``), or waived by a supervisor with ``waive_reason``; otherwise this
+    raises ``payment_required`` (402) with the amount, and changes nothing.
+    """
+    seats, bags, hand_carry = seats or {}, bags or {}, hand_carry or {}
+    waiver = _waiver_reason(by=by, waive_reason=waive_reason)
+    plan = _check_in_plan(
+        booking=booking, segment=segment, passengers=passengers, seats=seats, bags=bags, hand_carry=hand_carry,
+        channel=channel, lock=True,
+    )  # fmt: skip
+    booking, segment, flight, party, coupons, quotes, now = (
+        plan.booking, plan.segment, plan.flight, plan.party, plan.coupons, plan.quotes, plan.now,
+    )  # fmt: skip
+    ids = {p.pk for p in party}
+    _post_charges(plan, by=by)
 
     carrying = {p.travelling_with_id for p in booking.passengers.all() if p.travelling_with_id}
     for p in party:
@@ -259,6 +516,26 @@ def check_in(
             assignment = _auto_seat(segment=segment, passenger=p, carries_infant=p.pk in carrying, near_row=near_row, by=by)
             held[p.pk] = assignment.seat
             near_row = int(assignment.seat[:-1]) if near_row is None else near_row
+
+    booking.refresh_from_db(fields=["total_amount", "paid_amount", "refunded_amount"])
+    due = booking.balance_due
+    if due > 0 and waiver:
+        BookingCharge.objects.create(
+            booking=booking, kind=ChargeKind.WAIVER, segment=segment, amount=-due, currency=booking.currency,
+            description=_("%(flight)s check-in fees") % {"flight": flight.flight_code}, reason=waiver,
+            created_by=by if by is not None and by.is_authenticated else None,
+        )  # fmt: skip
+        booking_total_recompute(booking=booking)
+        _waiver_audit(booking=booking, amount=due, kind=ChargeKind.BAGGAGE, reason=waiver, by=by)
+    elif due > 0 and not plan.quotes_fee and not plan.seat_fees:
+        raise check_in_refusal(booking=booking, segment=segment, unpaid=due, at=now)  # the booking owed it already
+    elif due > 0:
+        raise ApplicationError(
+            _("%(amount)s %(currency)s is due for this check-in; it is paid before the boarding pass is issued.")
+            % {"amount": due, "currency": booking.currency},
+            code="payment_required",
+            status=402,
+        )
 
     last = CheckIn.objects.filter(flight=flight).aggregate(last=Max("sequence_number"))["last"] or 0
     actor = by if by is not None and by.is_authenticated else None
@@ -273,16 +550,7 @@ def check_in(
             checked_in_by=actor, checked_in_at=now,
         )  # fmt: skip
         created.append(row)
-        if quote.fee > 0:
-            BookingCharge.objects.create(
-                booking=booking, passenger=p, segment=segment, kind=ChargeKind.BAGGAGE, code="XBAG",
-                description=_("%(flight)s excess baggage: %(extra)d extra, %(overweight)d overweight")
-                % {"flight": flight.flight_code, "extra": quote.extra_bags, "overweight": quote.overweight_bags},
-                amount=quote.fee, currency=quote.currency, created_by=actor,
-            )  # fmt: skip
     Coupon.objects.filter(pk__in=[coupons[p.pk].pk for p in party]).update(status=CouponStatus.CHECKED_IN, updated_at=now)
-    if any(quotes[p.pk].fee > 0 for p in party):
-        booking_total_recompute(booking=booking)
 
     summary = _("Checked in for %(flight)s %(route)s on %(date)s") % {
         "flight": flight.flight_code,

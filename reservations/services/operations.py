@@ -28,6 +28,7 @@ from reservations.models import (
     TicketStatus,
 )
 from reservations.services.common import ACTIVE_BOOKING, FLIGHT_CLOSED, _local
+from reservations.services.disruption import disruption_email_context
 from reservations.services.notifications import booking_email_language
 
 MAX_DELAY = timedelta(hours=72)
@@ -225,6 +226,7 @@ def _flight_disrupt(*, flight: Flight, by: User | None) -> list[Booking]:
                     "cancelled": cancelled,
                     "reason": flight.status_reason,
                     "manage_path": _manage_path(booking.record_locator),
+                    **disruption_email_context(booking=booking),
                 },
                 language=booking_email_language(booking),
                 customer=booking.customer,

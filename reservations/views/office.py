@@ -28,6 +28,7 @@ from crm.errors import ApplicationError, NotFound
 from crm.forms import add_application_error, normalize_customer_number
 from crm.models import Customer
 from crm.permissions import StaffPermissionRequiredMixin, can_see_identity_documents, mask
+from crm.templatetags.airline_format import money as format_money
 from reservations import hooks, selectors, services
 from reservations.forms import (
     CheckInPassengerForm,
@@ -38,6 +39,7 @@ from reservations.forms import (
     OfficeCancelBookingForm,
     OfficeCardPaymentForm,
     OfficeChangeFlightForm,
+    OfficeCheckInFeesForm,
     OfficeCounterPaymentForm,
     OfficeFlightDayForm,
     OfficeFlightStatusForm,
@@ -454,12 +456,12 @@ class BookingPayView(ReservationsOfficeView):
 # --- Change, cancel, rebook -------------------------------------------------------------------
 
 
-def _alternatives(request: HttpRequest, segment: Segment) -> tuple[OfficeAlternativeDayForm, list[Flight]]:
+def _alternatives(request: HttpRequest, segment: Segment, *, min_seats: int = 0) -> tuple[OfficeAlternativeDayForm, list[Flight]]:
     form = OfficeAlternativeDayForm(request.GET or None, initial={"day": segment.flight.service_date})
     day = None
     if form.is_bound and form.is_valid():
         day = form.cleaned_data["day"]
-    return form, selectors.flight_alternatives(segment=segment, day=day)
+    return form, selectors.flight_alternatives(segment=segment, day=day, min_seats=min_seats)
 
 
 class SegmentChangeView(ReservationsOfficeView):
@@ -579,12 +581,12 @@ class SegmentRebookView(ReservationsOfficeView):
     template_name = "office/reservations/segment_rebook.html"
 
     def _render(self, request, booking, segment, form=None) -> HttpResponse:  # noqa: ANN001
-        day_form, alternatives = _alternatives(request, segment)
+        day_form, alternatives = _alternatives(request, segment, min_seats=booking.seats)
         context = {
             "booking": booking,
             "segment": segment,
             "day_form": day_form,
-            "alternatives": [f for f in alternatives if (f.seats_left or 0) >= booking.seats],
+            "alternatives": alternatives,
             "form": form or OfficeRebookForm(),
         }
         return render(request, self.template_name, context)
@@ -682,7 +684,7 @@ class SegmentCheckInView(ReservationsOfficeView):
             rows.append({"passenger": p, "check_in": None, "form": form})
         return rows
 
-    def _render(self, request, booking, segment, rows, error="") -> HttpResponse:  # noqa: ANN001
+    def _render(self, request, booking, segment, rows, error="", quote=None, fees=None) -> HttpResponse:  # noqa: ANN001
         context = {
             "booking": booking,
             "segment": segment,
@@ -690,8 +692,17 @@ class SegmentCheckInView(ReservationsOfficeView):
             "pending": any(r["form"] is not None for r in rows),
             "window": services.check_in_window(flight=segment.flight),
             "error": error,
+            "quote": quote,
+            "fees": fees,
         }
         return render(request, self.template_name, context)
+
+    def _fees_form(self, request: HttpRequest, booking: Booking, quote: Any = None) -> OfficeCheckInFeesForm:
+        """Bound once the agent saw the fees; a fresh one (with the quoted total and a new key) otherwise."""
+        if quote is None:
+            return _waiver_form(OfficeCheckInFeesForm(request.POST, record_locator=booking.record_locator), request)
+        initial = {"total": quote.total_due, "idempotency_key": new_office_payment_key(booking.record_locator)}
+        return _waiver_form(OfficeCheckInFeesForm(initial=initial, record_locator=booking.record_locator), request)
 
     def get(self, request: HttpRequest, record_locator: str, sequence: int) -> HttpResponse:
         booking = _booking_or_404(record_locator)
@@ -712,19 +723,38 @@ class SegmentCheckInView(ReservationsOfficeView):
             seats = {
                 r["passenger"].pk: r["form"].cleaned_data["seat"].upper() for r in chosen if r["form"].cleaned_data.get("seat")
             }
+            args = {
+                "booking": booking,
+                "segment": segment,
+                "passengers": [r["passenger"] for r in chosen],
+                "seats": seats or None,
+                "bags": {r["passenger"].pk: r["form"].bag_weights() for r in chosen if r["passenger"].holds_seat},
+                "hand_carry": {r["passenger"].pk: r["form"].cleaned_data["hand_carry"] for r in chosen},
+                "channel": Channel.AGENT,
+            }
+            # The same rule as online: the fees are quoted, then taken at the counter or waived, then check-in.
+            fees = self._fees_form(request, booking) if "settle" in request.POST else None
             try:
-                services.check_in(
-                    booking=booking,
-                    segment=segment,
-                    passengers=[r["passenger"] for r in chosen],
-                    seats=seats or None,
-                    bags={r["passenger"].pk: r["form"].bag_weights() for r in chosen if r["passenger"].holds_seat},
-                    hand_carry={r["passenger"].pk: r["form"].cleaned_data["hand_carry"] for r in chosen},
-                    channel=Channel.AGENT,
-                    by=request.user,
-                )
+                quote = services.check_in_quote(**args)
+                if quote.total_due > 0 and (fees is None or not fees.is_valid()):
+                    return self._render(
+                        request, booking, segment, rows, quote=quote, fees=fees or self._fees_form(request, booking, quote),
+                        error=_("%(amount)s is due for this check-in. Take it at the counter or waive it before the boarding passes are issued.")
+                        % {"amount": format_money(quote.total_due, quote.currency)},
+                    )  # fmt: skip
+                if quote.total_due <= 0:
+                    services.check_in(by=request.user, **args)
+                elif fees.cleaned_data["settle"] == "waive":
+                    services.check_in(by=request.user, waive_reason=fees.cleaned_data["waive_reason"], **args)
+                else:
+                    services.check_in_with_payment(
+                        method=PaymentMethod.COUNTER, idempotency_key=fees.cleaned_data["idempotency_key"],
+                        expected_total=fees.cleaned_data["total"], by=request.user, **args,
+                    )  # fmt: skip
             except ApplicationError as exc:
                 _place_check_in_error(exc, rows)
+                if fees is not None and exc.code in ("quote_changed", "waiver_reason_required"):
+                    add_application_error(fees, exc, field_map={"waive_reason": "waive_reason"})
                 return self._render(request, booking, segment, rows, error=exc.message)
             messages.success(
                 request, _("Checked in: %(names)s.") % {"names": ", ".join(r["passenger"].full_name for r in chosen)}

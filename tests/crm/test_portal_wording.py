@@ -41,11 +41,11 @@ def test_the_password_reset_end_page_offers_log_in_only_to_those_logged_out(clie
 
 def test_my_data_has_one_full_stop_after_an_afternoon_time(passenger, passenger_client):
     _user, customer = passenger
-    # Given a record last changed at 3 p.m. (Django writes "3 p.m.")
+    # Given a record last changed at 3 in the afternoon (Django's US format wrote "3 p.m.", ours "15:00")
     afternoon = timezone.make_aware(datetime.combine(timezone.localdate(), time(15, 0)))
     Customer.objects.filter(pk=customer.pk).update(updated_at=afternoon)
     # When the passenger opens their data page
     html = passenger_client.get(reverse("portal:my_data")).content.decode()
     # Then the sentence carries the time and no doubled full stop
-    assert "last changed on" in html and "p.m." in html
-    assert "p.m.." not in html
+    assert "last changed on" in html and "15:00" in html
+    assert "p.m.." not in html and ".." not in html.split("last changed on", 1)[1].split("</p>", 1)[0]

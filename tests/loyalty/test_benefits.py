@@ -11,7 +11,7 @@ from reservations import services
 from reservations.models import Booking, Channel, ChargeKind, CheckIn
 from tests.loyalty.factories import member
 from tests.reservations.api_support import BOOKINGS
-from tests.reservations.check_in_helpers import ticketed_booking
+from tests.reservations.check_in_helpers import paying_card, ticketed_booking
 from tests.reservations.factories import BookingClassFactory, FareFamilyFactory
 
 pytestmark = pytest.mark.django_db
@@ -43,12 +43,16 @@ def light_booking(m: Member, *, customer=None) -> Booking:  # noqa: ANN001
 
 def check_in_one_bag(booking: Booking) -> CheckIn:
     traveller = booking.passengers.get()
-    (row,) = services.check_in(
+    # A bag beyond the allowance is paid before the boarding pass, as at online check-in.
+    (row,) = services.check_in_with_payment(
         booking=booking,
         segment=booking.segments.get(),
         passengers=[traveller],
         bags={traveller.pk: [Decimal("20")]},
         channel=Channel.PORTAL,
+        method="card",
+        idempotency_key=f"bags-{booking.record_locator}",
+        card=paying_card(),
     )
     return row
 

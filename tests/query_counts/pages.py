@@ -110,6 +110,37 @@ def _unsubscribe_link(w: World) -> dict[str, Any]:
     return {"token": unsubscribe_token(customer_id=w.customer.pk, email=w.customer.email or "x@example.com")}
 
 
+def _quote_heavy_bags(client: Client, w: World) -> None:
+    """Three overweight bags each: the check-in form sends the passenger on to pay the quoted fees."""
+    data = {"confirm": "on"}
+    for p in w.ticketed.passengers.all():
+        if p.holds_seat:
+            data |= {f"p{p.pk}-selected": "on", f"p{p.pk}-hand_carry": "1"}
+            data |= {f"p{p.pk}-bag_{n}": "30" for n in (1, 2, 3)}
+    url = reverse("reservations_portal:check_in_flight", kwargs={**_ticketed(w), "sequence": 1})
+    assert client.post(url, data).status_code == 302
+
+
+def _delay_ticketed_flight(client: Client, w: World) -> None:
+    """The ticketed booking's flight is five hours late and the booking waits for the passenger's choice."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from reservations.models import Booking, Flight, FlightStatus
+
+    late = w.flight.scheduled_departure + timedelta(hours=5)
+    Flight.objects.filter(pk=w.flight.pk).update(status=FlightStatus.DELAYED, estimated_departure=late)
+    Booking.objects.filter(pk=w.ticketed.pk).update(disrupted_at=timezone.now())
+
+
+def _keep_choice(w: World) -> dict[str, Any]:
+    """The disruption e-mail's signed link for keeping the delayed flight."""
+    from reservations import services
+
+    return {"choice": services.disruption_choice_sign(record_locator=w.ticketed.record_locator, choice="keep")}
+
+
 def _open_reset_link(client: Client, w: World) -> None:
     """The e-mailed link puts its token in the session and redirects to the form measured here."""
     user = type(w.passenger).objects.get(pk=w.passenger.pk)  # as stored: the token covers its last login
@@ -180,6 +211,20 @@ PAGES: list[Page] = [
         "reservations_portal:check_in_seats",
         PASSENGER,
         kwargs=lambda w: {**_ticketed(w), "sequence": 1},
+    ),
+    Page(
+        "reservations_portal:check_in_pay",
+        PASSENGER,
+        kwargs=lambda w: {**_ticketed(w), "sequence": 1},
+        prepare=_quote_heavy_bags,
+    ),
+    Page("reservations_portal:disruption", PASSENGER, kwargs=_ticketed, prepare=_delay_ticketed_flight),
+    Page(
+        "reservations_portal:disruption_choice",
+        PASSENGER,
+        kwargs=_ticketed,
+        query=_keep_choice,
+        prepare=_delay_ticketed_flight,
     ),
     Page("reservations_portal:boarding_pass", PASSENGER, kwargs=lambda w: {**_trip(w), "check_in_id": w.check_in.pk}),
     Page("reservations_portal:boarding_pass_pdf", PASSENGER, kwargs=lambda w: {**_trip(w), "check_in_id": w.check_in.pk}),

@@ -11,6 +11,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from reservations import services
+from reservations.gateway import CARD_SUCCEEDS
 from reservations.models import Booking, BookingStatus, Coupon, Flight, PassengerType, Segment, Ticket
 from tests.reservations.factories import (
     BookingClassFactory,
@@ -26,6 +28,13 @@ _serials = itertools.count(1)
 def ticket_number() -> str:
     """878 (the airline's prefix) and a 10-digit serial: 13 digits, as the database requires."""
     return f"878{next(_serials) + 4_000_000_000:010d}"
+
+
+def paying_card(number: str = CARD_SUCCEEDS) -> services.CardDetails:
+    """A card of the simulated gateway; its number decides whether the charge succeeds."""
+    return services.CardDetails(
+        number=number, expiry_month=12, expiry_year=timezone.now().year + 2, cvv="737", holder="Ada Lovelace"
+    )
 
 
 def flight_in(hours: float, **kwargs) -> Flight:

@@ -253,3 +253,45 @@ def test_boarding_pass_queries_stay_bounded(passenger, api_as, soon, django_asse
 
     with django_assert_max_num_queries(40):
         assert len(client.get(url(booking, "boarding-passes")).json()) == 2
+
+
+# --- Fees before the boarding pass ------------------------------------------------------------------
+
+
+def test_a_check_in_with_bag_fees_is_402_until_paid_then_201_with_the_payment(passenger, api_as, soon):
+    # Given a ticketed booking and a traveller with three bags (more than the fare includes)
+    booking = ticketed(passenger[1], soon)
+    body = {"segment": 1, "passengers": [1], "bags": [{"passenger": 1, "weights_kg": ["20", "20", "20"], "hand_carry": 1}]}
+    client = api_as(passenger[0])
+    # When it is sent without a payment, then it is refused and nobody is checked in
+    assert_error(client.post(url(booking, "check-in"), body, format="json"), 402, "payment_required")
+    assert not CheckIn.objects.exists()
+    # When it is sent with a card payment
+    card = {"number": "4242 4242 4242 4242", "expiry_month": 12, "expiry_year": 2099, "cvv": "737", "holder": "Ada"}
+    paid = client.post(
+        url(booking, "check-in"),
+        {**body, "payment": {"method": "card", "card": card, "idempotency_key": "bags-1"}},
+        format="json",
+    )
+    # Then the traveller is checked in and the card paid exactly the bag fees
+    assert paid.status_code == 201, paid.content
+    fee = paid.json()[0]["excess_baggage_fee"]
+    assert float(fee) > 0
+    payment = booking.payments.get(idempotency_key="bags-1")
+    assert str(payment.amount) == fee and payment.status == "succeeded"
+
+
+def test_a_passenger_cannot_pay_check_in_fees_at_the_counter(passenger, api_as, soon):
+    # Given a ticketed booking and a traveller with three bags
+    booking = ticketed(passenger[1], soon)
+    body = {
+        "segment": 1,
+        "passengers": [1],
+        "bags": [{"passenger": 1, "weights_kg": ["20", "20", "20"]}],
+        "payment": {"method": "counter", "idempotency_key": "desk"},
+    }
+    # When the passenger claims to pay at the counter, then it is refused and nothing is left owed
+    assert_error(api_as(passenger[0]).post(url(booking, "check-in"), body, format="json"), 403, "forbidden")
+    assert not CheckIn.objects.exists()
+    booking.refresh_from_db()
+    assert booking.balance_due == 0

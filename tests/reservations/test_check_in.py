@@ -28,7 +28,7 @@ from reservations.models import (
     SeatAssignment,
 )
 from tests.crm.factories import CustomerFactory
-from tests.reservations.check_in_helpers import flight_in, ticketed_booking
+from tests.reservations.check_in_helpers import flight_in, paying_card, ticketed_booking
 from tests.reservations.factories import BookingClassFactory, FareFamilyFactory
 
 
@@ -39,6 +39,20 @@ def check_in_everyone(booking, **kwargs) -> list[CheckIn]:
         segment=segment,
         passengers=list(booking.passengers.all()),
         channel=kwargs.pop("channel", Channel.PORTAL),
+        **kwargs,
+    )
+
+
+def check_in_paying(booking, **kwargs) -> list[CheckIn]:
+    """Check everyone in the way the portal does: fees quoted, paid by card, then the boarding passes."""
+    return services.check_in_with_payment(
+        booking=booking,
+        segment=booking.segments.get(),
+        passengers=list(booking.passengers.all()),
+        channel=Channel.PORTAL,
+        method="card",
+        idempotency_key=f"check-in-{booking.record_locator}",
+        card=paying_card(),
         **kwargs,
     )
 
@@ -275,10 +289,10 @@ def test_bags_beyond_the_allowance_pay_the_fare_familys_excess_fees(one_bag_fare
     booking.refresh_from_db()
     passenger = booking.passengers.get()
 
-    # When they check in
-    row = check_in_everyone(booking, bags={passenger.pk: [Decimal(w) for w in weights]}, hand_carry={passenger.pk: 1})[0]
+    # When they check in, paying what is due
+    row = check_in_paying(booking, bags={passenger.pk: [Decimal(w) for w in weights]}, hand_carry={passenger.pk: 1})[0]
 
-    # Then the bags, their weights and the excess fee are recorded, and charged on the booking
+    # Then the bags, their weights and the excess fee are recorded, charged on the booking and paid
     assert row.bags == len(weights)
     assert row.bag_weights_kg == [Decimal(w) for w in weights]
     assert row.hand_carry == 1
@@ -287,6 +301,7 @@ def test_bags_beyond_the_allowance_pay_the_fare_familys_excess_fees(one_bag_fare
     assert charges == ([fee] if fee else [])
     booking.refresh_from_db()
     assert booking.total_amount == Decimal("100.00") + fee
+    assert booking.balance_due == Decimal("0.00")
 
 
 def test_a_bag_over_32_kg_is_refused_and_nothing_is_checked_in(one_bag_fare):
@@ -355,7 +370,7 @@ def test_a_wrong_reference_and_a_wrong_family_name_give_the_same_not_found(db):
 def test_offloading_opens_the_coupon_again_and_removes_the_baggage_charge(one_bag_fare):
     booking = ticketed_booking(booking_class=one_bag_fare)
     passenger = booking.passengers.get()
-    row = check_in_everyone(booking, bags={passenger.pk: [Decimal("20"), Decimal("20")]})[0]
+    row = check_in_paying(booking, bags={passenger.pk: [Decimal("20"), Decimal("20")]})[0]
 
     services.check_in_cancel(check_in=row)
 

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from reservations.models import Booking, CheckIn, Coupon, CouponStatus, Flight, FlightStatus
+from reservations.models import Booking, ChargeKind, CheckIn, Coupon, CouponStatus, Flight, FlightStatus, Payment, PaymentMethod
 from tests.crm.factories import CustomerFactory
 from tests.reservations.factories import FlightFactory
 from tests.reservations.office_support import book, logged_in, pay_and_ticket, pay_ticket_and_check_in
@@ -223,6 +223,60 @@ def test_a_too_heavy_bag_is_refused_on_the_travellers_form(agent_client, departi
     )
     assert response.status_code == 200
     assert not CheckIn.objects.exists()
+
+
+def three_bags(booking: Booking) -> dict:
+    """Ada at the desk with three 20 kg bags: more than any fare includes."""
+    prefix = f"p{booking.passengers.get().pk}"
+    return {f"{prefix}-selected": "on", f"{prefix}-hand_carry": "1"} | {f"{prefix}-bag_{n}": "20" for n in (1, 2, 3)}
+
+
+def test_the_desk_sees_the_fees_and_checks_in_only_once_they_are_taken(agent_client, departing_soon):
+    # given a ticketed booking and a traveller with more bags than the fare includes
+    booking = pay_and_ticket(book(flight=departing_soon, names=[("Ada", "Lovelace")]))
+    paid_before = Booking.objects.get(pk=booking.pk).paid_amount
+    # when the agent sends the check-in
+    quoted = agent_client.post(check_in_url(booking), three_bags(booking))
+    # then the fees are shown to be settled first, and nobody is checked in
+    assert quoted.status_code == 200 and quoted.context["quote"].total_due > 0
+    assert not CheckIn.objects.exists()
+    fees = quoted.context["fees"]
+    # when the agent takes them at the counter
+    settled = agent_client.post(
+        check_in_url(booking),
+        three_bags(booking)
+        | {"settle": "counter", "total": fees.initial["total"], "idempotency_key": fees.initial["idempotency_key"]},
+    )
+    # then the counter payment covers them and the traveller is checked in
+    assert settled.status_code == 302, settled.content.decode()
+    payment = Payment.objects.get(booking=booking, method=PaymentMethod.COUNTER)
+    assert payment.amount == quoted.context["quote"].total_due
+    assert CheckIn.objects.filter(segment__booking=booking).count() == 1
+    booking.refresh_from_db()
+    assert booking.balance_due == 0 and booking.paid_amount == paid_before + payment.amount
+
+
+def test_only_a_supervisor_waives_the_check_in_fees_and_only_with_a_reason(agent_client, supervisor_client, departing_soon):
+    # given a traveller with more bags than the fare includes, quoted at the desk
+    booking = pay_and_ticket(book(flight=departing_soon, names=[("Ada", "Lovelace")]))
+    quoted = agent_client.post(check_in_url(booking), three_bags(booking))
+    hidden = {k: quoted.context["fees"].initial[k] for k in ("total", "idempotency_key")}
+    # when an agent without the permission tries to waive them, then nobody is checked in
+    refused = agent_client.post(check_in_url(booking), three_bags(booking) | hidden | {"settle": "waive", "waive_reason": "x"})
+    assert refused.status_code == 200 and not CheckIn.objects.exists()
+    # when a supervisor waives them without a reason, then nobody is checked in either
+    no_reason = supervisor_client.post(check_in_url(booking), three_bags(booking) | hidden | {"settle": "waive"})
+    assert no_reason.status_code == 200 and not CheckIn.objects.exists()
+    # when a supervisor waives them with a reason
+    waived = supervisor_client.post(
+        check_in_url(booking), three_bags(booking) | hidden | {"settle": "waive", "waive_reason": "Inbound bags delayed"}
+    )
+    # then the traveller is checked in, nothing is owed, and the waiver keeps its reason
+    assert waived.status_code == 302
+    assert CheckIn.objects.filter(segment__booking=booking).count() == 1
+    booking.refresh_from_db()
+    assert booking.balance_due == 0
+    assert booking.charges.get(kind=ChargeKind.WAIVER).reason == "Inbound bags delayed"
 
 
 def test_marketers_and_analysts_see_flights_but_not_manifests(marketer, analyst, flight):

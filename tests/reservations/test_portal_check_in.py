@@ -2,13 +2,25 @@
 seats on the drawn seat map, bags, and the boarding pass (page, PDF, PDF417 image)."""
 
 import io
+import re
 
 import pytest
 import zxingcpp
 from django.test import Client
 from PIL import Image
 
-from reservations.models import BookingCharge, CheckIn, CouponStatus, PassengerType, SeatAssignment
+from reservations.gateway import CARD_DECLINED, CARD_SUCCEEDS
+from reservations.models import (
+    Booking,
+    BookingCharge,
+    CheckIn,
+    Coupon,
+    CouponStatus,
+    PassengerType,
+    Payment,
+    PaymentStatus,
+    SeatAssignment,
+)
 from reservations.views.portal import common as portal
 from tests.reservations.check_in_helpers import flight_in, ticketed_booking
 
@@ -139,11 +151,82 @@ def test_a_family_chooses_seats_checks_in_a_bag_and_gets_boarding_passes(client,
     assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
 
 
-def test_bags_over_the_allowance_are_charged(client, family):
+def card_form(page: str, number: str = CARD_SUCCEEDS) -> dict:
+    """The card fields, with the hidden key and quoted total the rendered payment form carries."""
+    hidden = dict(re.findall(r'<input type="hidden" name="(idempotency_key|total)" value="([^"]*)"', page))
+    return {"number": number, "expiry": "12/39", "cvv": "737", "holder": "Mei Chen", **hidden}
+
+
+def test_bags_over_the_allowance_are_quoted_before_anyone_is_checked_in(client, family):
+    # Given a traveller checking in two bags where the fare includes fewer
+    find(client, family)
+    fare = family.segments.get().fare_family
+    expected = fare.excess_bag_fee * (2 - fare.baggage_pieces)
+    # When the check-in form is sent
+    response = client.post(
+        f"/check-in/{family.record_locator}/flights/1/", check_in_form(family, Mei={"bag_1": "20", "bag_2": "20"}), follow=True
+    )
+    # Then the fee is shown with a card form, and nobody is checked in nor charged yet
+    page = response.content.decode()
+    assert response.redirect_chain[-1][0] == f"/check-in/{family.record_locator}/flights/1/pay/"
+    assert 'id="check-in-total"' in page and f"{expected:.2f}".replace(".00", "") in page
+    assert not CheckIn.objects.exists()
+    assert not BookingCharge.objects.filter(booking=family, kind="baggage").exists()
+    assert "boarding-pass" not in page
+
+
+def test_the_boarding_passes_come_after_the_bags_are_paid(client, family):
+    # Given the quote for Mei's two bags
     find(client, family)
     client.post(f"/check-in/{family.record_locator}/flights/1/", check_in_form(family, Mei={"bag_1": "20", "bag_2": "20"}))
+    page = client.get(f"/check-in/{family.record_locator}/flights/1/pay/").content.decode()
+    # When it is paid by card
+    response = client.post(f"/check-in/{family.record_locator}/flights/1/pay/", card_form(page), follow=True)
+    # Then everyone is checked in, the bags are charged and paid, and the boarding passes are there
+    assert response.redirect_chain[-1][0] == f"/check-in/{family.record_locator}/"
+    assert CheckIn.objects.filter(segment__booking=family).count() == 3
     charge = BookingCharge.objects.get(booking=family, kind="baggage")
-    assert charge.amount > 0
+    payment = Payment.objects.get(booking=family)
+    assert (payment.status, payment.amount) == (PaymentStatus.SUCCEEDED, charge.amount)
+    family.refresh_from_db()
+    assert family.balance_due == 0
+    assert "boarding-pass" in response.content.decode()
+
+
+def test_a_declined_card_checks_nobody_in_and_leaves_nothing_owed(client, family):
+    # Given the quote for Mei's two bags
+    find(client, family)
+    client.post(f"/check-in/{family.record_locator}/flights/1/", check_in_form(family, Mei={"bag_1": "20", "bag_2": "20"}))
+    page = client.get(f"/check-in/{family.record_locator}/flights/1/pay/").content.decode()
+    total_before = Booking.objects.get(pk=family.pk).total_amount
+    # When the card is declined
+    response = client.post(f"/check-in/{family.record_locator}/flights/1/pay/", card_form(page, CARD_DECLINED))
+    # Then the page says so, nobody is checked in, and the bag fee is not left on the booking
+    assert response.status_code == 200 and 'id="payment-declined"' in response.content.decode()
+    assert not CheckIn.objects.exists()
+    assert Coupon.objects.filter(status=CouponStatus.CHECKED_IN).count() == 0
+    assert not BookingCharge.objects.filter(booking=family, kind="baggage").exists()
+    assert Booking.objects.get(pk=family.pk).total_amount == total_before
+    # and a second try with a good card from the same page checks everyone in
+    retry = client.post(f"/check-in/{family.record_locator}/flights/1/pay/", card_form(response.content.decode()))
+    assert retry.status_code == 302 and CheckIn.objects.filter(segment__booking=family).count() == 3
+
+
+def test_the_payment_page_without_a_quote_sends_the_passenger_back_to_choose(client, family):
+    # Given a passenger who found the booking but chose nothing yet
+    find(client, family)
+    # When they open the payment page directly, or post a card to it
+    shown = client.get(f"/check-in/{family.record_locator}/flights/1/pay/")
+    posted = client.post(f"/check-in/{family.record_locator}/flights/1/pay/", card_form(""))
+    # Then both go back to the check-in form and nothing is charged
+    assert shown.status_code == posted.status_code == 302
+    assert shown["Location"].endswith("/flights/1/") and not Payment.objects.exists()
+
+
+def test_someone_else_cannot_reach_the_payment_page(client, family):
+    # Given a visitor who never found this booking, when they open its payment page, then it is refused
+    response = client.get(f"/check-in/{family.record_locator}/flights/1/pay/")
+    assert response.status_code == 404 and not Payment.objects.exists()
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from crm.models import CustomerAccess
 from reservations import services
 from reservations.models import BookingStatus, ChargeKind, Refund, SegmentStatus
 from tests.reservations.api_support import BOOKINGS
+from tests.reservations.check_in_helpers import paying_card
 from tests.reservations.purity import ACCESS_AUDIT, nothing_changes
 from tests.reservations.test_changes import CHEAP, DEAR, TAX, available, busy_flight, empty_flight, family, segment_of
 from tests.reservations.test_payments import book, pay
@@ -299,7 +300,10 @@ def test_the_baggage_quote_is_the_fee_check_in_charges(flex, customer, django_ca
     assert quote.fee > 0
     # then checking in with those bags charges exactly that
     passenger = booking.passengers.get()
-    (row,) = services.check_in(booking=booking, segment=segment, passengers=[passenger], bags={passenger.pk: bags}, channel="api")
+    (row,) = services.check_in_with_payment(
+        booking=booking, segment=segment, passengers=[passenger], bags={passenger.pk: bags}, channel="api",
+        method="card", idempotency_key="bags", card=paying_card(),
+    )  # fmt: skip
     assert row.excess_baggage_fee == quote.fee
     charged = sum(c.amount for c in booking.charges.filter(kind=ChargeKind.BAGGAGE))
     assert charged == quote.fee and segment.status == SegmentStatus.CONFIRMED

@@ -11,7 +11,7 @@ import pytest
 
 from reservations import hooks, selectors, services
 from reservations.models import Channel, ChargeKind
-from tests.reservations.check_in_helpers import ticketed_booking
+from tests.reservations.check_in_helpers import paying_card, ticketed_booking
 from tests.reservations.factories import BookingClassFactory, FareFamilyFactory
 
 pytestmark = pytest.mark.django_db
@@ -47,12 +47,15 @@ def stand_in():
 
 
 def check_in_both(booking, bags: dict[int, list[Decimal]]):  # noqa: ANN001, ANN201
-    return services.check_in(
+    return services.check_in_with_payment(
         booking=booking,
         segment=booking.segments.get(),
         passengers=list(booking.passengers.order_by("sequence")),
         bags=bags,
         channel=Channel.PORTAL,
+        method="card",
+        idempotency_key=f"both-{booking.record_locator}",
+        card=paying_card(),
     )
 
 
@@ -112,12 +115,15 @@ def test_without_a_hook_nobody_gets_anything(light_booking):
     assert hooks.traveller_benefits.names() == []
     ada, _charles = light_booking.passengers.order_by("sequence")
     # when Ada checks in a bag
-    (row,) = services.check_in(
+    (row,) = services.check_in_with_payment(
         booking=light_booking,
         segment=light_booking.segments.get(),
         passengers=[ada],
         bags={ada.pk: [Decimal("20")]},
         channel="api",
+        method="card",
+        idempotency_key="ada-bag",
+        card=paying_card(),
     )
     # then she pays for it and her pass shows no benefit
     assert hooks.traveller_benefits_for(passenger=ada, booking=light_booking) == hooks.TravellerBenefits()

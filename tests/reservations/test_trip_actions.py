@@ -63,8 +63,18 @@ def what_services_allow(booking: Booking, user) -> dict:  # noqa: ANN001
             lambda: services.booking_change_flight(booking=booking, segment=segment, new_flight_id=later.pk, by=user)
         ),
         "seats": succeeds(lambda: services.seat_assign(segment=segment, passenger=travellers[0], seat="6F", by=user)),
+        # Check-in collects what is due (the quote, then the card) before any boarding pass.
         "check_in": succeeds(
-            lambda: services.check_in(booking=booking, segment=segment, passengers=travellers, channel="portal", by=user)
+            lambda: services.check_in_with_payment(
+                booking=booking,
+                segment=segment,
+                passengers=travellers,
+                channel="portal",
+                by=user,
+                method=PaymentMethod.CARD,
+                idempotency_key="try-check-in",
+                card=card(),
+            )  # fmt: skip
         ),
     }
 

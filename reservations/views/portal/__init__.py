@@ -14,9 +14,11 @@ from reservations.views.portal.check_in import (
     check_in,
     check_in_flight,
     check_in_lookup,
+    check_in_pay,
     check_in_seats,
     seats,
 )
+from reservations.views.portal.disruption import disruption, disruption_choice
 from reservations.views.portal.search import search
 from reservations.views.portal.status import flight_status
 from reservations.views.portal.trips import cancel, change, receipt_pdf, trip, trip_ics, trips
@@ -31,8 +33,11 @@ __all__ = [
     "check_in",
     "check_in_flight",
     "check_in_lookup",
+    "check_in_pay",
     "check_in_seats",
     "confirmation",
+    "disruption",
+    "disruption_choice",
     "flight_status",
     "pay",
     "receipt_pdf",

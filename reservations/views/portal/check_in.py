@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -14,25 +15,31 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
 from crm.errors import ApplicationError, NotFound
 from crm.forms import add_application_error
 from reservations import hooks, selectors, services
 from reservations.forms import (
+    CardPaymentForm,
     CheckInLookupForm,
     CheckInPassengerForm,
     DangerousGoodsForm,
     SeatChoiceForm,
+    new_payment_key,
 )
 from reservations.models import (
     Booking,
     BookingStatus,
     Channel,
     CheckIn,
+    PaymentMethod,
     SegmentStatus,
 )
 from reservations.views.portal.common import (
+    CARD_FIELDS,
+    DECLINE_REASONS,
     _check_in_booking,
     _check_in_denied,
     _grant_check_in,
@@ -156,19 +163,30 @@ def check_in_flight(request: HttpRequest, record_locator: str, sequence: int) ->
         if not chosen:
             declaration.add_error(None, _("Choose at least one traveller to check in."))
         else:
+            args = {
+                "passengers": chosen,
+                "bags": {p.pk: forms[p.pk].bag_weights() for p in chosen},
+                "hand_carry": {p.pk: forms[p.pk].cleaned_data["hand_carry"] for p in chosen},
+            }
             try:
-                services.check_in(
-                    booking=booking,
-                    segment=segment,
-                    passengers=chosen,
-                    bags={p.pk: forms[p.pk].bag_weights() for p in chosen},
-                    hand_carry={p.pk: forms[p.pk].cleaned_data["hand_carry"] for p in chosen},
-                    channel=Channel.PORTAL,
-                    by=request.user if request.user.is_authenticated else None,
-                )
+                # The fees are quoted first; a check-in that costs nothing is done at once.
+                quote = services.check_in_quote(booking=booking, segment=segment, channel=Channel.PORTAL, **args)
+                if quote.total_due <= 0:
+                    services.check_in(
+                        booking=booking,
+                        segment=segment,
+                        channel=Channel.PORTAL,
+                        by=request.user if request.user.is_authenticated else None,
+                        **args,
+                    )
             except ApplicationError as exc:
                 _check_in_errors(exc, forms, declaration)
             else:
+                if quote.total_due > 0:
+                    _order_keep(request, booking, segment, args)
+                    return redirect(
+                        "reservations_portal:check_in_pay", record_locator=booking.record_locator, sequence=segment.sequence
+                    )
                 messages.success(request, _("You are checked in. Your boarding passes are ready below."))
                 return overview
     infants = {p.travelling_with_id: p for p in booking.passengers.all() if not p.holds_seat}
@@ -194,6 +212,119 @@ def check_in_flight(request: HttpRequest, record_locator: str, sequence: int) ->
             "declaration": declaration,
             "fare": segment.fare_family,
             "has_errors": bool(declaration.errors) or any(f.errors for f in forms.values()),
+        },
+    )
+
+
+CHECK_IN_ORDER_SESSION_KEY = "reservations.check_in_order"
+
+
+def _order_keep(request: HttpRequest, booking: Booking, segment: Any, order: dict[str, Any]) -> None:
+    """Who is checked in with which bags, kept between the quote and its payment (in the session)."""
+    request.session[CHECK_IN_ORDER_SESSION_KEY] = {
+        "locator": booking.record_locator,
+        "segment": segment.pk,
+        "passengers": [p.pk for p in order["passengers"]],
+        "bags": {str(pk): [str(w) for w in weights] for pk, weights in order["bags"].items()},
+        "hand_carry": {str(pk): n for pk, n in order["hand_carry"].items()},
+    }
+
+
+def _order_kept(request: HttpRequest, booking: Booking, segment: Any) -> dict[str, Any] | None:
+    kept = request.session.get(CHECK_IN_ORDER_SESSION_KEY)
+    if not isinstance(kept, dict) or kept.get("locator") != booking.record_locator or kept.get("segment") != segment.pk:
+        return None
+    try:
+        return {
+            "passengers": [int(pk) for pk in kept["passengers"]],
+            "bags": {int(pk): [Decimal(w) for w in weights] for pk, weights in kept["bags"].items()},
+            "hand_carry": {int(pk): int(n) for pk, n in kept["hand_carry"].items()},
+        }
+    except (KeyError, TypeError, ValueError, ArithmeticError):
+        return None
+
+
+@never_cache
+@sensitive_post_parameters("number", "cvv", "expiry")
+@require_http_methods(["GET", "POST"])
+def check_in_pay(request: HttpRequest, record_locator: str, sequence: int) -> HttpResponse:
+    """The check-in's fees, itemised, and the card that pays them; the boarding passes come after payment.
+
+    A declined card checks nobody in and leaves nothing owed; the passenger may try another card.
+    """
+    booking = _check_in_booking(request, record_locator)
+    if booking is None:
+        return _check_in_denied(request)
+    segment = _segment_of(booking, sequence)
+    back = redirect("reservations_portal:check_in_flight", record_locator=booking.record_locator, sequence=sequence)
+    order = _order_kept(request, booking, segment)
+    party = {p.pk: p for p in booking.passengers.all() if _may_check_in(request, p.pk)}
+    if order is None or not order["passengers"] or any(pk not in party for pk in order["passengers"]):
+        messages.info(request, _("Choose who to check in and their bags first."))
+        return back
+    chosen = [party[pk] for pk in order["passengers"]]
+    args = {"passengers": chosen, "bags": order["bags"], "hand_carry": order["hand_carry"]}
+    by = request.user if request.user.is_authenticated else None
+    locator = booking.record_locator
+    declined = ""
+    form = CardPaymentForm(_posted(request), record_locator=locator, initial={"idempotency_key": new_payment_key(locator)})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        month, year = data["expiry"]
+        card = services.CardDetails(
+            number=data["number"], expiry_month=month, expiry_year=year, cvv=data["cvv"], holder=data["holder"]
+        )
+        try:
+            expected = Decimal(request.POST.get("total", ""))
+        except ArithmeticError:
+            expected = None
+        try:
+            services.check_in_with_payment(
+                booking=booking, segment=segment, channel=Channel.PORTAL, method=PaymentMethod.CARD,
+                idempotency_key=data["idempotency_key"], card=card, expected_total=expected, by=by, **args,
+            )  # fmt: skip
+        except services.PaymentDeclined as exc:
+            reason = exc.payment.decline_reason or _("the card was declined")
+            declined = _(
+                "The payment did not go through (%(reason)s). Nothing was charged and nobody is checked in yet; please try another card."
+            ) % {"reason": DECLINE_REASONS.get(reason, reason)}
+        except ApplicationError as exc:
+            if exc.code == "card_invalid":
+                add_application_error(form, exc, field_map=CARD_FIELDS)
+            elif exc.code in ("quote_changed", "request_in_progress", "payment_in_progress"):
+                declined = exc.message
+            else:
+                messages.error(request, exc.message)
+                return back
+        else:
+            request.session.pop(CHECK_IN_ORDER_SESSION_KEY, None)
+            messages.success(
+                request, _("Thank you: your payment was received. You are checked in and your boarding passes are ready below.")
+            )
+            return redirect("reservations_portal:check_in", record_locator=locator)
+        if declined:
+            # A fresh key: the next attempt is a new payment, not a replay of the refused one.
+            form = CardPaymentForm(
+                record_locator=locator, initial={"idempotency_key": new_payment_key(locator), "holder": data["holder"]}
+            )
+    try:
+        quote = services.check_in_quote(booking=booking, segment=segment, channel=Channel.PORTAL, **args)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return back
+    if quote.total_due <= 0:
+        return back
+    return render(
+        request,
+        "portal/reservations/check_in_pay.html",
+        {
+            "booking": booking,
+            "segment": segment,
+            "flight": segment.flight,
+            "quote": quote,
+            "lines": [(p, quote.bags[p.pk], quote.seat_fees.get(p.pk)) for p in chosen],
+            "form": form,
+            "declined": declined,
         },
     )
 
