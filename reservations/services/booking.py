@@ -135,15 +135,18 @@ def _validate_party(passengers: list[PassengerRequest], first_day: date) -> dict
     return counts
 
 
-def _validate_itinerary(segments: list[SegmentRequest]) -> list[Flight]:
+def _validate_itinerary(segments: list[SegmentRequest], known: dict[int, Flight] | None = None) -> list[Flight]:
+    """The flights in the order asked, each bookable. ``known``: flights already read (with their airports,
+    route and aircraft, as below); only the others are read here."""
     if not segments:
         raise ApplicationError(_("Choose at least one flight."), fields={"segments": [_("Choose at least one flight.")]})
     if len(segments) > 6:
         raise ApplicationError(_("At most 6 flights per booking."), fields={"segments": [_("At most 6 flights per booking.")]})
-    # aircraft_type too: the booking answer shows it, and booking_create hands these flights back on its segments.
-    flights = Flight.objects.select_related("origin", "destination", "route", "aircraft_type").in_bulk(
-        [s.flight_id for s in segments]
-    )
+    flights = dict(known or {})
+    missing = [s.flight_id for s in segments if s.flight_id not in flights]
+    if missing:
+        # aircraft_type too: the booking answer shows it, and booking_create hands these flights back on its segments.
+        flights.update(Flight.objects.select_related("origin", "destination", "route", "aircraft_type").in_bulk(missing))
     errors: dict[str, list[str]] = {}
     ordered: list[Flight] = []
     now = timezone.now()
@@ -237,12 +240,16 @@ def booking_create(
         raise ApplicationError(_("Choose a purpose of travel from the list."), fields={"purpose": [_("Unknown purpose.")]})
     if not contact_email or "@" not in contact_email:
         raise ApplicationError(_("Enter a contact e-mail."), fields={"contact_email": [_("Enter a valid e-mail address.")]})
-    flights = _validate_itinerary(segments)
+    if not segments or len(segments) > 6:
+        _validate_itinerary(segments)  # refused before anything is locked
+    # The cabins are locked first, their flights read in the same statement; the itinerary is then checked
+    # on those flights (a flight without the cabin asked, or no such flight, is read or refused there).
+    inventory = _lock_inventory(wanted=[(s.flight_id, s.cabin) for s in segments], with_flights=True)
+    flights = _validate_itinerary(segments, known={flight_id: cabin.flight for (flight_id, _c), cabin in inventory.items()})
     first_day = flights[0].service_date
     counts = _validate_party([_prefill(p) for p in passengers], first_day)
     seats = counts[PassengerType.ADULT] + counts[PassengerType.CHILD]
 
-    inventory = _lock_inventory(wanted=[(s.flight_id, s.cabin) for s in segments])
     classes = _fare_classes({s.cabin for s in segments})
     rules = list(TaxRule.objects.all())
     chosen: list[pricing.FareOffer] = []

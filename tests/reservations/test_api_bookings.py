@@ -128,6 +128,22 @@ def test_unknown_flight_is_a_field_error_on_that_segment(passenger, api_as, flig
     assert error["fields"] == {"segments.0": ["No such flight."]}
 
 
+def test_a_cabin_the_flight_does_not_have_is_a_field_error_and_holds_nothing(passenger, api_as, flight):
+    # given a flight without a first class cabin (its cabins are locked and read with the flight)
+    assert not FlightCabin.objects.filter(flight=flight, cabin="first").exists()
+    before = seats_left(flight)
+    body = booking_body(flight)
+    body["segments"][0]["cabin"] = "first"
+
+    # when a passenger asks for first class on it
+    error = assert_error(api_as(passenger[0]).post(BOOKINGS, body, format="json"), 400, "invalid")
+
+    # then the segment's cabin is refused and no seat is taken
+    assert error["fields"] == {"segments.0.cabin": ["This flight has no such cabin."]}
+    assert not Booking.objects.exists()
+    assert seats_left(flight) == before
+
+
 def test_closed_fare_family_answers_409_fare_unavailable(passenger, api_as, flight):
     error = assert_error(
         api_as(passenger[0]).post(BOOKINGS, booking_body(flight, fare_family="ECO_FLEX"), format="json"), 409, "fare_unavailable"
