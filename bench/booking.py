@@ -16,9 +16,12 @@ deletes the bookings of earlier runs and puts every cabin back to full (the data
     second, p50/p95; the ratio of the two.
   Afterwards every cabin's seats taken are checked against the seats of the bookings made.
 * SQL queries per booking, captured with CaptureQueriesContext around the same POST through Django's
-  test Client (and around services.booking_create alone), for 1, 3 and 9 passengers, on an empty A320
-  and on a 787-9 with hundreds of seats already sold: the count may grow with the party, never with
-  the flight.
+  test Client with the same token (and around services.booking_create alone), for 1, 3 and 9
+  passengers, on an empty A320 and on a 787-9 with hundreds of seats already sold: the count may grow
+  with the party, never with the flight.
+* Where a booking's time goes: a few hundred bookings in this process through the test Client under
+  cProfile (CPU time, so waiting on PostgreSQL does not count), the project's own functions by
+  cumulative time per booking: the top 10, or the top 20 with --profile.
 
 Not a test; not part of `make test`.
 """
@@ -53,6 +56,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--profile", action="store_true", help="print the top 20 entries of the booking profile instead of the top 10"
+    )
+    parser.add_argument("--profile-bookings", type=int, default=200, help="bookings made under the profiler")
     return parser.parse_args()
 
 
@@ -189,8 +196,11 @@ def load(port: int, token: str, *, clients: int, seconds: float, request: callab
 # --- SQL queries per booking ----------------------------------------------------------------------
 
 
-def queries_per_booking(user) -> tuple[list[tuple[int, dict[str, tuple[int, int]]]], set[int]]:  # noqa: ANN001
-    """(passengers, {flight label: (queries through the API, queries in booking_create)}), and the flights used."""
+def queries_per_booking(user, token: str) -> tuple[list[tuple[int, dict[str, tuple[int, int]]]], set[int]]:  # noqa: ANN001
+    """(passengers, {flight label: (queries through the API, queries in booking_create)}), and the flights used.
+
+    Through the API with the passenger's token, as the load authenticates (one query for the token and
+    its login)."""
     from datetime import timedelta
 
     from django.db import connection
@@ -220,8 +230,7 @@ def queries_per_booking(user) -> tuple[list[tuple[int, dict[str, tuple[int, int]
         f"{large.aircraft_type.name}, {sold[large.pk]} seats sold": large,
     }
     customer = user.customer
-    client = Client()
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    client = Client(HTTP_AUTHORIZATION=f"Token {token}")
     rows = []
     for passengers in (1, 3, 9):
         counts = {}
@@ -244,6 +253,57 @@ def queries_per_booking(user) -> tuple[list[tuple[int, dict[str, tuple[int, int]
             counts[label] = (len(api.captured_queries), len(service.captured_queries))
         rows.append((passengers, counts))
     return rows, {small.pk, large.pk}
+
+
+def booking_profile(token: str, pool: list[int], *, bookings: int, seed: int) -> tuple[float, float, list[tuple]]:
+    """(CPU ms per booking, CPU ms per reference request, the project's functions by cumulative CPU time).
+
+    The bookings go through Django's test Client with the token, in this process, under cProfile with a
+    CPU-time clock; each row is (cumulative ms per booking, own ms per booking, calls per booking, name).
+    """
+    import cProfile
+    import pstats
+
+    from django.test import Client
+
+    client = Client(HTTP_AUTHORIZATION=f"Token {token}")
+    rng = random.Random(seed)
+
+    def book() -> None:
+        body = json.dumps(booking_body(rng.choice(pool)))
+        response = client.post("/api/v1/bookings/", body, content_type="application/json")
+        if response.status_code != 201:
+            sys.exit(f"booking under the profiler failed: {response.status_code} {response.content[:300]!r}")
+
+    def reference() -> None:
+        client.get("/api/v1/")
+
+    for _ in range(5):  # imports, first queries, the serializers' fields built once
+        book()
+        reference()
+    started = time.process_time()
+    for _ in range(bookings):
+        reference()
+    reference_ms = (time.process_time() - started) * 1000 / bookings
+    started = time.process_time()
+    for _ in range(bookings):
+        book()
+    booking_ms = (time.process_time() - started) * 1000 / bookings
+
+    profiler = cProfile.Profile(time.process_time)
+    profiler.enable()
+    for _ in range(bookings):
+        book()
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats
+    root, bench = str(ROOT) + os.sep, str(ROOT / "bench") + os.sep
+    rows = []
+    for (path, line, name), (_primitive, calls, own, cumulative, _callers) in stats.items():
+        if path.startswith(root) and not path.startswith(bench):
+            label = f"{name} ({os.path.relpath(path, ROOT)}:{line})"
+            rows.append((cumulative * 1000 / bookings, own * 1000 / bookings, calls / bookings, label))
+    rows.sort(reverse=True)
+    return booking_ms, reference_ms, rows
 
 
 def inventory_consistent() -> tuple[bool, int, int]:
@@ -281,10 +341,12 @@ def main() -> None:
     reset_and_schedule(args.days)
     user, token = bench_passenger()
     with override_settings(ALLOWED_HOSTS=["testserver"]):
-        sql, measured = queries_per_booking(user)
+        sql, measured = queries_per_booking(user, token)
     pool = [pk for pk in bookable_flights() if pk not in measured]
     if not pool:
         sys.exit("no bookable flights in the bench schedule")
+    with override_settings(ALLOWED_HOSTS=["testserver"]):
+        profile = booking_profile(token, pool, bookings=args.profile_bookings, seed=args.seed + 200)
 
     def reference(rng: random.Random) -> tuple[str, str, None]:
         return "GET", "/api/v1/", None
@@ -355,7 +417,9 @@ def main() -> None:
     )
     print()
     labels = list(sql[0][1])
-    print("SQL queries per booking: POST /api/v1/bookings/ through the test Client (services.booking_create alone)")
+    print(
+        "SQL queries per booking: POST /api/v1/bookings/ through the test Client, token included (services.booking_create alone)"
+    )
     header = f"{'passengers':<12}" + "".join(f"{label:>34}" for label in labels)
     print(header)
     print("-" * len(header))
@@ -363,6 +427,19 @@ def main() -> None:
         print(f"{passengers:<12}" + "".join(f"{f'{counts[label][0]} ({counts[label][1]})':>34}" for label in labels))
     same = all(len(set(counts.values())) == 1 for _, counts in sql)
     print(f"Same count on the empty small flight and the busy large one, for every party size: {'yes' if same else 'NO'}")
+    booking_ms, reference_ms, entries = profile
+    top = 20 if args.profile else 10
+    print()
+    print(
+        f"Where a booking's time goes: {args.profile_bookings} bookings in one process through the test Client, "
+        f"{booking_ms:.1f} ms CPU each beside {reference_ms:.2f} ms for the reference request ({reference_ms / booking_ms:.2f}); "
+        f"under cProfile (CPU time; its own overhead inflates the figures), the project's functions, top {top} by cumulative time"
+    )
+    header = f"{'cumulative ms':>13} {'own ms':>8} {'calls':>6}  function"
+    print(header)
+    print("-" * 100)
+    for cumulative, own, calls, label in entries[:top]:
+        print(f"{cumulative:>13.2f} {own:>8.2f} {calls:>6.1f}  {label}")
     for label, result in runs.items():
         if result.failures:
             print(f"{label}: e.g. {result.failures[0]}")

@@ -136,8 +136,12 @@ class EnrolAtBooking:
         "yet; the new number goes on the booker's own traveller)"
     )
 
+    def offered(self, *, customer: Customer | None) -> bool:
+        """To a booker who is not a member yet: one query, without the programme's name the label needs."""
+        return customer is not None and not Member.objects.filter(customer=customer).exists()
+
     def label_for(self, *, customer: Customer | None) -> str | None:
-        if customer is None or Member.objects.filter(customer=customer).exists():
+        if not self.offered(customer=customer):
             return None
         return _("Join %(programme)s and earn miles on this trip") % {"programme": selectors.programme().local_name()}
 

@@ -339,6 +339,10 @@ class BookingOption(Protocol):
 
     The API's booking create takes the same options by name (``"options": {"<name>": true}``); an optional
     ``description`` attribute (lazy text) says what the option does in the OpenAPI schema.
+
+    An optional ``offered(*, customer) -> bool`` answers whether the option is offered without building its
+    label (which may read more, e.g. the programme's name): ``booking_create`` asks it on every booking,
+    so it should cost no more than the check itself. Without it, ``label_for`` is asked.
     """
 
     def label_for(self, *, customer: Customer | None) -> str | None: ...
@@ -374,10 +378,20 @@ def booking_options_documented() -> str:
     return "; ".join(described) if described else str(_("none at present"))
 
 
+def _offered(option: BookingOption, customer: Customer | None) -> bool:
+    offered = getattr(option, "offered", None)
+    return bool(offered(customer=customer) if offered is not None else option.label_for(customer=customer))
+
+
 def booking_options_apply(*, booking: Booking, customer: Customer | None, ticked: Mapping[str, bool], by: User | None) -> None:
-    """Hand each option offered to the booker the new booking and whether it was ticked."""
-    for name, _label in booking_options_for(customer=customer):
-        booking_options.get(name).apply(booking=booking, customer=customer, ticked=bool(ticked.get(name)), by=by)
+    """Hand each option offered to the booker the new booking and whether it was ticked.
+
+    Every booking passes here, so an option's ``offered`` is asked rather than its label built.
+    """
+    for name in booking_options.names():
+        option = booking_options.get(name)
+        if _offered(option, customer):
+            option.apply(booking=booking, customer=customer, ticked=bool(ticked.get(name)), by=by)
 
 
 # --- Traveller benefits at check-in and boarding ---------------------------------------------------

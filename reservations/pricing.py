@@ -84,7 +84,8 @@ def taxes_for(*, flight: Flight, passenger_type: str, rules: list[TaxRule]) -> t
     return tuple(
         TaxLine(code=r.code, name=r.name, amount=r.amount)
         for r in rules
-        if (not r.origin_country or str(r.origin_country) == country)
+        # the country field is read once per rule: each read builds a Country object
+        if (not (origin := str(r.origin_country)) or origin == country)
         and (passenger_type != PassengerType.INFANT or r.applies_to_infants)
     )
 
@@ -115,13 +116,15 @@ def offers_for(
         if family_id not in best or fare < best[family_id][0]:
             best[family_id] = (fare, booking_class)
     offers = []
+    # The taxes depend on the flight and the passenger type, not on the fare family: worked out once.
+    taxes = {ptype: taxes_for(flight=flight, passenger_type=ptype, rules=rules) for ptype in PassengerType.values}
     for adult, booking_class in best.values():
         family = booking_class.fare_family
         prices = {
             ptype: PassengerPrice(
                 passenger_type=ptype,
                 fare=passenger_fare(adult=adult, fare_family=family, passenger_type=ptype),
-                taxes=taxes_for(flight=flight, passenger_type=ptype, rules=rules),
+                taxes=taxes[ptype],
             )
             for ptype in PassengerType.values
         }

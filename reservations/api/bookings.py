@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 from django.urls import reverse
@@ -30,7 +30,7 @@ from crm.permissions import can_see_identity_documents, is_staff_member, mask
 from crm.validation import validate_date_of_birth, validate_national_id_number, validate_single_line_text
 from reservations import hooks, selectors, services
 from reservations.api.check_in import BoardingPassSerializer, CheckInInputSerializer, CheckInSerializer, _check_in_fields
-from reservations.api.common import StrictSerializer, _in_api_terms, error
+from reservations.api.common import FieldsBuiltOnce, StrictSerializer, _in_api_terms, error
 from reservations.api.flights import FareFamilySerializer, FlightSerializer
 from reservations.api.payments import (
     IDEMPOTENCY_KEY,
@@ -52,7 +52,7 @@ from reservations.models import (
 )
 
 
-class BookingPassengerSerializer(serializers.ModelSerializer):
+class BookingPassengerSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     document_number = serializers.SerializerMethodField(
         help_text="Masked (e.g. `••••••21`) unless the login may see identity documents."
     )
@@ -74,7 +74,10 @@ class BookingPassengerSerializer(serializers.ModelSerializer):
 
     def get_document_number(self, passenger: BookingPassenger) -> str:
         number = passenger.document_number or ""
-        return number if self.context.get("show_documents") else mask(number)
+        if not number:
+            return ""  # nothing to show or mask: the login's permissions need not be read
+        show = self.context.get("show_documents")
+        return number if (show() if callable(show) else show) else mask(number)
 
     def get_infant_of(self, passenger: BookingPassenger) -> int | None:
         if passenger.travelling_with_id is None:
@@ -83,14 +86,14 @@ class BookingPassengerSerializer(serializers.ModelSerializer):
         return by_id.get(passenger.travelling_with_id)
 
 
-class PassengerSummarySerializer(serializers.ModelSerializer):
+class PassengerSummarySerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     class Meta:
         model = BookingPassenger
         fields = ("sequence", "passenger_type", "given_name", "family_name")
         read_only_fields = fields
 
 
-class SegmentSummarySerializer(serializers.ModelSerializer):
+class SegmentSummarySerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     flight = FlightSerializer(read_only=True)
     booking_class = serializers.CharField(source="booking_class.code", read_only=True)
     fare_family = serializers.CharField(source="fare_family.code", read_only=True)
@@ -123,13 +126,13 @@ class SegmentSerializer(SegmentSummarySerializer):
         ]
 
 
-class CouponSerializer(serializers.Serializer):
+class CouponSerializer(FieldsBuiltOnce, serializers.Serializer):
     number = serializers.IntegerField()
     segment = serializers.IntegerField(source="segment.sequence")
     status = serializers.CharField()
 
 
-class TicketSerializer(serializers.ModelSerializer):
+class TicketSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     passenger = serializers.IntegerField(source="passenger.sequence", read_only=True)
     coupons = CouponSerializer(many=True, read_only=True)
 
@@ -172,7 +175,7 @@ def _own_part(data: dict[str, Any], reach: selectors.PassengerBooking) -> dict[s
     return data
 
 
-class BookingSummarySerializer(serializers.ModelSerializer):
+class BookingSummarySerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     """One row of a booking list."""
 
     contact_email = serializers.EmailField(read_only=True, allow_null=True, help_text="The booker's; null for a co-traveller.")
@@ -212,7 +215,7 @@ class BookingSummarySerializer(serializers.ModelSerializer):
         return data
 
 
-class SegmentActionsSerializer(serializers.Serializer):
+class SegmentActionsSerializer(FieldsBuiltOnce, serializers.Serializer):
     segment = serializers.IntegerField(source="segment.sequence", help_text="Segment sequence.")
     check_in = serializers.BooleanField(help_text="Someone on the booking can check in for this flight now.")
     check_in_opens = serializers.DateTimeField(help_text="When check-in for this flight opens.")
@@ -220,7 +223,7 @@ class SegmentActionsSerializer(serializers.Serializer):
     change = serializers.BooleanField(help_text="This flight can be moved to another now (by the fare's rules).")
 
 
-class TripActionsSerializer(serializers.Serializer):
+class TripActionsSerializer(FieldsBuiltOnce, serializers.Serializer):
     """What this login may do with the booking now; the actions themselves still check every rule."""
 
     pay = serializers.BooleanField(help_text="Something is due and the booking can still be paid.")
@@ -291,13 +294,13 @@ class PaymentResultSerializer(serializers.Serializer):
     booking = BookingSerializer()
 
 
-class SegmentInputSerializer(StrictSerializer):
+class SegmentInputSerializer(FieldsBuiltOnce, StrictSerializer):
     flight_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     cabin = serializers.ChoiceField(choices=Cabin.choices)
     fare_family = serializers.CharField(max_length=20, help_text="Fare family code from the search offers, e.g. `ECO_STANDARD`.")
 
 
-class PassengerInputSerializer(StrictSerializer):
+class PassengerInputSerializer(FieldsBuiltOnce, StrictSerializer):
     passenger_type = serializers.ChoiceField(choices=PassengerType.choices)
     title = serializers.CharField(max_length=4, required=False, allow_blank=True)
     given_name = serializers.CharField(
@@ -352,7 +355,7 @@ def _options_help() -> str:
     )
 
 
-class BookingCreateInputSerializer(StrictSerializer):
+class BookingCreateInputSerializer(FieldsBuiltOnce, StrictSerializer):
     segments = SegmentInputSerializer(many=True, allow_empty=False, max_length=6, help_text="The flights, in order.")
     passengers = PassengerInputSerializer(
         many=True, allow_empty=False, max_length=18, help_text="Adults first; each infant sits on an adult's lap."
@@ -528,14 +531,17 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             )
 
     def _context(self) -> dict[str, Any]:
+        user = self.request.user
         return {
             "request": self.request,
-            "show_documents": can_see_identity_documents(self.request.user),
+            # Asked only when a traveller has a document number to show (most bookings have none).
+            "show_documents": cache(lambda: can_see_identity_documents(user)),
             "customer": None if self.is_staff else self._own_customer(),
         }
 
     def _detail(self, booking: Booking, status_code: int = status.HTTP_200_OK, *, audit: bool = False, **extra: Any) -> Response:
-        booking = selectors.booking_office_queryset().get(pk=booking.pk)
+        if not services.booking_is_as_written(booking):  # a booking just made carries what was written: no read
+            booking = selectors.booking_office_queryset().get(pk=booking.pk)
         if audit and self.is_staff:
             self._audit(booking)
         return Response(BookingSerializer(booking, context=self._context()).data, status=status_code, **extra)

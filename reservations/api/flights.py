@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from crm.errors import ApplicationError
 from crm.models import Cabin
 from reservations import selectors
-from reservations.api.common import LocalTimeField, error
+from reservations.api.common import FieldsBuiltOnce, LocalTimeField, error
 from reservations.models import (
     Airport,
     FareFamily,
@@ -27,7 +27,7 @@ from reservations.models import (
 )
 
 
-class AirportSerializer(serializers.ModelSerializer):
+class AirportSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     country = serializers.CharField(read_only=True)
 
     class Meta:
@@ -36,7 +36,7 @@ class AirportSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class FlightSerializer(serializers.ModelSerializer):
+class FlightSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     flight_code = serializers.CharField(read_only=True, help_text="Airline designator and number, e.g. `AU123`.")
     origin = AirportSerializer(read_only=True)
     destination = AirportSerializer(read_only=True)
@@ -64,7 +64,7 @@ class FlightStatusSerializer(FlightSerializer):
         read_only_fields = fields
 
 
-class FareFamilySerializer(serializers.ModelSerializer):
+class FareFamilySerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     """What the fare allows: the rules that changes, refunds, bags and seat selection follow."""
 
     class Meta:

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers
 
-from reservations.api.common import StrictSerializer
+from reservations.api.common import FieldsBuiltOnce, StrictSerializer
 from reservations.models import (
     BookingCharge,
     Payment,
@@ -19,7 +19,7 @@ from reservations.models import (
 )
 
 
-class ChargeSerializer(serializers.ModelSerializer):
+class ChargeSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     passenger = serializers.IntegerField(source="passenger.sequence", read_only=True, allow_null=True)
     segment = serializers.SerializerMethodField(help_text="Segment sequence, if the charge is for one flight.")
 
@@ -34,7 +34,7 @@ class ChargeSerializer(serializers.ModelSerializer):
         return next((s.sequence for s in charge.booking.segments.all() if s.pk == charge.segment_id), None)
 
 
-class PaymentSerializer(serializers.ModelSerializer):
+class PaymentSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     """A payment as the client may see it: card brand and last four digits, never more."""
 
     voucher_code = serializers.CharField(source="voucher.code", read_only=True, allow_null=True)
@@ -48,7 +48,7 @@ class PaymentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class RefundSerializer(serializers.ModelSerializer):
+class RefundSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     payment = serializers.IntegerField(source="payment_id", read_only=True)
 
     class Meta:

@@ -11,6 +11,7 @@ from reservations.services.booking import (
     booking_create,
     booking_expire_hold,
     booking_expire_holds,
+    booking_is_as_written,
     passengers_link_booker,
 )
 from reservations.services.cancellation import (
@@ -199,6 +200,7 @@ __all__ = [
     "booking_disruption_refund",
     "booking_expire_hold",
     "booking_expire_holds",
+    "booking_is_as_written",
     "booking_rebook",
     "booking_ticket",
     "booking_total_recompute",

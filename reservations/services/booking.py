@@ -136,12 +136,18 @@ def _validate_party(passengers: list[PassengerRequest], first_day: date) -> dict
     return counts
 
 
-def _validate_itinerary(segments: list[SegmentRequest]) -> list[Flight]:
+def _validate_itinerary(segments: list[SegmentRequest], known: dict[int, Flight] | None = None) -> list[Flight]:
+    """The flights in the order asked, each bookable. ``known``: flights already read (with their airports,
+    route and aircraft, as below); only the others are read here."""
     if not segments:
         raise ApplicationError(_("Choose at least one flight."), fields={"segments": [_("Choose at least one flight.")]})
     if len(segments) > 6:
         raise ApplicationError(_("At most 6 flights per booking."), fields={"segments": [_("At most 6 flights per booking.")]})
-    flights = Flight.objects.select_related("origin", "destination", "route").in_bulk([s.flight_id for s in segments])
+    flights = dict(known or {})
+    missing = [s.flight_id for s in segments if s.flight_id not in flights]
+    if missing:
+        # aircraft_type too: the booking answer shows it, and booking_create hands these flights back on its segments.
+        flights.update(Flight.objects.select_related("origin", "destination", "route", "aircraft_type").in_bulk(missing))
     errors: dict[str, list[str]] = {}
     ordered: list[Flight] = []
     now = timezone.now()
@@ -231,6 +237,10 @@ def booking_create(
     ``options`` says which booking options (``hooks.booking_options``, by name) the booker ticked; each
     option offered to the booker is applied once the booking is complete, in this transaction; a name
     no option is registered under is refused (``unknown_booking_option``, under ``options.<name>``).
+
+    The booking comes back carrying what was written (``_attach_as_written``), so showing it needs no
+    read; when an option was ticked, which may change the rows (a frequent flyer number), nothing is
+    attached and the booking is read afresh like any other.
     """
     if channel not in Channel.values:
         raise ApplicationError(_("Unknown booking channel."), fields={"channel": [_("Unknown booking channel.")]})
@@ -241,12 +251,16 @@ def booking_create(
         raise ApplicationError(_("Choose a purpose of travel from the list."), fields={"purpose": [_("Unknown purpose.")]})
     if not contact_email or "@" not in contact_email:
         raise ApplicationError(_("Enter a contact e-mail."), fields={"contact_email": [_("Enter a valid e-mail address.")]})
-    flights = _validate_itinerary(segments)
+    if not segments or len(segments) > 6:
+        _validate_itinerary(segments)  # refused before anything is locked
+    # The cabins are locked first, their flights read in the same statement; the itinerary is then checked
+    # on those flights (a flight without the cabin asked, or no such flight, is read or refused there).
+    inventory = _lock_inventory(wanted=[(s.flight_id, s.cabin) for s in segments], with_flights=True)
+    flights = _validate_itinerary(segments, known={flight_id: cabin.flight for (flight_id, _c), cabin in inventory.items()})
     first_day = flights[0].service_date
     counts = _validate_party([_prefill(p) for p in passengers], first_day)
     seats = counts[PassengerType.ADULT] + counts[PassengerType.CHILD]
 
-    inventory = _lock_inventory(wanted=[(s.flight_id, s.cabin) for s in segments])
     classes = _fare_classes({s.cabin for s in segments})
     rules = list(TaxRule.objects.all())
     chosen: list[pricing.FareOffer] = []
@@ -280,7 +294,10 @@ def booking_create(
     for request, flight in zip(segments, flights, strict=True):
         inventory_take(inventory=inventory[(flight.pk, request.cabin)], seats=seats)
 
-    booking = Booking.objects.create(
+    # The booking, its travellers, segments and charges are built in memory first and then inserted with one
+    # statement per table (infants, who point at their adult, with a second): the total is known before the
+    # booking row is written, and a party of nine costs the same statements as one traveller.
+    booking = Booking(
         customer=customer,
         created_by=by if by is not None and by.is_authenticated else None,
         trip_type=_trip_type(flights),
@@ -307,7 +324,6 @@ def booking_create(
         )  # fmt: skip
         if p.passenger_type == PassengerType.INFANT:
             row.travelling_with = adults[len([r for r in rows if r.passenger_type == PassengerType.INFANT])] if adults else None
-        row.save()
         if p.passenger_type == PassengerType.ADULT:
             adults.append(row)
         rows.append(row)
@@ -317,11 +333,13 @@ def booking_create(
         )
 
     charges = []
+    booked_segments = []
     for seq, (offer, flight) in enumerate(zip(chosen, flights, strict=True), start=1):
-        segment = Segment.objects.create(
+        segment = Segment(
             booking=booking, flight=flight, sequence=seq, cabin=offer.cabin,
             booking_class=offer.booking_class, fare_family=offer.fare_family,
         )  # fmt: skip
+        booked_segments.append(segment)
         for row in rows:
             price = offer.prices[row.passenger_type]
             charges.append(BookingCharge(
@@ -343,11 +361,15 @@ def booking_create(
                 for tax in price.taxes
             )
     discounted = _discount(
-        code=discount_code, charges=charges, rows=rows, channel=channel, first_day=first_day, customer=customer, counts=counts
+        code=discount_code, charges=charges, channel=channel, first_day=first_day, customer=customer, counts=counts
     )
-    BookingCharge.objects.bulk_create(charges)
     booking.total_amount = pricing.money(sum((c.amount for c in charges), Decimal(0)))
-    booking.save(update_fields=["total_amount"])
+    booking.save(force_insert=True)
+    BookingPassenger.objects.bulk_create([r for r in rows if r.passenger_type != PassengerType.INFANT])
+    if counts[PassengerType.INFANT]:
+        BookingPassenger.objects.bulk_create([r for r in rows if r.passenger_type == PassengerType.INFANT])
+    Segment.objects.bulk_create(booked_segments)
+    BookingCharge.objects.bulk_create(charges)
     hooks.passengers_check(passengers=[(f"passengers.{r.sequence}", r) for r in rows], booking=booking, stage=hooks.BOOKING)
 
     route = " – ".join([flights[0].origin.iata_code, *(f.destination.iata_code for f in flights)])
@@ -363,6 +385,8 @@ def booking_create(
         name, discount = discounted
         hooks.discounts.get(name).redeem(discount=discount, booking=booking)
     hooks.booking_options_apply(booking=booking, customer=customer, ticked=options or {}, by=by)
+    if not any((options or {}).values()):
+        _attach_as_written(booking, rows=rows, segments=booked_segments, charges=charges)
     send_after_commit(
         events.booking_created,
         sender=Booking,
@@ -374,11 +398,46 @@ def booking_create(
     return booking
 
 
+def _cached(manager, objects: list) -> object:  # noqa: ANN001
+    """``manager``'s queryset with its result already known, as ``prefetch_related`` leaves it."""
+    queryset = manager.all()
+    queryset._result_cache, queryset._prefetch_done = list(objects), True
+    return queryset
+
+
+def _attach_as_written(
+    booking: Booking, *, rows: list[BookingPassenger], segments: list[Segment], charges: list[BookingCharge]
+) -> None:
+    """Fill the booking's related caches with the rows just inserted: everything
+    ``selectors.booking_office_queryset`` would read back (passengers with their customers, segments with
+    flight, class and fare family, charges in id order), and the payments, refunds, tickets, seats and
+    check-ins a booking made a moment ago cannot have yet. The API answers a booking with it, so a
+    booking costs no second read of what it has just written; ``booking_is_as_written`` tells."""
+    for segment in segments:
+        segment._prefetched_objects_cache = {
+            "check_ins": _cached(segment.check_ins, []),
+            "seat_assignments": _cached(segment.seat_assignments, []),
+        }
+    booking._prefetched_objects_cache = {
+        "passengers": _cached(booking.passengers, rows),
+        "segments": _cached(booking.segments, segments),
+        "charges": _cached(booking.charges, charges),
+        "payments": _cached(booking.payments, []),
+        "refunds": _cached(booking.refunds, []),
+        "tickets": _cached(booking.tickets, []),
+    }
+    booking._as_written = True
+
+
+def booking_is_as_written(booking: Booking) -> bool:
+    """Whether ``booking`` is the one ``booking_create`` just returned with what it wrote attached."""
+    return getattr(booking, "_as_written", False)
+
+
 def _discount(
     *,
     code: str,
     charges: list[BookingCharge],
-    rows: list[BookingPassenger],
     channel: str,
     first_day: date,
     customer: Customer | None,
@@ -391,14 +450,13 @@ def _discount(
     if not (code or "").strip():
         return None
     fares = [c for c in charges if c.kind == ChargeKind.FARE]
-    sequence = {r.pk: r.sequence for r in rows}
     draft = hooks.BookingDraft(
         channel=channel,
         currency=charges[0].currency,
         first_day=first_day,
         fare_lines=tuple(
             hooks.PriceLine(
-                passenger_sequence=sequence[c.passenger.pk],
+                passenger_sequence=c.passenger.sequence,  # the rows are not saved yet: no ids
                 passenger_type=c.passenger.passenger_type,
                 segment_sequence=c.segment.sequence,
                 flight_id=c.segment.flight_id,

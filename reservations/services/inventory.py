@@ -11,11 +11,22 @@ from reservations.models import (
     FlightCabin,
 )
 
+# What booking_create reads of each flight (FlightCabin.flight's own relations): see ``with_flights``.
+FLIGHT_RELATIONS = ("flight__origin", "flight__destination", "flight__route", "flight__aircraft_type")
 
-def _lock_inventory(*, wanted: list[tuple[int, str]]) -> dict[tuple[int, str], FlightCabin]:
-    """Lock the flight cabins of these (flight id, cabin) pairs in primary-key order."""
+
+def _lock_inventory(*, wanted: list[tuple[int, str]], with_flights: bool = False) -> dict[tuple[int, str], FlightCabin]:
+    """Lock the flight cabins of these (flight id, cabin) pairs in primary-key order.
+
+    ``with_flights`` reads each cabin's flight (with its airports, route and aircraft) in the same
+    statement, locking the cabins only: a booking needs both, and one round trip less.
+    """
     flight_ids = sorted({flight_id for flight_id, _cabin in wanted})
-    rows = FlightCabin.objects.select_for_update().filter(flight_id__in=flight_ids).order_by("pk")
+    if with_flights:
+        locked = FlightCabin.objects.select_for_update(of=("self",)).select_related(*FLIGHT_RELATIONS)
+    else:
+        locked = FlightCabin.objects.select_for_update()
+    rows = locked.filter(flight_id__in=flight_ids).order_by("pk")
     found = {(row.flight_id, row.cabin): row for row in rows}
     return {key: found[key] for key in wanted if key in found}
 
