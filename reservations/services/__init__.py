@@ -53,7 +53,7 @@ from reservations.services.common import (
     MIN_CONNECTION,
     booking_total_recompute,
 )
-from reservations.services.inventory import inventory_release, inventory_take
+from reservations.services.inventory import inventory_preload, inventory_release, inventory_take
 from reservations.services.notifications import RECEIPT_TEMPLATE
 from reservations.services.operations import (
     GATE,
@@ -195,6 +195,7 @@ __all__ = [
     "flight_depart",
     "flight_status_update",
     "great_circle_km",
+    "inventory_preload",
     "inventory_release",
     "inventory_take",
     "passengers_link_booker",
