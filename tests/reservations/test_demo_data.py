@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from crm.models import Customer
-from reservations import selectors
+from reservations import selectors, services
 from reservations.models import (
     Booking,
     BookingStatus,
@@ -22,6 +22,7 @@ from reservations.models import (
     FlightStatus,
     Segment,
 )
+from tests.reservations.factories import FlightFactory
 
 TITLE_GENDER = {"MR": "M", "MS": "F", "MRS": "F", "MISS": "F", "MX": "X"}
 
@@ -95,3 +96,20 @@ def test_seed_demo_tells_a_story_of_bookings_and_runs_twice(db, settings):
     # Then nothing was added
     assert counts() == before
     assert "nothing changed" in again.getvalue()
+
+
+def test_background_demand_goes_only_to_untouched_cabins_and_never_above_capacity(db):
+    # Given three economy cabins of 24 seats: untouched, one with a booking's seats taken, and untouched again
+    untouched, booked, small = (FlightFactory() for _ in range(3))
+    cabins = {f: FlightCabin.objects.get(flight=f, cabin="economy") for f in (untouched, booked, small)}
+    FlightCabin.objects.filter(pk=cabins[booked].pk).update(available=20)
+
+    # When partners' sales are loaded onto them, once and then again
+    first = services.inventory_preload(sold={cabins[untouched].pk: 10, cabins[booked].pk: 10, cabins[small].pk: 99})
+    second = services.inventory_preload(sold={cabins[untouched].pk: 5, cabins[small].pk: 5})
+
+    # Then only the untouched cabins took seats, the small one up to its capacity, and the second load changed nothing
+    for cabin in cabins.values():
+        cabin.refresh_from_db()
+    assert (first, second) == (2, 0)
+    assert [cabins[f].available for f in (untouched, booked, small)] == [14, 20, 0]
