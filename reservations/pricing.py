@@ -65,6 +65,10 @@ class Demand:
     def multiplier(self) -> Decimal:
         return self.advance_multiplier * self.load_multiplier
 
+    @property
+    def load_percent(self) -> int:
+        return int((self.load_factor * 100).to_integral_value(rounding=ROUND_HALF_UP))
+
 
 NEUTRAL = Demand(days_before=0, load_factor=Decimal(0), advance_multiplier=Decimal(1), load_multiplier=Decimal(1))
 
