@@ -31,7 +31,7 @@ ADVANCE_PURCHASE: tuple[tuple[int, Decimal], ...] = (
     (56, Decimal("0.90")),  # eight weeks or more ahead: the early-booking level
     (8, Decimal("1.00")),
     (4, Decimal("1.15")),  # the last week
-    (0, Decimal("1.30")),  # the last three days
+    (0, Decimal("1.30")),  # fewer than four whole days left
 )
 # (load factor of the cabin at least, multiplier), checked from the top.
 LOAD_SURCHARGE: tuple[tuple[Decimal, Decimal], ...] = (
