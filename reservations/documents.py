@@ -35,6 +35,7 @@ from reservations.models import (
     Ticket,
     TicketStatus,
 )
+from reservations.rules import fare_family_rules
 
 LATIN_FONT, LATIN_BOLD = "Helvetica", "Helvetica-Bold"
 # A CID font the PDF viewer supplies (Adobe's Asian font packs): Chinese text without embedding a font.
@@ -222,16 +223,7 @@ def eticket_receipt_pdf(*, booking: Booking) -> bytes:
     ]
     families = {s.fare_family_id: s.fare_family for s in segments}
     for family in families.values():
-        rules = [
-            _("Refundable, less a cancellation fee of %(fee)s") % {"fee": money(family.cancellation_fee, family.currency)}
-            if family.refundable
-            else _("Non-refundable: only taxes are refunded on cancellation"),
-            _("Changes allowed for a fee of %(fee)s plus any fare difference")
-            % {"fee": money(family.change_fee, family.currency)}
-            if family.changeable
-            else _("Changes not allowed"),
-            _("Checked baggage: %(pieces)d × %(kg)d kg") % {"pieces": family.baggage_pieces, "kg": family.baggage_kg},
-        ]
+        rules = fare_family_rules(family)
         story.append(para(f"{family}: " + "; ".join(str(r) for r in rules)))
     story += [
         Spacer(1, 6 * mm),

@@ -429,3 +429,16 @@ registry.register(
         order=20,
     )
 )
+
+
+# --- Demo data --------------------------------------------------------------------------------
+
+
+def _seed_demo(*, stdout=None) -> str:  # noqa: ANN001
+    from reservations import demo
+
+    return demo.seed(stdout=stdout)
+
+
+# After loyalty (30): the demo passenger is a member when her trips are booked and flown.
+registry.register_demo_seeder("reservations", _seed_demo, order=40)

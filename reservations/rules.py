@@ -2,7 +2,8 @@
 
 Each check returns the refusal (an ``ApplicationError``) or None. Services raise the refusal on the rows
 they have locked, so they enforce the rule; ``selectors.trip_actions`` offers only what would not be
-refused. Kept apart from both, like ``pricing``, so that selectors need not import services.
+refused. Kept apart from both, like ``pricing``, so that selectors need not import services. The fare rules a
+traveller reads before choosing (``fare_family_rules``) live here too.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.errors import ApplicationError
+from crm.templatetags.airline_format import money
 from reservations.models import (
     Airport,
     Booking,
     BookingStatus,
     Coupon,
     CouponStatus,
+    FareFamily,
     Flight,
     FlightStatus,
     Segment,
@@ -226,3 +229,31 @@ def check_in_refusal(
             code="check_in_not_open",
         )
     return None
+
+
+def fare_family_rules(family: FareFamily) -> list[str]:
+    """What a fare family allows, in the reader's language: one wording for the search results (portal
+    and office) and the receipt, read from the fare family's own fields."""
+    currency = family.currency
+    if family.baggage_pieces:
+        baggage = _("Checked baggage: %(pieces)d × %(kg)d kg") % {"pieces": family.baggage_pieces, "kg": family.baggage_kg}
+    else:
+        baggage = _("Hand baggage only; checked bags are charged")
+    if not family.changeable:
+        changes = _("Changes not allowed")
+    elif family.change_fee:
+        changes = _("Changes allowed for a fee of %(fee)s plus any fare difference") % {"fee": money(family.change_fee, currency)}
+    else:
+        changes = _("Free changes: you pay only any fare difference")
+    if not family.refundable:
+        refund = _("Non-refundable: only taxes are refunded on cancellation")
+    elif family.cancellation_fee:
+        refund = _("Refundable, less a cancellation fee of %(fee)s") % {"fee": money(family.cancellation_fee, currency)}
+    else:
+        refund = _("Fully refundable")
+    if family.seat_selection_fee:
+        seats = _("Seat selection: %(fee)s per flight") % {"fee": money(family.seat_selection_fee, currency)}
+    else:
+        seats = _("Free seat selection")
+    miles = _("Earns miles worth %(percent)d%% of the distance flown") % {"percent": family.miles_earn_percent}
+    return [baggage, changes, refund, seats, miles]

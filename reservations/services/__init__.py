@@ -68,8 +68,14 @@ from reservations.services.disruption import (
     disruption_choice_read,
     disruption_choice_sign,
 )
-from reservations.services.inventory import inventory_release, inventory_take
-from reservations.services.notifications import RECEIPT_TEMPLATE
+from reservations.services.inventory import (
+    inventory_preload,
+    inventory_release,
+    inventory_take,
+)
+from reservations.services.notifications import (
+    RECEIPT_TEMPLATE,
+)
 from reservations.services.operations import (
     GATE,
     MAX_DELAY,
@@ -129,8 +135,13 @@ from reservations.services.seats import (
     seat_code_normalize,
     seat_section,
 )
-from reservations.services.ticketing import TICKET_SERIAL_SEQUENCE, booking_ticket
-from reservations.services.vouchers import VoucherPayments
+from reservations.services.ticketing import (
+    TICKET_SERIAL_SEQUENCE,
+    booking_ticket,
+)
+from reservations.services.vouchers import (
+    VoucherPayments,
+)
 
 __all__ = [
     "ACTIVE_BOOKING",
@@ -142,10 +153,10 @@ __all__ = [
     "CRUISE_KMH",
     "CancelPlan",
     "CardDetails",
-    "CheckInQuote",
-    "DisruptionChoice",
     "ChangeQuote",
+    "CheckInQuote",
     "DEFAULT_HUB",
+    "DisruptionChoice",
     "EARLIEST_DEPARTURE",
     "EARTH_RADIUS_KM",
     "EASTBOUND_LONG_HAUL",
@@ -162,12 +173,12 @@ __all__ = [
     "MEDIUM_HAUL_KM",
     "MIN_CONNECTION",
     "NETWORK",
-    "PassengerChange",
     "PAYMENT_SWEEP_SECONDS",
+    "PassengerChange",
     "PassengerRequest",
+    "PaymentDeclined",
     "PlannedCharge",
     "PlannedRefund",
-    "PaymentDeclined",
     "RECEIPT_TEMPLATE",
     "REFUND_SWEEP_SECONDS",
     "SEAT_CODE",
@@ -212,10 +223,10 @@ __all__ = [
     "check_in_quote",
     "check_in_window",
     "check_in_with_payment",
+    "coupon_board",
     "disruption_choice_path",
     "disruption_choice_read",
     "disruption_choice_sign",
-    "coupon_board",
     "exit_row_refusal",
     "fares_ensure",
     "flight_arrive",
@@ -223,6 +234,7 @@ __all__ = [
     "flight_depart",
     "flight_status_update",
     "great_circle_km",
+    "inventory_preload",
     "inventory_release",
     "inventory_take",
     "passengers_link_booker",

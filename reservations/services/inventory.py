@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models import F
-from django.db.models.functions import Least
+from django.db.models import F, Value
+from django.db.models.functions import Greatest, Least
 from django.utils.translation import gettext as _
 
 from crm.errors import Conflict
@@ -50,3 +50,23 @@ def inventory_release(*, flight_id: int, cabin: str, seats: int) -> None:
     if seats <= 0:
         return
     FlightCabin.objects.filter(flight_id=flight_id, cabin=cabin).update(available=Least(F("available") + seats, F("capacity")))
+
+
+def inventory_preload(*, sold: dict[int, int]) -> int:
+    """Seats sold through channels this system does not ticket (partner airlines' and tour operators'
+    allotments): the background demand a demo schedule carries.
+
+    ``sold`` maps flight cabin ids to seats. Only cabins nothing has been sold from yet take them (so a
+    second run changes nothing), never more than their capacity. Returns how many cabins took seats.
+    """
+    by_seats: dict[int, list[int]] = {}
+    for pk, seats in sold.items():
+        if seats > 0:
+            by_seats.setdefault(seats, []).append(pk)
+    changed = 0
+    for seats, pks in sorted(by_seats.items()):
+        # One conditional UPDATE per number of seats: a cabin something was sold from meanwhile is left alone.
+        changed += FlightCabin.objects.filter(pk__in=sorted(pks), available=F("capacity")).update(
+            available=Greatest(F("capacity") - seats, Value(0))
+        )
+    return changed

@@ -9,6 +9,7 @@ from django.templatetags.tz import do_timezone
 from django.utils.translation import gettext as _
 
 from reservations.models import fare_family_name
+from reservations.rules import fare_family_rules
 
 register = template.Library()
 
@@ -47,3 +48,9 @@ def days_later(flight) -> int:  # noqa: ANN001
 def fare_name(family) -> str:  # noqa: ANN001
     """The airline's fare family names in the reader's language; other names as the admin wrote them."""
     return fare_family_name(getattr(family, "name", family))
+
+
+@register.filter
+def fare_rules(family) -> list[str]:  # noqa: ANN001
+    """{% for rule in offer.fare_family|fare_rules %}: bags, changes, refunds, seats and miles of the fare."""
+    return fare_family_rules(family)

@@ -1,5 +1,6 @@
 """Demo data (seed_demo) and scale data (generate_scale)."""
 
+import random
 from collections import Counter
 from io import StringIO
 
@@ -11,6 +12,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from crm import registry, selectors
+from crm.management.commands._people import MARKETS, ROMANIZED_GIVEN_NAME_GENDER, airport_city, faker_for, person
 from crm.models import CUSTOMER_NUMBER_ALPHABET, ConsentEvent, Customer, Lead, LeadNote, LeadStatus, TimelineEntry, User
 
 DEMO_LOGINS = {
@@ -204,3 +206,29 @@ def test_generated_customers_are_found_by_every_kind_of_search(db):
 def test_generate_scale_rejects_a_non_positive_count(db):
     with pytest.raises(CommandError):
         call_command("generate_scale", customers=0, stdout=StringIO())
+
+
+def test_generated_people_have_a_title_and_name_that_agree_with_their_gender():
+    # Given every market the demo draws passengers from
+    rng = random.Random(7)
+    title_gender = {"MR": "M", "MS": "F", "MRS": "F", "MISS": "F", "MX": "X"}
+    for market in MARKETS:
+        fake = faker_for(market.locale)
+        fake.seed_instance(7)
+        # When 200 people are drawn
+        people = [person(fake, market, rng) for _ in range(200)]
+        # Then each title goes with the gender drawn (doctors and professors are either)
+        assert all(title_gender.get(p.title, p.gender) == p.gender for p in people), market.locale
+        assert {p.gender for p in people} >= {"F", "M"}
+        # And a romanized given name Wikipedia calls male or female goes with that gender
+        if market.locale == "zh_CN":
+            assert all(ROMANIZED_GIVEN_NAME_GENDER.get(p.given_name, p.gender) == p.gender for p in people if p.gender != "X")
+
+
+def test_demo_cities_are_written_in_english_like_the_airport_data():
+    # Given a Chinese and a Japanese resident's home airport
+    # When the city of their address is taken from it
+    # Then it is the English name, not one in a script an English page is not written in
+    assert airport_city("PEK") == "Beijing"
+    assert airport_city("NRT") == "Tokyo"
+    assert airport_city("XXX") == ""

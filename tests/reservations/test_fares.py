@@ -1,7 +1,7 @@
 """Fares: the fare families and their rules, revenue management by load factor, child and infant
 prices, taxes by country of departure, and the minimum fare."""
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -27,6 +27,9 @@ def flight_from(origin: str = "LHR", destination: str = "CDG", *, distance_km: i
     route = RouteFactory(origin=airport(origin), destination=airport(destination), distance_km=distance_km)
     leaves = datetime.combine(travel_day(), time(10, 0), tzinfo=ZoneInfo(route.origin.time_zone))
     return FlightFactory(route=route, scheduled_departure=leaves, **kwargs)
+
+
+LONDON_TAXES = Decimal("83.50")  # YQ 35 + YR 5 + GB 15 + UB 28.50 per adult
 
 
 def set_economy(flight, *, capacity: int, available: int) -> None:
@@ -145,6 +148,89 @@ def test_a_class_needs_seats_for_the_whole_party(fares):
 
     assert {o.booking_class.code for o in search(flight, adults=3).offers} == {"H", "Y"}
     assert search(flight, adults=3, children=1).offers == []
+
+
+def flight_on(day, *, distance_km: int = 1000, sold: int = 0):
+    """A 1000-seat economy flight LHR-CDG at 10:00 London time on ``day`` with ``sold`` seats gone."""
+    route = RouteFactory(origin=airport("LHR"), destination=airport("CDG"), distance_km=distance_km)
+    flight = FlightFactory(route=route, scheduled_departure=datetime.combine(day, time(10, 0), tzinfo=ZoneInfo("Europe/London")))
+    set_economy(flight, capacity=1000, available=1000 - sold)
+    return flight
+
+
+def test_the_same_class_is_cheaper_far_out_and_dearer_in_the_last_days(fares):
+    # given three empty flights (class O of Light open on each): ten weeks, three weeks and two days away
+    today = timezone.localdate()
+    far, usual, close = (flight_on(today + timedelta(days=d)) for d in (70, 21, 2))
+
+    # when one adult searches each
+    prices = [offer(search(f), "ECO_LIGHT") for f in (far, usual, close)]
+
+    # then the class is the same, but the fare follows the days left: 60 x 0.90, 60, 60 x 1.30
+    assert {p.booking_class.code for p in prices} == {"O"}
+    assert [p.prices["ADT"].fare for p in prices] == [Decimal("54.00"), Decimal("60.00"), Decimal("78.00")]
+    assert [p.demand.advance_multiplier for p in prices] == [Decimal("0.90"), Decimal("1.00"), Decimal("1.30")]
+
+
+def test_a_nearly_full_cabin_costs_more_in_the_same_class(fares):
+    # given two flights three weeks away, one empty and one 80 % sold (Flex class B is open on both)
+    day = timezone.localdate() + timedelta(days=21)
+    empty, full = flight_on(day), flight_on(day, sold=800)
+
+    # when one adult searches both
+    on_empty, on_full = offer(search(empty), "ECO_FLEX"), offer(search(full), "ECO_FLEX")
+
+    # then the same class B costs 10 % more on the fuller cabin: 0.22 x 1000 = 220, and 242
+    assert on_empty.booking_class.code == on_full.booking_class.code == "B"
+    assert on_empty.prices["ADT"].fare == Decimal("220.00")
+    assert on_full.prices["ADT"].fare == Decimal("242.00")
+    assert on_full.demand.load_factor == Decimal("0.8")
+    assert on_full.demand.load_multiplier == Decimal("1.10")
+
+
+def test_the_price_calendar_shows_different_prices_on_days_with_different_loads(fares):
+    # given the same flight on three days three weeks away: empty, 60 % and 92 % sold
+    day = timezone.localdate() + timedelta(days=21)
+    flight_on(day - timedelta(days=1))
+    flight_on(day, sold=600)
+    flight_on(day + timedelta(days=1), sold=920)
+
+    # when the calendar around the middle day is shown
+    calendar = selectors.price_calendar(origin="LHR", destination="CDG", around=day, cabin="economy", adults=1, days=1)
+
+    # then each day has its own lowest price, rising with the load: Light O 60, Light Q 75, Standard H 165 x 1.20
+    fares_only = [d.lowest - LONDON_TAXES for d in calendar]
+    assert fares_only == [Decimal("60.00"), Decimal("75.00"), Decimal("198.00")]
+
+
+def test_the_price_quoted_in_search_is_the_price_charged_at_booking(fares):
+    # given a flight five days away, 80 % sold (a last-week fare with a load surcharge)
+    flight = flight_on(timezone.localdate() + timedelta(days=5), sold=800)
+    quoted = offer(search(flight, adults=2, children=1, infants=1), "ECO_STANDARD")
+    assert quoted.demand.multiplier == Decimal("1.15") * Decimal("1.10")
+
+    # when the party books that fare
+    booking = services.booking_create(
+        segments=[services.SegmentRequest(flight_id=flight.pk, cabin="economy", fare_family="ECO_STANDARD")],
+        passengers=[
+            services.PassengerRequest(passenger_type="ADT", given_name="Ada", family_name="Quote"),
+            services.PassengerRequest(passenger_type="ADT", given_name="Bo", family_name="Quote"),
+            services.PassengerRequest(passenger_type="CHD", given_name="Cy", family_name="Quote", date_of_birth=date(2019, 5, 1)),
+            services.PassengerRequest(
+                passenger_type="INF",
+                given_name="Di",
+                family_name="Quote",
+                date_of_birth=timezone.localdate() - timedelta(days=200),
+            ),
+        ],
+        contact_email="quote@example.com",
+        channel="portal",
+    )
+
+    # then the booking charges exactly the quoted total, fare by fare
+    assert booking.total_amount == quoted.total
+    fares_charged = sorted(booking.charges.filter(kind="fare").values_list("amount", flat=True))
+    assert fares_charged == sorted(quoted.prices[p].fare for p in ("ADT", "ADT", "CHD", "INF"))
 
 
 # --- passenger types ---------------------------------------------------------------------------

@@ -1,8 +1,11 @@
 """Back-office: an agent books a trip for a customer from the customer 360 — flights, fare, travellers
 pre-filled from the customer, the hold — and takes the payment by card or at the counter."""
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from crm.models import CustomerAccess
 from reservations.models import Booking, BookingStatus, Payment
@@ -70,6 +73,27 @@ def test_the_flight_search_offers_each_fare_of_the_customers_route(agent_client,
     assert f'value="{flight.pk}:ECO_STANDARD"' in html
     assert reverse("reservations_office:book_passengers", args=[customer.customer_number]) in html
     assert CustomerAccess.objects.filter(customer=customer).exists()
+
+
+def test_the_agent_sees_why_a_flight_costs_what_it_does(agent_client, customer, db):
+    # given a flight five days away with 18 of its 24 economy seats sold
+    fares()
+    flight = FlightFactory(
+        scheduled_departure=(timezone.now() + timedelta(days=5, hours=2)).replace(second=0, microsecond=0),
+        inventory={"economy": 6},
+    )
+
+    # when the agent searches its day
+    html = agent_client.get(
+        search_url(customer),
+        {
+            "trip_type": "one_way", "origin": "LHR", "destination": "CDG", "departure_date": flight.service_date.isoformat(),
+            "adults": 1, "children": 0, "infants": 0, "cabin": "economy",
+        },
+    ).content.decode()  # fmt: skip
+
+    # then the flight says its load, the days left and the multiplier they make (last week: ×1.15)
+    assert "75% sold, 5 days to go: fares ×1.15" in html
 
 
 def test_passenger_one_is_pre_filled_from_the_customer(agent_client, customer, flight):

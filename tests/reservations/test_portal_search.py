@@ -31,6 +31,30 @@ def test_anonymous_search_lists_flights_with_local_times_duration_and_fare_famil
     assert "seats left" not in page
 
 
+def test_results_show_each_fare_familys_rules_before_choosing(client, outbound):
+    # given a flight sold in Light, Standard and Flex (the airline's fare rules)
+    # when anyone searches that day
+    page = client.get(SEARCH, search_params(outbound)).content.decode()
+
+    # then, before the form is sent, each fare family lists its bags, changes, refunds, seats and miles
+    rules = page[page.index('class="fare-rules"') : page.index("Continue to traveller details")]
+    light, standard, flex = (part for part in rules.split("<details>")[1:])
+    assert "Light" in light and "Standard" in standard and "Flex" in flex
+    assert "Hand baggage only; checked bags are charged" in light
+    assert "Changes not allowed" in light
+    assert "Non-refundable: only taxes are refunded on cancellation" in light
+    assert "Seat selection: €15.00 per flight" in light
+    assert "Earns miles worth 50% of the distance flown" in light
+    assert "Checked baggage: 1 × 23 kg" in standard
+    assert "Changes allowed for a fee of €60.00 plus any fare difference" in standard
+    assert "Free seat selection" in standard
+    assert "Earns miles worth 100% of the distance flown" in standard
+    assert "Checked baggage: 2 × 23 kg" in flex
+    assert "Free changes: you pay only any fare difference" in flex
+    assert "Fully refundable" in flex
+    assert "Earns miles worth 150% of the distance flown" in flex
+
+
 def test_results_say_how_few_seats_are_left(client, fares):
     # given a flight with only 3 economy seats left
     flight = make_flight(at=departure_in(5), inventory={"economy": 3})

@@ -60,14 +60,52 @@ def ascii_slug(text: str) -> str:
     return re.sub(r"[^a-z0-9-]+", ".", plain).strip(".") or "traveller"
 
 
+# Faker's romanized Chinese given names (the most common ones) carry no gender; Wikipedia's list of
+# common Chinese names says which each usually is. A name missing here is given to either.
+ROMANIZED_GIVEN_NAME_GENDER = {
+    "Chao": "M", "Gang": "M", "Jie": "M", "Jun": "M", "Lei": "M", "Ming": "M", "Qiang": "M", "Tao": "M",
+    "Wei": "M", "Yong": "M", "Fang": "F", "Guiying": "F", "Jing": "F", "Juan": "F", "Li": "F", "Min": "F",
+    "Na": "F", "Xia": "F", "Xiulan": "F", "Xiuying": "F", "Yan": "F",
+}  # fmt: skip
+GENDER_WEIGHTS = {"F": 49, "M": 49, "X": 2}
+TITLES = {"F": ("MS", "MRS", "MISS"), "M": ("MR",), "X": ("MX",)}
+
+
+@dataclass(frozen=True)
+class Person:
+    """A passenger's name, title and gender, drawn together so that they agree."""
+
+    title: str
+    given_name: str
+    family_name: str
+    gender: str
+
+
 def person_name(fake: Faker, market: Market, gender: str) -> tuple[str, str]:
+    """A given and family name of the market for this gender ("F", "M" or "X": either)."""
     if market.romanized:
-        return fake.first_romanized_name(), fake.last_romanized_name()
+        gendered = {"F": "first_romanized_name_female", "M": "first_romanized_name_male"}.get(gender)
+        if gendered and hasattr(fake, gendered):
+            return getattr(fake, gendered)(), fake.last_romanized_name()
+        given = fake.first_romanized_name()
+        for _attempt in range(50):
+            if gender not in ("F", "M") or ROMANIZED_GIVEN_NAME_GENDER.get(given, gender) == gender:
+                break
+            given = fake.first_romanized_name()
+        return given, fake.last_romanized_name()
     if gender == "F":
         return fake.first_name_female(), fake.last_name()
     if gender == "M":
         return fake.first_name_male(), fake.last_name()
     return fake.first_name(), fake.last_name()
+
+
+def person(fake: Faker, market: Market, rng: random.Random, *, gender: str = "") -> Person:
+    """Gender first, then a name and a title that go with it (a few doctors and professors of either)."""
+    gender = gender or rng.choices(list(GENDER_WEIGHTS), weights=list(GENDER_WEIGHTS.values()))[0]
+    given_name, family_name = person_name(fake, market, gender)
+    title = rng.choice(["DR", "PROF"]) if rng.random() < 0.04 else rng.choice(TITLES[gender])
+    return Person(title=title, given_name=given_name, family_name=family_name, gender=gender)
 
 
 @cache
@@ -122,6 +160,19 @@ def international_airports() -> dict[str, tuple[str, ...]]:
 def home_airport(rng: random.Random, country: str) -> str:
     airports = international_airports()
     return rng.choice(airports.get(country) or airports["GB"])
+
+
+@cache
+def _airport_cities() -> dict[str, str]:
+    import airportsdata
+
+    return {code: airport["city"] for code, airport in airportsdata.load("IATA").items()}
+
+
+def airport_city(code: str) -> str:
+    """The city an airport serves, in English as the airport data writes it ("Munich", "Beijing"), so a
+    Chinese or Japanese address does not show its city in a script the page is not written in."""
+    return _airport_cities().get(code, "")
 
 
 def passport_number(rng: random.Random, country: str) -> str:

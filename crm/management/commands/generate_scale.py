@@ -25,10 +25,12 @@ from crm.management.commands._people import (
     MARKET_WEIGHTS,
     MARKETS,
     Market,
+    airport_city,
     ascii_slug,
     faker_for,
     international_airports,
     passport_number,
+    person_name,
     phone_number,
 )
 from crm.models import CUSTOMER_NUMBER_ALPHABET, CUSTOMER_NUMBER_LENGTH, Customer, MealCode, TravelPurpose
@@ -88,15 +90,17 @@ def build_pool(market: Market, rng: random.Random, size: int) -> Pool:
     fake.seed_instance(rng.getrandbits(32))
     pool = Pool(market=market, airports=international_airports().get(market.country) or international_airports()["GB"])
     if market.romanized:
-        first = _unique(fake.first_romanized_name, size, size * 4)
-        pool.female = pool.male = [(n, ascii_slug(n)) for n in first]
+        for gender, names in (("F", pool.female), ("M", pool.male)):
+            names.extend((n, ascii_slug(n)) for n in _unique(lambda g=gender: person_name(fake, market, g)[0], size, size * 4))
         pool.family = [(n, ascii_slug(n)) for n in _unique(fake.last_romanized_name, size, size * 4)]
     else:
         pool.female = [(n, ascii_slug(n)) for n in _unique(fake.first_name_female, size, size * 4)]
         pool.male = [(n, ascii_slug(n)) for n in _unique(fake.first_name_male, size, size * 4)]
         pool.family = [(n, ascii_slug(n)) for n in _unique(fake.last_name, size * 2, size * 8)]
     pool.streets = [_escape(fake.street_address().replace("\n", ", ")[:200]) for _ in range(size)]
-    pool.places = [(_escape(fake.city()[:100]), _escape(fake.postcode()[:20])) for _ in range(size)]
+    # Cities of the market's airports, in English like the airport data, so none is in a script the page is not in.
+    cities = sorted({airport_city(code) for code in pool.airports} - {""}) or [fake.city()]
+    pool.places = [(_escape(rng.choice(cities)[:100]), _escape(fake.postcode()[:20])) for _ in range(size)]
     # Phones: keep the example mobile number's leading digits when every completion of the rest is valid.
     sample = phone_number(rng, market.country)
     parsed = phonenumbers.parse(sample)

@@ -21,10 +21,12 @@ from crm import registry, services
 from crm.errors import ApplicationError
 from crm.management.commands._people import (
     MAIL_DOMAINS,
+    airport_city,
     ascii_slug,
     faker_for,
     home_airport,
     passport_number,
+    person,
     person_name,
     phone_number,
     pick_market,
@@ -225,7 +227,7 @@ class Command(BaseCommand):
         agent, marketer, supervisor = staff["agent"], staff["marketer"], staff["supervisor"]
         customers: list[Customer] = []
         # A well-known name so "Jonh Smiht" in the search box has someone to find.
-        customers.append(self._customer(rng, agent, overrides={"given_name": "John", "family_name": "Smith"}))
+        customers.append(self._customer(rng, agent, overrides={"given_name": "John", "family_name": "Smith", "gender": "M"}))
         while len(customers) < DEMO_CUSTOMERS:
             customers.append(self._customer(rng, agent))
         for customer in customers:
@@ -234,37 +236,35 @@ class Command(BaseCommand):
         self._leads(rng, customers, agent=agent, marketer=marketer, supervisor=supervisor)
         return len(customers) + duplicates
 
-    def _profile(self, rng: random.Random) -> dict[str, Any]:
+    def _profile(self, rng: random.Random, *, gender: str = "") -> dict[str, Any]:
         market = pick_market(rng)
         fake = faker_for(market.locale)
         fake.seed_instance(rng.getrandbits(32))
-        gender = rng.choices(["F", "M", "X"], weights=[49, 49, 2])[0]
-        given_name, family_name = person_name(fake, market, gender)
+        traveller = person(fake, market, rng, gender=gender)
+        given_name, family_name = traveller.given_name, traveller.family_name
         born = date.today() - timedelta(days=rng.randint(18 * 365, 82 * 365))
-        title = {"F": rng.choice(["MS", "MRS", "MISS"]), "M": "MR", "X": "MX"}[gender]
-        if _flag(rng, 0.04):
-            title = rng.choice(["DR", "PROF"])
         # Mostly living in the country of their passport; some expatriates.
         nationality = market.country
         residence = pick_market(rng) if _flag(rng, 0.08) else market
         resident_fake = faker_for(residence.locale)
+        airport = home_airport(rng, residence.country)
         data: dict[str, Any] = {
-            "title": title,
+            "title": traveller.title,
             "given_name": given_name,
             "family_name": family_name,
-            "gender": gender,
+            "gender": traveller.gender,
             "date_of_birth": born,
             "email": f"{ascii_slug(given_name)}.{ascii_slug(family_name)}{rng.randint(1, 99)}@{rng.choice(MAIL_DOMAINS)}",
             "phone": phone_number(rng, residence.country),
             "nationality": nationality,
             "preferred_language": market.language,
             "address_line1": " ".join(resident_fake.street_address().split())[:200],  # some locales write two lines
-            "city": resident_fake.city()[:100],
+            "city": (airport_city(airport) or resident_fake.city())[:100],  # the home airport's city
             "postal_code": resident_fake.postcode()[:20],
             "country": residence.country,
             "seat_preference": rng.choices(list(SeatPreference.values), weights=[45, 35, 20])[0],
             "preferred_cabin": rng.choices(list(Cabin.values) + [""], weights=[55, 15, 15, 3, 12])[0],
-            "home_airport": home_airport(rng, residence.country),
+            "home_airport": airport,
             "travel_purposes": _travel_purposes(rng),
         }
         if _flag(rng, 0.7):
@@ -287,7 +287,7 @@ class Command(BaseCommand):
         return data
 
     def _customer(self, rng: random.Random, agent: User, overrides: dict[str, Any] | None = None) -> Customer:
-        data = self._profile(rng)
+        data = self._profile(rng, gender=(overrides or {}).get("gender", ""))
         if overrides:
             data.update(overrides)
             data["email"] = f"{ascii_slug(data['given_name'])}.{ascii_slug(data['family_name'])}@{MAIL_DOMAINS[0]}"
@@ -386,8 +386,8 @@ class Command(BaseCommand):
         )
         for index, target in enumerate(plans):
             market = pick_market(rng)
-            person = faker_for(market.locale)
-            given_name, family_name = person_name(person, market, rng.choice("FM"))
+            person_fake = faker_for(market.locale)
+            given_name, family_name = person_name(person_fake, market, rng.choice("FM"))
             referral = index % 3 == 0
             referrer = rng.choice(customers) if referral else None
             lead = services.lead_create(
