@@ -196,10 +196,13 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def form_valid(self, form: PortalLoginForm) -> HttpResponse:
+        # A language the visitor chose in this browser (the header's switcher sets the cookie) is kept: a passenger
+        # who switched to Chinese and is asked to log in half-way through booking goes on in Chinese. Without such a
+        # choice, the account's language wins, like the rest of the account's preferences.
+        chosen = _language(self.request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME))
         response = super().form_valid(form)
         customer = _customer_of(form.get_user())
-        # The account's language wins on log-in, like the rest of the account's preferences.
-        code = _language(customer.preferred_language if customer else None)
+        code = None if chosen else _language(customer.preferred_language if customer else None)
         if code:
             translation.activate(code)
             _remember_language(response, code)

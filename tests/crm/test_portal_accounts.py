@@ -271,6 +271,18 @@ def test_logging_in_applies_the_passengers_language(verified, client, settings):
     assert '<html lang="zh-hans">' in client.get("/").content.decode()
 
 
+def test_a_language_chosen_with_the_switcher_before_logging_in_is_kept(verified, client, settings):
+    # given a passenger whose account says English, who switched the portal to Chinese before logging in
+    user, customer = verified
+    assert customer.preferred_language == "en"
+    client.post(reverse("set_language"), {"language": "zh-hans", "next": "/"})
+    # when she logs in (as when asked to half-way through booking)
+    response = login(client, "verified@example.com", DEMO_PASSWORD)
+    # then the portal goes on in Chinese: her choice is not overwritten by the account's language
+    assert settings.LANGUAGE_COOKIE_NAME not in response.cookies
+    assert '<html lang="zh-hans">' in client.get("/").content.decode()
+
+
 # --- Password reset --------------------------------------------------------------------------
 
 

@@ -66,7 +66,11 @@ def test_passenger_books_amsterdam_to_new_york_through_london_and_checks_in_on_b
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.set_viewport_size({"width": 1280, "height": 800})
-    page.get_by_role("button", name="Hold my seats and continue to payment").click()
+    page.get_by_role("button", name="Hold my seats and continue").click()
+
+    # and passes the seats step before paying
+    expect(page.get_by_role("navigation", name="Booking steps").locator('[aria-current="step"]')).to_contain_text("Seats")
+    page.get_by_role("link", name="Continue to payment").click()
 
     # and pays with the test card
     expect(page.get_by_role("heading", level=1)).to_have_text("Payment")
