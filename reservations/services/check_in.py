@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.db import transaction
-from django.db.models import Max, QuerySet
+from django.db.models import Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -46,6 +46,12 @@ MAX_BAGS = 3
 MAX_HAND_CARRY = 2
 BAG_WEIGHT_STEP = Decimal("0.1")
 AUTO_SEAT_ATTEMPTS = 5
+# Codes of the fees a check-in posts (its seat fee has its own code: a seat chosen earlier is not swept).
+CHECK_IN_BAG_CODE = "XBAG"
+CHECK_IN_SEAT_CODE = "CKSEAT"
+# Fees a check-in posted and nobody paid within this long lost their request (a killed worker): the sweep
+# takes them off the booking.
+CHECK_IN_FEE_SWEEP_SECONDS = 900
 
 
 @dataclass(frozen=True)
@@ -364,14 +370,14 @@ def _post_charges(plan: _Plan, *, by: User | None) -> None:
         changed = changed or quote.fee > 0 or p.pk in plan.seat_fees
         if quote.fee > 0:
             BookingCharge.objects.create(
-                booking=plan.booking, passenger=p, segment=plan.segment, kind=ChargeKind.BAGGAGE, code="XBAG",
+                booking=plan.booking, passenger=p, segment=plan.segment, kind=ChargeKind.BAGGAGE, code=CHECK_IN_BAG_CODE,
                 description=_("%(flight)s excess baggage: %(extra)d extra, %(overweight)d overweight")
                 % {"flight": flight.flight_code, "extra": quote.extra_bags, "overweight": quote.overweight_bags},
                 amount=quote.fee, currency=quote.currency, created_by=actor,
             )  # fmt: skip
         if p.pk in plan.seat_fees:
             BookingCharge.objects.create(
-                booking=plan.booking, passenger=p, segment=plan.segment, kind=ChargeKind.SEAT, code="SEAT",
+                booking=plan.booking, passenger=p, segment=plan.segment, kind=ChargeKind.SEAT, code=CHECK_IN_SEAT_CODE,
                 description=_("%(flight)s seat selection") % {"flight": flight.flight_code},
                 amount=plan.seat_fees[p.pk], currency=plan.booking.currency, created_by=actor,
             )  # fmt: skip
@@ -434,6 +440,48 @@ def check_in_charges_release(*, booking: Booking, segment: Segment, passengers: 
     return removed
 
 
+def check_in_fees_sweep(*, older_than_seconds: int = CHECK_IN_FEE_SWEEP_SECONDS) -> int:
+    """Take off bookings the check-in fees whose request died between posting them and paying (the periodic
+    sweep calls this); returns how many charges went.
+
+    A fee goes when it is older than ``older_than_seconds``, its traveller is not checked in on that flight,
+    the booking still owes money, no payment is at the gateway and none succeeded since the fee was posted
+    (a fee paid and then not used is the passenger's money: offloading refunds it, not this sweep).
+    """
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    booking_ids = list(
+        _stale_check_in_fees(BookingCharge.objects.filter(created_at__lt=cutoff))
+        .order_by("booking_id")
+        .values_list("booking_id", flat=True)
+        .distinct()[:1000]
+    )
+    removed = 0
+    for booking_id in booking_ids:
+        with transaction.atomic():
+            locked = Booking.objects.select_for_update().get(pk=booking_id)
+            if locked.balance_due <= 0 or locked.payments.filter(status=PaymentStatus.PENDING).exists():
+                continue
+            fees = _stale_check_in_fees(locked.charges.filter(created_at__lt=cutoff))
+            paid_since = locked.payments.filter(status=PaymentStatus.SUCCEEDED).aggregate(last=Max("created_at"))["last"]
+            if paid_since is not None:
+                fees = fees.filter(created_at__gt=paid_since)
+            count = fees.delete()[0]
+            if count:
+                booking_total_recompute(booking=locked)
+                removed += count
+    return removed
+
+
+def _stale_check_in_fees(charges: QuerySet[BookingCharge]) -> QuerySet[BookingCharge]:
+    """Fees a check-in posted for travellers who are not checked in on that flight."""
+    checked_in = CheckIn.objects.filter(segment_id=OuterRef("segment_id"), passenger_id=OuterRef("passenger_id"))
+    return charges.filter(
+        Q(kind=ChargeKind.BAGGAGE, code=CHECK_IN_BAG_CODE) | Q(kind=ChargeKind.SEAT, code=CHECK_IN_SEAT_CODE),
+        segment__isnull=False,
+        passenger__isnull=False,
+    ).exclude(Exists(checked_in))
+
+
 def check_in_with_payment(
     *,
     booking: Booking,
@@ -454,6 +502,8 @@ def check_in_with_payment(
     ``expected_total`` is the amount the passenger was shown: if the fees have changed since, nothing is
     charged and ``quote_changed`` is raised. A declined or failed payment takes the fees back off the
     booking and checks nobody in. Call outside a transaction: the gateway is never called with locks held.
+    A request that dies between posting the fees and paying them (a killed worker) leaves them to
+    ``check_in_fees_sweep``.
     """
     started = timezone.now()
     options = {"seats": seats or {}, "bags": bags or {}, "hand_carry": hand_carry or {}}
