@@ -39,6 +39,7 @@ from reservations.rules import check_in_refusal
 from reservations.rules import check_in_window as check_in_window
 from reservations.services.common import FLIGHT_CLOSED, _waiver_audit, _waiver_reason, booking_total_recompute
 from reservations.services.payments import CardDetails, payment_take
+from reservations.services.refunds import _refunds_issue
 from reservations.services.seats import exit_row_refusal, seat_assign, seat_code_normalize
 
 MAX_BAG_KG = Decimal("32")
@@ -49,6 +50,7 @@ AUTO_SEAT_ATTEMPTS = 5
 # Codes of the fees a check-in posts (its seat fee has its own code: a seat chosen earlier is not swept).
 CHECK_IN_BAG_CODE = "XBAG"
 CHECK_IN_SEAT_CODE = "CKSEAT"
+CHECK_IN_WAIVER_CODE = "CKWAIVE"
 # Fees a check-in posted and nobody paid within this long lost their request (a killed worker): the sweep
 # takes them off the booking.
 CHECK_IN_FEE_SWEEP_SECONDS = 900
@@ -571,7 +573,8 @@ def check_in(
     due = booking.balance_due
     if due > 0 and waiver:
         BookingCharge.objects.create(
-            booking=booking, kind=ChargeKind.WAIVER, segment=segment, amount=-due, currency=booking.currency,
+            booking=booking, kind=ChargeKind.WAIVER, code=CHECK_IN_WAIVER_CODE, segment=segment, amount=-due,
+            currency=booking.currency,
             description=_("%(flight)s check-in fees") % {"flight": flight.flight_code}, reason=waiver,
             created_by=by if by is not None and by.is_authenticated else None,
         )  # fmt: skip
@@ -633,9 +636,12 @@ def check_in(
 
 @transaction.atomic
 def check_in_cancel(*, check_in: CheckIn, by: User | None = None) -> list[Coupon]:
-    """Offload a traveller before departure: the coupon opens again and excess-baggage charges are removed.
+    """Offload a traveller before departure: the coupon opens again and their excess baggage is taken off.
 
-    An infant is offloaded with their adult. The seat stays held for the traveller.
+    An infant is offloaded with their adult. The seat stays held for the traveller, and so does its fee.
+    The bags do not fly, so their fees are given back: a waived fee by taking back the waiver, a paid one
+    by a refund to the payment it came from (``refunds``); the booking's balance stays its charges less
+    what was paid and not refunded, with nothing owed either way for the bags.
     """
     flight = Flight.objects.select_for_update(no_key=True).get(pk=check_in.flight_id)
     booking = Booking.objects.select_for_update().get(pk=check_in.segment.booking_id)
@@ -650,16 +656,46 @@ def check_in_cancel(*, check_in: CheckIn, by: User | None = None) -> list[Coupon
     if any(r.coupon.status != CouponStatus.CHECKED_IN for r in rows):
         raise ApplicationError(_("A traveller who has boarded cannot be offloaded here."), code="check_in_final")
     coupons = [r.coupon for r in rows]
-    removed = BookingCharge.objects.filter(
+    bag_fees = BookingCharge.objects.filter(
         booking=booking,
         segment_id=check_in.segment_id,
         passenger_id__in=[r.passenger_id for r in rows],
         kind=ChargeKind.BAGGAGE,
-    ).delete()[0]
+    )
+    given_back = sum(bag_fees.values_list("amount", flat=True), Decimal(0))
+    removed = bag_fees.delete()[0]
     CheckIn.objects.filter(pk__in=[r.pk for r in rows]).delete()
     Coupon.objects.filter(pk__in=[c.pk for c in coupons]).update(status=CouponStatus.OPEN, updated_at=timezone.now())
     if removed:
         booking_total_recompute(booking=booking)
+        _bag_fees_give_back(booking=booking, flight=flight, segment_id=check_in.segment_id, amount=given_back, by=by)
     for c in coupons:
         c.status = CouponStatus.OPEN
     return coupons
+
+
+def _bag_fees_give_back(*, booking: Booking, flight: Flight, segment_id: int, amount: Decimal, by: User | None) -> None:
+    """What the removed bag fees leave the airline owing (at most ``amount``) goes back: first the check-in
+    waivers of this flight shrink (a waived fee was never paid), then the rest is refunded."""
+    owed = min(-booking.balance_due, amount)
+    waivers = BookingCharge.objects.filter(
+        booking=booking, segment_id=segment_id, kind=ChargeKind.WAIVER, code=CHECK_IN_WAIVER_CODE
+    )
+    for waiver in waivers.order_by("-created_at", "-pk"):
+        if owed <= 0:
+            break
+        take = min(owed, -waiver.amount)
+        owed -= take
+        waiver.amount += take
+        if waiver.amount == 0:
+            waiver.delete()
+        else:
+            waiver.save(update_fields=["amount"])
+    booking_total_recompute(booking=booking)
+    if owed > 0:
+        _refunds_issue(
+            booking=booking,
+            amount=owed,
+            reason=_("%(flight)s excess baggage: the traveller was offloaded") % {"flight": flight.flight_code},
+            by=by,
+        )
