@@ -196,7 +196,7 @@ def _connection_refusals(*, booking: Booking, segment: Segment, new_flight: Flig
     after = [o.flight for o in others if o.sequence > segment.sequence]
     refusals: list[str] = []
     for landing in before:
-        least = connection_time(landing, new_flight)
+        least = connection_time(landing=landing, leaving=new_flight)
         if new_flight.scheduled_departure < landing.scheduled_arrival + least:
             refusals.append(
                 _("The new flight must depart at least %(minutes)d minutes after the previous one lands.")
@@ -204,7 +204,7 @@ def _connection_refusals(*, booking: Booking, segment: Segment, new_flight: Flig
             )
             break
     for leaving in after:
-        least = connection_time(new_flight, leaving)
+        least = connection_time(landing=new_flight, leaving=leaving)
         if leaving.scheduled_departure < new_flight.scheduled_arrival + least:
             refusals.append(
                 _("The new flight must land at least %(minutes)d minutes before the next one departs.")

@@ -59,7 +59,7 @@ MAX_SEATS = 9
 MIN_CONNECTION = timedelta(minutes=45)
 
 
-def connection_time(landing: Flight, leaving: Flight) -> timedelta:
+def connection_time(*, landing: Flight, leaving: Flight) -> timedelta:
     """The least time between two flights of one booking: a change of flights at one airport takes that
     airport's minimum connecting time, anything else ``MIN_CONNECTION``. Load both flights' airports."""
     if leaving.origin_id == landing.destination_id:
