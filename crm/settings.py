@@ -305,6 +305,7 @@ CELERY_BEAT_SCHEDULE = {
     "reservations-expire-unpaid-holds": {"task": "reservations.tasks.expire_unpaid_holds", "schedule": 60.0},
     "reservations-sweep-pending-refunds": {"task": "reservations.tasks.sweep_pending_refunds", "schedule": 300.0},
     "reservations-sweep-pending-payments": {"task": "reservations.tasks.sweep_pending_payments", "schedule": 60.0},
+    "reservations-sweep-unpaid-check-in-fees": {"task": "reservations.tasks.sweep_unpaid_check_in_fees", "schedule": 300.0},
     # Daily, in the small hours (CELERY_TIMEZONE): well after midnight, when periods end and miles expire.
     "loyalty-tiers-requalify": {"task": "loyalty.tasks.tiers_requalify", "schedule": crontab(hour=2, minute=10)},
     "loyalty-miles-expire": {"task": "loyalty.tasks.miles_expire", "schedule": crontab(hour=2, minute=40)},

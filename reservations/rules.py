@@ -53,6 +53,16 @@ def maximum_layover() -> timedelta:
     return timedelta(minutes=settings.CONNECTION_MAX_LAYOVER_MINUTES)
 
 
+def duration_text(minutes: int) -> str:
+    """95 → '1 h 35 min' (or '1小时35分钟'): a wait or a flight time as people say it."""
+    hours, rest = divmod(int(minutes), 60)
+    if not hours:
+        return _("%(minutes)d min") % {"minutes": rest}
+    if not rest:
+        return _("%(hours)d h") % {"hours": hours}
+    return _("%(hours)d h %(minutes)d min") % {"hours": hours, "minutes": rest}
+
+
 def connects(*, arriving: Flight, departing: Flight) -> bool:
     """``departing`` leaves the airport ``arriving`` lands at, within its minimum connecting time and the
     longest layover: the two flights make one journey (flying back where it came from is a return, not a

@@ -28,3 +28,9 @@ def process_refund(*, refund_id: int) -> str:
 def sweep_pending_refunds() -> int:
     """Periodic: re-enqueue card refunds whose task was lost."""
     return services.refunds_process_pending()
+
+
+@shared_task(acks_late=True)
+def sweep_unpaid_check_in_fees() -> int:
+    """Periodic: take off bookings the check-in fees whose request died before they were paid."""
+    return services.check_in_fees_sweep()

@@ -55,6 +55,8 @@ from crm.permissions import (
     mask,
     roles_of,
 )
+from crm.views.merged import FollowsMergedCustomers
+from crm.views.merged import customer_or_404 as _customer_or_404
 
 SEARCH_LIMIT = 50
 TIMELINE_PAGE_SIZE = 20
@@ -80,57 +82,11 @@ DUPLICATE_REASONS = {
 # --- Helpers --------------------------------------------------------------------------------
 
 
-class CustomerMergedAway(Exception):
-    """The customer number asked for was merged into another record (``survivor``)."""
-
-    def __init__(self, customer_number: str, survivor: Customer) -> None:
-        super().__init__(customer_number)
-        self.customer_number, self.survivor = customer_number, survivor
-
-
-class OfficeView(StaffPermissionRequiredMixin, View):
-    """Logged in at the office login, a staff member, and holding every listed permission."""
+class OfficeView(FollowsMergedCustomers, StaffPermissionRequiredMixin, View):
+    """Logged in at the office login, a staff member, and holding every listed permission; a customer
+    number merged away opens the surviving record."""
 
     permission_required: tuple[str, ...] = ("crm.view_customer",)
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return super().dispatch(request, *args, **kwargs)
-        except CustomerMergedAway as merged:
-            return _to_survivor(request, merged, kwargs)
-
-
-def _to_survivor(request: HttpRequest, merged: CustomerMergedAway, kwargs: dict[str, Any]) -> HttpResponse:
-    """A merged-away number's page opens on the record it was merged into. A form sent to it saves nothing:
-    the agent sees the surviving record first, since it may hold other values."""
-    names = {"old": merged.customer_number, "new": merged.survivor.customer_number}
-    match = request.resolver_match
-    if request.method in ("GET", "HEAD") and match is not None and "customer_number" in kwargs:
-        messages.info(request, _("Customer %(old)s was merged into %(new)s; this is the record now.") % names)
-        url = reverse(match.view_name, kwargs={**kwargs, "customer_number": merged.survivor.customer_number})
-        query = request.META.get("QUERY_STRING", "")
-        return HttpResponseRedirect(f"{url}?{query}" if query else url)
-    if request.method in ("GET", "HEAD"):
-        messages.info(request, _("Customer %(old)s was merged into %(new)s; this is the record now.") % names)
-    else:
-        messages.warning(
-            request, _("Customer %(old)s was merged into %(new)s; nothing was saved. Check this record and try again.") % names
-        )
-    return redirect("office:customer_detail", customer_number=merged.survivor.customer_number)
-
-
-def _customer_or_404(customer_number: str) -> Customer:
-    """The customer with this number; a number merged away sends the agent to its survivor (CustomerMergedAway)."""
-    number = normalize_customer_number(customer_number)
-    if number is None:
-        raise Http404("No customer with that number.")
-    try:
-        return selectors.customer_get(customer_number=number)
-    except NotFound:
-        survivor = selectors.customer_merged_into(customer_number=number)
-        if survivor is not None:
-            raise CustomerMergedAway(number, survivor) from None
-        raise Http404("No customer with that number.") from None
 
 
 def _lead_or_404(lead_id: int | str) -> Lead:

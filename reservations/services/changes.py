@@ -18,7 +18,7 @@ from crm.errors import ApplicationError, Conflict
 from crm.events import send_after_commit
 from crm.models import User
 from crm.services import timeline_record
-from reservations import events, pricing
+from reservations import events, pricing, rules
 from reservations.models import (
     ZERO,
     Booking,
@@ -44,7 +44,6 @@ from reservations.services.cancellation import PlannedRefund, refunds_plan
 from reservations.services.common import (
     BOOKING_CUTOFF,
     FARE_VALUE_KINDS,
-    MIN_CONNECTION,
     _actor,
     _coupons_of,
     _is_staff_with,
@@ -53,6 +52,7 @@ from reservations.services.common import (
     _waiver_audit,
     _waiver_reason,
     booking_total_recompute,
+    connection_time,
 )
 from reservations.services.inventory import inventory_release, inventory_take
 from reservations.services.notifications import _receipt_queue
@@ -174,24 +174,65 @@ def _check_replacement(*, booking: Booking, segment: Segment, new_flight: Flight
     elif new_flight.scheduled_departure - timezone.now() < BOOKING_CUTOFF:
         field_errors["new_flight_id"].append(_("%(flight)s departs too soon to be booked.") % {"flight": new_flight.flight_code})
     else:
-        others = booking.segments.filter(status=SegmentStatus.CONFIRMED).exclude(pk=segment.pk).select_related("flight")
-        for other in others:
-            if (
-                other.sequence < segment.sequence
-                and new_flight.scheduled_departure < other.flight.scheduled_arrival + MIN_CONNECTION
-            ):
-                field_errors["new_flight_id"].append(
-                    _("The new flight must depart at least 45 minutes after the previous one lands.")
-                )
-            if (
-                other.sequence > segment.sequence
-                and other.flight.scheduled_departure < new_flight.scheduled_arrival + MIN_CONNECTION
-            ):
-                field_errors["new_flight_id"].append(
-                    _("The new flight must land at least 45 minutes before the next one departs.")
-                )
+        field_errors["new_flight_id"] += _connection_refusals(booking=booking, segment=segment, new_flight=new_flight)
     if field_errors["new_flight_id"]:
         raise ApplicationError(field_errors["new_flight_id"][0], code="invalid_flight", fields=field_errors)
+
+
+def _connection_refusals(*, booking: Booking, segment: Segment, new_flight: Flight) -> list[str]:
+    """What keeps ``new_flight`` from taking ``segment``'s place between the booking's other flights, by the
+    rules booking applies: each flight departs at least the connecting time (the airport's minimum for a
+    change of flights there) after the one before lands; and a flight that made one journey with its
+    neighbour still does, within the longest layover (a longer wait would be a stopover the fare was not
+    sold for)."""
+    old = segment.flight
+    others = list(
+        booking.segments.filter(status=SegmentStatus.CONFIRMED)
+        .exclude(pk=segment.pk)
+        .select_related("flight__origin", "flight__destination")
+        .order_by("sequence")
+    )
+    before = [o.flight for o in others if o.sequence < segment.sequence]
+    after = [o.flight for o in others if o.sequence > segment.sequence]
+    refusals: list[str] = []
+    for landing in before:
+        least = connection_time(landing=landing, leaving=new_flight)
+        if new_flight.scheduled_departure < landing.scheduled_arrival + least:
+            refusals.append(
+                _("The new flight must depart at least %(minutes)d minutes after the previous one lands.")
+                % {"minutes": int(least.total_seconds() // 60)}
+            )
+            break
+    for leaving in after:
+        least = connection_time(landing=new_flight, leaving=leaving)
+        if leaving.scheduled_departure < new_flight.scheduled_arrival + least:
+            refusals.append(
+                _("The new flight must land at least %(minutes)d minutes before the next one departs.")
+                % {"minutes": int(least.total_seconds() // 60)}
+            )
+            break
+    longest = rules.maximum_layover()
+    if (
+        before
+        and not refusals
+        and rules.connects(arriving=before[-1], departing=old)
+        and new_flight.scheduled_departure - before[-1].scheduled_arrival > longest
+    ):
+        refusals.append(
+            _("To keep the connection in %(city)s, the new flight must depart within %(wait)s of the previous one landing.")
+            % {"city": new_flight.origin.local_city(), "wait": rules.duration_text(int(longest.total_seconds() // 60))}
+        )
+    if (
+        after
+        and not refusals
+        and rules.connects(arriving=old, departing=after[0])
+        and after[0].scheduled_departure - new_flight.scheduled_arrival > longest
+    ):
+        refusals.append(
+            _("To keep the connection in %(city)s, the new flight must land within %(wait)s of the next one departing.")
+            % {"city": new_flight.destination.local_city(), "wait": rules.duration_text(int(longest.total_seconds() // 60))}
+        )
+    return refusals
 
 
 def _price_change(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.db import transaction
-from django.db.models import Max, QuerySet
+from django.db.models import Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -39,6 +39,7 @@ from reservations.rules import check_in_refusal
 from reservations.rules import check_in_window as check_in_window
 from reservations.services.common import FLIGHT_CLOSED, _waiver_audit, _waiver_reason, booking_total_recompute
 from reservations.services.payments import CardDetails, payment_take
+from reservations.services.refunds import _refunds_issue
 from reservations.services.seats import exit_row_refusal, seat_assign, seat_code_normalize
 
 MAX_BAG_KG = Decimal("32")
@@ -46,6 +47,13 @@ MAX_BAGS = 3
 MAX_HAND_CARRY = 2
 BAG_WEIGHT_STEP = Decimal("0.1")
 AUTO_SEAT_ATTEMPTS = 5
+# Codes of the fees a check-in posts (its seat fee has its own code: a seat chosen earlier is not swept).
+CHECK_IN_BAG_CODE = "XBAG"
+CHECK_IN_SEAT_CODE = "CKSEAT"
+CHECK_IN_WAIVER_CODE = "CKWAIVE"
+# Fees a check-in posted and nobody paid within this long lost their request (a killed worker): the sweep
+# takes them off the booking.
+CHECK_IN_FEE_SWEEP_SECONDS = 900
 
 
 @dataclass(frozen=True)
@@ -364,14 +372,14 @@ def _post_charges(plan: _Plan, *, by: User | None) -> None:
         changed = changed or quote.fee > 0 or p.pk in plan.seat_fees
         if quote.fee > 0:
             BookingCharge.objects.create(
-                booking=plan.booking, passenger=p, segment=plan.segment, kind=ChargeKind.BAGGAGE, code="XBAG",
+                booking=plan.booking, passenger=p, segment=plan.segment, kind=ChargeKind.BAGGAGE, code=CHECK_IN_BAG_CODE,
                 description=_("%(flight)s excess baggage: %(extra)d extra, %(overweight)d overweight")
                 % {"flight": flight.flight_code, "extra": quote.extra_bags, "overweight": quote.overweight_bags},
                 amount=quote.fee, currency=quote.currency, created_by=actor,
             )  # fmt: skip
         if p.pk in plan.seat_fees:
             BookingCharge.objects.create(
-                booking=plan.booking, passenger=p, segment=plan.segment, kind=ChargeKind.SEAT, code="SEAT",
+                booking=plan.booking, passenger=p, segment=plan.segment, kind=ChargeKind.SEAT, code=CHECK_IN_SEAT_CODE,
                 description=_("%(flight)s seat selection") % {"flight": flight.flight_code},
                 amount=plan.seat_fees[p.pk], currency=plan.booking.currency, created_by=actor,
             )  # fmt: skip
@@ -434,6 +442,48 @@ def check_in_charges_release(*, booking: Booking, segment: Segment, passengers: 
     return removed
 
 
+def check_in_fees_sweep(*, older_than_seconds: int = CHECK_IN_FEE_SWEEP_SECONDS) -> int:
+    """Take off bookings the check-in fees whose request died between posting them and paying (the periodic
+    sweep calls this); returns how many charges went.
+
+    A fee goes when it is older than ``older_than_seconds``, its traveller is not checked in on that flight,
+    the booking still owes money, no payment is at the gateway and none succeeded since the fee was posted
+    (a fee paid and then not used is the passenger's money: offloading refunds it, not this sweep).
+    """
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    booking_ids = list(
+        _stale_check_in_fees(BookingCharge.objects.filter(created_at__lt=cutoff))
+        .order_by("booking_id")
+        .values_list("booking_id", flat=True)
+        .distinct()[:1000]
+    )
+    removed = 0
+    for booking_id in booking_ids:
+        with transaction.atomic():
+            locked = Booking.objects.select_for_update().get(pk=booking_id)
+            if locked.balance_due <= 0 or locked.payments.filter(status=PaymentStatus.PENDING).exists():
+                continue
+            fees = _stale_check_in_fees(locked.charges.filter(created_at__lt=cutoff))
+            paid_since = locked.payments.filter(status=PaymentStatus.SUCCEEDED).aggregate(last=Max("created_at"))["last"]
+            if paid_since is not None:
+                fees = fees.filter(created_at__gt=paid_since)
+            count = fees.delete()[0]
+            if count:
+                booking_total_recompute(booking=locked)
+                removed += count
+    return removed
+
+
+def _stale_check_in_fees(charges: QuerySet[BookingCharge]) -> QuerySet[BookingCharge]:
+    """Fees a check-in posted for travellers who are not checked in on that flight."""
+    checked_in = CheckIn.objects.filter(segment_id=OuterRef("segment_id"), passenger_id=OuterRef("passenger_id"))
+    return charges.filter(
+        Q(kind=ChargeKind.BAGGAGE, code=CHECK_IN_BAG_CODE) | Q(kind=ChargeKind.SEAT, code=CHECK_IN_SEAT_CODE),
+        segment__isnull=False,
+        passenger__isnull=False,
+    ).exclude(Exists(checked_in))
+
+
 def check_in_with_payment(
     *,
     booking: Booking,
@@ -454,6 +504,8 @@ def check_in_with_payment(
     ``expected_total`` is the amount the passenger was shown: if the fees have changed since, nothing is
     charged and ``quote_changed`` is raised. A declined or failed payment takes the fees back off the
     booking and checks nobody in. Call outside a transaction: the gateway is never called with locks held.
+    A request that dies between posting the fees and paying them (a killed worker) leaves them to
+    ``check_in_fees_sweep``.
     """
     started = timezone.now()
     options = {"seats": seats or {}, "bags": bags or {}, "hand_carry": hand_carry or {}}
@@ -521,7 +573,8 @@ def check_in(
     due = booking.balance_due
     if due > 0 and waiver:
         BookingCharge.objects.create(
-            booking=booking, kind=ChargeKind.WAIVER, segment=segment, amount=-due, currency=booking.currency,
+            booking=booking, kind=ChargeKind.WAIVER, code=CHECK_IN_WAIVER_CODE, segment=segment, amount=-due,
+            currency=booking.currency,
             description=_("%(flight)s check-in fees") % {"flight": flight.flight_code}, reason=waiver,
             created_by=by if by is not None and by.is_authenticated else None,
         )  # fmt: skip
@@ -583,9 +636,12 @@ def check_in(
 
 @transaction.atomic
 def check_in_cancel(*, check_in: CheckIn, by: User | None = None) -> list[Coupon]:
-    """Offload a traveller before departure: the coupon opens again and excess-baggage charges are removed.
+    """Offload a traveller before departure: the coupon opens again and their excess baggage is taken off.
 
-    An infant is offloaded with their adult. The seat stays held for the traveller.
+    An infant is offloaded with their adult. The seat stays held for the traveller, and so does its fee.
+    The bags do not fly, so their fees are given back: a waived fee by taking back the waiver, a paid one
+    by a refund to the payment it came from (``refunds``); the booking's balance stays its charges less
+    what was paid and not refunded, with nothing owed either way for the bags.
     """
     flight = Flight.objects.select_for_update(no_key=True).get(pk=check_in.flight_id)
     booking = Booking.objects.select_for_update().get(pk=check_in.segment.booking_id)
@@ -600,16 +656,46 @@ def check_in_cancel(*, check_in: CheckIn, by: User | None = None) -> list[Coupon
     if any(r.coupon.status != CouponStatus.CHECKED_IN for r in rows):
         raise ApplicationError(_("A traveller who has boarded cannot be offloaded here."), code="check_in_final")
     coupons = [r.coupon for r in rows]
-    removed = BookingCharge.objects.filter(
+    bag_fees = BookingCharge.objects.filter(
         booking=booking,
         segment_id=check_in.segment_id,
         passenger_id__in=[r.passenger_id for r in rows],
         kind=ChargeKind.BAGGAGE,
-    ).delete()[0]
+    )
+    given_back = sum(bag_fees.values_list("amount", flat=True), Decimal(0))
+    removed = bag_fees.delete()[0]
     CheckIn.objects.filter(pk__in=[r.pk for r in rows]).delete()
     Coupon.objects.filter(pk__in=[c.pk for c in coupons]).update(status=CouponStatus.OPEN, updated_at=timezone.now())
     if removed:
         booking_total_recompute(booking=booking)
+        _bag_fees_give_back(booking=booking, flight=flight, segment_id=check_in.segment_id, amount=given_back, by=by)
     for c in coupons:
         c.status = CouponStatus.OPEN
     return coupons
+
+
+def _bag_fees_give_back(*, booking: Booking, flight: Flight, segment_id: int, amount: Decimal, by: User | None) -> None:
+    """What the removed bag fees leave the airline owing (at most ``amount``) goes back: first the check-in
+    waivers of this flight shrink (a waived fee was never paid), then the rest is refunded."""
+    owed = min(-booking.balance_due, amount)
+    waivers = BookingCharge.objects.filter(
+        booking=booking, segment_id=segment_id, kind=ChargeKind.WAIVER, code=CHECK_IN_WAIVER_CODE
+    )
+    for waiver in waivers.order_by("-created_at", "-pk"):
+        if owed <= 0:
+            break
+        take = min(owed, -waiver.amount)
+        owed -= take
+        waiver.amount += take
+        if waiver.amount == 0:
+            waiver.delete()
+        else:
+            waiver.save(update_fields=["amount"])
+    booking_total_recompute(booking=booking)
+    if owed > 0:
+        _refunds_issue(
+            booking=booking,
+            amount=owed,
+            reason=_("%(flight)s excess baggage: the traveller was offloaded") % {"flight": flight.flight_code},
+            by=by,
+        )

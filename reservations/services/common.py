@@ -11,12 +11,13 @@ from django.utils.translation import gettext as _
 from crm.errors import ApplicationError
 from crm.models import Customer, User
 from crm.services import timeline_record
-from reservations import pricing
+from reservations import pricing, rules
 from reservations.models import (
     Airport,
     Booking,
     ChargeKind,
     Coupon,
+    Flight,
     FlightCabin,
 )
 from reservations.rules import ACTIVE_BOOKING as ACTIVE_BOOKING
@@ -56,6 +57,14 @@ MAX_SEATS = 9
 
 
 MIN_CONNECTION = timedelta(minutes=45)
+
+
+def connection_time(*, landing: Flight, leaving: Flight) -> timedelta:
+    """The least time between two flights of one booking: a change of flights at one airport takes that
+    airport's minimum connecting time, anything else ``MIN_CONNECTION``. Load both flights' airports."""
+    if leaving.origin_id == landing.destination_id:
+        return rules.minimum_connection(leaving.origin)
+    return MIN_CONNECTION
 
 
 # Fare value carried by a segment: what was charged for flying it, less what was credited back.

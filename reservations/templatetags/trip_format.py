@@ -6,10 +6,9 @@ from datetime import datetime
 
 from django import template
 from django.templatetags.tz import do_timezone
-from django.utils.translation import gettext as _
 
 from reservations.models import fare_family_name
-from reservations.rules import fare_family_rules
+from reservations.rules import duration_text, fare_family_rules
 
 register = template.Library()
 
@@ -27,12 +26,7 @@ def duration(minutes: int | None) -> str:
     """95 → '1 h 35 min' (or '1小时35分钟')."""
     if minutes in (None, ""):
         return ""
-    hours, rest = divmod(int(minutes), 60)
-    if not hours:
-        return _("%(minutes)d min") % {"minutes": rest}
-    if not rest:
-        return _("%(hours)d h") % {"hours": hours}
-    return _("%(hours)d h %(minutes)d min") % {"hours": hours, "minutes": rest}
+    return duration_text(int(minutes))
 
 
 @register.filter

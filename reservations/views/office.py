@@ -22,13 +22,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 
-from crm import selectors as crm_selectors
 from crm import services as crm_services
 from crm.errors import ApplicationError, NotFound
-from crm.forms import add_application_error, normalize_customer_number
+from crm.forms import add_application_error
 from crm.models import Customer
 from crm.permissions import StaffPermissionRequiredMixin, can_see_identity_documents, mask
 from crm.templatetags.airline_format import money as format_money
+from crm.views.merged import FollowsMergedCustomers, customer_or_404
 from reservations import hooks, selectors, services
 from reservations.forms import (
     CheckInPassengerForm,
@@ -71,8 +71,9 @@ WAIVE = "reservations.waive_fees"
 # --- Helpers --------------------------------------------------------------------------------
 
 
-class ReservationsOfficeView(StaffPermissionRequiredMixin, View):
-    """Logged in at the office, a staff member, holding every listed permission (bookings by default)."""
+class ReservationsOfficeView(FollowsMergedCustomers, StaffPermissionRequiredMixin, View):
+    """Logged in at the office, a staff member, holding every listed permission (bookings by default); a
+    customer number merged away opens the same page for the surviving record."""
 
     permission_required: tuple[str, ...] = SEE_BOOKINGS
 
@@ -109,11 +110,8 @@ def _flight_or_404(flight_id: int) -> Flight:
 
 
 def _customer_or_404(customer_number: str) -> Customer:
-    number = normalize_customer_number(customer_number)
-    try:
-        return crm_selectors.customer_get(customer_number=number or "")
-    except NotFound:
-        raise Http404("No customer with that number.") from None
+    """The customer with this number; a number merged away sends the agent to the survivor's same page."""
+    return customer_or_404(customer_number)
 
 
 def _record_access(request: HttpRequest, customers: list[Customer | None]) -> None:

@@ -597,3 +597,85 @@ def test_every_served_airport_is_loaded_with_the_city_people_use(db):
     # and, once served, the search forms name them so
     RouteFactory(origin=airport("LHR"), destination=Airport.objects.get(iata_code="YYZ"))
     assert dict(selectors.airport_choices())["YYZ"] == "Toronto (YYZ)"
+
+
+# --- changing one flight of a journey keeps the connection booking would accept ---------------------
+
+
+def _journey_booked(day: date) -> Booking:
+    """Amsterdam 07:00, Heathrow 07:15 (60 minutes needed to change there), New York at 11:00."""
+    return services.booking_create(
+        segments=[
+            services.SegmentRequest(flight_id=f.pk, cabin="economy", fare_family="ECO_STANDARD")
+            for f in [to_london(day), to_new_york(day)]
+        ],
+        passengers=[services.PassengerRequest(passenger_type="ADT", given_name="Anna", family_name="de Vries")],
+        contact_email="anna@example.com",
+        channel=Channel.API,
+    )
+
+
+def test_a_change_to_a_connection_shorter_than_the_airports_minimum_is_refused(fares):
+    # given a journey through Heathrow, whose minimum connecting time is 60 minutes
+    day = soon()
+    booking = _journey_booked(day)
+    onward = booking.segments.get(sequence=2)
+    # when the onward flight is changed to one 50 minutes after landing (more than the general 45, less than 60)
+    too_soon = to_new_york(day, time(8, 5))
+    with pytest.raises(ApplicationError) as refused:
+        services.booking_change_quote(booking=booking, segment=onward, new_flight=too_soon)
+    # then it is refused naming Heathrow's 60 minutes, and the flight is unchanged
+    assert refused.value.code == "invalid_flight"
+    assert "60 minutes" in refused.value.fields["new_flight_id"][0]
+    # and changing the first flight to land 55 minutes before the onward one leaves is refused the same way
+    late_arrival = to_london(day, time(10, 50))  # lands 10:05 London time
+    with pytest.raises(ApplicationError) as refused_first:
+        services.booking_change_quote(booking=booking, segment=booking.segments.get(sequence=1), new_flight=late_arrival)
+    assert "60 minutes" in refused_first.value.fields["new_flight_id"][0]
+    onward.refresh_from_db()
+    assert onward.flight.scheduled_departure.astimezone(ZoneInfo("Europe/London")).time() == time(11, 0)
+
+
+def test_a_change_that_would_wait_longer_than_the_longest_layover_is_refused(fares, settings):
+    # given a journey through Heathrow and connections of at most 12 hours
+    settings.CONNECTION_MAX_LAYOVER_MINUTES = 12 * 60
+    day = soon()
+    booking = _journey_booked(day)
+    onward = booking.segments.get(sequence=2)
+    # when the onward flight is changed to one leaving 12 h 15 min after the landing (07:15 -> 19:30)
+    too_late = to_new_york(day, time(19, 30))
+    with pytest.raises(ApplicationError) as refused:
+        services.booking_change_quote(booking=booking, segment=onward, new_flight=too_late)
+    # then it is refused: the journey would become a stopover the fare was not sold for
+    assert refused.value.code == "invalid_flight"
+    assert "within 12 h" in refused.value.fields["new_flight_id"][0]
+    # when the first flight is changed to the day before, the wait at Heathrow would be a day: refused too
+    day_before = to_london(day - timedelta(days=1))
+    with pytest.raises(ApplicationError):
+        services.booking_change_quote(booking=booking, segment=booking.segments.get(sequence=1), new_flight=day_before)
+    # but a flight within the layover and after the minimum is quoted
+    in_time = to_new_york(day, time(19, 0))  # 11 h 45 min after landing
+    quote = services.booking_change_quote(booking=booking, segment=onward, new_flight=in_time)
+    assert quote.change_fee >= 0
+    # and so is one exactly the minimum connecting time after landing
+    just_in_time = to_new_york(day, time(8, 15))
+    assert services.booking_change_quote(booking=booking, segment=onward, new_flight=just_in_time) is not None
+
+
+def test_flights_that_were_never_one_journey_have_no_longest_layover(fares):
+    # given a return trip: out to London, back a week later
+    day = soon()
+    booking = services.booking_create(
+        segments=[
+            services.SegmentRequest(flight_id=f.pk, cabin="economy", fare_family="ECO_STANDARD")
+            for f in [to_london(day), leaving("LHR", "AMS", day + timedelta(days=7), time(12, 0))]
+        ],
+        passengers=[services.PassengerRequest(passenger_type="ADT", given_name="Anna", family_name="de Vries")],
+        contact_email="anna@example.com",
+        channel=Channel.API,
+    )
+    # when the way back is moved two days later
+    later = leaving("LHR", "AMS", day + timedelta(days=9), time(12, 0))
+    quote = services.booking_change_quote(booking=booking, segment=booking.segments.get(sequence=2), new_flight=later)
+    # then it is quoted: a stay is not a layover
+    assert quote is not None

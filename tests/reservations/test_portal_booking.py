@@ -221,3 +221,22 @@ def test_booking_pages_send_anonymous_visitors_to_the_login(someone_elses_bookin
 def test_a_staff_login_without_a_customer_record_cannot_book(agent_client, trip):
     out, _back = trip
     assert agent_client.get(book_url(search_params(out), (out, "ECO_LIGHT"))).status_code == 404
+
+
+def test_the_travellers_step_states_each_fare_in_the_wording_of_the_search_and_the_receipt(passenger, passenger_client, trip):
+    from django.utils.html import escape
+
+    from reservations.models import FareFamily
+    from reservations.rules import fare_family_rules
+
+    out, back = trip
+    # When the traveller-details step opens for a Light fare out and a Flex fare back
+    page = passenger_client.get(book_url(search_params(out, back), (out, "ECO_LIGHT"), (back, "ECO_FLEX")))
+    html = page.content.decode()
+    # Then every rule of each fare reads as the shared fare rules word it, one list item each
+    assert page.status_code == 200
+    for code in ("ECO_LIGHT", "ECO_FLEX"):
+        for rule in fare_family_rules(FareFamily.objects.get(code=code)):
+            assert f"<li>{escape(rule)}</li>" in html
+    # And the page's own second wording of the rules is gone
+    assert "free bag" not in html and "not refundable" not in html

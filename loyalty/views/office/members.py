@@ -9,16 +9,16 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
 from crm import selectors as crm_selectors
-from crm.errors import ApplicationError, NotFound
-from crm.forms import normalize_customer_number
+from crm.errors import ApplicationError
 from crm.permissions import StaffPermissionRequiredMixin
+from crm.views.merged import FollowsMergedCustomers, customer_or_404
 from loyalty import account, numbers, selectors, services
 from loyalty.models import EnrolmentChannel, Member
 from loyalty.views.office.common import member_or_404, record_access
@@ -95,18 +95,16 @@ class MemberDetailView(StaffPermissionRequiredMixin, View):
         return render(request, "office/loyalty/member.html", context)
 
 
-class CustomerEnrolView(StaffPermissionRequiredMixin, View):
-    """An agent enrols the customer they are talking to (from the 360's button); noted on the timeline."""
+class CustomerEnrolView(FollowsMergedCustomers, StaffPermissionRequiredMixin, View):
+    """An agent enrols the customer they are talking to (from the 360's button); noted on the timeline.
+
+    Sent for a number merged away, it enrols nobody and shows the surviving record."""
 
     permission_required = ("crm.view_customer", "loyalty.add_member")
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest, customer_number: str) -> HttpResponse:
-        number = normalize_customer_number(customer_number)
-        try:
-            customer = crm_selectors.customer_get(customer_number=number or "")
-        except NotFound:
-            raise Http404("No customer with that number.") from None  # erased customers included
+        customer = customer_or_404(customer_number)  # erased customers are not found
         try:
             member, created = services.member_join(customer=customer, channel=EnrolmentChannel.OFFICE, by=request.user)
         except ApplicationError as exc:
