@@ -540,7 +540,7 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         }
 
     def _detail(self, booking: Booking, status_code: int = status.HTTP_200_OK, *, audit: bool = False, **extra: Any) -> Response:
-        if not services.booking_is_as_written(booking):  # a booking just made carries what was written: no read
+        if not services.booking_as_written(booking):  # a booking just made carries what was written: no read
             booking = selectors.booking_office_queryset().get(pk=booking.pk)
         if audit and self.is_staff:
             self._audit(booking)

@@ -8,10 +8,10 @@ never deadlock.
 from reservations.services.booking import (
     PassengerRequest,
     SegmentRequest,
+    booking_as_written,
     booking_create,
     booking_expire_hold,
     booking_expire_holds,
-    booking_is_as_written,
     passengers_link_booker,
 )
 from reservations.services.cancellation import (
@@ -212,7 +212,7 @@ __all__ = [
     "booking_disruption_refund",
     "booking_expire_hold",
     "booking_expire_holds",
-    "booking_is_as_written",
+    "booking_as_written",
     "booking_rebook",
     "booking_ticket",
     "booking_total_recompute",

@@ -238,9 +238,9 @@ def booking_create(
     option offered to the booker is applied once the booking is complete, in this transaction; a name
     no option is registered under is refused (``unknown_booking_option``, under ``options.<name>``).
 
-    The booking comes back carrying what was written (``_attach_as_written``), so showing it needs no
-    read; when an option was ticked, which may change the rows (a frequent flyer number), nothing is
-    attached and the booking is read afresh like any other.
+    The booking comes back knowing what was written, so the answer that shows it can ask
+    ``booking_as_written`` instead of reading it again; when an option was ticked, which may change the
+    rows (a frequent flyer number), it does not, and the booking is read afresh like any other.
     """
     if channel not in Channel.values:
         raise ApplicationError(_("Unknown booking channel."), fields={"channel": [_("Unknown booking channel.")]})
@@ -386,7 +386,8 @@ def booking_create(
         hooks.discounts.get(name).redeem(discount=discount, booking=booking)
     hooks.booking_options_apply(booking=booking, customer=customer, ticked=options or {}, by=by)
     if not any((options or {}).values()):
-        _attach_as_written(booking, rows=rows, segments=booked_segments, charges=charges)
+        # Kept aside, not attached: a caller that goes on to pay or ticket reads the booking as it then is.
+        booking._written = (rows, booked_segments, charges)
     send_after_commit(
         events.booking_created,
         sender=Booking,
@@ -412,7 +413,7 @@ def _attach_as_written(
     ``selectors.booking_office_queryset`` would read back (passengers with their customers, segments with
     flight, class and fare family, charges in id order), and the payments, refunds, tickets, seats and
     check-ins a booking made a moment ago cannot have yet. The API answers a booking with it, so a
-    booking costs no second read of what it has just written; ``booking_is_as_written`` tells."""
+    booking costs no second read of what it has just written."""
     for segment in segments:
         segment._prefetched_objects_cache = {
             "check_ins": _cached(segment.check_ins, []),
@@ -429,9 +430,19 @@ def _attach_as_written(
     booking._as_written = True
 
 
-def booking_is_as_written(booking: Booking) -> bool:
-    """Whether ``booking`` is the one ``booking_create`` just returned with what it wrote attached."""
-    return getattr(booking, "_as_written", False)
+def booking_as_written(booking: Booking) -> bool:
+    """Attach to the booking ``booking_create`` just returned what it wrote; False when there is nothing to attach.
+
+    Only for showing the booking at once (the API's answer to a booking): the related caches say "no
+    tickets, no payments", which stops being true as soon as anything else happens to the booking.
+    """
+    written = getattr(booking, "_written", None)
+    if written is None:
+        return getattr(booking, "_as_written", False)
+    rows, segments, charges = written
+    _attach_as_written(booking, rows=rows, segments=segments, charges=charges)
+    booking._written = None
+    return True
 
 
 def _discount(

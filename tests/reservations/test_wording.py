@@ -45,12 +45,12 @@ def test_a_travellers_title_reads_as_written_in_the_portal_and_the_office(passen
 
 def test_a_hold_ending_in_the_afternoon_has_one_full_stop(passenger, passenger_client):
     _user, customer = passenger
-    # Given a held booking whose seats are held until 3 p.m. (Django writes "3 p.m.")
+    # Given a held booking whose seats are held until 3 in the afternoon (Django's US format wrote "3 p.m.")
     booking = ticketed_booking(flight=flight_in(72), customer=customer, status=BookingStatus.HELD)
     afternoon = timezone.make_aware(datetime.combine(timezone.localdate() + timedelta(days=1), time(15, 0)))
     Booking.objects.filter(pk=booking.pk).update(hold_expires_at=afternoon)
     # When the passenger opens the booking
     html = passenger_client.get(f"/trips/{booking.record_locator}/").content.decode()
     # Then the time is shown, and no second full stop follows it
-    assert "Seats held until 3 p.m." in html
+    assert "Seats held until 15:00: pay before then" in html
     assert "p.m.." not in html
