@@ -90,7 +90,14 @@ def inventory_take(*, inventory: FlightCabin, seats: int) -> None:
     """Take seats out of a locked cabin; the conditional UPDATE and the CHECK make an oversell impossible."""
     if seats <= 0:
         return
-    taken = FlightCabin.objects.filter(pk=inventory.pk, available__gte=seats).update(available=F("available") - seats)
+    # ``FlightCabin.objects.filter(pk=..., available__gte=seats).update(available=F("available") - seats)`` in
+    # SQL: every booking runs it (see services.rows).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {FlightCabin._meta.db_table} SET available = available - %s WHERE id = %s AND available >= %s",  # noqa: S608 - the model's table
+            [seats, inventory.pk, seats],
+        )
+        taken = cursor.rowcount
     if not taken:
         raise Conflict(
             _("Sold out: fewer than %(seats)d seats are left in %(cabin)s on %(flight)s.")
