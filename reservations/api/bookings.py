@@ -257,7 +257,7 @@ class BookingSerializer(BookingSummarySerializer):
     def get_actions(self, booking: Booking) -> dict[str, Any]:
         request = self.context.get("request")
         actions = selectors.trip_actions(booking=booking, user=request.user if request is not None else None)
-        return TripActionsSerializer(actions).data
+        return represent(TripActionsSerializer, actions, context={})
 
 
 class PlannedRefundSerializer(serializers.Serializer):
@@ -489,7 +489,7 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return is_staff_member(self.request.user)
 
     def _own_customer(self) -> Customer | None:
-        return getattr(self.request.user, "customer", None)
+        return crm_selectors.customer_of_login(user=self.request.user)
 
     def get_queryset(self):  # noqa: ANN201
         if getattr(self, "swagger_fake_view", False):
