@@ -281,6 +281,27 @@ def customer_get_for_user(*, user) -> Customer:  # noqa: ANN001
         raise NotFound("No customer record.") from None
 
 
+def customer_of_login(*, user) -> Customer | None:  # noqa: ANN001
+    """``user.customer`` (None for a login without a record, or not logged in), read once per login object.
+
+    A plain query: the API asks it on every booking and the ORM spent three times as long compiling the
+    customer's forty columns as reading them. Cached on the login as the ORM caches it, both ways, so
+    ``user.customer`` and ``customer.user`` read nothing more afterwards.
+    """
+    if user is None or not user.is_authenticated:
+        return None
+    related = Customer._meta.get_field("user").remote_field
+    if not related.is_cached(user):
+        found = list(
+            Customer.objects.raw(f"SELECT * FROM {Customer._meta.db_table} WHERE user_id = %s", [user.pk])  # noqa: S608 - table name
+        )
+        customer = found[0] if found else None
+        related.set_cached_value(user, customer)
+        if customer is not None:
+            related.field.set_cached_value(customer, user)
+    return related.get_cached_value(user)
+
+
 def login_get_by_email(*, email: str):  # noqa: ANN201
     """The active login whose username is this e-mail address (the portal's usernames), or None."""
     from django.contrib.auth import get_user_model

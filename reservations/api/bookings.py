@@ -30,7 +30,7 @@ from crm.permissions import can_see_identity_documents, is_staff_member, mask
 from crm.validation import validate_date_of_birth, validate_national_id_number, validate_single_line_text
 from reservations import hooks, selectors, services
 from reservations.api.check_in import BoardingPassSerializer, CheckInInputSerializer, CheckInSerializer, _check_in_fields
-from reservations.api.common import FieldsBuiltOnce, StrictSerializer, _in_api_terms, error
+from reservations.api.common import FieldsBuiltOnce, StrictSerializer, _in_api_terms, error, represent
 from reservations.api.flights import FareFamilySerializer, FlightSerializer
 from reservations.api.payments import (
     IDEMPOTENCY_KEY,
@@ -257,7 +257,7 @@ class BookingSerializer(BookingSummarySerializer):
     def get_actions(self, booking: Booking) -> dict[str, Any]:
         request = self.context.get("request")
         actions = selectors.trip_actions(booking=booking, user=request.user if request is not None else None)
-        return TripActionsSerializer(actions).data
+        return represent(TripActionsSerializer, actions, context={})
 
 
 class PlannedRefundSerializer(serializers.Serializer):
@@ -489,7 +489,7 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return is_staff_member(self.request.user)
 
     def _own_customer(self) -> Customer | None:
-        return getattr(self.request.user, "customer", None)
+        return crm_selectors.customer_of_login(user=self.request.user)
 
     def get_queryset(self):  # noqa: ANN201
         if getattr(self, "swagger_fake_view", False):
@@ -544,7 +544,7 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             booking = selectors.booking_office_queryset().get(pk=booking.pk)
         if audit and self.is_staff:
             self._audit(booking)
-        return Response(BookingSerializer(booking, context=self._context()).data, status=status_code, **extra)
+        return Response(represent(BookingSerializer, booking, context=self._context()), status=status_code, **extra)
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         queryset = self.filter_queryset(self.get_queryset())

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -25,6 +25,7 @@ from reservations.models import (
     Channel,
     ChargeKind,
     DocumentType,
+    FareFamily,
     Flight,
     FlightCabin,
     FlightStatus,
@@ -39,6 +40,7 @@ from reservations.services.cancellation import booking_cancel
 from reservations.services.common import BOOKING_CUTOFF, MAX_SEATS, MIN_CONNECTION, _lock_for_change
 from reservations.services.inventory import _lock_inventory, inventory_release, inventory_take
 from reservations.services.notifications import _cancellation_queue
+from reservations.services.rows import columns, insert
 
 
 @dataclass(frozen=True)
@@ -211,7 +213,37 @@ def _prefill(p: PassengerRequest) -> PassengerRequest:
 
 
 def _fare_classes(cabins: set[str]) -> list[BookingClass]:
-    return list(BookingClass.objects.select_related("fare_family").filter(fare_family__cabin__in=cabins))
+    """The booking classes of these cabins with their fare families, in the model's order (cabin, price per km).
+
+    ``BookingClass.objects.select_related("fare_family").filter(fare_family__cabin__in=cabins)`` in SQL:
+    every booking reads it, and the ORM's compiling of it cost more than the answer (``services.rows``).
+    """
+    klass, family = columns(BookingClass, "bc"), columns(FareFamily, "ff")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {klass.sql}, {family.sql} FROM {BookingClass._meta.db_table} bc "  # noqa: S608 - the models' own table and column names
+            f"JOIN {FareFamily._meta.db_table} ff ON ff.id = bc.fare_family_id "
+            "WHERE ff.cabin = ANY(%s) ORDER BY ff.cabin, bc.price_per_km, bc.id",
+            [sorted(cabins)],
+        )
+        rows = cursor.fetchall()
+    families: dict[int, FareFamily] = {}
+    classes = []
+    for row in rows:
+        booking_class = klass.build(row)
+        booking_class.fare_family = families.get(booking_class.fare_family_id) or families.setdefault(
+            booking_class.fare_family_id, family.build(row, klass.width)
+        )
+        classes.append(booking_class)
+    return classes
+
+
+def _tax_rules() -> list[TaxRule]:
+    """Every tax rule by code (the model's order); ``TaxRule.objects.all()`` in SQL, as above."""
+    rule = columns(TaxRule, "t")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {rule.sql} FROM {TaxRule._meta.db_table} t ORDER BY t.code, t.id")  # noqa: S608 - the models' own table and column names
+        return [rule.build(row) for row in cursor.fetchall()]
 
 
 @transaction.atomic
@@ -262,7 +294,7 @@ def booking_create(
     seats = counts[PassengerType.ADULT] + counts[PassengerType.CHILD]
 
     classes = _fare_classes({s.cabin for s in segments})
-    rules = list(TaxRule.objects.all())
+    rules = _tax_rules()
     chosen: list[pricing.FareOffer] = []
     for i, (request, flight) in enumerate(zip(segments, flights, strict=True), start=1):
         cabin = inventory.get((flight.pk, request.cabin))
@@ -364,12 +396,14 @@ def booking_create(
         code=discount_code, charges=charges, channel=channel, first_day=first_day, customer=customer, counts=counts
     )
     booking.total_amount = pricing.money(sum((c.amount for c in charges), Decimal(0)))
-    booking.save(force_insert=True)
-    BookingPassenger.objects.bulk_create([r for r in rows if r.passenger_type != PassengerType.INFANT])
+    # In SQL (services.rows.insert) rather than save() and bulk_create(): the same statements, without the ORM
+    # compiling each of them on every booking. Nothing listens to these models' save signals.
+    insert([booking])
+    insert([r for r in rows if r.passenger_type != PassengerType.INFANT])
     if counts[PassengerType.INFANT]:
-        BookingPassenger.objects.bulk_create([r for r in rows if r.passenger_type == PassengerType.INFANT])
-    Segment.objects.bulk_create(booked_segments)
-    BookingCharge.objects.bulk_create(charges)
+        insert([r for r in rows if r.passenger_type == PassengerType.INFANT])
+    insert(booked_segments)
+    insert(charges)
     hooks.passengers_check(passengers=[(f"passengers.{r.sequence}", r) for r in rows], booking=booking, stage=hooks.BOOKING)
 
     route = " – ".join([flights[0].origin.iata_code, *(f.destination.iata_code for f in flights)])
