@@ -58,7 +58,9 @@ def test_the_rows_a_booking_writes_are_the_rows_read_back(flight):
         channel=Channel.AGENT,
     )
 
-    # then every field of every row it hands back (ids, generated names, time stamps included) is as stored
+    # then every field of every row it hands back to show at once (ids, generated names, time stamps
+    # included) is as stored
+    assert services.booking_as_written(booking)
     assert values(booking) == values(Booking.objects.get(pk=booking.pk))
     written = {
         BookingPassenger: list(booking.passengers.all()),
