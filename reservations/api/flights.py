@@ -210,9 +210,11 @@ class FlightSearchQuerySerializer(serializers.Serializer):
 
 
 class FlightNumberField(serializers.CharField):
-    """A flight number as typed: one that is not ours, a NUL character in it included, is simply not found (404)."""
+    """A flight number as typed: one that is not ours, a NUL character or only spaces included, is simply not found
+    (404); the lookup itself ignores whitespace, so none is trimmed here into a blank the schema does not forbid."""
 
     def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
         super().__init__(**kwargs)
         self.validators = [v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)]
 
