@@ -685,7 +685,14 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         "Staff with reservations.waive_fees may waive the cancellation fee with a reason (audited).",
         parameters=[RECORD_LOCATOR_PARAM],
         request=CancelInputSerializer,
-        responses={200: BookingSerializer, 409: error("Already cancelled, expired or flown.")},
+        responses={
+            200: BookingSerializer,
+            400: error(
+                "`already_cancelled`: cancelled or expired already; `cancel_not_allowed`: someone is checked in, or "
+                "every flight has been flown."
+            ),
+            409: error("`booking_changed`: the booking was changed meanwhile; read it again and retry."),
+        },
     )
     @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
     def cancel(self, request: Request, record_locator: str, **kwargs: Any) -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from django.core.validators import ProhibitNullCharactersValidator
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -208,8 +209,18 @@ class FlightSearchQuerySerializer(serializers.Serializer):
         return value
 
 
+class FlightNumberField(serializers.CharField):
+    """A flight number as typed: one that is not ours, a NUL character or only spaces included, is simply not found
+    (404); the lookup itself ignores whitespace, so none is trimmed here into a blank the schema does not forbid."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+        self.validators = [v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)]
+
+
 class FlightStatusQuerySerializer(serializers.Serializer):
-    flight = serializers.CharField(max_length=10, help_text="Flight number, e.g. `AU123`, `AU 123` or `123`.")
+    flight = FlightNumberField(max_length=10, help_text="Flight number, e.g. `AU123`, `AU 123` or `123`.")
     date = serializers.DateField(help_text="Local departure date at the origin, `YYYY-MM-DD`.")
 
 
@@ -245,6 +256,12 @@ class SeatMapSerializer(serializers.Serializer):
 FLIGHT_ID_PARAM = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)
 
 
+def _query(request: Request) -> dict[str, str]:
+    """The query string as plain values: an optional parameter sent empty (`?cabin=`) is refused like any other
+    value that is not one of its kind, instead of being read as absent (DRF's reading of HTML form input)."""
+    return request.query_params.dict()
+
+
 class PublicReadMixin:
     """Public reads: anyone may call, throttled per client address (or per login when logged in)."""
 
@@ -274,7 +291,7 @@ class FlightViewSet(PublicReadMixin, viewsets.GenericViewSet):
     )
     @action(detail=False, methods=["get"])
     def search(self, request: Request, **kwargs: Any) -> Response:
-        query = FlightSearchQuerySerializer(data=request.query_params)
+        query = FlightSearchQuerySerializer(data=_query(request))
         query.is_valid(raise_exception=True)
         q = query.validated_data
         try:
@@ -305,7 +322,7 @@ class FlightViewSet(PublicReadMixin, viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["get"], url_path="seat-map")
     def seat_map(self, request: Request, pk: str, **kwargs: Any) -> Response:
-        query = SeatMapQuerySerializer(data=request.query_params)
+        query = SeatMapQuerySerializer(data=_query(request))
         query.is_valid(raise_exception=True)
         flight = selectors.flight_get(flight_id=pk)
         seat_map = selectors.seat_map(flight=flight, cabin=query.validated_data.get("cabin") or None)

@@ -509,6 +509,7 @@ def check_in_with_payment(
     """
     started = timezone.now()
     options = {"seats": seats or {}, "bags": bags or {}, "hand_carry": hand_carry or {}}
+    _seats_can_be_had(segment=segment, passengers=passengers, seats=options["seats"], by=by)
     quote = check_in_charges_post(booking=booking, segment=segment, passengers=passengers, channel=channel, by=by, **options)
     try:
         if expected_total is not None and quote.total_due != expected_total:
@@ -523,6 +524,25 @@ def check_in_with_payment(
         check_in_charges_release(booking=booking, segment=segment, passengers=passengers, since=started)
         raise
     return check_in(booking=booking, segment=segment, passengers=passengers, channel=channel, by=by, **options)
+
+
+class _SeatsTried(Exception):
+    """Rolls back a trial of the chosen seats."""
+
+
+def _seats_can_be_had(*, segment: Segment, passengers: list[BookingPassenger], seats: dict[int, str], by: User | None) -> None:
+    """Refuse (``seat_taken``, a seat that cannot be had) before any fee is posted or paid: the chosen seats are
+    assigned by the same rules ``check_in`` applies, in a transaction that is always rolled back."""
+    chosen = [(p, seats[p.pk]) for p in passengers if p.holds_seat and seats.get(p.pk)]
+    if not chosen:
+        return
+    try:
+        with transaction.atomic():
+            for passenger, seat in chosen:
+                seat_assign(segment=segment, passenger=passenger, seat=seat, by=by, charge=False)
+            raise _SeatsTried
+    except _SeatsTried:
+        pass
 
 
 @transaction.atomic

@@ -88,6 +88,27 @@ def test_api_write_to_a_merged_away_number_is_a_308_and_changes_nothing(supervis
     assert Customer.objects.get(pk=survivor.pk).given_name == "Ann"
 
 
+def test_api_input_to_a_merged_away_number_is_redirected_before_it_is_read(supervisor, api_as, merged):
+    survivor, gone = merged
+    client = api_as(supervisor)
+    # When another system sends the merged-away number a change with a key the schema does not list,
+    # a consent with no body, and a timeline page size that is not a number
+    answers = [
+        client.patch(f"/api/v1/customers/{gone}/", {"given_name": "Changed", "no_such_key": 1}, format="json"),
+        client.post(f"/api/v1/customers/{gone}/consents/", format="json"),
+        client.get(f"/api/v1/customers/{gone}/timeline/", {"page_size": "null"}),
+    ]
+    # Then each is sent to the survivor first, where its input is checked (as schemathesis.toml expects),
+    # and nothing changed
+    assert [r.status_code for r in answers] == [308, 308, 301]
+    assert [r["Location"].rsplit("/api/v1/customers/", 1)[1] for r in answers] == [
+        f"{survivor.customer_number}/",
+        f"{survivor.customer_number}/consents/",
+        f"{survivor.customer_number}/timeline/?page_size=null",
+    ]
+    assert Customer.objects.get(pk=survivor.pk).given_name == "Ann"
+
+
 def test_api_redirect_tells_a_passenger_nothing(passenger, api_as, merged):
     _survivor, gone = merged
     # A passenger asking for someone else's merged-away number learns nothing: a 404, no Location

@@ -295,3 +295,27 @@ def test_a_passenger_cannot_pay_check_in_fees_at_the_counter(passenger, api_as, 
     assert not CheckIn.objects.exists()
     booking.refresh_from_db()
     assert booking.balance_due == 0
+
+
+def test_a_paid_check_in_whose_seat_is_taken_charges_nothing(passenger, make_passenger, api_as, soon):
+    # Given a ticketed booking, three bags (fees due), and seat 4C already held by a traveller of another booking
+    other = book(make_passenger("other@example.com")[1], soon)
+    services.seat_assign(segment=other.segments.get(), passenger=other.passengers.get(sequence=1), seat="4C")
+    booking = ticketed(passenger[1], soon)
+    paid_before = booking.paid_amount
+    card = {"number": "4242 4242 4242 4242", "expiry_month": 12, "expiry_year": 2099, "cvv": "737", "holder": "Ada"}
+    body = {
+        "segment": 1,
+        "passengers": [1],
+        "seats": [{"passenger": 1, "seat": "4C"}],
+        "bags": [{"passenger": 1, "weights_kg": ["20", "20", "20"]}],
+        "payment": {"method": "card", "card": card, "idempotency_key": "taken-seat"},
+    }
+    # When the passenger checks in choosing that seat and paying the fees by card
+    response = api_as(passenger[0]).post(url(booking, "check-in"), body, format="json")
+    # Then it is the documented 409 seat_taken, and nothing changed: no payment, no fee left owed, nobody checked in
+    assert_error(response, 409, "seat_taken")
+    booking.refresh_from_db()
+    assert not booking.payments.filter(idempotency_key="taken-seat").exists()
+    assert (booking.paid_amount, booking.balance_due) == (paid_before, 0)
+    assert not CheckIn.objects.exists()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
-from tests.reservations.api_support import BOOKINGS, assert_error
+from tests.reservations.api_support import BOOKINGS, assert_error, bookable_flight, booking_body, fares
 
 LOCATOR = "/api/v1/bookings/{record_locator}/"
 
@@ -109,3 +109,23 @@ def test_pages_outside_the_api_still_get_the_sites_404(client, db):
 
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(("method", "suffix"), [("post", "cancel/"), ("get", "cancel-quote/")])
+def test_cancelling_a_cancelled_booking_is_the_400_its_schema_names(schema, agent, api_as, method, suffix):
+    # given a booking an agent made and cancelled
+    fares()
+    client = api_as(agent)
+    created = client.post(BOOKINGS, booking_body(bookable_flight()), format="json")
+    assert created.status_code == 201, created.content
+    locator = created.json()["record_locator"]
+    assert client.post(f"{BOOKINGS}{locator}/cancel/", {}, format="json").status_code == 200
+
+    # when it is cancelled again, or the refund of cancelling it is asked for
+    response = getattr(client, method)(f"{BOOKINGS}{locator}/{suffix}", **({"format": "json"} if method == "post" else {}))
+
+    # then the answer is 400 `already_cancelled`, and the operation's schema documents that code under 400, not 409
+    assert_error(response, 400, "already_cancelled")
+    responses = schema["paths"][f"{LOCATOR}{suffix}"][method]["responses"]
+    assert "`already_cancelled`" in responses["400"]["description"]
+    assert "already cancelled" not in responses.get("409", {}).get("description", "").lower()

@@ -203,6 +203,29 @@ def test_seat_map_with_an_unknown_cabin_is_400(api_client, fare_codes):
     assert_error(api_client.get(f"/api/v1/flights/{flight.pk}/seat-map/", {"cabin": "hold"}), 400, "invalid")
 
 
+def test_seat_map_with_the_cabin_sent_empty_is_400_not_every_cabin(api_client, fare_codes):
+    # given a flight whose seat map the schema lets be filtered by one cabin of an enum
+    flight = bookable_flight()
+
+    # when the cabin parameter is sent empty
+    response = api_client.get(f"/api/v1/flights/{flight.pk}/seat-map/?cabin=")
+
+    # then it is refused naming the parameter, like any other value that is not a cabin
+    assert list(assert_error(response, 400, "invalid")["fields"]) == ["cabin"]
+
+
+@pytest.mark.parametrize("param", ["cabin", "adults", "sort", "connections"])
+def test_a_search_option_sent_empty_is_400_not_its_default(api_client, fare_codes, param):
+    # given a flight to search for
+    flight = bookable_flight()
+
+    # when an optional search parameter (an enum, a whole number, a boolean) is sent empty
+    response = search(api_client, flight, **{param: ""})
+
+    # then it is refused naming that parameter, instead of being read as absent
+    assert list(assert_error(response, 400, "invalid")["fields"]) == [param]
+
+
 # --- Flight status --------------------------------------------------------------------------------
 
 
@@ -231,6 +254,18 @@ def test_flight_status_of_an_unknown_flight_is_404(api_client, db):
 
     assert_error(api_client.get(STATUS, {"flight": "AU9999", "date": str(flight.service_date)}), 404, "not_found")
     assert_error(api_client.get(STATUS, {"flight": "no-such", "date": str(flight.service_date)}), 404, "not_found")
+
+
+@pytest.mark.parametrize("number", ["AU1\x00", "\x00", "A\x00U 1", "\x1c", "   "])
+def test_flight_status_of_a_number_with_a_nul_character_or_only_spaces_is_404_like_other_junk(api_client, db, number):
+    # given a flight on a day
+    flight = FlightFactory()
+
+    # when its status is asked for a number carrying a NUL character, or only whitespace (strings the schema allows)
+    response = api_client.get(STATUS, {"flight": number, "date": str(flight.service_date)})
+
+    # then it is the documented 404 of a number we do not fly, not a 400 the schema does not state
+    assert_error(response, 404, "not_found")
 
 
 @pytest.mark.parametrize(
