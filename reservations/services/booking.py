@@ -37,7 +37,7 @@ from reservations.models import (
     TripType,
 )
 from reservations.services.cancellation import booking_cancel
-from reservations.services.common import BOOKING_CUTOFF, MAX_SEATS, MIN_CONNECTION, _lock_for_change
+from reservations.services.common import BOOKING_CUTOFF, MAX_SEATS, _lock_for_change, connection_time
 from reservations.services.inventory import _lock_inventory, inventory_release, inventory_take
 from reservations.services.notifications import _cancellation_queue
 from reservations.services.rows import columns, insert
@@ -165,20 +165,16 @@ def _validate_itinerary(segments: list[SegmentRequest], known: dict[int, Flight]
             errors[key] = [_("%(flight)s is no longer bookable.") % {"flight": flight.flight_code}]
         elif flight.scheduled_departure - now < BOOKING_CUTOFF:
             errors[key] = [_("%(flight)s departs too soon to be booked.") % {"flight": flight.flight_code}]
-        if ordered and flight.scheduled_departure < ordered[-1].scheduled_arrival + _connection_time(ordered[-1], flight):
+        least = connection_time(landing=ordered[-1], leaving=flight) if ordered else None
+        if least is not None and flight.scheduled_departure < ordered[-1].scheduled_arrival + least:
             errors[key] = [
                 _("Each flight must depart at least %(minutes)d minutes after the previous one lands.")
-                % {"minutes": int(_connection_time(ordered[-1], flight).total_seconds() // 60)}
+                % {"minutes": int(least.total_seconds() // 60)}
             ]
         ordered.append(flight)
     if errors:
         raise ApplicationError(_("Please check the flights."), fields=errors)
     return ordered
-
-
-def _connection_time(landing: Flight, leaving: Flight) -> timedelta:
-    """A change of flights at one airport takes that airport's minimum connecting time."""
-    return rules.minimum_connection(leaving.origin) if leaving.origin_id == landing.destination_id else MIN_CONNECTION
 
 
 def _trip_type(flights: list[Flight]) -> str:
