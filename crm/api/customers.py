@@ -1,28 +1,9 @@
-"""Customer-record API: token login, customers (with consent, timeline, export, merge), leads, "me".
-
-Input serializers validate, a service in ``crm.services`` does the work, output serializers render.
-
-Who reaches what:
-
-- ``/customers/`` and ``/leads/`` are the back-office's: staff with the model permission for the
-  action. A passenger (any login that is not staff) gets **403 on the collections** and **404 on
-  every object under them, their own customer number included** — they use ``/me/``; so the
-  answer never reveals whether a customer number exists.
-- ``/me/...`` is the logged-in person's own customer record and nothing else.
-- Every staff read of one customer (record, consent, timeline, export) writes a ``CustomerAccess``.
-- Passport and national ID numbers are plaintext only for ``crm.view_identity_documents``; others
-  get them masked (``••••••21``), and the customer list never carries them at all.
-"""
+"""Customers (back-office): search and filters, the record, consent, timeline, export, merge."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from axes.helpers import get_cool_off
-from django.contrib.auth import authenticate, user_logged_in
-from django.db.models import Prefetch
-from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.text import capfirst
 from django_countries.serializers import CountryFieldMixin
@@ -30,7 +11,6 @@ from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
-    OpenApiResponse,
     extend_schema,
     extend_schema_field,
     extend_schema_view,
@@ -39,17 +19,13 @@ from phonenumber_field.serializerfields import PhoneNumberField
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
-from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
-from rest_framework.views import APIView
 
 from crm import registry, selectors, services
+from crm.api.common import StrictInputSerializer, error
 from crm.api_support import (
-    ClientAddressMixin,
-    ErrorResponseSerializer,
     FilterBackend,
     RankedRows,
     StaffPermission,
@@ -58,9 +34,8 @@ from crm.api_support import (
     error_response,
     language_choices,
     portal_language_choices,
-    wrong_json_types,
 )
-from crm.errors import ApplicationError, NotFound
+from crm.errors import NotFound
 from crm.models import (
     Cabin,
     ConsentChannel,
@@ -70,136 +45,16 @@ from crm.models import (
     Customer,
     CustomerMerge,
     Gender,
-    Lead,
-    LeadNote,
-    LeadSource,
-    LeadStatus,
     TimelineEntry,
     Title,
-    User,
 )
-from crm.permissions import can_see_identity_documents, login_needs_verification, mask
-from crm.tokens import token_expires_at
+from crm.permissions import can_see_identity_documents, mask
 
 IDENTITY_FIELDS = ("national_id_number", "passport_number")
 # Passengers change their login e-mail in the portal, where the new address is verified first.
 PASSENGER_EDITABLE_FIELDS = tuple(f for f in services.EDITABLE_FIELDS if f != "email")
 SEARCH_LIMIT = 200  # a search finds people; browsing everyone is what the filters are for
 PLAIN_SEARCH_PARAMS = {"search", "page", "page_size"}
-
-
-def error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(ErrorResponseSerializer, description=description)
-
-
-def _locked_out(django_request: HttpRequest) -> exceptions.APIException:
-    cool_off = get_cool_off(django_request)
-    return exceptions.Throttled(
-        wait=cool_off.total_seconds() if cool_off else None,
-        detail="Too many failed attempts; this login is locked for a while.",
-        code="locked_out",
-    )
-
-
-def _authenticate(request: Request, *, username: str, password: str) -> User | None:
-    """authenticate() with the Django request, so django-axes counts failures and locks out.
-
-    When axes locks the login it flags the request for its middleware, which would answer
-    with an HTML page; the API answers 429 in its own error shape instead.
-    """
-    django_request = request._request
-    user = authenticate(django_request, username=username, password=password)
-    if user is None and getattr(django_request, "axes_locked_out", False):
-        django_request.axes_locked_out = False
-        raise _locked_out(django_request)
-    return user
-
-
-class StrictInputSerializer(serializers.Serializer):
-    """Input serializers refuse keys they do not know, so a typo is an error, not a silent no-op."""
-
-    refuses_unknown_fields = True  # the schema says so: additionalProperties false
-
-    def to_internal_value(self, data: Any) -> Any:
-        """In a JSON body text is a string and yes/no a boolean, as the schema says (``0`` is not ``"0"``)."""
-        wrong = wrong_json_types(self.fields, data) if isinstance(data, Mapping) and not hasattr(data, "getlist") else {}
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as invalid:
-            if wrong and isinstance(invalid.detail, dict):
-                raise serializers.ValidationError({**invalid.detail, **wrong}) from None
-            raise
-        if wrong:
-            raise serializers.ValidationError(wrong)
-        return value
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if hasattr(self.initial_data, "keys"):
-            writable = {name for name, field in self.fields.items() if not field.read_only}
-            unknown = sorted(str(k) for k in self.initial_data if k not in writable)
-            if unknown:
-                raise serializers.ValidationError({k: ["Unknown or read-only field."] for k in unknown})
-        return super().validate(attrs)
-
-
-# --- Token login ----------------------------------------------------------------------------
-
-
-class TokenObtainThrottle(ClientAddressMixin, SimpleRateThrottle):
-    """Password guessing is throttled per client address (``crm.http.client_ip``), whoever it claims to be."""
-
-    scope = "token"
-
-    def get_cache_key(self, request: Request, view: APIView) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
-
-
-class TokenObtainInputSerializer(StrictInputSerializer):
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=1024, trim_whitespace=False, style={"input_type": "password"})
-
-
-class TokenOutputSerializer(serializers.Serializer):
-    token = serializers.CharField(help_text="Send as `Authorization: Token <token>`.")
-    expires_at = serializers.DateTimeField(
-        help_text="When the token stops working (`API_TOKEN_TTL` after it was issued); a password change ends it "
-        "at once. Ask for a new one with the password."
-    )
-
-
-class TokenObtainView(APIView):
-    """Exchange a username and password for the login's API token."""
-
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-    throttle_classes = [TokenObtainThrottle]
-
-    @extend_schema(
-        operation_id="auth_token_obtain",
-        request=TokenObtainInputSerializer,
-        responses={200: TokenOutputSerializer, 403: error("The passenger has not verified their e-mail address yet.")},
-        auth=[],
-        description="Bad credentials answer 400; repeated failures lock the login out (429, code `locked_out`). "
-        "A passenger must have verified their e-mail address, as for the portal (403, code `unverified`). "
-        "The same login gets the same token until it expires.",
-    )
-    def post(self, request: Request, **kwargs: Any) -> Response:
-        data = TokenObtainInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = _authenticate(request, username=data.validated_data["username"], password=data.validated_data["password"])
-        if user is None:
-            raise exceptions.ValidationError({"non_field_errors": ["Unable to log in with these credentials."]})
-        if login_needs_verification(user):
-            raise ApplicationError(
-                "Please verify your e-mail address before logging in: open the link in the e-mail we sent you.",
-                code="unverified",
-                status=status.HTTP_403_FORBIDDEN,
-            )
-        # Like a session login: last_login, axes' success log and the reset of its failure count.
-        user_logged_in.send(sender=user.__class__, request=request._request, user=user)
-        token = services.api_token_issue(user=user)
-        return Response(TokenOutputSerializer({"token": token.key, "expires_at": token_expires_at(token.created)}).data)
-
 
 # --- Customers: serializers -----------------------------------------------------------------
 
@@ -717,324 +572,3 @@ class CustomerViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             raise exceptions.ValidationError({"loser": ["No customer with that number."]}) from None
         record = services.customer_merge(survivor=survivor, loser=loser, by=request.user)
         return Response(MergeOutputSerializer(record).data)
-
-
-# --- Leads ----------------------------------------------------------------------------------
-
-
-class LeadInputSerializer(StrictInputSerializer, serializers.ModelSerializer):
-    phone = PhoneNumberField(required=False, allow_blank=True)
-    referred_by = serializers.SlugRelatedField(
-        slug_field="customer_number",
-        queryset=Customer.objects.filter(anonymized_at__isnull=True),
-        required=False,
-        allow_null=True,
-        help_text="Customer number of the customer who referred this prospect.",
-    )
-    owner = serializers.SlugRelatedField(
-        slug_field="username",
-        queryset=User.objects.filter(is_staff=True, is_active=True),
-        required=False,
-        allow_null=True,
-        help_text="Username of the sales owner.",
-    )
-
-    class Meta:
-        model = Lead
-        fields = services.LEAD_EDITABLE_FIELDS
-
-
-class LeadNoteSerializer(serializers.ModelSerializer):
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
-
-    class Meta:
-        model = LeadNote
-        fields = ("from_status", "to_status", "text", "author", "created_at")
-        read_only_fields = fields
-
-
-class LeadSerializer(serializers.ModelSerializer):
-    phone = serializers.CharField(read_only=True)
-    referred_by = serializers.SlugRelatedField(slug_field="customer_number", read_only=True, allow_null=True)
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
-    converted_customer = serializers.SlugRelatedField(slug_field="customer_number", read_only=True, allow_null=True)
-
-    class Meta:
-        model = Lead
-        fields = (
-            "id", "given_name", "family_name", "email", "phone", "company", "source", "source_detail", "referred_by",
-            "interest", "status", "owner", "created_by", "converted_customer", "converted_at", "lost_reason",
-            "created_at", "updated_at",
-        )  # fmt: skip
-        read_only_fields = fields
-
-
-class LeadDetailSerializer(LeadSerializer):
-    notes = LeadNoteSerializer(many=True, read_only=True)
-
-    class Meta(LeadSerializer.Meta):
-        fields = (*LeadSerializer.Meta.fields, "notes")
-        read_only_fields = fields
-
-
-# `converted` is refused with its own explanation (code `use_convert`), so the field takes it; the schema
-# offers only what advance accepts.
-ADVANCE_STATUSES = [(value, label) for value, label in LeadStatus.choices if value != LeadStatus.CONVERTED]
-
-
-@extend_schema_field(serializers.ChoiceField(choices=ADVANCE_STATUSES))
-class AdvanceStatusField(serializers.ChoiceField):
-    pass
-
-
-class LeadAdvanceInputSerializer(StrictInputSerializer):
-    status = AdvanceStatusField(choices=LeadStatus.choices, help_text="Any status but `converted` (see `/convert/`).")
-    note = serializers.CharField(max_length=5000, required=False, allow_blank=True)
-    lost_reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
-
-
-class LeadConvertInputSerializer(StrictInputSerializer):
-    customer_number = serializers.CharField(
-        max_length=12, required=False, allow_blank=True, help_text="The existing customer; omit to create one from the lead."
-    )
-
-
-class LeadFilter(filters.FilterSet):
-    status = filters.ChoiceFilter(choices=LeadStatus.choices)
-    source = filters.ChoiceFilter(choices=LeadSource.choices)
-    owner = filters.CharFilter(field_name="owner__username", max_length=150, help_text="Username of the sales owner.")
-
-    class Meta:
-        model = Lead
-        fields = ["status", "source", "owner"]
-
-
-LEAD_ID_PARAM = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)
-
-
-@extend_schema_view(
-    list=extend_schema(summary="Leads, newest first", responses=LeadSerializer(many=True)),
-    create=extend_schema(summary="Hand a prospect to sales", request=LeadInputSerializer, responses={201: LeadDetailSerializer}),
-    retrieve=extend_schema(summary="Read a lead with its notes", parameters=[LEAD_ID_PARAM], responses=LeadDetailSerializer),
-    partial_update=extend_schema(
-        summary="Correct a lead's details",
-        parameters=[LEAD_ID_PARAM],
-        request=LeadInputSerializer,
-        responses=LeadDetailSerializer,
-    ),
-)
-class LeadViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
-    """Prospects marketing hands to sales, worked through new → contacted → qualified → converted (or lost)."""
-
-    lookup_value_regex = "[^/]+"
-    queryset = Lead.objects.none()
-    serializer_class = LeadSerializer
-    permission_classes = [StaffPermission]
-    pagination_class = StandardPagination
-    filter_backends = [FilterBackend, OrderingFilter]
-    filterset_class = LeadFilter
-    ordering_fields = ["created_at", "updated_at", "status", "family_name"]
-    ordering = None
-
-    permissions_by_action = {
-        None: ("crm.view_lead",),
-        "list": ("crm.view_lead",),
-        "retrieve": ("crm.view_lead",),
-        "create": ("crm.view_lead", "crm.add_lead"),
-        "partial_update": ("crm.view_lead", "crm.change_lead"),
-        "advance": ("crm.view_lead", "crm.change_lead"),
-        "convert": ("crm.view_lead", "crm.change_lead"),
-    }
-
-    def get_queryset(self):  # noqa: ANN201
-        return selectors.lead_list().select_related("created_by")
-
-    def get_object(self) -> Lead:
-        lead = selectors.lead_get(lead_id=self.kwargs["pk"])
-        self.check_object_permissions(self.request, lead)
-        return lead
-
-    def _detail(self, lead: Lead, status_code: int = status.HTTP_200_OK) -> Response:
-        lead = (
-            self.get_queryset()
-            .prefetch_related(Prefetch("notes", queryset=LeadNote.objects.select_related("author")))
-            .get(pk=lead.pk)
-        )
-        return Response(LeadDetailSerializer(lead).data, status=status_code)
-
-    def retrieve(self, request: Request, pk: str, **kwargs: Any) -> Response:
-        return self._detail(self.get_object())
-
-    def create(self, request: Request, **kwargs: Any) -> Response:
-        data = LeadInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        lead = services.lead_create(data=dict(data.validated_data), by=request.user)
-        return self._detail(lead, status.HTTP_201_CREATED)
-
-    def partial_update(self, request: Request, pk: str, **kwargs: Any) -> Response:
-        lead = self.get_object()
-        data = LeadInputSerializer(lead, data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        lead = services.lead_update(lead=lead, data=dict(data.validated_data), by=request.user)
-        return self._detail(lead)
-
-    @extend_schema(
-        summary="Move a lead along the pipeline",
-        description="`lost` needs a `lost_reason`; conversion is `/convert/`.",
-        parameters=[LEAD_ID_PARAM],
-        request=LeadAdvanceInputSerializer,
-        responses={
-            200: LeadDetailSerializer,
-            409: error("The lead's status does not lead there (code `invalid_transition`, e.g. lost to lost)."),
-        },
-    )
-    @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
-    def advance(self, request: Request, pk: str, **kwargs: Any) -> Response:
-        lead = self.get_object()
-        data = LeadAdvanceInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        lead = services.lead_advance(
-            lead=lead,
-            to_status=data.validated_data["status"],
-            note=data.validated_data.get("note", ""),
-            lost_reason=data.validated_data.get("lost_reason", ""),
-            by=request.user,
-        )
-        return self._detail(lead)
-
-    @extend_schema(
-        summary="Convert a lead into a customer",
-        description="Links the lead to `customer_number` (needs crm.view_customer), or creates the customer from the "
-        "lead's details (needs crm.add_customer).",
-        parameters=[LEAD_ID_PARAM],
-        request=LeadConvertInputSerializer,
-        responses={
-            200: LeadDetailSerializer,
-            409: error("The lead is already converted, or lost (code `invalid_transition`: reopen it first)."),
-        },
-    )
-    @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
-    def convert(self, request: Request, pk: str, **kwargs: Any) -> Response:
-        lead = self.get_object()
-        data = LeadConvertInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        number = data.validated_data.get("customer_number", "").strip()
-        services.lead_convert_check(by=request.user, to_existing_customer=bool(number))
-        customer = None
-        if number:
-            try:
-                customer = selectors.customer_get(customer_number=_customer_number(number))
-            except (exceptions.NotFound, NotFound):
-                raise exceptions.ValidationError({"customer_number": ["No customer with that number."]}) from None
-        lead = services.lead_convert(lead=lead, customer=customer, by=request.user)
-        return self._detail(lead)
-
-
-# --- Me: the logged-in person's own record --------------------------------------------------
-
-
-class EraseInputSerializer(StrictInputSerializer):
-    password = serializers.CharField(max_length=1024, trim_whitespace=False, help_text="The login's password, to confirm.")
-
-
-def _own_customer(request: Request) -> Customer:
-    return selectors.customer_get_for_user(user=request.user)
-
-
-class MeView(APIView):
-    """The logged-in person's own customer record (passengers; anyone whose login has one)."""
-
-    permission_classes = [IsAuthenticated]
-
-    @extend_schema(operation_id="me_retrieve", summary="My customer record", responses={200: CustomerSerializer, 404: NO_RECORD})
-    def get(self, request: Request, **kwargs: Any) -> Response:
-        customer = _own_customer(request)
-        return Response(CustomerSerializer(customer, context=_customer_context(request, own=True)).data)
-
-    @extend_schema(
-        operation_id="me_partial_update",
-        summary="Change my profile and preferences",
-        description="The login e-mail is changed in the portal, where the new address is verified.",
-        request=PassengerProfileInputSerializer,
-        responses={200: CustomerSerializer, 404: NO_RECORD},
-    )
-    def patch(self, request: Request, **kwargs: Any) -> Response:
-        customer = _own_customer(request)
-        data = PassengerProfileInputSerializer(
-            customer, data=request.data, partial=True, context={"request": request, "own_record": True}
-        )
-        data.is_valid(raise_exception=True)
-        customer = services.customer_update(customer=customer, data=dict(data.validated_data), by=request.user)
-        return Response(CustomerSerializer(customer, context=_customer_context(request, own=True)).data)
-
-    @extend_schema(
-        operation_id="me_erase",
-        summary="Delete my account",
-        description="Anonymizes my personal data in every app (records the airline must keep, such as tickets and "
-        "payments, stay without my identity) and closes the login. Confirm with the password.",
-        request=EraseInputSerializer,
-        responses={204: None, 404: NO_RECORD},
-    )
-    def delete(self, request: Request, **kwargs: Any) -> Response:
-        customer = _own_customer(request)
-        data = EraseInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = _authenticate(request, username=request.user.get_username(), password=data.validated_data["password"])
-        if user is None or user.pk != request.user.pk:
-            raise exceptions.ValidationError({"password": ["The password is not correct."]})
-        services.customer_erase(customer=customer, by=request.user)
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class MeConsentsView(APIView):
-    permission_classes = [IsAuthenticated]
-
-    @extend_schema(
-        operation_id="me_consents_retrieve",
-        summary="My consent, current and history",
-        responses={200: ConsentStateSerializer, 404: NO_RECORD},
-    )
-    def get(self, request: Request, **kwargs: Any) -> Response:
-        return Response(ConsentStateSerializer(_consent_state(_own_customer(request))).data)
-
-    @extend_schema(
-        operation_id="me_consents_record",
-        summary="Grant or withdraw consent",
-        request=ConsentInputSerializer,
-        responses={201: ConsentEventSerializer, 404: NO_RECORD},
-    )
-    def post(self, request: Request, **kwargs: Any) -> Response:
-        event = _record_consent(request, _own_customer(request))
-        return Response(ConsentEventSerializer(event).data, status=status.HTTP_201_CREATED)
-
-
-class MeExportView(APIView):
-    permission_classes = [IsAuthenticated]
-
-    @extend_schema(
-        operation_id="me_export",
-        summary="Download my data",
-        description="One JSON document with everything every app holds about me, one key per app.",
-        responses={200: OpenApiTypes.OBJECT, 404: NO_RECORD},
-    )
-    def get(self, request: Request, **kwargs: Any) -> Response:
-        return Response(services.customer_export(customer=_own_customer(request)))
-
-
-def register(router) -> list:  # noqa: ANN001
-    from django.urls import re_path
-    from rest_framework.urlpatterns import format_suffix_patterns
-
-    router.register("customers", CustomerViewSet, basename="customer")
-    router.register("leads", LeadViewSet, basename="lead")
-    # Like the router's routes these also answer with a format suffix (me.json), hence **kwargs on
-    # every handler; regex routes, so the schema leaves the suffixed duplicates out as it does the router's.
-    return format_suffix_patterns(
-        [
-            re_path(r"^auth/token/$", TokenObtainView.as_view(), name="api-token"),
-            re_path(r"^me/$", MeView.as_view(), name="api-me"),
-            re_path(r"^me/consents/$", MeConsentsView.as_view(), name="api-me-consents"),
-            re_path(r"^me/export/$", MeExportView.as_view(), name="api-me-export"),
-        ]
-    )
