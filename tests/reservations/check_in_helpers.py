@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import timedelta
+from decimal import Decimal
 
 from django.utils import timezone
 
@@ -18,6 +19,7 @@ from tests.reservations.factories import (
     BookingClassFactory,
     BookingFactory,
     BookingPassengerFactory,
+    FareFamilyFactory,
     FlightFactory,
     SegmentFactory,
 )
@@ -84,3 +86,16 @@ def ticketed_booking(
             ticket = Ticket.objects.create(number=ticket_number(), booking=booking, passenger=passenger)
             Coupon.objects.create(ticket=ticket, segment=segment, number=1)
     return booking
+
+
+LIGHT_BAG_FEE = Decimal("97.50")
+LIGHT_SEAT_FEE = Decimal("15.00")
+
+
+def light_fare_booking() -> Booking:
+    """A Light fare (no free checked bag, 97.50 a bag, 15.00 a chosen seat), one traveller, check-in open."""
+    family = FareFamilyFactory(
+        code="ECO_LIGHT", name="Light", baggage_pieces=0, excess_bag_fee=LIGHT_BAG_FEE, seat_selection_fee=LIGHT_SEAT_FEE,
+        rank=1,
+    )  # fmt: skip
+    return ticketed_booking(flight=flight_in(5), booking_class=BookingClassFactory(code="Q", fare_family=family))

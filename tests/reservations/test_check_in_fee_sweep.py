@@ -22,13 +22,11 @@ from reservations.models import (
     PaymentMethod,
     PaymentStatus,
 )
-from tests.reservations.check_in_helpers import flight_in, paying_card, ticketed_booking
-from tests.reservations.factories import BookingClassFactory, FareFamilyFactory
+from tests.reservations.check_in_helpers import LIGHT_BAG_FEE, LIGHT_SEAT_FEE, light_fare_booking, paying_card
 
 check_in_module = importlib.import_module("reservations.services.check_in")
 
-BAG_FEE = Decimal("97.50")
-SEAT_FEE = Decimal("15.00")
+BAG_FEE, SEAT_FEE = LIGHT_BAG_FEE, LIGHT_SEAT_FEE
 
 
 class WorkerKilled(BaseException):
@@ -37,11 +35,7 @@ class WorkerKilled(BaseException):
 
 @pytest.fixture
 def light(db) -> Booking:
-    """A Light fare (no free checked bag, 97.50 a bag, 15.00 a chosen seat), one traveller, check-in open."""
-    family = FareFamilyFactory(
-        code="ECO_LIGHT", name="Light", baggage_pieces=0, excess_bag_fee=BAG_FEE, seat_selection_fee=SEAT_FEE, rank=1
-    )
-    return ticketed_booking(flight=flight_in(5), booking_class=BookingClassFactory(code="Q", fare_family=family))
+    return light_fare_booking()
 
 
 def check_in_args(booking: Booking, **extra) -> dict:
