@@ -103,9 +103,10 @@ def top_up_ledger(*, entries: int, members: int, statement_entries: int) -> tupl
             cursor.execute(
                 """
                 INSERT INTO loyalty_member (number, status, tier_id, tier_since, qualification_start, award_balance,
-                    qualifying_miles, qualifying_segments, lifetime_miles, last_activity_at, enrolled_at, enrolment_channel)
+                    qualifying_miles, qualifying_segments, lifetime_miles, last_activity_at, enrolled_at, enrolment_channel,
+                    login_change)
                 SELECT %s || lpad(g::text, 9, '0'), 'active', (SELECT id FROM loyalty_tier WHERE rank = 0),
-                    current_date, current_date, 0, 0, 0, 0, now(), now(), %s
+                    current_date, current_date, 0, 0, 0, 0, now(), now(), %s, ''
                 FROM generate_series(%s::bigint, %s::bigint) g
                 """,
                 [BULK_PREFIX, BULK_CHANNEL, have_members + 1, members],
