@@ -60,6 +60,9 @@ def parse_args() -> argparse.Namespace:
         "--profile", action="store_true", help="print the top 20 entries of the booking profile instead of the top 10"
     )
     parser.add_argument("--profile-bookings", type=int, default=200, help="bookings made under the profiler")
+    parser.add_argument(
+        "--profile-out", metavar="FILE", help="also save the whole booking profile there (pstats; e.g. python -m pstats FILE)"
+    )
     return parser.parse_args()
 
 
@@ -255,7 +258,9 @@ def queries_per_booking(user, token: str) -> tuple[list[tuple[int, dict[str, tup
     return rows, {small.pk, large.pk}
 
 
-def booking_profile(token: str, pool: list[int], *, bookings: int, seed: int) -> tuple[float, float, list[tuple]]:
+def booking_profile(
+    token: str, pool: list[int], *, bookings: int, seed: int, save_to: str | None = None
+) -> tuple[float, float, list[tuple]]:
     """(CPU ms per booking, CPU ms per reference request, the project's functions by cumulative CPU time).
 
     The bookings go through Django's test Client with the token, in this process, under cProfile with a
@@ -295,6 +300,8 @@ def booking_profile(token: str, pool: list[int], *, bookings: int, seed: int) ->
     for _ in range(bookings):
         book()
     profiler.disable()
+    if save_to:
+        profiler.dump_stats(save_to)
     stats = pstats.Stats(profiler).stats
     root, bench = str(ROOT) + os.sep, str(ROOT / "bench") + os.sep
     rows = []
@@ -346,7 +353,7 @@ def main() -> None:
     if not pool:
         sys.exit("no bookable flights in the bench schedule")
     with override_settings(ALLOWED_HOSTS=["testserver"]):
-        profile = booking_profile(token, pool, bookings=args.profile_bookings, seed=args.seed + 200)
+        profile = booking_profile(token, pool, bookings=args.profile_bookings, seed=args.seed + 200, save_to=args.profile_out)
 
     def reference(rng: random.Random) -> tuple[str, str, None]:
         return "GET", "/api/v1/", None

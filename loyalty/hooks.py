@@ -145,8 +145,8 @@ class EnrolAtBooking:
             return None
         return _("Join %(programme)s and earn miles on this trip") % {"programme": selectors.programme().local_name()}
 
-    def apply(self, *, booking: Booking, customer: Customer | None, ticked: bool, by: User | None) -> None:
-        if not ticked or customer is None:
+    def apply(self, *, booking: Booking, customer: Customer | None, by: User | None) -> None:
+        if customer is None:
             return
         member = member_enrol(customer=customer, channel=EnrolmentChannel.BOOKING, by=by)
         if member.status == MemberStatus.ACTIVE:

@@ -333,21 +333,22 @@ class BookingOption(Protocol):
 
     Registered as ``booking_options.register(name, hook)``; the form field is ``option_<name>``.
     ``label_for(*, customer)`` is what the booker reads, or None when the option is not offered to this
-    booker (then it is neither shown nor applied). ``apply(*, booking, customer, ticked, by)`` runs inside
-    ``booking_create``'s transaction once the booking, its passengers and its checks are done, for every
-    option offered to the booker, ticked or not; raising ``ApplicationError`` refuses the booking.
+    booker (then it is neither shown nor applied). ``apply(*, booking, customer, by)`` runs inside
+    ``booking_create``'s transaction once the booking, its passengers and its checks are done, for each
+    option the booker ticked and is offered; raising ``ApplicationError`` refuses the booking. An option
+    left unticked costs the booking nothing, not even the question whether it is offered.
 
     The API's booking create takes the same options by name (``"options": {"<name>": true}``); an optional
     ``description`` attribute (lazy text) says what the option does in the OpenAPI schema.
 
     An optional ``offered(*, customer) -> bool`` answers whether the option is offered without building its
-    label (which may read more, e.g. the programme's name): ``booking_create`` asks it on every booking,
-    so it should cost no more than the check itself. Without it, ``label_for`` is asked.
+    label (which may read more, e.g. the programme's name): ``booking_create`` asks it of every ticked
+    option, so it should cost no more than the check itself. Without it, ``label_for`` is asked.
     """
 
     def label_for(self, *, customer: Customer | None) -> str | None: ...
 
-    def apply(self, *, booking: Booking, customer: Customer | None, ticked: bool, by: User | None) -> None: ...
+    def apply(self, *, booking: Booking, customer: Customer | None, by: User | None) -> None: ...
 
 
 booking_options: Hooks[BookingOption] = Hooks("booking option")
@@ -384,14 +385,17 @@ def _offered(option: BookingOption, customer: Customer | None) -> bool:
 
 
 def booking_options_apply(*, booking: Booking, customer: Customer | None, ticked: Mapping[str, bool], by: User | None) -> None:
-    """Hand each option offered to the booker the new booking and whether it was ticked.
+    """Hand each ticked option that is offered to the booker the new booking.
 
-    Every booking passes here, so an option's ``offered`` is asked rather than its label built.
+    Most bookings tick nothing and pass straight through; for a ticked option, ``offered`` is asked rather
+    than its label built (a name ticked but not offered to this booker is left alone).
     """
     for name in booking_options.names():
+        if not ticked.get(name):
+            continue
         option = booking_options.get(name)
         if _offered(option, customer):
-            option.apply(booking=booking, customer=customer, ticked=bool(ticked.get(name)), by=by)
+            option.apply(booking=booking, customer=customer, by=by)
 
 
 # --- Traveller benefits at check-in and boarding ---------------------------------------------------

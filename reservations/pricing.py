@@ -138,16 +138,18 @@ def passenger_fare(*, adult: Decimal, fare_family: FareFamily, passenger_type: s
     return adult
 
 
-def taxes_for(*, flight: Flight, passenger_type: str, rules: list[TaxRule]) -> tuple[TaxLine, ...]:
-    """Every rule for all departures or for the origin's country; infants only where the rule says so."""
+def taxes_by_passenger_type(*, flight: Flight, rules: list[TaxRule]) -> dict[str, tuple[TaxLine, ...]]:
+    """Every rule for all departures or for the origin's country, for each passenger type; infants pay only
+    the rules that say so. Each rule is looked at once (its country field builds a Country object per read)."""
     country = str(flight.origin.country)
-    return tuple(
-        TaxLine(code=r.code, name=r.name, amount=r.amount)
+    lines = [
+        (TaxLine(code=r.code, name=r.name, amount=r.amount), r.applies_to_infants)
         for r in rules
-        # the country field is read once per rule: each read builds a Country object
-        if (not (origin := str(r.origin_country)) or origin == country)
-        and (passenger_type != PassengerType.INFANT or r.applies_to_infants)
-    )
+        if not (origin := str(r.origin_country)) or origin == country
+    ]
+    everyone = tuple(line for line, _infants in lines)
+    infants = tuple(line for line, applies_to_infants in lines if applies_to_infants)
+    return {ptype: infants if ptype == PassengerType.INFANT else everyone for ptype in PassengerType.values}
 
 
 def class_is_open(*, booking_class: BookingClass, inventory: FlightCabin, seats: int) -> bool:
@@ -179,7 +181,7 @@ def offers_for(
             best[family_id] = (fare, booking_class)
     offers = []
     # The taxes depend on the flight and the passenger type, not on the fare family: worked out once.
-    taxes = {ptype: taxes_for(flight=flight, passenger_type=ptype, rules=rules) for ptype in PassengerType.values}
+    taxes = taxes_by_passenger_type(flight=flight, rules=rules)
     for adult, booking_class in best.values():
         family = booking_class.fare_family
         prices = {

@@ -30,7 +30,7 @@ from crm.permissions import can_see_identity_documents, is_staff_member, mask
 from crm.validation import validate_date_of_birth, validate_national_id_number, validate_single_line_text
 from reservations import hooks, selectors, services
 from reservations.api.check_in import BoardingPassSerializer, CheckInInputSerializer, CheckInSerializer, _check_in_fields
-from reservations.api.common import FieldsBuiltOnce, StrictSerializer, _in_api_terms, error, represent
+from reservations.api.common import FieldsBuiltOnce, StrictSerializer, _in_api_terms, error, represent, validated
 from reservations.api.flights import FareFamilySerializer, FlightSerializer
 from reservations.api.payments import (
     IDEMPOTENCY_KEY,
@@ -569,9 +569,7 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             raise exceptions.ValidationError({field: [_("No customer with that number.")]}) from None
 
     def create(self, request: Request, **kwargs: Any) -> Response:
-        data = BookingCreateInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        d = data.validated_data
+        d = validated(BookingCreateInputSerializer, request.data)
         if self.is_staff:
             booker = self._linked_customer(d.get("customer", ""), "customer")
         else:

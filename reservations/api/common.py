@@ -107,6 +107,29 @@ def represent(serializer_class: type[serializers.BaseSerializer], instance: Any,
         built[key] = root
 
 
+def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    """``serializer_class(data=data)``'s validated data (``ValidationError`` as ``is_valid(raise_exception=True)``
+    raises it), on a tree of serializers built once per thread and language, as ``represent`` does for answers.
+
+    A booking's request nests a list of travellers and a list of flights: copying those serializers'
+    fields for every request was half the time of validating it. Validating changes nothing on the fields;
+    what a serializer keeps of one request (its data, errors, a list's current item) is replaced by the next.
+    Only for serializers whose validation reads no context.
+    """
+    key = (serializer_class, get_language())
+    built = _trees.__dict__.setdefault("inputs", {})
+    root = built.pop(key, None) or serializer_class()  # popped: a nested call builds its own
+    for kept in ("_validated_data", "_errors", "_data"):
+        root.__dict__.pop(kept, None)
+    root.initial_data = data
+    try:
+        root.is_valid(raise_exception=True)
+        return root.validated_data
+    finally:
+        del root.initial_data  # the request is not kept alive by the tree
+        built[key] = root
+
+
 # Services number list items from 1 ("passengers.2.given_name"); the API, like every serializer
 # error it gives, counts from 0 ("passengers.1.given_name" is the second passenger sent).
 _SERVICE_ITEM = re.compile(r"^(?P<list>passengers|segments)\.(?P<n>\d+)(?P<rest>(\..*)?)$")

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from crm.errors import ApplicationError, Conflict
 from crm.events import send_after_commit
 from crm.models import AssistanceCode, Customer, MealCode, TravelPurpose, User
+from crm.rows import columns, insert
 from crm.services import timeline_record
 from reservations import events, hooks, pricing, rules
 from reservations.models import (
@@ -40,7 +41,6 @@ from reservations.services.cancellation import booking_cancel
 from reservations.services.common import BOOKING_CUTOFF, MAX_SEATS, _lock_for_change, connection_time
 from reservations.services.inventory import _lock_inventory, inventory_release, inventory_take
 from reservations.services.notifications import _cancellation_queue
-from reservations.services.rows import columns, insert
 
 
 @dataclass(frozen=True)
@@ -212,7 +212,7 @@ def _fare_classes(cabins: set[str]) -> list[BookingClass]:
     """The booking classes of these cabins with their fare families, in the model's order (cabin, price per km).
 
     ``BookingClass.objects.select_related("fare_family").filter(fare_family__cabin__in=cabins)`` in SQL:
-    every booking reads it, and the ORM's compiling of it cost more than the answer (``services.rows``).
+    every booking reads it, and the ORM's compiling of it cost more than the answer (``crm.rows``).
     """
     klass, family = columns(BookingClass, "bc"), columns(FareFamily, "ff")
     with connection.cursor() as cursor:
@@ -392,7 +392,7 @@ def booking_create(
         code=discount_code, charges=charges, channel=channel, first_day=first_day, customer=customer, counts=counts
     )
     booking.total_amount = pricing.money(sum((c.amount for c in charges), Decimal(0)))
-    # In SQL (services.rows.insert) rather than save() and bulk_create(): the same statements, without the ORM
+    # In SQL (crm.rows.insert) rather than save() and bulk_create(): the same statements, without the ORM
     # compiling each of them on every booking. Nothing listens to these models' save signals.
     insert([booking])
     insert([r for r in rows if r.passenger_type != PassengerType.INFANT])

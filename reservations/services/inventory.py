@@ -10,6 +10,7 @@ from django.db.models.functions import Greatest, Least
 from django.utils.translation import gettext as _
 
 from crm.errors import Conflict
+from crm.rows import Columns, columns
 from reservations.models import (
     AircraftType,
     Airport,
@@ -17,7 +18,6 @@ from reservations.models import (
     FlightCabin,
     Route,
 )
-from reservations.services.rows import Columns, columns
 
 # What booking_create reads of each flight (FlightCabin.flight's own relations): see ``with_flights``.
 FLIGHT_RELATIONS = ("flight__origin", "flight__destination", "flight__route", "flight__aircraft_type")

@@ -1,5 +1,5 @@
 """Booking options (reservations.hooks.booking_options): another app adds a tick box to the portal's booking
-form, shown only to the bookers it is offered to, and is told inside booking_create whether it was ticked."""
+form, shown only to the bookers it is offered to, and applied inside booking_create when it was ticked."""
 
 from __future__ import annotations
 
@@ -26,13 +26,12 @@ class Newsletter:
             return None
         return "Send me the newsletter"
 
-    def apply(self, *, booking, customer, ticked, by):  # noqa: ANN001, ANN201
+    def apply(self, *, booking, customer, by):  # noqa: ANN001, ANN201
         assert Booking.objects.filter(pk=booking.pk).exists(), "called once the booking exists"
         if self.refuse:
             raise ApplicationError("The newsletter is full.", code="newsletter_full")
-        self.calls.append((booking.record_locator, customer.pk if customer else None, ticked))
-        if ticked:
-            self.signed_up.add(customer.pk)
+        self.calls.append((booking.record_locator, customer.pk if customer else None))
+        self.signed_up.add(customer.pk)
 
 
 @pytest.fixture
@@ -73,13 +72,20 @@ def test_an_option_not_offered_to_this_booker_is_neither_shown_nor_applied(passe
 def test_a_ticked_option_is_applied_with_the_new_booking(passenger, passenger_client, flight, newsletter):
     _, customer = passenger
     booking = hold(passenger_client, url_for(flight), {**adult(1, "Ada", "Lovelace"), "option_test_newsletter": "on"})
-    assert newsletter.calls == [(booking.record_locator, customer.pk, True)]
+    assert newsletter.calls == [(booking.record_locator, customer.pk)]
 
 
-def test_an_unticked_option_is_told_so(passenger, passenger_client, flight, newsletter):
-    _, customer = passenger
-    booking = hold(passenger_client, url_for(flight), adult(1, "Ada", "Lovelace"))
-    assert newsletter.calls == [(booking.record_locator, customer.pk, False)]
+def test_an_unticked_option_is_not_applied_nor_asked_whether_it_is_offered(passenger, passenger_client, flight, newsletter):
+    # given the option's offer is watched
+    asked = []
+    newsletter.offered = lambda *, customer: asked.append(customer.pk) or True
+
+    # when a booking is held without ticking it
+    hold(passenger_client, url_for(flight), adult(1, "Ada", "Lovelace"))
+
+    # then the booking neither applied it nor asked whether it is offered
+    assert newsletter.calls == []
+    assert asked == []
 
 
 def test_an_option_that_refuses_refuses_the_whole_booking(passenger, flight, newsletter):
@@ -129,7 +135,7 @@ def test_the_api_ticks_an_option_by_name_and_it_is_applied_with_the_new_booking(
     user, customer = passenger
     response = api_as(user).post(BOOKINGS, api_body(flight, options={"test_newsletter": True}), format="json")
     assert response.status_code == 201, response.content
-    assert newsletter.calls == [(response.json()["record_locator"], customer.pk, True)]
+    assert newsletter.calls == [(response.json()["record_locator"], customer.pk)]
 
 
 def test_the_api_refuses_an_unknown_option_name_and_books_nothing(passenger, api_as, flight, newsletter):
