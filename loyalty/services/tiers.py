@@ -85,12 +85,23 @@ def local_midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=timezone.get_default_timezone())
 
 
+def tier_reached(*, tier: Tier, miles: int, segments: int) -> bool:
+    """Whether the counters reach ``tier`` by its miles *or* its segments threshold.
+
+    A threshold of 0 means the tier is not reached that way (a flights-only tier has 0 qualifying miles in
+    the admin), so a tier with no positive threshold is never reached by the counters.
+    """
+    by_miles = tier.qualifying_miles > 0 and miles >= tier.qualifying_miles
+    by_segments = tier.qualifying_segments > 0 and segments >= tier.qualifying_segments
+    return by_miles or by_segments
+
+
 def tier_for_counters(*, tiers: Iterable[Tier], miles: int, segments: int) -> Tier:
     """The highest tier whose miles *or* segments threshold the counters reach (the entry tier at least)."""
     ordered = sorted(tiers, key=lambda t: t.rank)
     best = ordered[0]
     for tier in ordered[1:]:
-        if miles >= tier.qualifying_miles or (tier.qualifying_segments and segments >= tier.qualifying_segments):
+        if tier_reached(tier=tier, miles=miles, segments=segments):
             best = tier
     return best
 
@@ -456,6 +467,7 @@ __all__ = [
     "tier_for_counters",
     "tier_grant",
     "tier_outlook",
+    "tier_reached",
     "tiers_requalify",
     "tiers_upgrade",
     "tiers_warn",
