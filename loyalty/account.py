@@ -37,12 +37,14 @@ class Progress:
     """How far the member's qualifying counters are from the next tier, by miles or by flights.
 
     ``percent`` is the better of the two (a tier is reached by miles *or* segments), and ``closer`` says
-    which one it is, so the page can say "5,000 miles or 3 flights to Gold".
+    which one it is, so the page can say "5,000 miles or 3 flights to Gold". A threshold of 0 is no way
+    to the tier (a flights-only tier has 0 qualifying miles): its ``..._needed`` is None and it counts
+    for nothing in ``percent``.
     """
 
     next_tier: Tier
     miles: int
-    miles_needed: int
+    miles_needed: int | None
     segments: int
     segments_needed: int | None
     percent: int
@@ -50,22 +52,29 @@ class Progress:
 
 
 def tier_progress(*, member: Member, tiers: Iterable[Tier]) -> Progress | None:
-    """None at the top tier."""
-    higher = [t for t in sorted(tiers, key=lambda t: t.rank) if t.rank > member.tier.rank]
+    """Progress to the next tier the counters can reach (one with a positive threshold); None above it."""
+    higher = [
+        t
+        for t in sorted(tiers, key=lambda t: t.rank)
+        if t.rank > member.tier.rank and (t.qualifying_miles > 0 or t.qualifying_segments > 0)
+    ]
     if not higher:
         return None
     target = higher[0]
-    miles_share = member.qualifying_miles / target.qualifying_miles if target.qualifying_miles else 1.0
-    segments_share = member.qualifying_segments / target.qualifying_segments if target.qualifying_segments else 0.0
-    share = max(miles_share, segments_share)
+    shares = {}
+    if target.qualifying_miles > 0:
+        shares["miles"] = member.qualifying_miles / target.qualifying_miles
+    if target.qualifying_segments > 0:
+        shares["segments"] = member.qualifying_segments / target.qualifying_segments
+    closer = max(shares, key=lambda way: (shares[way], way == "miles"))
     return Progress(
         next_tier=target,
         miles=member.qualifying_miles,
-        miles_needed=max(0, target.qualifying_miles - member.qualifying_miles),
+        miles_needed=max(0, target.qualifying_miles - member.qualifying_miles) if "miles" in shares else None,
         segments=member.qualifying_segments,
-        segments_needed=max(0, target.qualifying_segments - member.qualifying_segments) if target.qualifying_segments else None,
-        percent=max(0, min(100, int(share * 100))),
-        closer="segments" if segments_share > miles_share else "miles",
+        segments_needed=max(0, target.qualifying_segments - member.qualifying_segments) if "segments" in shares else None,
+        percent=max(0, min(100, int(shares[closer] * 100))),
+        closer=closer,
     )
 
 

@@ -28,7 +28,7 @@ class ProgrammeAdmin(admin.ModelAdmin):
             {"fields": ("household_max_members", "transfer_fee_percent", "transfer_minimum_miles", "transfer_yearly_cap")},
         ),
         (_("Control"), {"fields": ("adjustment_approval_threshold", "fraud_login_change_hours")}),
-        (_("Finance"), {"fields": ("value_per_mile", "value_currency", "breakage_percent")}),
+        (_("Finance"), {"fields": ("value_per_mile", "value_currency", "breakage_percent", "breakage_history_minimum_miles")}),
     )
 
     def has_add_permission(self, request: HttpRequest) -> bool:

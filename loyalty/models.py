@@ -56,7 +56,14 @@ class Programme(models.Model):
     value_currency = models.CharField(_("currency of the value"), max_length=3, default="EUR")
     breakage_percent = models.DecimalField(
         _("expected breakage (%)"), max_digits=5, decimal_places=2, default=Decimal("18.00"),
-        help_text=_("Share of outstanding miles expected never to be redeemed"),
+        help_text=_("Share of outstanding miles expected never to be redeemed, used until there is enough history"),
+    )  # fmt: skip
+    breakage_history_minimum_miles = models.PositiveBigIntegerField(
+        _("breakage from history after (miles)"), default=1_000_000,
+        help_text=_(
+            "Once this many award miles have expired or been redeemed in the last 24 months, breakage is their share "
+            "that expired rather than the percentage above"
+        ),
     )  # fmt: skip
     tier_warning_days = models.PositiveSmallIntegerField(_("warn of a tier change (days before)"), default=60)
     fraud_login_change_hours = models.PositiveSmallIntegerField(

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.errors import NotFound
+from crm.registry import months_before
 from loyalty.models import (
     Adjustment,
     Decision,
@@ -295,16 +296,58 @@ class TierLiability:
         return self.gross - self.breakage
 
 
+# Breakage is estimated from what left the ledger over this many months before the report.
+BREAKAGE_HISTORY_MONTHS = 24
+BREAKAGE_FROM_HISTORY = "history"
+BREAKAGE_CONFIGURED = "programme"
+
+
+@dataclass(frozen=True)
+class BreakageHistory:
+    """The award miles that left the ledger in the trailing window: expired, or spent (less refunds)."""
+
+    months: int
+    expired: int
+    redeemed: int
+    minimum: int  # miles that must have left before the history is trusted
+
+    @property
+    def left(self) -> int:
+        return self.expired + self.redeemed
+
+    @property
+    def enough(self) -> bool:
+        return self.left > 0 and self.left >= self.minimum
+
+    @property
+    def percent(self) -> Decimal:
+        """Expired / (expired + redeemed), as a percentage to the hundredth."""
+        share = Decimal(self.expired) * 100 / Decimal(self.left) if self.left else Decimal(0)
+        return share.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
 @dataclass(frozen=True)
 class Liability:
     """Finance's deferred revenue for the miles members hold: their value, less the share expected
-    never to be redeemed (breakage)."""
+    never to be redeemed (breakage).
+
+    ``breakage_percent`` is the rate applied: the share of miles that expired rather than being redeemed
+    over the history window when enough miles left the ledger (``breakage_basis`` "history"), the
+    programme's configured rate otherwise ("programme").
+    """
 
     value_per_mile: Decimal
     currency: str
     breakage_percent: Decimal
+    breakage_basis: str
+    configured_breakage_percent: Decimal
+    history: BreakageHistory
     tiers: list[TierLiability]
     as_of: datetime
+
+    @property
+    def from_history(self) -> bool:
+        return self.breakage_basis == BREAKAGE_FROM_HISTORY
 
     @property
     def members(self) -> int:
@@ -327,19 +370,44 @@ class Liability:
         return self.gross - self.breakage
 
 
+def breakage_history(*, now: datetime, minimum: int, months: int = BREAKAGE_HISTORY_MONTHS) -> BreakageHistory:
+    """What left the ledger in the ``months`` before ``now``, by entry kind, in one aggregate query.
+
+    Expired: the miles of expiry entries. Redeemed: the miles of redemption and household pooling debits,
+    less the miles an award refund gave back (an award cancelled spent nothing).
+    """
+    since = datetime.combine(
+        months_before(timezone.localtime(now).date(), months), time.min, tzinfo=timezone.get_current_timezone()
+    )
+    zero = Value(0, output_field=IntegerField())
+    spent = Q(kind__in=(EntryKind.REDEMPTION, EntryKind.POOLING)) | Q(kind=EntryKind.REVERSAL, reason="award_refund")
+    sums = MilesEntry.objects.filter(created_at__gte=since, created_at__lte=now).aggregate(
+        expired=Coalesce(Sum("award_miles", filter=Q(kind=EntryKind.EXPIRY)), zero),
+        redeemed=Coalesce(Sum("award_miles", filter=spent), zero),
+    )
+    return BreakageHistory(months=months, expired=max(-sums["expired"], 0), redeemed=max(-sums["redeemed"], 0), minimum=minimum)
+
+
 def liability() -> Liability:
     """Outstanding award miles of active members by tier, valued at the programme's value per mile.
 
-    Two queries whatever the number of members: the programme's settings and one aggregate by tier
-    (tiers nobody holds included, with zeros). Closed and merged-away memberships hold nothing to redeem.
+    Three queries whatever the number of members: the programme's settings, what left the ledger in the
+    history window (``breakage_history``) and one aggregate by tier (tiers nobody holds included, with
+    zeros). Closed and merged-away memberships hold nothing to redeem.
     """
     settings_row = programme()
+    now = timezone.now()
+    history = breakage_history(now=now, minimum=settings_row.breakage_history_minimum_miles)
+    if history.enough:
+        percent, basis = history.percent, BREAKAGE_FROM_HISTORY
+    else:
+        percent, basis = settings_row.breakage_percent, BREAKAGE_CONFIGURED
     active = Q(members__status=MemberStatus.ACTIVE, members__merged_into__isnull=True)
     rows = Tier.objects.annotate(
         member_count=Count("members", filter=active & Q(members__award_balance__gt=0)),
         miles=Coalesce(Sum("members__award_balance", filter=active), Value(0, output_field=IntegerField())),
     ).order_by("rank")
-    rate = settings_row.breakage_percent / Decimal(100)
+    rate = percent / Decimal(100)
     tiers_ = []
     for tier in rows:
         gross = (Decimal(tier.miles) * settings_row.value_per_mile).quantize(CENT, rounding=ROUND_HALF_UP)
@@ -347,7 +415,8 @@ def liability() -> Liability:
         tiers_.append(TierLiability(tier=tier, members=tier.member_count, miles=int(tier.miles), gross=gross, breakage=breakage))
     return Liability(
         value_per_mile=settings_row.value_per_mile, currency=settings_row.value_currency,
-        breakage_percent=settings_row.breakage_percent, tiers=tiers_, as_of=timezone.now(),
+        breakage_percent=percent, breakage_basis=basis, configured_breakage_percent=settings_row.breakage_percent,
+        history=history, tiers=tiers_, as_of=now,
     )  # fmt: skip
 
 

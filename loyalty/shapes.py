@@ -13,7 +13,9 @@ from loyalty.models import EnrolmentChannel, EntryKind, MemberStatus
 
 class TierProgressSerializer(serializers.Serializer):
     next_tier = serializers.CharField(help_text="Code of the next tier.")
-    miles_needed = serializers.IntegerField(help_text="Qualifying miles still needed for it.")
+    miles_needed = serializers.IntegerField(
+        allow_null=True, help_text="Qualifying miles still needed for it (null: not reachable by miles)."
+    )
     segments_needed = serializers.IntegerField(
         allow_null=True, help_text="Flights still needed (null: not reachable by flights)."
     )

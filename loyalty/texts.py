@@ -67,6 +67,14 @@ _REVERSAL_WHY = {
 }
 
 
+def _pooled(d: Mapping[str, Any]) -> str:
+    """A household member's miles the head spent: said on the member's own statement, whatever was bought."""
+    return _("Miles spent by the household head (member %(number)s) for booking %(locator)s") % {
+        "number": d.get("pooled_by", ""),
+        "locator": d.get("record_locator", ""),
+    }
+
+
 def _partner(d: Mapping[str, Any]) -> str:
     return _("Partner %(partner)s, transaction %(reference)s") % {
         "partner": d.get("partner_name") or d.get("partner", ""),
@@ -124,6 +132,8 @@ def reason_description(*, kind: str, reason: str, details: Mapping[str, Any] | N
     details = details or {}
     if kind == EntryKind.REVERSAL:
         return _reversal({**details, "reason": reason})
+    if kind == EntryKind.POOLING and details.get("pooled_by"):
+        return _pooled(details)
     render = REASONS.get(reason)
     if render is not None:
         try:

@@ -75,9 +75,10 @@ class RetroClaimsView(generics.ListCreateAPIView):
         summary="Claim missing miles by e-ticket number",
         description=(
             "Credits my membership with the miles of every flown, not yet credited flight on the e-ticket, "
-            "within the programme's claim period, when the ticket's traveller has my family name. A refusal "
-            "answers 400 with its code (`invalid_ticket_number`, `unknown_ticket`, `name_mismatch`, `not_flown`, "
-            "`too_old`, `already_credited`) and is recorded among my claims (except a malformed number)."
+            "within the programme's claim period, when the ticket's traveller has my family name and given name. "
+            "A refusal answers 400 with its code (`invalid_ticket_number`, `unknown_ticket`, `name_mismatch`, "
+            "`given_name_mismatch`, `not_flown`, `too_old`, `award_ticket`, `already_credited`) and is recorded "
+            "among my claims (except a malformed number)."
         ),
         request=RetroClaimInputSerializer,
         responses={

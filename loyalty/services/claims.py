@@ -2,7 +2,8 @@
 
 The claim names a 13-digit e-ticket. It is honoured for the ticket's flown coupons within
 ``Programme.retro_claim_months`` of the flight, when the ticket's traveller carries the member's family
-name (case and accents aside); each coupon is credited with the ``coupon:<id>`` key the arrival and the
+name and given name (case, accents, spaces and punctuation aside, compared as the frequent flyer number
+check compares names): a relative of the same family name cannot claim another's flight; each coupon is credited with the ``coupon:<id>`` key the arrival and the
 sweep use, so a coupon is credited once whoever gets there first. An award ticket (its booking paid
 with miles) is refused: award tickets earn no miles. Every claim the rules look at is
 recorded (credited, or refused with a code rendered in the reader's language when shown), and a refusal
@@ -37,6 +38,9 @@ TICKET_NUMBER = re.compile(r"^[0-9]{13}$")
 REFUSALS = {
     "unknown_ticket": gettext_lazy("We have no e-ticket with this number."),
     "name_mismatch": gettext_lazy("This e-ticket was issued to a traveller with another family name."),
+    "given_name_mismatch": gettext_lazy(
+        "This e-ticket was issued to a traveller with another given name: only the traveller named on it can claim its miles."
+    ),
     "not_flown": gettext_lazy("No flight on this e-ticket has been flown yet."),
     "too_old": gettext_lazy("The flights on this e-ticket are too old to be claimed."),
     "award_ticket": gettext_lazy("This e-ticket was paid with miles; award tickets earn no miles."),
@@ -106,9 +110,11 @@ def _claim_apply(*, member: Member, number: str, by: User | None) -> tuple[str, 
     ticket = Ticket.objects.select_related("passenger").filter(number=number).first()
     if ticket is None:
         return "unknown_ticket", None, 0
-    customer_family = member.customer.family_name if member.customer_id else ""
-    if name_fold(ticket.passenger.family_name) != name_fold(customer_family):
+    customer = member.customer if member.customer_id else None
+    if name_fold(ticket.passenger.family_name) != name_fold(customer.family_name if customer else ""):
         return "name_mismatch", None, 0
+    if name_fold(ticket.passenger.given_name) != name_fold(customer.given_name if customer else ""):
+        return "given_name_mismatch", None, 0
     flown = list(
         Coupon.objects.filter(ticket=ticket, status=CouponStatus.FLOWN)
         .select_related("segment__flight")

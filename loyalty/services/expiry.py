@@ -3,14 +3,19 @@
 A member's miles expire on ``expires_on = date of last activity + expiry_months`` (the month's last
 day when it is shorter), where activity is any entry but an expiry or a reversal
 (``Member.last_activity_at``, kept by the ledger). On that day the whole remaining balance goes in
-one EXPIRY entry whose key, ``expiry:<member>:<date of last activity>``, says which stretch of
-inactivity it closes: posting it again finds the key taken, and a member with activity since has a
-later date and so a new key.
+one EXPIRY entry whose key, ``expiry:<member>:<date of last activity>:<latest entry>``, says which
+stretch of inactivity it closes and which balance it takes: the member's latest ledger entry when the
+sweep locked the row (the one that left the balance as it is). Posting it again finds the key taken;
+miles credited back after an expiry without new activity (a reversal is no activity) make a new latest
+entry, so they expire at the next sweep under a new key instead of being kept for ever; and a member
+with activity since has a later date.
 
 Both sweeps are set-based: the members are found through the partial index ``member_expiry_due``
 (``last_activity_at`` of balances above zero), locked in primary-key order a chunk at a time, and
-posted through ``miles_post_many`` (one insert and one update per chunk). Pooled household miles
-need no special case: they sit on the head's balance and follow the head's activity.
+posted through ``miles_post_many`` (one insert and one update per chunk). Household miles need no
+special case: pooling moves no miles, each member's stay on their own balance and follow their own
+activity until the head spends them (a ``pooling`` debit on the member's statement, which is activity
+of theirs like any redemption).
 """
 
 from __future__ import annotations
@@ -36,7 +41,8 @@ _MAX_ROUNDS = 100_000
 # Members with miles whose expiry date has come, locked in primary-key order. The range on
 # last_activity_at is what the partial index serves; the date arithmetic is the exact rule.
 _DUE = """
-SELECT m.id, m.customer_id, m.award_balance, (m.last_activity_at AT TIME ZONE %(tz)s)::date
+SELECT m.id, m.customer_id, m.award_balance, (m.last_activity_at AT TIME ZONE %(tz)s)::date,
+       (SELECT e.id FROM loyalty_milesentry e WHERE e.member_id = m.id ORDER BY e.created_at DESC, e.id DESC LIMIT 1)
 FROM loyalty_member m
 WHERE m.award_balance > 0
   AND m.last_activity_at < %(bound)s
@@ -104,22 +110,26 @@ def _expire_chunk(params: dict) -> tuple[list[Expired] | None, int]:
             member_id=member_id,
             kind=EntryKind.EXPIRY,
             reason=EXPIRY_REASON,
-            key=f"expiry:{member_id}:{last_on.isoformat()}",
+            key=expiry_key(member_id=member_id, last_activity_on=last_on, latest_entry_id=latest),
             award=-balance,
             details={"last_activity": last_on.isoformat(), "expires_on": add_months(last_on, params["months"]).isoformat()},
         )  # fmt: skip
-        for member_id, _customer_id, balance, last_on in rows
+        for member_id, _customer_id, balance, last_on, latest in rows
     ]
     inserted = miles_post_many(postings=postings)
     posted = set(MilesEntry.objects.filter(pk__in=inserted).values_list("member_id", flat=True)) if inserted else set()
-    done = [Expired(member_id, customer_id, balance) for member_id, customer_id, balance, _last in rows if member_id in posted]
+    done = [Expired(row[0], row[1], row[2]) for row in rows if row[0] in posted]
     for item in done:
         send_after_commit(
             events.miles_expired, sender=Member, member_id=item.member_id, customer_id=item.customer_id, miles=item.miles
         )
-    # A member whose key was already taken (miles credited back after an expiry, without activity)
-    # keeps them; the next chunk starts after the last member looked at, so no one is looked at twice.
+    # The next chunk starts after the last member looked at, so no one is looked at twice in a run.
     return done, rows[-1][0]
+
+
+def expiry_key(*, member_id: int, last_activity_on: date, latest_entry_id: int | None) -> str:
+    """The key of the expiry of the balance that ``latest_entry_id`` left, after activity on that day."""
+    return f"expiry:{member_id}:{last_activity_on.isoformat()}:{latest_entry_id or 0}"
 
 
 def miles_expiry_remind(*, today: date | None = None) -> list[int]:

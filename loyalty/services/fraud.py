@@ -87,7 +87,7 @@ def fraud_check_redemption(*, member: Member, booking: Booking, at: datetime | N
 
 def fraud_check_paid_booking(*, booking_id: int) -> list[FraudFlag]:
     """The redemption check for a booking just ticketed, whoever wrote the redemption: every member
-    whose miles paid for it (its redemption entries; failing those, the booker's membership when a
+    whose miles paid for it (its redemption and pooling entries; failing those, the booker's membership when a
     miles payment succeeded)."""
     booking = Booking.objects.filter(pk=booking_id).first()
     if booking is None:
@@ -95,7 +95,7 @@ def fraud_check_paid_booking(*, booking_id: int) -> list[FraudFlag]:
     spent: dict[int, tuple[Member, datetime]] = {}
     redemptions = (
         MilesEntry.objects.select_related("member__customer")
-        .filter(booking_id=booking_id, kind=EntryKind.REDEMPTION, award_miles__lt=0)
+        .filter(booking_id=booking_id, kind__in=(EntryKind.REDEMPTION, EntryKind.POOLING), award_miles__lt=0)
         .order_by("created_at", "id")
     )
     for entry in redemptions:

@@ -3,7 +3,8 @@
 An award ticket pays the booking's fares in miles (one chart price per traveller per flight, by distance
 zone and cabin); taxes and fees stay due and are paid by card. The miles come from the booker's
 membership; the head of a household may draw on the household's pooled miles, the head's own first and
-then the other members' in primary-key order, each debit its own ledger entry, all in the payment's
+then the other members' in primary-key order, each debit its own ledger entry (the head's own a
+``redemption``, another member's a ``pooling`` debit on that member's statement), all in the payment's
 transaction. A refund of the payment gives back its share of the miles, once per refund.
 
 Cancelling an award ticket redeposits all the miles of the cancelled flights, whatever the fare's cash
@@ -173,6 +174,11 @@ def _not_enough(needed: int, available: int) -> InsufficientMiles:
     return InsufficientMiles(message, fields={FIELD: [message]})
 
 
+# The kinds of a miles payment's debits: the payer's own (REDEMPTION) and a household member's miles the
+# head spent (POOLING).
+SPENT_KINDS = (EntryKind.REDEMPTION, EntryKind.POOLING)
+
+
 @transaction.atomic
 def miles_redeem(
     *, member: Member, miles: int, reference: str, booking: Booking, reason: str, details: dict, by: User | None = None
@@ -180,17 +186,21 @@ def miles_redeem(
     """Debit ``miles`` from the member's pool: head first, then the others by primary key, one entry each.
 
     Every member of the pool is locked (primary-key order) before the balances are read, so two
-    redemptions at once never spend the same miles; the ledger's CHECK is the last word. The keys are
-    ``redemption:<reference>`` (and ``:<member>`` for the others), so a replay debits nothing.
+    redemptions at once never spend the same miles; the ledger's CHECK is the last word. The head's own
+    debit is a ``redemption``; another member's miles the head spends are a ``pooling`` debit on that
+    member's statement, with the head as counterpart. The keys are ``redemption:<reference>`` (and
+    ``:<member>`` for the others). A replay finds the payment's debits, whoever they were taken from (the
+    head's own may not exist: a head with no miles spends only the others'), and returns them: it never
+    plans again, so it debits nothing more.
     """
     if miles <= 0:
         raise ValueError("A redemption spends at least one mile.")
     key = f"redemption:{reference}"
-    done = list(MilesEntry.objects.filter(idempotency_key__in=[key]).values_list("pk", flat=True))
-    if done:
-        return done
     pool = miles_pool(member=member)
     locked = {m.pk: m for m in Member.objects.select_for_update().filter(pk__in=[m.pk for m in pool]).order_by("pk")}
+    done = _debits_of(booking_id=booking.pk, reference=reference)
+    if done:
+        return done
     available = sum(locked[m.pk].award_balance for m in pool)
     if available < miles:
         raise _not_enough(miles, available)
@@ -200,18 +210,25 @@ def miles_redeem(
         if take <= 0:
             continue
         left -= take
+        own = m.pk == member.pk
         postings.append(
             Posting(
-                member_id=m.pk, kind=EntryKind.REDEMPTION, reason=reason,
-                key=key if m.pk == member.pk else f"{key}:{m.pk}", award=-take,
+                member_id=m.pk, kind=EntryKind.REDEMPTION if own else EntryKind.POOLING, reason=reason,
+                key=key if own else f"{key}:{m.pk}", award=-take,
                 details={**details, "payment": reference, "record_locator": booking.record_locator,
-                         **({"pooled_by": member.number} if m.pk != member.pk else {})},
-                booking_id=booking.pk, counterpart_id=member.pk if m.pk != member.pk else None,
+                         **({} if own else {"pooled_by": member.number})},
+                booking_id=booking.pk, counterpart_id=None if own else member.pk,
             )
         )  # fmt: skip
         if left == 0:
             break
     return miles_post_many(postings=postings, by=by)
+
+
+def _debits_of(*, booking_id: int, reference: str) -> list[int]:
+    """The debits already posted for the payment ``reference`` (found by its booking: an indexed lookup)."""
+    debits = MilesEntry.objects.filter(booking_id=booking_id, details__payment=reference, kind__in=SPENT_KINDS)
+    return list(debits.order_by("pk").values_list("pk", flat=True))
 
 
 def _payment_entries(payment: Payment) -> list[MilesEntry]:
@@ -226,7 +243,7 @@ def _refunded(payment: Payment) -> Decimal:
 
 def _miles_due_back(payment: Payment, entries: list[MilesEntry], refunded: Decimal) -> int:
     """The miles that refunds adding up to ``refunded`` give back: all once the payment is refunded in full."""
-    spent = -sum(e.award_miles for e in entries if e.kind == EntryKind.REDEMPTION)
+    spent = -sum(e.award_miles for e in entries if e.kind in SPENT_KINDS)
     return spent if refunded >= payment.amount else int(Decimal(spent) * refunded / payment.amount)
 
 
@@ -236,7 +253,7 @@ def miles_refund_preview(*, payment: Payment, amount: Decimal) -> int:
     Reads only (no lock): what a cancellation quote shows.
     """
     entries = _payment_entries(payment)
-    if not payment.miles or not any(e.kind == EntryKind.REDEMPTION for e in entries):
+    if not payment.miles or not any(e.kind in SPENT_KINDS for e in entries):
         return 0
     back = sum(e.award_miles for e in entries if e.kind == EntryKind.REVERSAL)
     return max(_miles_due_back(payment, entries, _refunded(payment) + amount) - back, 0)
@@ -254,7 +271,7 @@ def miles_refund(*, payment: Payment, reference: str, by: User | None = None) ->
     """
     payment_key = payment.external_key
     entries = _payment_entries(payment)
-    debits = [e for e in entries if e.kind == EntryKind.REDEMPTION]
+    debits = [e for e in entries if e.kind in SPENT_KINDS]
     if not debits or not payment.miles:
         return 0
     members = sorted({e.member_id for e in debits})
@@ -295,7 +312,7 @@ def miles_refund(*, payment: Payment, reference: str, by: User | None = None) ->
 def miles_paid(*, booking: Booking) -> Decimal:
     """Money of the booking's fares still standing as paid with miles (award payments less their refunds)."""
     awards = set(
-        MilesEntry.objects.filter(booking_id=booking.pk, kind=EntryKind.REDEMPTION, reason="award_ticket").values_list(
+        MilesEntry.objects.filter(booking_id=booking.pk, kind__in=SPENT_KINDS, reason="award_ticket").values_list(
             "details__payment", flat=True
         )
     )

@@ -85,12 +85,23 @@ def local_midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=timezone.get_default_timezone())
 
 
+def tier_reached(*, tier: Tier, miles: int, segments: int) -> bool:
+    """Whether the counters reach ``tier`` by its miles *or* its segments threshold.
+
+    A threshold of 0 means the tier is not reached that way (a flights-only tier has 0 qualifying miles in
+    the admin), so a tier with no positive threshold is never reached by the counters.
+    """
+    by_miles = tier.qualifying_miles > 0 and miles >= tier.qualifying_miles
+    by_segments = tier.qualifying_segments > 0 and segments >= tier.qualifying_segments
+    return by_miles or by_segments
+
+
 def tier_for_counters(*, tiers: Iterable[Tier], miles: int, segments: int) -> Tier:
     """The highest tier whose miles *or* segments threshold the counters reach (the entry tier at least)."""
     ordered = sorted(tiers, key=lambda t: t.rank)
     best = ordered[0]
     for tier in ordered[1:]:
-        if miles >= tier.qualifying_miles or (tier.qualifying_segments and segments >= tier.qualifying_segments):
+        if tier_reached(tier=tier, miles=miles, segments=segments):
             best = tier
     return best
 
@@ -104,6 +115,14 @@ def _programme() -> Programme:
 # --- Upgrade as soon as a threshold is reached ----------------------------------------------
 
 
+# Every member a posting moved up, in one statement whatever their number.
+_UPGRADE = """
+UPDATE loyalty_member m SET tier_id = t.tier_id, tier_since = t.since, tier_valid_until = t.valid_until
+FROM unnest(%s::bigint[], %s::bigint[], %s::date[], %s::date[]) AS t(id, tier_id, since, valid_until)
+WHERE m.id = t.id
+"""
+
+
 @transaction.atomic
 def tiers_upgrade(*, member_ids: Iterable[int], today: date | None = None) -> list[int]:
     """Move members whose counters now reach a higher tier up to it, at once; returns who moved.
@@ -113,13 +132,15 @@ def tiers_upgrade(*, member_ids: Iterable[int], today: date | None = None) -> li
     happens only at requalification. A member whose period has ended but who is not requalified yet
     (between midnight and the nightly run) is left for requalification: their counters still add the
     ended period to the new one, and requalification looks at the new period's own counters again.
+    The same few statements however many members a flight moves up (read, programme, one update);
+    each move is a ``tier_changed`` event after commit.
     """
     all_tiers = list(Tier.objects.order_by("rank"))
     if not all_tiers:
         return []
     today = today or timezone.localdate()
     months = None  # the programme's row is read only when someone moves
-    moved = []
+    moves: list[tuple[Member, Tier, date]] = []
     for member in Member.objects.select_related("tier").filter(pk__in=list(member_ids)).order_by("pk"):
         reached = tier_for_counters(tiers=all_tiers, miles=member.qualifying_miles, segments=member.qualifying_segments)
         if reached.rank <= member.tier.rank:
@@ -128,16 +149,21 @@ def tiers_upgrade(*, member_ids: Iterable[int], today: date | None = None) -> li
         start = member.qualification_start
         if period_end(start=start, months=months) <= today:
             continue
-        old = member.tier.code
-        member.tier, member.tier_since = reached, today
-        member.tier_valid_until = max(valid_until_after_next(start=start, months=months), member.tier_valid_until or date.min)
-        member.save(update_fields=["tier", "tier_since", "tier_valid_until"])
-        moved.append(member.pk)
+        valid_until = max(valid_until_after_next(start=start, months=months), member.tier_valid_until or date.min)
+        moves.append((member, reached, valid_until))
+    if not moves:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _UPGRADE,
+            [[m.pk for m, _t, _v in moves], [t.pk for _m, t, _v in moves], [today] * len(moves), [v for _m, _t, v in moves]],
+        )
+    for member, reached, _valid_until in moves:
         send_after_commit(
             events.tier_changed, sender=Member, member_id=member.pk, customer_id=member.customer_id,
-            old_tier=old, new_tier=reached.code, reason=QUALIFIED,
+            old_tier=member.tier.code, new_tier=reached.code, reason=QUALIFIED,
         )  # fmt: skip
-    return moved
+    return [member.pk for member, _t, _v in moves]
 
 
 # --- Requalification at period end -----------------------------------------------------------
@@ -456,6 +482,7 @@ __all__ = [
     "tier_for_counters",
     "tier_grant",
     "tier_outlook",
+    "tier_reached",
     "tiers_requalify",
     "tiers_upgrade",
     "tiers_warn",

@@ -18,12 +18,13 @@ from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from loyalty import receivers, services, tasks
+from loyalty import events, receivers, services, tasks
 from loyalty.models import EntryKind, Member, MilesEntry, Tier
 from loyalty.texts import entry_description
 from reservations import events as reservations_events
 from reservations.models import Coupon, CouponStatus
-from tests.loyalty.factories import member
+from tests.events_support import capture_events
+from tests.loyalty.factories import credit, member
 from tests.loyalty.flights import (
     accrual_not_announced,
     checked_in_booking,
@@ -313,28 +314,57 @@ def test_landing_credits_the_miles_after_commit_through_the_task():
 # --- Cost ---------------------------------------------------------------------------------------------------
 
 
-def _flight_with_members(n: int):  # noqa: ANN202
+def _flight_with_members(n: int, *, qualifying: int = 0):  # noqa: ANN202
+    """A landed flight of ``n`` members, each already holding ``qualifying`` miles of the current period."""
     flight = long_haul_flight()
     people = [member(family_name=f"Party{i}") for i in range(n)]
+    if qualifying:
+        for m in people:
+            credit(m, qualifying, qualifying=qualifying)
     for start in range(0, n, 9):
         checked_in_booking(flight=flight, passengers=[traveller(m) for m in people[start : start + 9]])
     land(flight)
-    return flight
+    return flight, people
 
 
+@pytest.mark.parametrize(
+    ("qualifying", "tier", "most"),
+    [
+        # the programme, the candidate coupons, lock, insert, apply, the tier check (2), and savepoints
+        pytest.param(0, "blue", 7, id="nobody-moves-up"),
+        # ... and for the members the flight takes past Silver's 25,000: the programme's period, one update
+        pytest.param(25_000 - LHR_JFK, "silver", 9, id="everyone-moves-up"),
+    ],
+)
 @pytest.mark.django_db
-def test_accrual_costs_the_same_queries_for_3_and_30_passengers():
-    small, large = _flight_with_members(3), _flight_with_members(30)
+def test_accrual_costs_the_same_queries_for_3_and_30_passengers(qualifying, tier, most, django_capture_on_commit_callbacks):  # noqa: ANN001
+    (small, few_people), (large, many_people) = (
+        _flight_with_members(3, qualifying=qualifying),
+        _flight_with_members(30, qualifying=qualifying),
+    )
 
-    with CaptureQueriesContext(connection) as few:
-        assert len(services.miles_accrue_for_flight(flight_id=small.pk)) == 3
-    with CaptureQueriesContext(connection) as many:
-        assert len(services.miles_accrue_for_flight(flight_id=large.pk)) == 30
+    with capture_events(events) as seen, django_capture_on_commit_callbacks(execute=True):
+        with CaptureQueriesContext(connection) as few:
+            assert len(services.miles_accrue_for_flight(flight_id=small.pk)) == 3
+        with CaptureQueriesContext(connection) as many:
+            assert len(services.miles_accrue_for_flight(flight_id=large.pk)) == 30
 
     assert len(many) == len(few), [q["sql"][:120] for q in many.captured_queries]
-    # the programme, the candidate coupons, lock, insert, apply, the tier check (2), and savepoints
     statements = [q["sql"] for q in few.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
-    assert len(statements) <= 7, statements
+    assert len(statements) <= most, statements
+    # every traveller is in the tier their counters reach, valid to the end of the next period, and told so once
+    people = few_people + many_people
+    moved = Member.objects.filter(pk__in=[m.pk for m in people]).select_related("tier")
+    assert {m.tier.code for m in moved} == {tier}
+    changes = sorted(p["member_id"] for name, p in seen if name == "tier_changed")
+    if tier == "blue":
+        assert changes == []
+    else:
+        assert changes == sorted(m.pk for m in people)
+        assert {(m.tier_since, m.tier_valid_until) for m in moved} == {
+            (timezone.localdate(), services.valid_until_after_next(start=m.qualification_start, months=12)) for m in moved
+        }
+        assert {p["reason"] for _name, p in seen} == {"qualified"}
 
 
 # --- Statement sentences ------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 import threading
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from unittest import mock
 
 import pytest
 from django.core import mail
@@ -56,11 +57,13 @@ def test_miles_expire_on_the_day_the_months_without_activity_are_up_and_not_the_
     with capture_events(events) as seen, django_capture_on_commit_callbacks(execute=True):
         expired = services.miles_expire(today=EXPIRES_ON)
 
-    # Then the whole balance goes in one EXPIRY entry keyed by the last activity's date, and others are told
+    # Then the whole balance goes in one EXPIRY entry keyed by the last activity's date and the entry that
+    # left the balance, and others are told
     m.refresh_from_db()
     assert m.award_balance == 0
     entry = MilesEntry.objects.get(member=m, kind=EntryKind.EXPIRY)
-    assert entry.award_miles == -12_000 and entry.idempotency_key == f"expiry:{m.pk}:2025-03-14"
+    earned = MilesEntry.objects.get(member=m, kind=EntryKind.BONUS)
+    assert entry.award_miles == -12_000 and entry.idempotency_key == f"expiry:{m.pk}:2025-03-14:{earned.pk}"
     assert [(e.member_id, e.miles) for e in expired] == [(m.pk, 12_000)]
     assert seen == [("miles_expired", {"member_id": m.pk, "customer_id": m.customer_id, "miles": 12_000})]
 
@@ -77,6 +80,32 @@ def test_a_second_run_the_same_day_does_nothing(django_capture_on_commit_callbac
     assert MilesEntry.objects.filter(member=m, kind=EntryKind.EXPIRY).count() == 1
     # The expiry is no activity: the clock does not restart
     assert Member.objects.get(pk=m.pk).last_activity_at == last_activity
+
+
+def test_miles_credited_back_after_an_expiry_without_activity_expire_at_the_next_sweep_once():
+    # Given a member who earned 12,000 and spent 2,000 on their last day of activity, whose 10,000 expired
+    m = inactive_member()
+    spent = services.miles_post(
+        posting=services.Posting(
+            member_id=m.pk, kind=EntryKind.REDEMPTION, reason="award_ticket", key="redeem:credited-back", award=-2_000,
+            at=local_midnight(LAST_ACTIVITY) + timedelta(hours=10),
+        )
+    )  # fmt: skip
+    assert [e.miles for e in services.miles_expire(today=EXPIRES_ON)] == [10_000]
+    # And the award is refunded afterwards: 2,000 back, which is no activity
+    services.miles_reverse(entry=spent, reason="award_refund")
+    assert Member.objects.get(pk=m.pk).award_balance == 2_000
+
+    # When the sweep runs the next day, and again
+    later = services.miles_expire(today=EXPIRES_ON + timedelta(days=1))
+    again = services.miles_expire(today=EXPIRES_ON + timedelta(days=1))
+
+    # Then the miles credited back expire too, in an entry of their own, once
+    assert [(e.member_id, e.miles) for e in later] == [(m.pk, 2_000)] and again == []
+    assert Member.objects.get(pk=m.pk).award_balance == 0
+    expiries = list(MilesEntry.objects.filter(member=m, kind=EntryKind.EXPIRY).order_by("pk"))
+    assert [e.award_miles for e in expiries] == [-10_000, -2_000]
+    assert len({e.idempotency_key for e in expiries}) == 2
 
 
 def test_activity_restarts_the_clock_but_a_reversal_does_not():
@@ -211,6 +240,34 @@ def test_the_beat_task_expires_and_reminds(django_capture_on_commit_callbacks):
     assert result == {"expired": 1, "reminded": 1}
     assert Member.objects.get(pk=gone.pk).award_balance == 0
     assert MemberNotice.objects.filter(member=soon).exists()
+
+
+def test_the_beat_task_on_a_frozen_day_posts_its_entries_at_that_moment(django_capture_on_commit_callbacks):
+    # Given the clock stopped at 10:00 on 15 June 2031, a member inactive since 15 June 2029 and one since
+    # 20 days later
+    frozen = datetime(2031, 6, 15, 10, 0, tzinfo=timezone.get_default_timezone())
+    gone = inactive_member(last_activity=date(2029, 6, 15))
+    soon = inactive_member(3_000, last_activity=date(2029, 7, 5))
+
+    # When the beat runs the daily task at that moment (every reading of Django's clock answers it)
+    with (
+        mock.patch("django.utils.timezone.now", return_value=frozen) as clock,
+        capture_events(events) as seen,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        result = tasks.miles_expire.delay().get()
+
+    # Then it read the stopped clock for the day, expired the first member's miles at that very moment,
+    # and reminded the second member that theirs go on 5 July 2031
+    assert clock.called
+    assert result == {"expired": 1, "reminded": 1}
+    entry = MilesEntry.objects.get(member=gone, kind=EntryKind.EXPIRY)
+    assert (entry.award_miles, entry.created_at) == (-12_000, frozen)
+    assert entry.details == {"last_activity": "2029-06-15", "expires_on": "2031-06-15"}
+    assert Member.objects.get(pk=gone.pk).last_activity_at < frozen - timedelta(days=700)  # not activity
+    assert MemberNotice.objects.filter(member=soon, key=f"expiry_reminder:{soon.pk}:2031-07-05").exists()
+    assert ("miles_expiring", {"member_id": soon.pk, "customer_id": soon.customer_id, "miles": 3_000,
+                               "expires_on": "2031-07-05"}) in seen  # fmt: skip
 
 
 @pytest.mark.django_db(transaction=True)

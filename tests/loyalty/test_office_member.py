@@ -45,6 +45,22 @@ def test_the_member_page_shows_the_membership_tier_and_statement(agent, db):
     assert access.surface == "office" and access.view_name == "loyalty_office:member"
 
 
+def test_the_member_page_says_only_the_flights_a_flights_only_tier_needs(agent, db):
+    # given Silver reached by 30 flights alone (0 qualifying miles in the admin), and a member with 27
+    Tier.objects.filter(code="silver").update(qualifying_miles=0, qualifying_segments=30)
+    m = member()
+    services.miles_post(
+        posting=services.Posting(
+            member_id=m.pk, kind=EntryKind.ACCRUAL, reason="flight", key=f"o:{m.pk}:flights", award=9000,
+            qualifying=9000, segments=27,
+        )
+    )  # fmt: skip
+    # when an agent opens the member page
+    html = logged_in(agent).get(reverse("loyalty_office:member", args=[m.number])).content.decode()
+    # then the next tier is 3 flights away, 90 % of the way, and no miles are said to be needed
+    assert "3 flights to Silver (90%)" in html and "miles or 3 flights" not in html
+
+
 def test_the_member_page_filters_and_pages_the_statement(agent, db):
     m = member()
     for i in range(30):

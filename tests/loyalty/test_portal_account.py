@@ -101,6 +101,63 @@ def test_progress_follows_the_flights_when_they_are_closer():
     assert account.tier_progress(member=m, tiers=[blue, silver]) is None
 
 
+def test_progress_to_a_flights_only_tier_counts_the_flights_alone():
+    from loyalty.models import Tier
+
+    # given Silver reached by 30 flights, with no miles threshold (0 in the admin)
+    blue, silver = (
+        Tier(rank=0, qualifying_miles=0, qualifying_segments=0),
+        Tier(rank=1, qualifying_miles=0, qualifying_segments=30),
+    )
+    m = Member(qualifying_miles=5000, qualifying_segments=0, tier=blue)
+    # then a member with miles but no flight has made no progress, and no miles are said to be needed
+    progress = account.tier_progress(member=m, tiers=[blue, silver])
+    assert (progress.percent, progress.closer, progress.miles_needed, progress.segments_needed) == (0, "segments", None, 30)
+    # and the flights count up to the threshold
+    m.qualifying_segments = 29
+    assert account.tier_progress(member=m, tiers=[blue, silver]).percent == 96
+    m.qualifying_segments = 30
+    progress = account.tier_progress(member=m, tiers=[blue, silver])
+    assert (progress.percent, progress.segments_needed) == (100, 0)
+
+
+def test_progress_to_a_miles_only_tier_counts_the_miles_alone():
+    from loyalty.models import Tier
+
+    blue, silver = (
+        Tier(rank=0, qualifying_miles=0, qualifying_segments=0),
+        Tier(rank=1, qualifying_miles=25000, qualifying_segments=0),
+    )
+    m = Member(qualifying_miles=24999, qualifying_segments=40, tier=blue)
+    progress = account.tier_progress(member=m, tiers=[blue, silver])
+    assert (progress.percent, progress.closer, progress.miles_needed, progress.segments_needed) == (99, "miles", 1, None)
+
+
+def test_a_tier_without_thresholds_is_skipped_for_the_next_reachable_one():
+    from loyalty.models import Tier
+
+    blue, invited, gold = (
+        Tier(rank=0, qualifying_miles=0, qualifying_segments=0),
+        Tier(rank=1, qualifying_miles=0, qualifying_segments=0),
+        Tier(rank=2, qualifying_miles=50000, qualifying_segments=60),
+    )
+    m = Member(qualifying_miles=25000, qualifying_segments=0, tier=blue)
+    progress = account.tier_progress(member=m, tiers=[blue, invited, gold])
+    assert (progress.next_tier, progress.percent) == (gold, 50)
+    m.tier = gold
+    assert account.tier_progress(member=m, tiers=[blue, invited, gold]) is None
+
+
+def test_the_home_says_only_the_flights_a_flights_only_tier_needs(own, passenger_client):
+    from loyalty.models import Tier
+
+    Tier.objects.filter(code="silver").update(qualifying_miles=0, qualifying_segments=30)
+    _post(own, 20000, kind=EntryKind.ACCRUAL, qualifying=20000, segments=27)
+    html = passenger_client.get(MILES).content.decode()
+    assert 'max="100" value="90"' in html
+    assert "3 flights to Silver" in html and "miles or 3 flights" not in html
+
+
 def test_the_home_links_only_to_pages_that_exist(own, passenger_client):
     html = passenger_client.get(MILES).content.decode()
     assert STATEMENT in html and CARD in html

@@ -89,14 +89,35 @@ def test_a_claimed_coupon_is_not_credited_again_by_the_sweep_or_the_arrival_task
     assert_balance_is_sum(ada)
 
 
-def test_family_names_match_whatever_the_case_and_accents():
-    # Given a member Müller whose ticket was issued to MULLER
-    m = member(family_name="Müller")
+def test_names_match_whatever_the_case_and_accents():
+    # Given a member Jens Müller whose ticket was issued to JENS MULLER
+    m = member(family_name="Müller", given_name="Jens")
     flown = flown_booking(passengers=[traveller(family_name="MULLER", given_name="JENS")])
 
     claim = services.retro_claim_submit(member=m, ticket_number=ticket_of(flown))
 
     assert claim.status == ClaimStatus.CREDITED
+
+
+def test_a_relative_with_the_same_family_name_cannot_claim_anothers_flight():
+    # Given Ada Lovelace's ticket, flown without a number, and her relative Byron Lovelace, a member
+    flown = flown_booking(passengers=[traveller(family_name="Lovelace", given_name="Ada")])
+    byron = member(family_name="Lovelace", given_name="Byron")
+
+    # When Byron claims it
+    error = refused(byron, ticket_of(flown))
+
+    # Then it is refused for the given name, recorded so, and nothing is credited
+    assert error.code == "given_name_mismatch" and "ticket_number" in error.fields
+    assert "another given name" in str(error.message)
+    claim = RetroClaim.objects.get(member=byron)
+    assert (claim.status, claim.refusal) == (ClaimStatus.REFUSED, "given_name_mismatch")
+    assert services.refusal_message(claim.refusal) == str(error.message)
+    assert not MilesEntry.objects.exists()
+
+    # And Ada herself, as a member, claims it
+    ada = member(family_name="Lovelace", given_name="ada")
+    assert services.retro_claim_submit(member=ada, ticket_number=ticket_of(flown)).miles == LHR_JFK
 
 
 @pytest.mark.parametrize("typed", ["", "878123", "87812345678901", "878123456789X", "abc"])

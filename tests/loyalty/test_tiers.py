@@ -65,6 +65,53 @@ def test_flown_segments_reach_a_tier_too():
     assert m.tier.code == "gold"
 
 
+def test_a_flights_only_tier_is_reached_at_its_flights_and_never_by_its_zero_miles():
+    # Given Silver configured in the admin as 30 flights, with 0 qualifying miles (no miles threshold)
+    Tier.objects.filter(code="silver").update(qualifying_miles=0, qualifying_segments=30)
+    tiers = list(Tier.objects.order_by("rank"))
+
+    # Then the counters reach it at 30 flights, one short is Blue, and miles alone never reach it
+    assert services.tier_for_counters(tiers=tiers, miles=0, segments=0).code == "blue"
+    assert services.tier_for_counters(tiers=tiers, miles=49_999, segments=29).code == "blue"
+    assert services.tier_for_counters(tiers=tiers, miles=0, segments=30).code == "silver"
+    # (Gold's own thresholds still count: its miles or its flights)
+    assert services.tier_for_counters(tiers=tiers, miles=50_000, segments=0).code == "gold"
+    assert services.tier_for_counters(tiers=tiers, miles=0, segments=60).code == "gold"
+
+    # And a member earning a first flight stays Blue, then moves up on the 30th
+    m = member()
+    post(m, qualifying=500, segments=1)
+    m.refresh_from_db()
+    assert m.tier.code == "blue"
+    post(m, qualifying=500, segments=28)
+    m.refresh_from_db()
+    assert m.tier.code == "blue"
+    post(m, qualifying=500, segments=1)
+    m.refresh_from_db()
+    assert m.tier.code == "silver"
+
+
+def test_a_tier_with_no_threshold_at_all_is_not_reached_by_the_counters():
+    Tier.objects.filter(code="silver").update(qualifying_miles=0, qualifying_segments=0)
+    tiers = list(Tier.objects.order_by("rank"))
+    assert services.tier_for_counters(tiers=tiers, miles=24_999, segments=29).code == "blue"
+    assert services.tier_for_counters(tiers=tiers, miles=50_000, segments=0).code == "gold"
+
+
+def test_a_flights_only_tier_at_period_end_is_kept_by_flights_not_by_zero_miles():
+    # Given Silver as 30 flights only, and two Silver members whose period just ended: 30 flights and 29
+    Tier.objects.filter(code="silver").update(qualifying_miles=0, qualifying_segments=30)
+    today = timezone.localdate()
+    start = year_ago(today)
+    kept = given_member(tier="silver", start=start, entries=[(3_000, 30, in_period(start))])
+    short = given_member(tier="silver", start=start, entries=[(3_000, 29, in_period(start))])
+
+    services.tiers_requalify(today=today)
+
+    kept.refresh_from_db(), short.refresh_from_db()
+    assert (kept.tier.code, short.tier.code) == ("silver", "blue")
+
+
 def test_miles_posted_after_period_end_but_before_requalification_count_only_for_the_new_period(
     django_capture_on_commit_callbacks,
 ):
