@@ -244,6 +244,12 @@ class MilesEntry(models.Model):
             models.Index(fields=["coupon"], condition=Q(coupon__isnull=False), name="milesentry_coupon"),
             models.Index(fields=["counterpart"], condition=Q(counterpart__isnull=False), name="milesentry_counterpart"),
             models.Index(fields=["created_by"], condition=Q(created_by__isnull=False), name="milesentry_created_by"),
+            # The liability report's breakage: the miles that left the ledger (expired, redeemed, refunded awards).
+            models.Index(
+                fields=["created_at"],
+                condition=Q(kind__in=["expiry", "redemption", "pooling"]) | Q(kind="reversal", reason="award_refund"),
+                name="milesentry_spent",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
