@@ -289,6 +289,8 @@ class Decision(models.TextChoices):
     PENDING = "pending", _("Waiting for approval")
     APPROVED = "approved", _("Approved")
     REJECTED = "rejected", _("Rejected")
+    # Never decided: the membership closed (erasure) while it waited, and nothing can be posted there any more.
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class AdjustmentKind(models.TextChoices):
@@ -307,7 +309,7 @@ class Adjustment(models.Model):
     award_miles = models.IntegerField(_("award miles"), default=0)
     qualifying_miles = models.IntegerField(_("qualifying miles"), default=0)
     reason = models.CharField(_("reason"), max_length=300)
-    status = models.CharField(_("status"), max_length=8, choices=Decision.choices, default=Decision.PENDING)
+    status = models.CharField(_("status"), max_length=10, choices=Decision.choices, default=Decision.PENDING)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     requested_at = models.DateTimeField(default=timezone.now)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
@@ -332,7 +334,7 @@ class StatusMatch(models.Model):
     competitor_number = models.CharField(_("their card number"), max_length=30)
     competitor_valid_until = models.DateField(_("their card valid until"))
     note = models.CharField(_("note"), max_length=300, blank=True)
-    status = models.CharField(_("status"), max_length=8, choices=Decision.choices, default=Decision.PENDING)
+    status = models.CharField(_("status"), max_length=10, choices=Decision.choices, default=Decision.PENDING)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     requested_at = models.DateTimeField(default=timezone.now)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import secrets
 
+from django.db.models import CharField, F, Func, Value
+
 LENGTH = 10
 
 
@@ -35,3 +37,8 @@ def new_number() -> str:
     """A random valid number; it never starts with 0, so it reads the same wherever it is printed."""
     body = str(secrets.randbelow(9 * 10**8) + 10**8)
     return body + check_digit(body)
+
+
+def digits_of(field: str) -> Func:
+    """In SQL: a typed number column with anything but digits taken out (``"123 456-7890"`` -> ``"1234567890"``)."""
+    return Func(F(field), Value(r"\D"), Value(""), Value("g"), function="regexp_replace", output_field=CharField())

@@ -20,6 +20,7 @@ from loyalty.services.adjustments import (
     adjustment_needs_approval,
     adjustment_reject,
     adjustment_request,
+    adjustments_member_closed,
 )
 from loyalty.services.claims import (
     ClaimRefused,
@@ -42,12 +43,12 @@ from loyalty.services.fraud import (
 )
 from loyalty.services.household import (
     household_create,
-    household_debit_plan,
     household_invitation_accept,
     household_invitation_cancel,
     household_invitation_decline,
     household_invite,
     household_leave,
+    household_member_closed,
     household_remove,
 )
 from loyalty.services.ledger import (
@@ -95,6 +96,7 @@ from loyalty.services.status_match import (
     status_match_approve,
     status_match_reject,
     status_match_request,
+    status_matches_member_closed,
 )
 from loyalty.services.tiers import (
     TierChange,
@@ -145,6 +147,7 @@ __all__ = [
     "adjustment_needs_approval",
     "adjustment_reject",
     "adjustment_request",
+    "adjustments_member_closed",
     "award_quote",
     "coupon_key",
     "coupons_credited",
@@ -156,12 +159,12 @@ __all__ = [
     "fraud_check_redemption",
     "fraud_flag_review",
     "household_create",
-    "household_debit_plan",
     "household_invitation_accept",
     "household_invitation_cancel",
     "household_invitation_decline",
     "household_invite",
     "household_leave",
+    "household_member_closed",
     "household_remove",
     "local_midnight",
     "member_close_for_erasure",
@@ -201,6 +204,7 @@ __all__ = [
     "status_match_approve",
     "status_match_reject",
     "status_match_request",
+    "status_matches_member_closed",
     "ticket_number_clean",
     "tier_for_counters",
     "tier_grant",

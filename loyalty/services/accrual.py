@@ -18,7 +18,10 @@ payment with the ``miles`` method on the booking) is left out of the same query,
 credits (arrival, sweep or retro claim), so miles never buy more miles.
 
 The miles go to the frequent flyer number on the traveller's own coupon (``BookingPassenger
-.frequent_flyer_number``), whoever booked and paid, and only to an active member. Every entry's key is
+.frequent_flyer_number``), whoever booked and paid, and only to an active member. A number whose
+membership was merged into another (``Member.merged_into``) earns for the membership it was merged
+into: a flight flown before the merge and credited after it (a late arrival task, the sweep) is not
+lost, and its key still credits it once. Every entry's key is
 ``coupon:<id>``: the arrival task, the sweep and a retro claim can all try, and the coupon is credited
 once. The candidate coupons are found in one query (the flight's airports, fares, passengers, members and
 tiers joined, already-credited coupons left out), the postings go through ``miles_post_many`` in one
@@ -31,11 +34,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import CharField, Exists, F, Func, IntegerField, OuterRef, QuerySet, Subquery, Value
-from django.db.models.functions import Cast, Concat
+from django.db.models import CharField, Exists, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Cast, Coalesce, Concat
 from django.utils import timezone
 
 from crm.models import User
+from loyalty import numbers
 from loyalty.models import EntryKind, Member, MemberStatus, MilesEntry
 from loyalty.selectors import programme
 from loyalty.services.ledger import Posting, miles_post_many
@@ -74,11 +78,6 @@ def miles_for_segment(*, distance: int, earn_percent: int, bonus_percent: int, m
     return Earning(award=base + base * bonus_percent // 100, qualifying=base)
 
 
-def _digits(expression: str) -> Func:
-    """The typed number with anything but digits taken out (``"123 456-7890"`` -> ``"1234567890"``)."""
-    return Func(F(expression), Value(r"\D"), Value(""), Value("g"), function="regexp_replace", output_field=CharField())
-
-
 def paid_with_miles(booking_ref: str = "ticket__booking_id") -> Exists:
     """True for a row whose booking (``booking_ref`` from the outer query) was paid with miles: an award."""
     return Exists(
@@ -89,8 +88,9 @@ def paid_with_miles(booking_ref: str = "ticket__booking_id") -> Exists:
 def _uncredited_coupons(coupons: QuerySet[Coupon], *, member: Member | None = None) -> QuerySet:
     """Flown coupons not yet credited, with everything the entry needs: one query.
 
-    Each goes to the active member whose number is on the traveller's coupon, or to ``member`` when
-    given (a retro claim: the member proved the ticket is theirs).
+    Each goes to the active member whose number is on the traveller's coupon (or the member that
+    number was merged into), or to ``member`` when given (a retro claim: the member proved the ticket
+    is theirs).
     """
     credited = MilesEntry.objects.filter(
         idempotency_key=Concat(Value("coupon:"), Cast(OuterRef("pk"), CharField()), output_field=CharField())
@@ -102,10 +102,14 @@ def _uncredited_coupons(coupons: QuerySet[Coupon], *, member: Member | None = No
             bonus_percent=Value(member.tier.bonus_percent, output_field=IntegerField()),
         )
     else:
-        members = Member.objects.filter(number=OuterRef("ff_number"), status=MemberStatus.ACTIVE)
+        # The number's membership, or the one it was merged into (a merge repoints earlier merges, so one
+        # step always reaches the membership that lives on); then only if that one is active.
+        holder = Member.objects.filter(number=OuterRef("ff_number")).annotate(credited_to=Coalesce("merged_into_id", "pk"))
+        members = Member.objects.filter(pk=OuterRef("holder_id"), status=MemberStatus.ACTIVE)
         coupons = (
             coupons.exclude(ticket__passenger__frequent_flyer_number="")
-            .annotate(ff_number=_digits("ticket__passenger__frequent_flyer_number"))
+            .annotate(ff_number=numbers.digits_of("ticket__passenger__frequent_flyer_number"))
+            .annotate(holder_id=Subquery(holder.values("credited_to")[:1]))
             .annotate(
                 member_id=Subquery(members.values("pk")[:1]),
                 bonus_percent=Subquery(members.values("tier__bonus_percent")[:1]),

@@ -10,6 +10,9 @@ A debit that would overdraw the member is refused with ``InsufficientMiles`` (40
 is recorded; when a pending debit is approved after the miles were spent, the approval is refused and
 the adjustment **stays pending**, so the supervisor may approve it later (once miles come in) or reject it.
 
+A membership closed by erasure or a merge leaves no adjustment waiting (``adjustments_member_closed``), and
+a pending adjustment of a closed membership is never approved (409 ``member_closed``).
+
 Every step lands on the customer's timeline (``miles.adjusted``, ``miles.adjustment_requested``,
 ``miles.adjustment_rejected``) with the person who did it: that, with the adjustment row itself
 (requested by, decided by, when, note), is the audit trail.
@@ -173,15 +176,27 @@ def adjustment_request(
     return adjustment
 
 
-def _lock_pending(*, adjustment: Adjustment, by: User) -> Adjustment:
-    """The adjustment's row, locked; refused unless ``by`` may decide it and it is still pending."""
+def _lock_pending(*, adjustment: Adjustment, by: User, approving: bool = False) -> Adjustment:
+    """The member's row then the adjustment's, locked (members first, as the ledger and a merge lock them);
+    refused unless ``by`` may decide it and it is still pending, and, to approve it, its membership is open.
+    """
     if not _is_staff_with(by, APPROVE):
         raise ApplicationError(_("Only a supervisor can approve or reject adjustments."), code="forbidden", status=403)
-    locked = (
-        Adjustment.objects.select_for_update(of=("self",))
-        .select_related("member__customer", "requested_by")
-        .get(pk=adjustment.pk)
-    )
+    member_id = adjustment.member_id or Adjustment.objects.values_list("member_id", flat=True).get(pk=adjustment.pk)
+    for _attempt in range(3):
+        Member.objects.select_for_update(of=("self",)).filter(pk=member_id).values_list("pk", flat=True).first()
+        locked = (
+            Adjustment.objects.select_for_update(of=("self",))
+            .select_related("member__customer", "requested_by")
+            .get(pk=adjustment.pk)
+        )
+        if locked.member_id == member_id:
+            break
+        member_id = locked.member_id  # a merge moved it to the surviving membership meanwhile: lock that one
+    else:  # pragma: no cover - moved by three merges while this waited
+        raise Conflict(_("This adjustment changed while it was being decided: try again."), code="changed")
+    if approving and locked.member.status != MemberStatus.ACTIVE:
+        raise Conflict(_("This membership is closed; its miles cannot be adjusted."), code="member_closed")
     if locked.status != Decision.PENDING:
         raise Conflict(
             _("This adjustment was already decided (%(status)s).") % {"status": Decision(locked.status).label},
@@ -197,9 +212,10 @@ def adjustment_approve(*, adjustment: Adjustment, by: User, note: str = "") -> A
     """A supervisor approves a pending adjustment: its entry is posted now, once.
 
     A debit the member can no longer cover is refused (``InsufficientMiles``) and the adjustment stays
-    pending.
+    pending. A membership closed since the request is refused (409 ``member_closed``): no one can spend
+    or keep miles posted there any more.
     """
-    locked = _lock_pending(adjustment=adjustment, by=by)
+    locked = _lock_pending(adjustment=adjustment, by=by, approving=True)
     locked.decided_by = by
     locked.decision_note = " ".join((note or "").split())[:REASON_MAX]
     _post(locked, by=by)
@@ -227,3 +243,18 @@ def adjustment_reject(*, adjustment: Adjustment, by: User, note: str) -> Adjustm
         actor=by,
     )
     return locked
+
+
+def adjustments_member_closed(*, member: Member, survivor: Member | None = None) -> int:
+    """A membership closes: its pending adjustments leave the approvals queue; returns how many.
+
+    Merged into ``survivor``: they move to it. The miles they are about moved there with the merge
+    (a correction debits them where they now are) and a goodwill gesture is owed to the same person,
+    so the supervisor decides them there as before (the balance is checked again at approval) instead
+    of an agent asking twice. Erased: they are cancelled (``Decision.CANCELLED``, decided by no one),
+    as nothing can be posted on a closed membership. Call it with the members locked.
+    """
+    pending = Adjustment.objects.filter(member_id=member.pk, status=Decision.PENDING)
+    if survivor is not None:
+        return pending.update(member=survivor)
+    return pending.update(status=Decision.CANCELLED, decided_at=timezone.now())

@@ -10,20 +10,22 @@ dissolves the household. A member belongs to at most one household, and a househ
 Rows are locked household first, then member, in every function here, so a member accepting two
 invitations at once joins one household and two acceptances never fill a household beyond its limit.
 
-Redemption from the pool (by the head only) belongs to the redemption code, which calls
-``household_debit_plan`` inside its own transaction and posts one debit per line of the plan.
+Redemption from the pool (by the head only) belongs to the redemption code (``redemption.miles_pool``).
+
+A membership that closes (erasure, or merged into another) never strands its household: see
+``household_member_closed``.
 """
 
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.errors import ApplicationError, Conflict, NotFound
 from crm.services import timeline_record
 from loyalty.models import Household, HouseholdInvitation, Member, MemberStatus
-from loyalty.services.ledger import InsufficientMiles
 from loyalty.services.membership import member_number_check
 
 
@@ -229,40 +231,76 @@ def household_remove(*, head: Member, member_id: int) -> None:
     )
 
 
-@transaction.atomic
-def household_debit_plan(*, head: Member, miles: int) -> list[tuple[int, int]]:
-    """Which members pay ``miles`` from the pool: ``[(member_id, miles), ...]``, head first, then by pk.
+def _longest_standing(household: Household, *, leaving: Member) -> Member | None:
+    """The household's active member who joined first (their accepted invitation's date), locked; None if none is left.
 
-    For the redemption code: call it inside the transaction that posts the debits (the members' rows
-    are locked here in pk order, as the ledger locks them, so the balances read stay true until the
-    posting), then post one negative entry per line, e.g. kind ``POOLING`` with the head as counterpart
-    for the other members' lines. A member in no household plans from their own balance alone; a member
-    who is in a household but not its head is refused (403 ``not_household_head``); a pool that falls
-    short raises ``InsufficientMiles`` (409).
+    A member with no accepted invitation on record comes after those with one; ties go by primary key.
     """
-    if isinstance(miles, bool) or not isinstance(miles, int) or miles <= 0:
-        raise ApplicationError(_("Enter a positive number of miles."), code="invalid_miles")
-    household = Household.objects.filter(head=head).only("pk").first()
-    if household is None:
-        own = Member.objects.filter(pk=head.pk).values_list("household_id", flat=True).first()
-        if own is not None:
-            raise ApplicationError(
-                _("Only the head of the household redeems from the pool."), code="not_household_head", status=403
-            )
-        pool = list(Member.objects.select_for_update().filter(pk=head.pk).values_list("pk", "award_balance"))
-    else:
-        pool = list(
-            Member.objects.select_for_update().filter(household=household).order_by("pk").values_list("pk", "award_balance")
+    joined = HouseholdInvitation.objects.filter(
+        household_id=household.pk, member_id=OuterRef("pk"), accepted_at__isnull=False
+    ).values("accepted_at")[:1]
+    return (
+        Member.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .filter(household_id=household.pk, status=MemberStatus.ACTIVE)
+        .exclude(pk=leaving.pk)
+        .annotate(joined_at=Subquery(joined))
+        .order_by(F("joined_at").asc(nulls_last=True), "pk")
+        .first()
+    )
+
+
+@transaction.atomic
+def household_member_closed(*, member: Member, survivor: Member | None = None) -> str:
+    """A membership closes (erased, or merged into ``survivor``): it leaves its household, which is not stranded.
+
+    Only the head spends the pool, so a household whose head closed could no longer be spent from:
+
+    - Merged, and the survivor is in no other household: the survivor takes the duplicate's place, as
+      head or as member (the same person, so the member keeps the date they joined).
+    - Otherwise a head's household passes to its longest-standing active member, or is dissolved when
+      no active member is left.
+
+    The closed member's invitations not yet answered go. Call it with ``member`` (and ``survivor``)
+    locked; the household is locked here. Returns what happened to the household: ``""`` (none),
+    ``"left"``, ``"taken_over"``, ``"passed"`` or ``"dissolved"``.
+    """
+    HouseholdInvitation.objects.filter(member_id=member.pk, accepted_at__isnull=True).delete()
+    if member.household_id is None:
+        return ""
+    household = _locked_household(member.household_id)
+    free = survivor is not None and survivor.household_id in (None, household.pk)
+    outcome = "left"
+    if household.head_id == member.pk:
+        successor = survivor if free else _longest_standing(household, leaving=member)
+        if successor is None:
+            member.household = None
+            member.save(update_fields=["household"])
+            household.delete()
+            return "dissolved"
+        household.head = successor
+        household.save(update_fields=["head"])
+        outcome = "taken_over" if successor is survivor else "passed"
+        _record(
+            successor,
+            kind="household.head_passed",
+            summary=_("Became head of the household"),
+            data={"household": household.pk, "reason": "merge" if survivor is not None else "erasure"},
         )
-    pool.sort(key=lambda row: (row[0] != head.pk, row[0]))
-    if sum(balance for _pk, balance in pool) < miles:
-        raise InsufficientMiles(_("The household's pooled miles are not enough."))
-    plan, left = [], miles
-    for pk, balance in pool:
-        take = min(balance, left)
-        if take > 0:
-            plan.append((pk, take))
-            left -= take
-        if left == 0:
-            break
-    return plan
+    elif free and survivor.household_id is None:
+        joined = (
+            HouseholdInvitation.objects.filter(household=household, member_id=member.pk, accepted_at__isnull=False)
+            .values_list("accepted_at", flat=True)
+            .first()
+        )
+        HouseholdInvitation.objects.update_or_create(
+            household=household, member=survivor, defaults={"accepted_at": joined or timezone.now()}
+        )
+        outcome = "taken_over"
+    if free and survivor.household_id is None:
+        survivor.household = household
+        survivor.save(update_fields=["household"])
+        HouseholdInvitation.objects.filter(member_id=survivor.pk, accepted_at__isnull=True).delete()
+    member.household = None
+    member.save(update_fields=["household"])
+    return outcome

@@ -5,6 +5,9 @@ tier asked for; a supervisor (``loyalty.approve_loyalty``), never the one who as
 rejects it. Approval gives the tier until the end of the next qualification period (``tier_grant``:
 never lower than the member's) and says so on the customer's timeline and in ``tier_changed``
 (reason ``status_match``). One request per member waits at a time.
+
+A membership closed by erasure or a merge leaves no request waiting (``status_matches_member_closed``),
+and a pending request of a closed membership is never approved (409 ``member_closed``).
 """
 
 from __future__ import annotations
@@ -95,11 +98,22 @@ def status_match_request(
     return match
 
 
-def _locked_pending(match: StatusMatch, by: User) -> tuple[StatusMatch, Member]:
-    """The member then the request, locked in that order (members first, as the ledger does)."""
+def _locked_pending(match: StatusMatch, by: User, *, approving: bool = False) -> tuple[StatusMatch, Member]:
+    """The member then the request, locked in that order (members first, as the ledger does); to approve,
+    the membership must still be open."""
     _refuse_without(by, DECIDE)
-    member = Member.objects.select_for_update(of=("self",)).select_related("customer").get(pk=match.member_id)
-    match = StatusMatch.objects.select_for_update(of=("self",)).select_related("tier").get(pk=match.pk)
+    member_id = match.member_id or StatusMatch.objects.values_list("member_id", flat=True).get(pk=match.pk)
+    for _attempt in range(3):
+        member = Member.objects.select_for_update(of=("self",)).select_related("customer").get(pk=member_id)
+        locked = StatusMatch.objects.select_for_update(of=("self",)).select_related("tier").get(pk=match.pk)
+        if locked.member_id == member_id:
+            break
+        member_id = locked.member_id  # a merge moved it to the surviving membership meanwhile: lock that one
+    else:  # pragma: no cover - moved by three merges while this waited
+        raise Conflict(_("This status match changed while it was being decided: try again."), code="changed")
+    match = locked
+    if approving and member.status != MemberStatus.ACTIVE:
+        raise ApplicationError(_("This membership is closed."), code="member_closed", status=409)
     if match.status != Decision.PENDING:
         raise Conflict(_("This status match was already decided."), code="already_decided")
     if match.requested_by_id == by.pk:
@@ -111,7 +125,7 @@ def _locked_pending(match: StatusMatch, by: User) -> tuple[StatusMatch, Member]:
 def status_match_approve(*, status_match: StatusMatch, by: User, today: date | None = None) -> StatusMatch:
     """Grant the matched tier (never lowering the member's) until the end of the next period."""
     today = today or timezone.localdate()
-    match, member = _locked_pending(status_match, by)
+    match, member = _locked_pending(status_match, by, approving=True)
     if match.competitor_valid_until < today:
         raise ApplicationError(
             _("The competitor's card has expired since the request: reject it or ask for a current card."),
@@ -137,3 +151,18 @@ def status_match_reject(*, status_match: StatusMatch, by: User) -> StatusMatch:
         match, member, "loyalty.status_match_rejected", _("Status match rejected: %(tier)s") % {"tier": match.tier.name}, by
     )
     return match
+
+
+def status_matches_member_closed(*, member: Member, survivor: Member | None = None) -> int:
+    """A membership closes: its pending status match leaves the approvals queue; returns how many were closed.
+
+    Merged into ``survivor`` (whose tier is already the merged one): the request moves to it when it
+    still asks for more than the survivor has and the survivor has no request of its own waiting (one at
+    a time): the card seen is the same person's, so no agent asks twice. Otherwise, and after an
+    erasure, it is cancelled (``Decision.CANCELLED``, decided by no one). Call it with the members locked.
+    """
+    pending = StatusMatch.objects.filter(member_id=member.pk, status=Decision.PENDING)
+    if survivor is not None and not StatusMatch.objects.filter(member_id=survivor.pk, status=Decision.PENDING).exists():
+        movable = pending.filter(tier__rank__gt=survivor.tier.rank).order_by("requested_at", "pk").values_list("pk", flat=True)
+        StatusMatch.objects.filter(pk__in=list(movable[:1])).update(member=survivor)
+    return pending.update(status=Decision.CANCELLED, decided_at=timezone.now())

@@ -201,6 +201,50 @@ def test_unknown_numbers_closed_memberships_and_unflown_coupons_earn_nothing():
     assert set(Coupon.objects.filter(ticket__booking=no_show).values_list("status", flat=True)) == {CouponStatus.NO_SHOW}
 
 
+@pytest.mark.django_db
+def test_a_flight_flown_before_a_merge_and_credited_after_earns_for_the_surviving_membership_once(supervisor):
+    # Given a member who flew on her duplicate record's number, whose miles did not arrive before that
+    # record was merged into her other one (the arrival task was lost)
+    from crm.services import customer_merge
+
+    gone, kept = member(family_name="Lovelace"), member(family_name="Lovelace")
+    with accrual_not_announced():
+        flown = flown_booking(passengers=[traveller(gone)])
+    customer_merge(survivor=kept.customer, loser=gone.customer, by=supervisor)
+    # (the trip is finished: its traveller keeps the number flown with)
+    assert flown.booking.passengers.get().frequent_flyer_number == gone.number
+
+    # When the flight's miles are credited, then again, and the sweep runs
+    services.miles_accrue_for_flight(flight_id=flown.flight.pk)
+    services.miles_accrue_for_flight(flight_id=flown.flight.pk)
+    assert services.miles_accrual_sweep() == 0
+
+    # Then the surviving membership earns the coupon, once, and the closed one nothing
+    [entry] = entries(kept)
+    assert (entry.coupon_id, entry.award_miles, entry.qualifying_segments) == (flown.coupons[0].pk, LHR_JFK, 1)
+    assert entries(gone) == []
+    assert_balance_is_sum(kept)
+
+
+@pytest.mark.django_db
+def test_the_sweep_follows_a_chain_of_merges_to_the_membership_that_lives_on(supervisor):
+    # Given a flight flown on number A, not credited, and A merged into B, then B into C
+    from crm.services import customer_merge
+
+    a, b, c = member(family_name="Ames"), member(family_name="Ames"), member(family_name="Ames")
+    with accrual_not_announced():
+        flown = flown_booking(passengers=[traveller(a)])
+    customer_merge(survivor=b.customer, loser=a.customer, by=supervisor)
+    customer_merge(survivor=c.customer, loser=b.customer, by=supervisor)
+
+    # When the sweep runs
+    assert services.miles_accrual_sweep() == 1
+
+    # Then C is credited
+    assert [e.coupon_id for e in entries(c)] == [flown.coupons[0].pk]
+    assert entries(a) == entries(b) == []
+
+
 # --- Once only --------------------------------------------------------------------------------------------
 
 

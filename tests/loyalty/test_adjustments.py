@@ -10,8 +10,9 @@ from django.db import connection
 from crm.errors import ApplicationError
 from crm.models import TimelineEntry
 from crm.permissions import SUPERVISOR
+from crm.services import customer_erase, customer_merge
 from loyalty import selectors, services
-from loyalty.models import Adjustment, Decision, EntryKind, MilesEntry
+from loyalty.models import Adjustment, Decision, EntryKind, Member, MemberStatus, MilesEntry
 from tests.loyalty.factories import credit, member
 from tests.loyalty.test_ledger import assert_balance_is_sum
 
@@ -180,6 +181,67 @@ def test_approving_a_debit_the_member_can_no_longer_cover_keeps_it_pending(agent
     assert m.award_balance == threshold - 90
     services.adjustment_reject(adjustment=adjustment, by=supervisor, note="Miles already spent")
     assert_balance_is_sum(m)
+
+
+def test_a_pending_adjustment_of_a_membership_closed_since_is_not_approved(agent, supervisor, threshold):
+    # given a pending credit, and the membership closed since it was asked for
+    m = member()
+    adjustment = request(m, agent, threshold + 1)
+    Member.objects.filter(pk=m.pk).update(status=MemberStatus.CLOSED)
+    # when a supervisor approves it, then it is refused and nothing is posted
+    with pytest.raises(ApplicationError) as refused:
+        services.adjustment_approve(adjustment=adjustment, by=supervisor)
+    assert (refused.value.status, refused.value.code) == (409, "member_closed")
+    assert not MilesEntry.objects.filter(member=m).exists()
+    # and it can still be rejected, to clear it from the queue
+    services.adjustment_reject(adjustment=adjustment, by=supervisor, note="Membership closed")
+    assert list(selectors.adjustments_pending()) == []
+
+
+def test_erasure_cancels_the_pending_adjustments_and_the_queue_no_longer_shows_them(agent, supervisor, threshold):
+    # given a member with a pending adjustment, and another member's
+    m, other = member(), member()
+    adjustment = request(m, agent, threshold + 1)
+    others = request(other, agent, threshold + 2)
+    # when the member's customer is erased
+    customer_erase(customer=m.customer, by=supervisor)
+    # then their adjustment is cancelled, decided by no one, and only the other waits
+    adjustment.refresh_from_db()
+    assert (adjustment.status, adjustment.decided_by_id, adjustment.entry_id) == (Decision.CANCELLED, None, None)
+    assert adjustment.decided_at is not None
+    assert list(selectors.adjustments_pending()) == [others]
+    # and approving it is refused, saying the membership is closed
+    with pytest.raises(ApplicationError) as refused:
+        services.adjustment_approve(adjustment=adjustment, by=supervisor)
+    assert refused.value.code == "member_closed"
+    assert not MilesEntry.objects.filter(member=m).exists()
+
+
+def test_a_merge_moves_the_pending_adjustments_to_the_survivor_where_they_are_decided(agent, supervisor, threshold):
+    # given a duplicate membership with a pending goodwill credit
+    kept, gone = member(), member()
+    adjustment = request(gone, agent, threshold + 1)
+    # when the duplicate's customer is merged into the survivor's
+    customer_merge(survivor=kept.customer, loser=gone.customer, by=supervisor)
+    # then the adjustment waits on the surviving membership, and approving it credits the survivor
+    adjustment.refresh_from_db()
+    assert (adjustment.member_id, adjustment.status) == (kept.pk, Decision.PENDING)
+    assert [a.pk for a in selectors.adjustments_pending()] == [adjustment.pk]
+    services.adjustment_approve(adjustment=Adjustment.objects.get(pk=adjustment.pk), by=supervisor)
+    kept.refresh_from_db()
+    assert kept.award_balance == threshold + 1
+    assert_balance_is_sum(kept)
+
+
+def test_approving_an_adjustment_read_before_a_merge_moved_it_posts_on_the_survivor(agent, supervisor, threshold):
+    # given a pending adjustment read by the supervisor's page, then moved to the survivor by a merge
+    kept, gone = member(), member()
+    adjustment = request(gone, agent, threshold + 1)
+    customer_merge(survivor=kept.customer, loser=gone.customer, by=supervisor)
+    # when the supervisor approves the copy read before the merge
+    services.adjustment_approve(adjustment=adjustment, by=supervisor)
+    # then it is posted on the surviving membership
+    assert MilesEntry.objects.get(idempotency_key=f"adjustment:{adjustment.pk}").member_id == kept.pk
 
 
 @pytest.mark.django_db(transaction=True)

@@ -4,12 +4,15 @@ check-in: its check digit, that it is an active member's, and that the member ha
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from crm.errors import ApplicationError
+from crm.services import customer_erase, customer_merge
 from loyalty import numbers
 from loyalty.models import Member, MemberStatus
 from reservations import services
-from reservations.models import Booking, Channel, CheckIn, CouponStatus
+from reservations.models import Booking, BookingStatus, Channel, CheckIn, Coupon, CouponStatus
 from tests.loyalty.factories import member
 from tests.reservations.api_support import BOOKINGS, assert_error, booking_body
 from tests.reservations.check_in_helpers import flight_in, ticketed_booking
@@ -136,16 +139,26 @@ def test_the_api_books_with_a_good_number(passenger, api_as, flight, ada):
     assert response.status_code == 201, response.content
 
 
-def test_check_in_refuses_a_number_whose_membership_closed_since_booking_and_checks_nobody_in(ada):
-    # given a ticketed booking carrying Ada's number, and her membership closed since
-    booking = ticketed_booking(
+def party_with(number: str, **booking) -> Booking:  # noqa: ANN003
+    """A ticketed booking (check-in open) for Charles and for Ada, who carries ``number``."""
+    return ticketed_booking(
         flight=flight_in(5),
         passengers=[{"given_name": "Charles", "family_name": "Babbage"},
-                    {"given_name": "Ada", "family_name": "Lovelace", "frequent_flyer_number": ada.number}],
+                    {"given_name": "Ada", "family_name": "Lovelace", "frequent_flyer_number": number}],
+        **booking,
     )  # fmt: skip
-    Member.objects.filter(pk=ada.pk).update(status=MemberStatus.CLOSED)
+
+
+def test_check_in_refuses_a_number_whose_membership_was_erased_since_booking_and_checks_nobody_in(ada, supervisor):
+    # given a ticketed booking (made by someone else) carrying Ada's number, and her membership closed
+    # since by her erasure (closed, not merged: the number belongs to no one now)
+    booking = party_with(ada.number)
+    customer_erase(customer=ada.customer, by=supervisor)
+    ada.refresh_from_db()
+    assert ada.status == MemberStatus.CLOSED and ada.merged_into_id is None
     segment = booking.segments.get()
     traveller = booking.passengers.get(sequence=2)
+    assert traveller.frequent_flyer_number == ada.number
 
     # when the party checks in
     with pytest.raises(ApplicationError) as refused:
@@ -156,6 +169,56 @@ def test_check_in_refuses_a_number_whose_membership_closed_since_booking_and_che
     assert list(refused.value.fields) == [f"passengers.{traveller.pk}.frequent_flyer_number"]
     assert not CheckIn.objects.exists()
     assert set(segment.coupons.values_list("status", flat=True)) == {CouponStatus.OPEN}
+
+
+def test_after_a_merge_the_party_checks_in_on_the_surviving_number(ada, supervisor):
+    # given a ticketed booking carrying Ada's number as she typed it (with spaces), then her duplicate
+    # record merged into her other record, which is a member too
+    booking = party_with(f"{ada.number[:3]} {ada.number[3:6]} {ada.number[6:]}")
+    survivor = member(given_name="Ada", family_name="Lovelace")
+    customer_merge(survivor=survivor.customer, loser=ada.customer, by=supervisor)
+
+    # then her traveller carries the surviving number, and the whole party checks in
+    assert booking.passengers.get(sequence=2).frequent_flyer_number == survivor.number
+    created = services.check_in(
+        booking=booking, segment=booking.segments.get(), passengers=list(booking.passengers.all()), channel=Channel.PORTAL
+    )
+    assert len(created) == 2
+
+
+def test_a_merge_renumbers_only_the_bookings_still_to_fly_in_as_many_queries_whatever_their_number(ada, supervisor):
+    # given bookings carrying Ada's number: on hold, ticketed to fly, ticketed and flown, cancelled; and
+    # a traveller carrying someone else's number on a booking to fly
+    held = party_with(ada.number, status=BookingStatus.HELD)
+    to_fly = party_with(ada.number)
+    flown = party_with(ada.number)
+    Coupon.objects.filter(ticket__booking=flown).update(status=CouponStatus.FLOWN)
+    cancelled = party_with(ada.number, status=BookingStatus.CANCELLED)
+    other = member(family_name="Byron")
+    someone_else = party_with(other.number)
+    survivor = member(given_name="Ada", family_name="Lovelace")
+
+    # when her records are merged
+    with CaptureQueriesContext(connection) as few:
+        record = customer_merge(survivor=survivor.customer, loser=ada.customer, by=supervisor)
+
+    # then the bookings still to fly carry the surviving number; a finished trip keeps the number it flew with
+    def number_on(booking: Booking) -> str:
+        return booking.passengers.get(sequence=2).frequent_flyer_number
+
+    assert number_on(held) == number_on(to_fly) == survivor.number
+    assert number_on(flown) == number_on(cancelled) == ada.number
+    assert number_on(someone_else) == other.number
+    assert record.moved["loyalty"]["travellers"] == 2
+
+    # and a merge with many more bookings to renumber costs the same statements
+    ada2, survivor2 = member(family_name="Lovelace"), member(family_name="Lovelace")
+    for _i in range(6):
+        party_with(ada2.number)
+    with CaptureQueriesContext(connection) as many:
+        record = customer_merge(survivor=survivor2.customer, loser=ada2.customer, by=supervisor)
+    assert record.moved["loyalty"]["travellers"] == 6
+    assert len(many) == len(few), [q["sql"][:100] for q in many.captured_queries]
 
 
 def test_check_in_accepts_an_active_members_number(ada):

@@ -6,8 +6,9 @@ import pytest
 
 from crm.errors import ApplicationError
 from crm.models import TimelineEntry
+from crm.services import customer_erase, customer_merge
 from loyalty import selectors, services
-from loyalty.models import Household, HouseholdInvitation
+from loyalty.models import Household, HouseholdInvitation, Member
 from tests.loyalty.factories import credit, member
 
 pytestmark = pytest.mark.django_db
@@ -142,23 +143,94 @@ def test_the_pool_is_the_sum_of_the_members_balances_head_first():
     assert selectors.household_pool(member=outsider)[0] == 5000
 
 
-def test_the_debit_plan_takes_from_the_head_first_then_by_member():
-    head, second, third = member(), member(), member()
-    for m, miles in ((head, 100), (second, 250), (third, 1000)):
-        credit(m, miles)
-    services.household_create(member=head)
-    join(head, second)
-    join(head, third)
-    low, high = sorted([second, third], key=lambda m: m.pk)
-    plan = services.household_debit_plan(head=head, miles=300)
-    assert plan[0] == (head.pk, 100)
-    assert sum(miles for _pk, miles in plan) == 300
-    assert plan[1][0] == low.pk
-    with pytest.raises(services.InsufficientMiles):
-        services.household_debit_plan(head=head, miles=1351)
-    with pytest.raises(ApplicationError) as refused:
-        services.household_debit_plan(head=second, miles=10)
-    assert refused.value.code == "not_household_head"
+# --- A membership that closes (merge, erasure) ------------------------------------------------
+
+
+def pool(m):  # noqa: ANN001, ANN201
+    """Whose miles ``m`` may spend, as the redemption code sees it (pks, head first)."""
+    return [x.pk for x in services.miles_pool(member=Member.objects.get(pk=m.pk))]
+
+
+def test_a_merge_puts_the_survivor_at_the_head_of_the_duplicates_household(supervisor):
+    # given a duplicate heading a household with one member, and a survivor in no household
+    kept, gone, other = member(), member(), member()
+    household = services.household_create(member=gone)
+    join(gone, other)
+    # when the duplicate's customer is merged into the survivor's
+    customer_merge(survivor=kept.customer, loser=gone.customer, by=supervisor)
+    # then the survivor heads the household and spends its pool; the closed duplicate is out of it
+    household.refresh_from_db()
+    kept.refresh_from_db()
+    gone.refresh_from_db()
+    assert household.head_id == kept.pk and kept.household_id == household.pk
+    assert gone.household_id is None
+    assert pool(kept) == [kept.pk, other.pk]
+    assert TimelineEntry.objects.filter(customer=kept.customer, kind="household.head_passed").exists()
+
+
+def test_a_survivor_already_in_the_duplicates_household_becomes_its_head(supervisor):
+    kept, gone, other = member(), member(), member()
+    household = services.household_create(member=gone)
+    join(gone, kept)
+    join(gone, other)
+    customer_merge(survivor=kept.customer, loser=gone.customer, by=supervisor)
+    household.refresh_from_db()
+    assert household.head_id == kept.pk
+    assert set(household.members.values_list("pk", flat=True)) == {kept.pk, other.pk}
+
+
+def test_a_survivor_in_another_household_leaves_the_duplicates_to_its_longest_standing_member(supervisor):
+    # given a duplicate heading a household: the member with the higher number joined first
+    later, first = member(), member()
+    assert first.pk > later.pk
+    kept, gone = member(), member()
+    household = services.household_create(member=gone)
+    join(gone, first)
+    join(gone, later)
+    # and the survivor heading a household of its own
+    own = services.household_create(member=kept)
+    # when they are merged
+    customer_merge(survivor=kept.customer, loser=gone.customer, by=supervisor)
+    # then the duplicate's household passes to the member who joined it first, who spends its pool
+    household.refresh_from_db()
+    assert household.head_id == first.pk
+    assert pool(first) == [first.pk, later.pk]
+    # and the survivor still heads its own
+    own.refresh_from_db()
+    assert own.head_id == kept.pk and pool(kept) == [kept.pk]
+    assert TimelineEntry.objects.filter(customer=first.customer, kind="household.head_passed").exists()
+
+
+def test_a_merged_member_of_a_household_is_replaced_by_the_survivor(supervisor):
+    # given a duplicate who is a member (not the head) of a household, and a survivor in none
+    head, gone, kept = member(), member(), member()
+    household = services.household_create(member=head)
+    join(head, gone)
+    # when they are merged
+    customer_merge(survivor=kept.customer, loser=gone.customer, by=supervisor)
+    # then the survivor takes the duplicate's place, and the pool has the survivor, not the closed duplicate
+    assert set(household.members.values_list("pk", flat=True)) == {head.pk, kept.pk}
+    assert pool(head) == [head.pk, kept.pk]
+    assert HouseholdInvitation.objects.filter(household=household, member=kept, accepted_at__isnull=False).exists()
+
+
+def test_erasing_the_head_passes_the_household_on_and_erasing_the_last_one_dissolves_it(supervisor):
+    # given a head and the one member of their household
+    head, other = member(), member()
+    credit(other, 700)
+    household = services.household_create(member=head)
+    join(head, other)
+    # when the head's customer is erased
+    customer_erase(customer=head.customer, by=supervisor)
+    # then the household passes to the member left, who spends its pool; the erased head is out of it
+    household.refresh_from_db()
+    head.refresh_from_db()
+    assert household.head_id == other.pk and head.household_id is None
+    assert pool(other) == [other.pk]
+    # and when that member is erased too, no one is left: the household is dissolved
+    customer_erase(customer=other.customer, by=supervisor)
+    assert not Household.objects.filter(pk=household.pk).exists()
+    assert not Member.objects.filter(household__isnull=False).exists()
 
 
 def test_members_leave_the_head_removes_and_the_head_leaves_last():

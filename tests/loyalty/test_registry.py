@@ -190,7 +190,9 @@ def test_merge_of_two_members_moves_the_miles_keeps_the_higher_tier_and_closes_t
     assert MilesEntry.objects.filter(member__in=[kept, gone]).aggregate(s=Sum("award_miles"))["s"] == total_before
     _balance_matches_ledger(kept)
     _balance_matches_ledger(gone)
-    assert record.moved["loyalty"] == {"members": 1, "miles": 3000}
+    assert record.moved["loyalty"] == {
+        "members": 1, "miles": 3000, "qualifying_miles": 0, "qualifying_segments": 0, "travellers": 0,
+    }  # fmt: skip
     # and the duplicate's history is exported with the survivor's data
     exported = customer_export(customer=survivor)["loyalty"]
     assert exported["merged_memberships"] == [gone.number]
@@ -203,6 +205,50 @@ def test_merge_of_two_members_where_the_duplicate_has_no_miles_posts_nothing(sup
     customer_merge(survivor=survivor, loser=loser, by=supervisor)
     gone.refresh_from_db()
     assert gone.status == MemberStatus.CLOSED and not MilesEntry.objects.exists()
+
+
+def _counters_match_ledger(m: Member) -> None:
+    m.refresh_from_db()
+    sums = MilesEntry.objects.filter(member=m).aggregate(q=Sum("qualifying_miles"), s=Sum("qualifying_segments"))
+    assert (m.qualifying_miles, m.qualifying_segments) == (sums["q"] or 0, sums["s"] or 0)
+
+
+def test_merge_moves_qualifying_miles_segments_and_lifetime_miles_and_the_survivor_may_reach_a_tier(supervisor, db):
+    # given two Blue members in their current period: the survivor with 15,000 qualifying miles and
+    # 20 segments, the duplicate with 12,000 and 8 (neither reaches Silver's 25,000 or 30 alone)
+    survivor, loser = CustomerFactory(), CustomerFactory()
+    kept, gone = member(customer=survivor), member(customer=loser)
+    credit(kept, 15000, qualifying=15000, segments=20)
+    credit(gone, 12000, qualifying=12000, segments=8)
+    # when crm merges them
+    record = customer_merge(survivor=survivor, loser=loser, by=supervisor)
+    # then the survivor counts both for its tier, by the same two transfer entries as the award miles
+    kept.refresh_from_db()
+    gone.refresh_from_db()
+    assert (kept.award_balance, kept.qualifying_miles, kept.qualifying_segments) == (27000, 27000, 28)
+    assert (gone.award_balance, gone.qualifying_miles, gone.qualifying_segments) == (0, 0, 0)
+    merge_in = MilesEntry.objects.get(idempotency_key=f"merge:{gone.pk}:in")
+    assert (merge_in.member_id, merge_in.qualifying_miles, merge_in.qualifying_segments) == (kept.pk, 12000, 8)
+    for m in (kept, gone):
+        _balance_matches_ledger(m)
+        _counters_match_ledger(m)
+    # and 27,000 qualifying miles reach Silver at once, by the usual upgrade rule
+    assert kept.tier.code == "silver" and kept.tier_valid_until is not None
+    # and the lifetime miles earned add up
+    assert kept.lifetime_miles == 27000
+    assert record.moved["loyalty"]["qualifying_miles"] == 12000
+    assert record.moved["loyalty"]["qualifying_segments"] == 8
+
+
+def test_the_duplicates_earlier_merges_follow_it_to_the_survivor(supervisor, db):
+    # given a membership A merged into B, then B's customer merged into C's
+    a_customer, b_customer, c_customer = CustomerFactory(), CustomerFactory(), CustomerFactory()
+    a, b, c = member(customer=a_customer), member(customer=b_customer), member(customer=c_customer)
+    customer_merge(survivor=b_customer, loser=a_customer, by=supervisor)
+    customer_merge(survivor=c_customer, loser=b_customer, by=supervisor)
+    # then A and B both point at C, the membership that lives on
+    assert set(Member.objects.filter(merged_into=c).values_list("pk", flat=True)) == {a.pk, b.pk}
+    assert customer_export(customer=c_customer)["loyalty"]["merged_memberships"] == [a.number, b.number]
 
 
 # --- Search and attributes ------------------------------------------------------------------

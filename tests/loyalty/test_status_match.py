@@ -12,8 +12,9 @@ from django.utils import timezone
 from crm.errors import ApplicationError
 from crm.models import CustomerAccess, TimelineEntry
 from crm.permissions import SUPERVISOR
-from loyalty import events, services
-from loyalty.models import Decision, Member, StatusMatch, Tier
+from crm.services import customer_erase, customer_merge
+from loyalty import events, selectors, services
+from loyalty.models import Decision, Member, MemberStatus, StatusMatch, Tier
 from loyalty.services.tiers import add_months
 from tests.events_support import capture_events
 from tests.loyalty.factories import member
@@ -153,6 +154,71 @@ def test_a_card_that_expired_while_waiting_cannot_be_approved(agent, supervisor)
     with pytest.raises(ApplicationError) as refused:
         services.status_match_approve(status_match=match, by=supervisor, today=date.today() + timedelta(days=3))
     assert refused.value.code == "card_expired"
+
+
+def test_a_pending_match_of_a_membership_closed_since_is_not_approved(agent, supervisor):
+    m = member()
+    match = ask(m, agent)
+    Member.objects.filter(pk=m.pk).update(status=MemberStatus.CLOSED)
+
+    with pytest.raises(ApplicationError) as refused:
+        services.status_match_approve(status_match=match, by=supervisor)
+
+    assert (refused.value.status, refused.value.code) == (409, "member_closed")
+    m.refresh_from_db()
+    assert m.tier.code == "blue"
+    assert StatusMatch.objects.get(pk=match.pk).status == Decision.PENDING
+
+
+def test_erasure_cancels_the_pending_match_and_the_queue_no_longer_shows_it(agent, supervisor):
+    m = member()
+    match = ask(m, agent)
+
+    customer_erase(customer=m.customer, by=supervisor)
+
+    match.refresh_from_db()
+    assert (match.status, match.decided_by) == (Decision.CANCELLED, None)
+    assert list(selectors.status_matches(status=Decision.PENDING)) == []
+    with pytest.raises(ApplicationError) as refused:
+        services.status_match_approve(status_match=match, by=supervisor)
+    assert refused.value.code == "member_closed"
+
+
+def test_a_merge_moves_the_pending_match_to_the_survivor_who_may_then_be_granted_it(agent, supervisor):
+    # Given a duplicate membership with a pending request for Gold, the survivor in Blue
+    kept, gone = member(), member()
+    match = ask(gone, agent)
+
+    # When the duplicate's customer is merged into the survivor's
+    customer_merge(survivor=kept.customer, loser=gone.customer, by=supervisor)
+
+    # Then the request waits on the surviving membership, and approving it makes the survivor Gold
+    match.refresh_from_db()
+    assert (match.member_id, match.status) == (kept.pk, Decision.PENDING)
+    services.status_match_approve(status_match=match, by=supervisor)
+    kept.refresh_from_db()
+    assert kept.tier.code == "gold"
+
+
+def test_a_merge_cancels_the_duplicates_match_when_the_survivor_has_its_own_waiting_or_the_tier_already(agent, supervisor):
+    # Given a survivor and its duplicate each asking for Gold; and a Platinum survivor of another duplicate
+    kept, first = member(), member()
+    waiting_on_survivor = ask(kept, agent)
+    first_match = ask(first, agent)
+    platinum, third = member(), member()
+    Member.objects.filter(pk=platinum.pk).update(tier=Tier.objects.get(code="platinum"))
+    third_match = ask(third, agent)
+
+    # When the duplicates are merged
+    customer_merge(survivor=kept.customer, loser=first.customer, by=supervisor)
+    customer_merge(survivor=platinum.customer, loser=third.customer, by=supervisor)
+
+    # Then the survivor keeps its own request (one at a time) and the others are cancelled
+    assert StatusMatch.objects.get(pk=waiting_on_survivor.pk).status == Decision.PENDING
+    for match in (first_match, third_match):
+        match.refresh_from_db()
+        assert match.status == Decision.CANCELLED
+    assert list(selectors.status_matches(status=Decision.PENDING)) == [waiting_on_survivor]
 
 
 def test_a_matched_tier_is_kept_at_the_period_end_that_follows_without_activity(agent, supervisor):
