@@ -24,7 +24,7 @@ WHERE t.member_id = m.id AND t.status = 'pending' AND m.status = 'closed'
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("loyalty", "0009_programme_names_in_chinese"),
+        ("loyalty", "0011_ledger_index_for_breakage"),
     ]
 
     operations = [
