@@ -1,7 +1,8 @@
 """loyalty's parts in reservations' rules, registered from ``LoyaltyConfig.ready()``.
 
 - ``MilesPayments``: miles as a payment method (award tickets and upgrades).
-- ``frequent_flyer_check``: a frequent flyer number typed for a traveller, at booking and at check-in.
+- ``frequent_flyer_check``: a frequent flyer number typed for a traveller, at booking, when it is added or
+  corrected on an existing booking, and at check-in.
 - ``EnrolAtBooking``: the "join and earn miles on this trip" tick on the portal's booking form.
 """
 
@@ -92,7 +93,10 @@ class MilesPayments:
 
 
 def frequent_flyer_check(*, passenger: BookingPassenger, booking: Booking, stage: str) -> None:
-    """A typed number must pass its check digit, belong to an active member, and carry the traveller's family name."""
+    """A typed number must pass its check digit, belong to an active member, and carry the traveller's family name.
+
+    The same at every stage (booking, ``traveller_update``, check-in): a number added after booking earns and
+    gives benefits exactly as one typed when booking."""
     number = (passenger.frequent_flyer_number or "").strip()
     if number:
         member_number_check(number=number, family_name=passenger.family_name)

@@ -229,7 +229,7 @@ class BookingContactForm(forms.Form):
     )
     discount_code = forms.CharField(
         label=_("Discount code"), max_length=20, required=False,
-        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters"}),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )  # fmt: skip
 
     def clean_contact_phone(self) -> str:
@@ -406,13 +406,29 @@ MAX_BAGS = 3
 MAX_HAND_CARRY = 2
 
 
+FREQUENT_FLYER_MAX = 20
+
+
+def frequent_flyer_field(*, initial: str = "", label: Any = None) -> forms.CharField:
+    """A traveller's frequent flyer number on an existing booking, prefilled; emptied, it is removed."""
+    return forms.CharField(
+        label=label or _("Frequent flyer number"), max_length=FREQUENT_FLYER_MAX, required=False, initial=initial,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )  # fmt: skip
+
+
+def _typed_number(typed: str | None) -> str:
+    return (typed or "").strip()
+
+
 class CheckInPassengerForm(forms.Form):
-    """One traveller's check-in: whether to check them in now, their bags and hand-carry items."""
+    """One traveller's check-in: whether to check them in now, their bags and hand-carry items, and (with
+    ``frequent_flyer``) their frequent flyer number, saved before they are checked in."""
 
     selected = forms.BooleanField(label=_("Check in"), required=False, initial=True)
     hand_carry = forms.IntegerField(label=_("Cabin bags"), min_value=0, max_value=MAX_HAND_CARRY, initial=1)
 
-    def __init__(self, *args, passenger, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
+    def __init__(self, *args, passenger, frequent_flyer: bool = False, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
         super().__init__(*args, **kwargs)
         self.passenger = passenger
         for n in range(1, MAX_BAGS + 1):
@@ -421,6 +437,16 @@ class CheckInPassengerForm(forms.Form):
                 required=False, min_value=Decimal("0.5"), max_value=Decimal("32"), decimal_places=1,
                 widget=forms.NumberInput(attrs={"step": "0.5", "inputmode": "decimal"}),
             )  # fmt: skip
+        if frequent_flyer:
+            self.fields["frequent_flyer_number"] = frequent_flyer_field(initial=passenger.frequent_flyer_number)
+
+    def frequent_flyer_change(self) -> str | None:
+        """The number typed, when it is not the one the traveller has (None: nothing to save). A field not
+        sent at all changes nothing: only an emptied one removes the number."""
+        if "frequent_flyer_number" not in self.fields or self.add_prefix("frequent_flyer_number") not in self.data:
+            return None
+        typed = _typed_number(self.cleaned_data.get("frequent_flyer_number"))
+        return None if typed == self.passenger.frequent_flyer_number else typed
 
     @property
     def bag_fields(self) -> list[forms.BoundField]:
@@ -428,6 +454,34 @@ class CheckInPassengerForm(forms.Form):
 
     def bag_weights(self) -> list[Decimal]:
         return [self.cleaned_data[f"bag_{n}"] for n in range(1, MAX_BAGS + 1) if self.cleaned_data.get(f"bag_{n}")]
+
+
+class FrequentFlyerNumbersForm(forms.Form):
+    """Each traveller's frequent flyer number on an existing booking, one field per traveller named after
+    them, prefilled; an emptied field removes the number."""
+
+    def __init__(self, *args, passengers, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        self.passengers = {p.pk: p for p in passengers}
+        for p in passengers:
+            self.fields[f"ff_{p.pk}"] = frequent_flyer_field(initial=p.frequent_flyer_number, label=p.full_name)
+
+    def changes(self) -> dict[int, str]:
+        """The numbers typed that differ from the travellers' own, by passenger id; a field not sent at all
+        changes nothing (only an emptied one removes the number)."""
+        typed = {
+            pk: _typed_number(self.cleaned_data.get(f"ff_{pk}"))
+            for pk in self.passengers
+            if self.add_prefix(f"ff_{pk}") in self.data
+        }
+        return {pk: number for pk, number in typed.items() if number != self.passengers[pk].frequent_flyer_number}
+
+    def place(self, key: str) -> tuple[forms.Form, str] | None:
+        """Where a refusal of ``passengers.<id>.frequent_flyer_number`` (or ``passengers.<id>``) goes: that field."""
+        parts = key.split(".")
+        if parts[0] == "passengers" and len(parts) in (2, 3) and parts[1].isdigit() and f"ff_{parts[1]}" in self.fields:
+            return self, f"ff_{parts[1]}"
+        return None
 
 
 class DangerousGoodsForm(forms.Form):

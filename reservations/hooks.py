@@ -281,19 +281,21 @@ def discounts_release(*, booking: Booking) -> None:
             hook.release(code=code, booking=booking)
 
 
-# --- Passenger checks at booking and check-in ----------------------------------------------------
+# --- Passenger checks at booking, on a traveller's change and at check-in ----------------------------
 
 
-BOOKING, CHECK_IN = "booking", "check_in"
+BOOKING, TRAVELLER_UPDATE, CHECK_IN = "booking", "traveller_update", "check_in"
 
 
 class PassengerCheck(Protocol):
     """A rule about one traveller (e.g. loyalty: the frequent flyer number exists and matches the name).
 
     Called for every passenger when a booking is created (``stage="booking"``, inside its transaction,
-    the passenger row saved) and at check-in (``stage="check_in"``). Refuses by raising
-    ``ApplicationError`` whose ``fields`` name the passenger's own fields (``frequent_flyer_number``);
-    reservations puts them on that passenger (``passengers.2.frequent_flyer_number``).
+    the passenger row saved), for a traveller whose details change on an existing booking
+    (``stage="traveller_update"``: the row carries the new values, locked and not yet saved) and at
+    check-in (``stage="check_in"``). Refuses by raising ``ApplicationError`` whose ``fields`` name the
+    passenger's own fields (``frequent_flyer_number``); reservations puts them on that passenger
+    (``passengers.2.frequent_flyer_number``) and, on a change, saves nothing.
     """
 
     def __call__(self, *, passenger: BookingPassenger, booking: Booking, stage: str) -> None: ...

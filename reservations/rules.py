@@ -22,6 +22,7 @@ from crm.templatetags.airline_format import money
 from reservations.models import (
     Airport,
     Booking,
+    BookingPassenger,
     BookingStatus,
     Coupon,
     CouponStatus,
@@ -237,6 +238,51 @@ def check_in_refusal(
             _("Check-in for %(flight)s opens at %(opens)s (local time).")
             % {"flight": flight.flight_code, "opens": _local(opens, flight.origin)},
             code="check_in_not_open",
+        )
+    return None
+
+
+def frequent_flyer_refusal(
+    *, booking: Booking, passenger: BookingPassenger, coupons: Iterable[Coupon], segments: Iterable[Segment]
+) -> ApplicationError | None:
+    """Why this traveller's frequent flyer number can no longer be added, changed or removed, or None.
+
+    The number decides which account the traveller's flights earn on and the tier benefits they get at
+    the airport, so it may change while they still have a flight ahead: not on a cancelled or lapsed
+    booking, not while they are on board, not once none of their flights is left to take. ``coupons`` are
+    the booking's (with their tickets), ``segments`` its flights (with each one's ``flight``).
+    """
+    if booking.status not in ACTIVE_BOOKING:
+        return ApplicationError(
+            _("Booking %(locator)s is %(status)s: its travellers can no longer be changed.")
+            % {"locator": booking.record_locator, "status": booking.get_status_display().lower()},
+            code="booking_inactive",
+        )
+    if booking.status != BookingStatus.TICKETED:
+        return None  # held: nothing is ticketed or flown yet
+    flights = {s.pk: s.flight for s in segments}
+    theirs = [c for c in _live(coupons) if c.ticket.passenger_id == passenger.pk]
+    if any(c.status == CouponStatus.BOARDED for c in theirs):
+        return ApplicationError(
+            _("%(name)s has boarded; their frequent flyer number cannot be changed during the flight.")
+            % {"name": passenger.full_name},
+            code="traveller_on_board",
+        )
+    ahead = [
+        c
+        for c in theirs
+        if c.status in (CouponStatus.OPEN, CouponStatus.CHECKED_IN)
+        and c.segment_id in flights
+        and flights[c.segment_id].status not in FLIGHT_CLOSED
+    ]
+    if not ahead:
+        return ApplicationError(
+            _(
+                "%(name)s has no flight left to take on this booking, so their frequent flyer number can no longer be "
+                "changed. Missing miles for a flight already flown are claimed from the frequent flyer account."
+            )
+            % {"name": passenger.full_name},
+            code="traveller_flown",
         )
     return None
 

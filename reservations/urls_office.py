@@ -9,6 +9,11 @@ urlpatterns = [
     path("bookings/<str:record_locator>/pay/", office.BookingPayView.as_view(), name="booking_pay"),
     path("bookings/<str:record_locator>/cancel/", office.BookingCancelView.as_view(), name="booking_cancel"),
     path(
+        "bookings/<str:record_locator>/frequent-flyer/",
+        office.BookingFrequentFlyerView.as_view(),
+        name="booking_frequent_flyer",
+    ),
+    path(
         "bookings/<str:record_locator>/refunds/<int:refund_id>/paid-out/",
         office.RefundPaidOutView.as_view(),
         name="refund_paid_out",

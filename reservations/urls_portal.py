@@ -15,6 +15,7 @@ urlpatterns = [
     path("trips/<str:record_locator>/receipt.pdf", portal.receipt_pdf, name="receipt_pdf"),
     path("trips/<str:record_locator>/trip.ics", portal.trip_ics, name="trip_ics"),
     path("trips/<str:record_locator>/cancel/", portal.cancel, name="cancel"),
+    path("trips/<str:record_locator>/frequent-flyer/", portal.trip_frequent_flyer, name="trip_frequent_flyer"),
     path("trips/<str:record_locator>/disruption/", portal.disruption, name="disruption"),
     path("trips/<str:record_locator>/disruption/choice/", portal.disruption_choice, name="disruption_choice"),
     path("trips/<str:record_locator>/flights/<int:sequence>/change/", portal.change, name="change"),

@@ -9,8 +9,9 @@ render. Who reaches what:
 - ``/bookings/`` needs a login. A passenger (a login that is not staff) sees, books, pays, cancels
   and checks in only their own bookings (booked by them or with them on board): **404 for anyone
   else's**. Someone who only travels on a booking another customer made (``access: traveller``)
-  reaches their own travellers, seats, tickets, check-in and boarding passes, and nothing of the
-  booker's contacts or money; every other action is the booker's (**403** ``booker_only``).
+  reaches their own travellers (and may change their own frequent flyer number), seats, tickets,
+  check-in and boarding passes, and nothing of the booker's contacts or money; every other action is
+  the booker's (**403** ``booker_only``).
 - Staff need what the office booking page needs (``reservations.view_booking`` and
   ``view_bookingpassenger``, so not analysts) plus the permission for the action, as the office asks
   it; every staff read of one booking is recorded in the customer access log for each customer on it.

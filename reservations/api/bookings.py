@@ -29,7 +29,13 @@ from crm.models import AssistanceCode, Cabin, Customer, MealCode, TravelPurpose
 from crm.permissions import can_see_identity_documents, is_staff_member, mask
 from crm.validation import validate_date_of_birth, validate_national_id_number, validate_single_line_text
 from reservations import hooks, selectors, services
-from reservations.api.check_in import BoardingPassSerializer, CheckInInputSerializer, CheckInSerializer, _check_in_fields
+from reservations.api.check_in import (
+    FREQUENT_FLYER_HELP,
+    BoardingPassSerializer,
+    CheckInInputSerializer,
+    CheckInSerializer,
+    _check_in_fields,
+)
 from reservations.api.common import FieldsBuiltOnce, StrictSerializer, _in_api_terms, error, represent, validated
 from reservations.api.flights import FareFamilySerializer, FlightSerializer
 from reservations.api.payments import (
@@ -392,6 +398,12 @@ class SeatInputSerializer(StrictSerializer):
     seat = serializers.RegexField(r"^[0-9]{1,3}[A-Za-z]$", max_length=4, help_text="e.g. `12C`.")
 
 
+class PassengerChangeInputSerializer(StrictSerializer):
+    """What may change on a traveller of an existing booking; a field left out stays as it is."""
+
+    frequent_flyer_number = serializers.CharField(max_length=20, required=False, allow_blank=True, help_text=FREQUENT_FLYER_HELP)
+
+
 class BookingAccess(permissions.BasePermission):
     """Logged in; staff also need the permissions of the action. Passengers are scoped in the view."""
 
@@ -477,10 +489,11 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         "seats": (*selectors.SEE_BOOKINGS, "reservations.add_seatassignment"),
         "check_in": (*selectors.SEE_BOOKINGS, "reservations.add_checkin"),
         "boarding_passes": (*selectors.SEE_BOOKINGS, "reservations.view_checkin"),
+        "passenger": (*selectors.SEE_BOOKINGS, "reservations.change_booking"),
     }
     # What a co-traveller (on a booking someone else made) may do, for their own travellers only. Any
     # other action on a booking, present or future, is the booker's alone (403 `booker_only`).
-    traveller_actions = frozenset({"retrieve", "seats", "check_in", "boarding_passes"})
+    traveller_actions = frozenset({"retrieve", "seats", "check_in", "boarding_passes", "passenger"})
     reach: selectors.PassengerBooking | None = None
 
     @cached_property
@@ -748,7 +761,9 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @extend_schema(
         summary="Check in",
         description="Checks in passengers of one segment, from 24 h to 1 h before departure: seats (optional) and "
-        "bags (weights per bag, hand-carry count); excess over the fare's allowance is priced.",
+        "bags (weights per bag, hand-carry count); excess over the fare's allowance is priced. Frequent flyer "
+        "numbers sent in `frequent_flyer_numbers` are checked and saved first (as `PATCH "
+        "/passengers/{sequence}/` does); a refused one is 400 and checks nobody in.",
         parameters=[RECORD_LOCATOR_PARAM],
         request=CheckInInputSerializer,
         responses={
@@ -775,6 +790,11 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         for i, b in enumerate(d.get("bags", [])):
             pk = _passenger_of(booking, b["passenger"], f"bags.{i}.passenger", self.reach).pk
             bags[pk], hand_carry[pk], bag_entry[pk] = list(b["weights_kg"]), b["hand_carry"], i
+        numbers: dict[int, str] = {}
+        number_entry: dict[int, int] = {}
+        for i, n in enumerate(d.get("frequent_flyer_numbers", [])):
+            pk = _passenger_of(booking, n["passenger"], f"frequent_flyer_numbers.{i}.passenger", self.reach).pk
+            numbers[pk], number_entry[pk] = n["frequent_flyer_number"], i
         args = {
             "booking": booking,
             "segment": segment,
@@ -787,6 +807,9 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         }
         payment = d.get("payment")
         try:
+            if numbers:
+                # Saved first: a refused number checks nobody in, and a good one's tier counts in the fees.
+                services.passengers_frequent_flyer_set(booking=booking, numbers=numbers, by=request.user, channel="api")
             if payment is None:
                 check_ins = services.check_in(**args)
             else:
@@ -799,9 +822,62 @@ class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                     expected_total=payment.get("expected_total"),
                 )
         except ApplicationError as refused:
-            refused.fields = _check_in_fields(refused.fields, chosen=[p.pk for p in chosen], bag_entry=bag_entry)
+            refused.fields = _check_in_fields(
+                refused.fields, chosen=[p.pk for p in chosen], bag_entry=bag_entry, number_entry=number_entry
+            )
             raise
         return Response(CheckInSerializer(check_ins, many=True).data, status=status.HTTP_201_CREATED)
+
+    # --- Travellers ---
+
+    @extend_schema(
+        summary="Change a traveller's frequent flyer number",
+        description="Adds, corrects or removes (empty string) one traveller's frequent flyer number on an existing "
+        "booking, checked as at booking: its check digit, an active member, the traveller's family name. The "
+        "booker may change any traveller's; a co-traveller only their own (403 `booker_only` otherwise); staff need "
+        "reservations.change_booking. Recorded on the booker's and the traveller's timelines.",
+        parameters=[
+            RECORD_LOCATOR_PARAM,
+            OpenApiParameter("sequence", OpenApiTypes.INT, OpenApiParameter.PATH, description="Passenger sequence."),
+        ],
+        request=PassengerChangeInputSerializer,
+        responses={
+            200: BookingPassengerSerializer,
+            400: error(
+                "`invalid_frequent_flyer_number` (check digit, or too long), `unknown_frequent_flyer_number` (no active "
+                "member), `frequent_flyer_name_mismatch` (another family name), under `frequent_flyer_number`; "
+                "`booking_inactive` (cancelled or expired), `traveller_on_board`, `traveller_flown` (no flight left "
+                "to take): nothing is changed."
+            ),
+            403: error(
+                "`booker_only`: a co-traveller asked about someone else's traveller; `forbidden`: staff without the permission."
+            ),
+            404: error("No booking with this reference, or no such passenger on it."),
+        },
+    )
+    @action(
+        detail=True,
+        methods=["patch"],
+        url_path=r"passengers/(?P<sequence>[0-9]+)",
+        url_name="passenger",
+        filter_backends=[],
+        pagination_class=None,
+    )
+    def passenger(self, request: Request, record_locator: str, sequence: str, **kwargs: Any) -> Response:
+        booking = self.get_object()
+        data = PassengerChangeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        traveller = next((p for p in booking.passengers.all() if str(p.sequence) == sequence.lstrip("0")), None)
+        if traveller is None:
+            raise NotFound(_("The booking has no such passenger."))
+        saved = services.passenger_frequent_flyer_set(
+            passenger=traveller,
+            number=data.validated_data.get("frequent_flyer_number", traveller.frequent_flyer_number),
+            by=request.user,
+            channel="api",
+        )
+        saved.booking = booking
+        return Response(BookingPassengerSerializer(saved, context=self._context()).data)
 
     @extend_schema(
         summary="Boarding passes",

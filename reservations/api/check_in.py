@@ -51,6 +51,18 @@ class CheckInPaymentInputSerializer(StrictSerializer):
         return attrs
 
 
+FREQUENT_FLYER_HELP = (
+    "The traveller's frequent flyer number, checked as at booking: its check digit, an active member, the "
+    "traveller's family name (400 `invalid_frequent_flyer_number`, `unknown_frequent_flyer_number`, "
+    "`frequent_flyer_name_mismatch`). Empty removes it."
+)
+
+
+class FrequentFlyerNumberInputSerializer(StrictSerializer):
+    passenger = serializers.IntegerField(min_value=1, max_value=99, help_text="Passenger sequence.")
+    frequent_flyer_number = serializers.CharField(max_length=20, allow_blank=True, help_text=FREQUENT_FLYER_HELP)
+
+
 class CheckInInputSerializer(StrictSerializer):
     segment = serializers.IntegerField(min_value=1, max_value=99, help_text="Segment sequence.")
     passengers = serializers.ListField(
@@ -61,6 +73,13 @@ class CheckInInputSerializer(StrictSerializer):
         many=True, required=False, max_length=18, help_text="Seats to choose while checking in; the others are allocated."
     )
     bags = BagsInputSerializer(many=True, required=False, max_length=18)
+    frequent_flyer_numbers = FrequentFlyerNumberInputSerializer(
+        many=True, required=False, max_length=18,
+        help_text="Frequent flyer numbers to add, correct or remove first, all or none: they are saved before "
+        "anyone is checked in (so a tier's free bags count in the fees), and stay saved if the check-in itself "
+        "is then refused. A refused number checks nobody in; its message is under "
+        "`frequent_flyer_numbers.<n>.frequent_flyer_number`.",
+    )  # fmt: skip
     payment = CheckInPaymentInputSerializer(
         required=False,
         help_text="Needed when the check-in has fees: without it such a check-in is refused (402 `payment_required`) "
@@ -110,11 +129,16 @@ class BoardingPassSerializer(serializers.Serializer):
     )
 
 
-_CHECK_IN_FIELD = re.compile(r"^(?P<name>passengers|bags|hand_carry)\.(?P<pk>\d+)$")
+_CHECK_IN_FIELD = re.compile(r"^(?P<name>passengers|bags|hand_carry)\.(?P<pk>\d+)(?:\.(?P<field>\w+))?$")
 
 
-def _check_in_fields(fields: dict, *, chosen: list[int], bag_entry: dict[int, int]) -> dict:
-    """check_in names travellers by id ("bags.812"); the API names the entry of the request ("bags.0.weights_kg")."""
+def _check_in_fields(
+    fields: dict, *, chosen: list[int], bag_entry: dict[int, int], number_entry: dict[int, int] | None = None
+) -> dict:
+    """check_in names travellers by id ("bags.812", "passengers.812.frequent_flyer_number"); the API names the
+    entry of the request ("bags.0.weights_kg", "frequent_flyer_numbers.0.frequent_flyer_number", or the
+    traveller's place in ``passengers`` for a number they already had)."""
+    number_entry = number_entry or {}
     renamed: dict[str, list[str]] = {}
     for key, messages in fields.items():
         match = _CHECK_IN_FIELD.match(key)
@@ -122,7 +146,9 @@ def _check_in_fields(fields: dict, *, chosen: list[int], bag_entry: dict[int, in
             renamed[key] = messages
             continue
         name, pk = match["name"], int(match["pk"])
-        if name == "passengers":
+        if name == "passengers" and match["field"] == "frequent_flyer_number" and pk in number_entry:
+            key = f"frequent_flyer_numbers.{number_entry[pk]}.frequent_flyer_number"
+        elif name == "passengers":
             key = f"passengers.{chosen.index(pk)}" if pk in chosen else "passengers"
         elif pk in bag_entry:
             key = f"bags.{bag_entry[pk]}.{'weights_kg' if name == 'bags' else 'hand_carry'}"

@@ -85,9 +85,9 @@ class PassengerBooking:
     """A booking as one passenger login reaches it.
 
     The booker reaches all of it. A co-traveller, on a booking someone else made, reaches only their own
-    part: themselves (and the infant on their lap), the flights, their e-tickets, seats, check-in and
-    boarding passes; never the booker's contact details, charges, payments or refunds, and no action on
-    the whole booking.
+    part: themselves (and the infant on their lap, with their frequent flyer numbers), the flights, their
+    e-tickets, seats, check-in and boarding passes; never the booker's contact details, charges, payments
+    or refunds, and no action on the whole booking.
     """
 
     booking: Booking

@@ -1,4 +1,5 @@
-"""What a trip offers now: pay, cancel, and per flight change, seats and check-in, by the services' own rules."""
+"""What a trip offers now: pay, cancel, frequent flyer numbers, and per flight change, seats and check-in, by
+the services' own rules."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ STAFF_ACTION_PERMISSIONS = {
     "change": ("reservations.change_booking",),
     "check_in": ("reservations.add_checkin",),
     "seats": ("reservations.add_seatassignment",),
+    "frequent_flyer": ("reservations.change_booking",),
 }
 
 
@@ -53,16 +55,20 @@ class TripActions:
     cancel: bool
     documents: bool
     segments: tuple[SegmentActions, ...]
+    # The travellers whose frequent flyer number this login may add, change or remove now (by passenger id).
+    frequent_flyer: frozenset[int] = frozenset()
 
     def for_segment(self, segment: Segment) -> SegmentActions | None:
         return next((a for a in self.segments if a.segment.pk == segment.pk), None)
 
 
 def trip_actions(*, booking: Booking, user=None, at: datetime | None = None) -> TripActions:  # noqa: ANN001
-    """Which of pay, cancel, change, seats and check-in the booking offers now, in a fixed number of queries.
+    """Which of pay, cancel, change, seats, check-in and frequent flyer numbers the booking offers now, in a
+    fixed number of queries.
 
-    Uses the booking's prefetched segments (with flight and fare family) and charges when they are there.
-    A member of staff is offered only what their permissions also allow.
+    Uses the booking's prefetched passengers, segments (with flight and fare family) and charges when they
+    are there. A member of staff is offered only what their permissions also allow; a co-traveller only
+    what concerns their own travellers.
     """
     now = at or timezone.now()
     staff = bool(user is not None and user.is_authenticated and user.is_staff)
@@ -101,9 +107,19 @@ def trip_actions(*, booking: Booking, user=None, at: datetime | None = None) -> 
                 future=segment.flight.scheduled_departure > now,
             )
         )
+    travellers = list(booking.passengers.all())
+    if customer is not None and not booker:
+        own = {p.pk for p in travellers if p.customer_id == customer.pk}
+        travellers = [p for p in travellers if p.pk in own or p.travelling_with_id in own]
+    frequent_flyer = frozenset(
+        p.pk
+        for p in (travellers if allowed("frequent_flyer") else [])
+        if rules.frequent_flyer_refusal(booking=booking, passenger=p, coupons=coupons, segments=segments) is None
+    )
     return TripActions(
         pay=allowed("pay") and rules.payment_refusal(booking=booking, at=now) is None,
         cancel=allowed("cancel") and rules.cancel_refusal(booking=booking, segments=confirmed, coupons=coupons) is None,
         documents=booking.status == BookingStatus.TICKETED,
         segments=tuple(per_segment),
+        frequent_flyer=frequent_flyer,
     )

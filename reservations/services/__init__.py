@@ -87,6 +87,10 @@ from reservations.services.operations import (
     flight_depart,
     flight_status_update,
 )
+from reservations.services.passengers import (
+    passenger_frequent_flyer_set,
+    passengers_frequent_flyer_set,
+)
 from reservations.services.payments import (
     PAYMENT_SWEEP_SECONDS,
     CardDetails,
@@ -239,6 +243,8 @@ __all__ = [
     "inventory_preload",
     "inventory_release",
     "inventory_take",
+    "passenger_frequent_flyer_set",
+    "passengers_frequent_flyer_set",
     "passengers_link_booker",
     "payment_take",
     "payments_settle_pending",

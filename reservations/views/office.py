@@ -33,6 +33,7 @@ from reservations import hooks, selectors, services
 from reservations.forms import (
     CheckInPassengerForm,
     FlightSearchForm,
+    FrequentFlyerNumbersForm,
     OfficeAlternativeDayForm,
     OfficeBookForCustomerForm,
     OfficeBookingSearchForm,
@@ -55,6 +56,7 @@ from reservations.models import (
     Channel,
     FareFamily,
     Flight,
+    PassengerType,
     PaymentMethod,
     Segment,
     SegmentStatus,
@@ -187,7 +189,17 @@ def _passenger_rows(booking: Booking, *, documents_visible: bool) -> list[dict[s
     return rows
 
 
-def _booking_context(request: HttpRequest, booking: Booking) -> dict[str, Any]:
+def _frequent_flyer_form(booking: Booking, actions: selectors.TripActions, data: Any = None) -> FrequentFlyerNumbersForm | None:
+    """The travellers whose number the agent may change now (infants have none, as when booking)."""
+    travellers = [
+        p for p in booking.passengers.all() if p.pk in actions.frequent_flyer and p.passenger_type != PassengerType.INFANT
+    ]
+    return FrequentFlyerNumbersForm(data, passengers=travellers) if travellers else None
+
+
+def _booking_context(
+    request: HttpRequest, booking: Booking, *, frequent_flyer: FrequentFlyerNumbersForm | None = None
+) -> dict[str, Any]:
     user = request.user
     documents_visible = can_see_identity_documents(user)
     open_booking = booking.status in (BookingStatus.HELD, BookingStatus.TICKETED)
@@ -209,6 +221,7 @@ def _booking_context(request: HttpRequest, booking: Booking) -> dict[str, Any]:
         "can_check_in": booking.status == BookingStatus.TICKETED and user.has_perm("reservations.add_checkin"),
         "confirmed": SegmentStatus.CONFIRMED,
         "panels": hooks.booking_panels_for(request, booking),
+        "frequent_flyer_form": frequent_flyer or _frequent_flyer_form(booking, actions),
     }
 
 
@@ -217,6 +230,34 @@ class BookingDetailView(ReservationsOfficeView):
         booking = _booking_or_404(record_locator)
         _record_booking_access(request, booking)
         return render(request, "office/reservations/booking_detail.html", _booking_context(request, booking))
+
+
+class BookingFrequentFlyerView(ReservationsOfficeView):
+    """Add, correct or remove travellers' frequent flyer numbers from the booking page, checked as at booking;
+    on the customers' timelines with the agent's name."""
+
+    permission_required = (*SEE_BOOKINGS, "reservations.change_booking")
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, record_locator: str) -> HttpResponse:
+        booking = _booking_or_404(record_locator)
+        _record_booking_access(request, booking)
+        form = _frequent_flyer_form(booking, selectors.trip_actions(booking=booking, user=request.user), request.POST)
+        if form is None:
+            messages.error(request, _("The frequent flyer numbers on this booking can no longer be changed."))
+            return redirect(_booking_url(booking))
+        if form.is_valid():
+            try:
+                services.passengers_frequent_flyer_set(
+                    booking=booking, numbers=form.changes(), by=request.user, channel=Channel.AGENT
+                )
+            except ApplicationError as exc:
+                add_application_error(form, exc, place=form.place)
+            else:
+                messages.success(request, _("Frequent flyer numbers saved."))
+                return redirect(_booking_url(booking))
+        context = _booking_context(request, booking, frequent_flyer=form)
+        return render(request, "office/reservations/booking_detail.html", context)
 
 
 # --- Booking for a customer ------------------------------------------------------------------

@@ -16,6 +16,7 @@ OPERATIONS = {
     ("post", "/api/v1/bookings/{record_locator}/seats/"),
     ("post", "/api/v1/bookings/{record_locator}/check-in/"),
     ("get", "/api/v1/bookings/{record_locator}/boarding-passes/"),
+    ("patch", "/api/v1/bookings/{record_locator}/passengers/{sequence}/"),
 }
 PUBLIC = {"/api/v1/flights/search/", "/api/v1/flights/{id}/seat-map/", "/api/v1/flight-status/"}
 ERROR_REF = "#/components/schemas/ErrorResponse"
@@ -73,3 +74,12 @@ def test_card_fields_are_write_only_in_the_schema(schema):
     components = schema["components"]["schemas"]
     assert {"number", "cvv"} <= set(components["CardInputRequest"]["properties"])
     assert all("cvv" not in s.get("properties", {}) for name, s in components.items() if not name.endswith("Request"))
+
+
+def test_a_travellers_frequent_flyer_number_change_is_documented(schema):
+    change = schema["paths"]["/api/v1/bookings/{record_locator}/passengers/{sequence}/"]["patch"]
+    assert _json_schema(change["requestBody"])["$ref"].endswith("/PatchedPassengerChangeInputRequest")
+    assert _json_schema(change["responses"]["200"])["$ref"].endswith("/BookingPassenger")
+    assert {p["name"] for p in change["parameters"]} == {"record_locator", "sequence"}
+    check_in = schema["components"]["schemas"]["CheckInInputRequest"]["properties"]
+    assert check_in["frequent_flyer_numbers"]["items"]["$ref"].endswith("/FrequentFlyerNumberInputRequest")

@@ -21,7 +21,7 @@ from reservations.views.portal.check_in import (
 from reservations.views.portal.disruption import disruption, disruption_choice
 from reservations.views.portal.search import search
 from reservations.views.portal.status import flight_status
-from reservations.views.portal.trips import cancel, change, receipt_pdf, trip, trip_ics, trips
+from reservations.views.portal.trips import cancel, change, receipt_pdf, trip, trip_frequent_flyer, trip_ics, trips
 
 __all__ = [
     "boarding_pass",
@@ -44,6 +44,7 @@ __all__ = [
     "search",
     "seats",
     "trip",
+    "trip_frequent_flyer",
     "trip_ics",
     "trips",
 ]

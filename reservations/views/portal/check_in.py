@@ -49,6 +49,7 @@ from reservations.views.portal.common import (
     _posted,
     _reach,
     _segment_of,
+    _traveller_changes_by,
 )
 
 
@@ -117,12 +118,16 @@ def check_in(request: HttpRequest, record_locator: str) -> HttpResponse:
 
 
 def _check_in_errors(exc: ApplicationError, forms: dict[int, CheckInPassengerForm], page: Any) -> None:
-    """'bags.12' and 'hand_carry.12' belong beside traveller 12's fields; the rest above the form."""
+    """'bags.12', 'hand_carry.12' and 'passengers.12.frequent_flyer_number' belong beside traveller 12's
+    fields; the rest above the form."""
 
     def traveller(key: str) -> tuple[CheckInPassengerForm, str | None] | None:
-        kind, _sep, pid = key.partition(".")
+        kind, _sep, rest = key.partition(".")
+        pid, _sep, name = rest.partition(".")
         form = forms.get(int(pid)) if pid.isdigit() else None
-        return (form, "hand_carry" if kind == "hand_carry" else None) if form is not None else None
+        if form is None:
+            return None
+        return form, "hand_carry" if kind == "hand_carry" else (name if name in form.fields else None)
 
     add_application_error(page, exc, place=traveller)
 
@@ -130,7 +135,10 @@ def _check_in_errors(exc: ApplicationError, forms: dict[int, CheckInPassengerFor
 @never_cache
 @require_http_methods(["GET", "POST"])
 def check_in_flight(request: HttpRequest, record_locator: str, sequence: int) -> HttpResponse:
-    """Check in the chosen travellers for one flight, with their bags and cabin bags."""
+    """Check in the chosen travellers for one flight, with their bags and cabin bags.
+
+    Frequent flyer numbers typed here are saved before anyone is checked in (all of them or none) and stay
+    saved if the check-in itself is then refused or waits for its payment."""
     booking = _check_in_booking(request, record_locator)
     if booking is None:
         return _check_in_denied(request)
@@ -156,7 +164,7 @@ def check_in_flight(request: HttpRequest, record_locator: str, sequence: int) ->
         messages.info(request, _("Everyone on this booking is checked in for this flight."))
         return overview
     posted = request.POST if request.method == "POST" else None
-    forms = {p.pk: CheckInPassengerForm(posted, prefix=f"p{p.pk}", passenger=p) for p in travellers}
+    forms = {p.pk: CheckInPassengerForm(posted, prefix=f"p{p.pk}", passenger=p, frequent_flyer=True) for p in travellers}
     declaration = DangerousGoodsForm(posted)
     if posted is not None and all([f.is_valid() for f in forms.values()] + [declaration.is_valid()]):
         chosen = [f.passenger for f in forms.values() if f.cleaned_data["selected"]]
@@ -168,8 +176,17 @@ def check_in_flight(request: HttpRequest, record_locator: str, sequence: int) ->
                 "bags": {p.pk: forms[p.pk].bag_weights() for p in chosen},
                 "hand_carry": {p.pk: forms[p.pk].cleaned_data["hand_carry"] for p in chosen},
             }
+            numbers = {pk: f.frequent_flyer_change() for pk, f in forms.items()}
+            numbers = {pk: number for pk, number in numbers.items() if number is not None}
             try:
-                # The fees are quoted first; a check-in that costs nothing is done at once.
+                # Frequent flyer numbers first: a refused one checks nobody in, and a good one's tier counts
+                # in the quote (its free bags). The fees are quoted next; a check-in that costs nothing is done at once.
+                if numbers:
+                    saved = services.passengers_frequent_flyer_set(
+                        booking=booking, numbers=numbers, by=_traveller_changes_by(request), channel=Channel.PORTAL
+                    )
+                    for p in saved:
+                        forms[p.pk].passenger.frequent_flyer_number = p.frequent_flyer_number
                 quote = services.check_in_quote(booking=booking, segment=segment, channel=Channel.PORTAL, **args)
                 if quote.total_due <= 0:
                     services.check_in(

@@ -122,9 +122,11 @@ def _check_in_booking(request: HttpRequest, record_locator: str) -> Booking | No
 
     ``request.check_in_travellers`` holds who may be checked in, seated and shown a boarding pass: a
     logged-in co-traveller only themselves (and the infant on their lap), otherwise everyone.
+    ``request.check_in_by_login`` says whether the login reached it (rather than the reference and name).
     """
     locator = selectors.normalize_record_locator(record_locator)
     request.check_in_travellers = None
+    request.check_in_by_login = False
     if request.user.is_authenticated:
         try:
             reach = selectors.booking_reach_for_passenger(user=request.user, record_locator=locator)
@@ -133,6 +135,7 @@ def _check_in_booking(request: HttpRequest, record_locator: str) -> Booking | No
         else:
             if not reach.is_booker:
                 request.check_in_travellers = reach.passenger_ids
+            request.check_in_by_login = True
             return reach.booking
     if _check_in_granted(request, locator):
         try:
@@ -140,6 +143,12 @@ def _check_in_booking(request: HttpRequest, record_locator: str) -> Booking | No
         except NotFound:
             return None
     return None
+
+
+def _traveller_changes_by(request: HttpRequest) -> Any:
+    """Who changes a traveller's details from the check-in pages, for the service's own check: the login that
+    reached the booking, or None when the reference and family name did (they let the whole party in)."""
+    return request.user if getattr(request, "check_in_by_login", False) else None
 
 
 def _may_check_in(request: HttpRequest, passenger_id: int) -> bool:

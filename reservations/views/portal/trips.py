@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm.errors import ApplicationError, NotFound
 from crm.forms import add_application_error
@@ -25,9 +25,12 @@ from reservations import selectors, services
 from reservations.forms import (
     CancelBookingForm,
     ChangeDateForm,
+    FrequentFlyerNumbersForm,
 )
 from reservations.models import (
     BookingStatus,
+    Channel,
+    PassengerType,
     Segment,
 )
 from reservations.views.portal.common import FEW_SEATS, TRIPS_PAGE_SIZE, _own_booking, _own_customer, _posted, _reach, _segment_of
@@ -71,6 +74,18 @@ def trip(request: HttpRequest, record_locator: str) -> HttpResponse:
     payments and the actions on the whole booking are the booker's.
     """
     reach = _reach(request, record_locator, detail=True)
+    return _trip_page(request, reach)
+
+
+def _frequent_flyer_form(reach: selectors.PassengerBooking, actions: selectors.TripActions, data: Any = None) -> Any:
+    """The travellers this passenger reaches whose number may change now; infants have none, as when booking."""
+    travellers = [p for p in reach.passengers if p.pk in actions.frequent_flyer and p.passenger_type != PassengerType.INFANT]
+    return FrequentFlyerNumbersForm(data, passengers=travellers) if travellers else None
+
+
+def _trip_page(
+    request: HttpRequest, reach: selectors.PassengerBooking, *, frequent_flyer: FrequentFlyerNumbersForm | None = None
+) -> HttpResponse:
     booking, booker = reach.booking, reach.is_booker
     tickets = [t for t in booking.tickets.all() if reach.shows(t.passenger_id)]
     actions = selectors.trip_actions(booking=booking, user=request.user)
@@ -89,8 +104,34 @@ def trip(request: HttpRequest, record_locator: str) -> HttpResponse:
             "charges": booking.charges.all() if booker else [],
             "payments": booking.payments.all() if booker else [],
             "refunds": booking.refunds.all() if booker else [],
+            "frequent_flyer_form": frequent_flyer or _frequent_flyer_form(reach, actions),
         },
     )
+
+
+@login_required
+@never_cache
+@require_POST
+def trip_frequent_flyer(request: HttpRequest, record_locator: str) -> HttpResponse:
+    """Add, correct or remove the travellers' frequent flyer numbers from the trip page; a refused number is
+    shown beside its traveller's field and none is saved."""
+    reach = _reach(request, record_locator, detail=True)
+    trip_url = reverse("reservations_portal:trip", kwargs={"record_locator": reach.booking.record_locator})
+    form = _frequent_flyer_form(reach, selectors.trip_actions(booking=reach.booking, user=request.user), request.POST)
+    if form is None:
+        messages.error(request, _("The frequent flyer numbers on this booking can no longer be changed."))
+        return redirect(trip_url)
+    if form.is_valid():
+        try:
+            services.passengers_frequent_flyer_set(
+                booking=reach.booking, numbers=form.changes(), by=request.user, channel=Channel.PORTAL
+            )
+        except ApplicationError as exc:
+            add_application_error(form, exc, place=form.place)
+        else:
+            messages.success(request, _("Frequent flyer numbers saved."))
+            return redirect(trip_url)
+    return _trip_page(request, reach, frequent_flyer=form)
 
 
 @login_required
