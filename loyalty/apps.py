@@ -9,13 +9,14 @@ class LoyaltyConfig(AppConfig):
 
         from crm import registry
         from loyalty import receivers  # noqa: F401
-        from loyalty.hooks import EnrolAtBooking, MilesPayments, TierBenefits, frequent_flyer_check
+        from loyalty.hooks import EnrolAtBooking, MilesPayments, TierBenefits, frequent_flyer_check, traveller_defaults
         from reservations import hooks
 
         # Redemption: miles pay for award tickets and upgrades; typed numbers are checked; join at booking.
         hooks.payment_methods.register(MilesPayments.code, MilesPayments())
         hooks.passenger_checks.register("loyalty_frequent_flyer", frequent_flyer_check)
         hooks.booking_options.register("loyalty_enrol", EnrolAtBooking())
+        hooks.traveller_defaults.register("loyalty_number", traveller_defaults)
         # A tier's extra bags at check-in, priority and lounge on the boarding pass.
         hooks.traveller_benefits.register("loyalty_tier", TierBenefits())
         registry.register_nav(

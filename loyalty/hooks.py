@@ -4,6 +4,7 @@
 - ``frequent_flyer_check``: a frequent flyer number typed for a traveller, at booking, when it is added or
   corrected on an existing booking, and at check-in.
 - ``EnrolAtBooking``: the "join and earn miles on this trip" tick on the portal's booking form.
+- ``traveller_defaults``: a member's own traveller on a booking form comes with their number.
 """
 
 from __future__ import annotations
@@ -100,6 +101,12 @@ def frequent_flyer_check(*, passenger: BookingPassenger, booking: Booking, stage
     number = (passenger.frequent_flyer_number or "").strip()
     if number:
         member_number_check(number=number, family_name=passenger.family_name)
+
+
+def traveller_defaults(*, customer: Customer) -> dict[str, str]:
+    """A member's own traveller on a booking form carries their frequent flyer number (one query)."""
+    number = Member.objects.filter(customer=customer, status=MemberStatus.ACTIVE).values_list("number", flat=True).first()
+    return {"frequent_flyer_number": number} if number else {}
 
 
 class TierBenefits:

@@ -282,6 +282,17 @@ def _seed_demo(*, stdout=None) -> str:  # noqa: ANN001
 registry.register_demo_seeder("loyalty", _seed_demo, order=30)
 
 
+def _seed_demo_flown(*, stdout=None) -> str:  # noqa: ANN001
+    """After reservations' demo flew its flights: their members' miles, credited now rather than by a worker."""
+    from loyalty.services import miles_accrual_sweep
+
+    credited = miles_accrual_sweep()
+    return f"Loyalty: {credited} flown coupons credited to their members." if credited else ""
+
+
+registry.register_demo_seeder("loyalty-flown", _seed_demo_flown, order=50)
+
+
 # --- Accrual: a landed flight's coupons earn miles ---------------------------------------------------
 
 

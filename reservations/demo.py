@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from crm.errors import ApplicationError
 from crm.models import Customer, User
-from reservations import services
+from reservations import hooks, services
 from reservations.gateway import CARD_SUCCEEDS
 from reservations.models import (
     Booking,
@@ -209,7 +209,12 @@ class _Story:
                     segments=[services.SegmentRequest(flight_id=f.pk, cabin=cabin, fare_family=family) for f in flights],
                     passengers=[
                         services.PassengerRequest(
-                            passenger_type="ADT", given_name=p.given_name, family_name=p.family_name, customer=p
+                            passenger_type="ADT",
+                            given_name=p.given_name,
+                            family_name=p.family_name,
+                            customer=p,
+                            # as the booking form fills it: a member's own number (loyalty's demo ran first)
+                            frequent_flyer_number=hooks.traveller_defaults_for(customer=p).get("frequent_flyer_number", ""),
                         )
                         for p in travellers
                     ],

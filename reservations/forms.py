@@ -17,6 +17,7 @@ from django_countries import countries
 from django_countries.fields import LazyTypedChoiceField
 
 from crm.models import AssistanceCode, Cabin, Customer, MealCode, Title, TravelPurpose
+from reservations import hooks
 from reservations.models import DocumentType, FlightStatus, PassengerType, TripType
 
 # --- Portal -----------------------------------------------------------------------------------
@@ -263,7 +264,8 @@ class BookingOptionsForm(forms.Form):
 
 def passenger_initial(customer: Customer, *, with_passport: bool) -> dict[str, Any]:
     """The passenger form filled from a customer record: name, birth, nationality, meal and assistance,
-    and the passport on file when `with_passport` (the passenger's own booking)."""
+    what downstream apps keep for them as a traveller (``hooks.traveller_defaults``: a frequent flyer
+    number), and the passport on file when `with_passport` (the passenger's own booking)."""
     initial: dict[str, Any] = {
         "title": customer.title,
         "given_name": customer.given_name,
@@ -273,6 +275,7 @@ def passenger_initial(customer: Customer, *, with_passport: bool) -> dict[str, A
         "meal": customer.meal_preference,
         "assistance": list(customer.special_assistance),
     }
+    initial.update(hooks.traveller_defaults_for(customer=customer))  # e.g. the member's frequent flyer number
     if with_passport and customer.passport_number:
         initial.update(
             document_type="P",

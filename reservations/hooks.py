@@ -400,6 +400,31 @@ def booking_options_apply(*, booking: Booking, customer: Customer | None, ticked
             option.apply(booking=booking, customer=customer, by=by)
 
 
+# --- What a customer's traveller form is filled with ---------------------------------------------
+
+
+class TravellerDefaults(Protocol):
+    """Registered as ``traveller_defaults.register(name, hook)``: a downstream app's own fields of a
+    customer as a traveller (loyalty: ``{"frequent_flyer_number": ...}`` for a member), read only.
+
+    Booking forms put them in the customer's own traveller before the booker sees it, so a member books
+    with their number without typing it; what the booker types instead is what counts.
+    """
+
+    def __call__(self, *, customer: Customer) -> Mapping[str, str]: ...
+
+
+traveller_defaults: Hooks[TravellerDefaults] = Hooks("traveller defaults")
+
+
+def traveller_defaults_for(*, customer: Customer) -> dict[str, str]:
+    """Every registered app's defaults for this customer as a traveller, later registrations winning."""
+    found: dict[str, str] = {}
+    for hook in traveller_defaults:
+        found.update(hook(customer=customer) or {})
+    return found
+
+
 # --- Traveller benefits at check-in and boarding ---------------------------------------------------
 
 

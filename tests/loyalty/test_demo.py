@@ -41,6 +41,17 @@ def test_seed_demo_fills_the_programme_and_a_second_run_adds_nothing(seeded):
     own = Member.objects.get(customer__user__username="passenger@example.com")
     assert own.tier.code == "silver"
     assert 0 < 50000 - own.qualifying_miles <= 5000 and 0 < 60 - own.qualifying_segments <= 6
+    # whose trip flown last week carries their number and earned its miles, once per flight, from its coupons
+    from reservations.models import Coupon, CouponStatus
+
+    flown = Coupon.objects.filter(
+        status=CouponStatus.FLOWN,
+        ticket__passenger__customer=own.customer,
+        ticket__passenger__frequent_flyer_number=own.number,
+    )
+    assert flown.count() >= 2
+    earned = MilesEntry.objects.filter(member=own, coupon__in=flown)
+    assert earned.count() == flown.count() and all(e.award_miles > 0 for e in earned)
 
     # when it runs again, nothing is added
     entries, members = MilesEntry.objects.count(), Member.objects.count()

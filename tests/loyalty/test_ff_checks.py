@@ -3,6 +3,8 @@ check-in: its check digit, that it is an active member's, and that the member ha
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -120,6 +122,31 @@ def test_the_portal_form_accepts_a_good_number(passenger, passenger_client, flig
         passenger_client, url, {**adult(1, "Charles", "Babbage"), **adult(2, "Ada", "Lovelace", frequent_flyer_number=ada.number)}
     )
     assert booking.passengers.get(sequence=2).frequent_flyer_number == ada.number
+
+
+def test_a_members_own_traveller_comes_filled_with_their_number_on_the_booking_form(passenger, passenger_client, flight):
+    # given a passenger who is a member, and the booking form's second traveller left for someone else
+    _, customer = passenger
+    own = member(customer)
+    url = book_url(search_params(flight, adults=2), (flight, "ECO_LIGHT"))
+
+    # when they open the travellers step
+    html = passenger_client.get(url).content.decode()
+
+    # then their own traveller carries their number, the other traveller none
+    def field(name: str) -> str:
+        return re.search(rf'<input[^>]*name="{name}"[^>]*>', html).group(0)
+
+    assert f'value="{own.number}"' in field("p1-frequent_flyer_number")
+    assert "value=" not in field("p2-frequent_flyer_number")
+
+
+def test_a_closed_membership_fills_in_no_number(passenger, passenger_client, flight):
+    _, customer = passenger
+    own = member(customer)
+    Member.objects.filter(pk=own.pk).update(status=MemberStatus.CLOSED)
+    html = passenger_client.get(book_url(search_params(flight), (flight, "ECO_LIGHT"))).content.decode()
+    assert own.number not in html
 
 
 def test_the_api_refuses_a_mistyped_number_in_its_error_shape(passenger, api_as, flight, ada):
