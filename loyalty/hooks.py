@@ -19,7 +19,7 @@ from crm.errors import ApplicationError
 from crm.models import Customer, User
 from loyalty import numbers, selectors
 from loyalty.models import EnrolmentChannel, Member, MemberStatus, Tier
-from loyalty.services import member_enrol, member_number_check, redemption
+from loyalty.services import member_join, member_number_check, redemption
 from reservations.hooks import MethodOffer, MethodPayment, MethodRefund, MethodRefundPreview, TravellerBenefits
 from reservations.models import Booking, BookingPassenger, Payment, PaymentMethod
 
@@ -159,6 +159,6 @@ class EnrolAtBooking:
     def apply(self, *, booking: Booking, customer: Customer | None, by: User | None) -> None:
         if customer is None:
             return
-        member = member_enrol(customer=customer, channel=EnrolmentChannel.BOOKING, by=by)
+        member, _joined = member_join(customer=customer, channel=EnrolmentChannel.BOOKING, by=by)
         if member.status == MemberStatus.ACTIVE:
             booking.passengers.filter(customer=customer, frequent_flyer_number="").update(frequent_flyer_number=member.number)

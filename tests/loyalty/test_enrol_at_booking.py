@@ -55,6 +55,11 @@ def test_ticking_enrols_the_booker_and_their_own_traveller_earns_on_the_trip(
     assert own.customer_id == customer.pk and own.frequent_flyer_number == joined.number
     assert friend.frequent_flyer_number == ""
     assert [name for name, _payload in seen] == ["member_enrolled"]
+    # and joining is on their timeline, as when they join from the portal or an agent enrols them
+    from crm.models import TimelineEntry
+
+    (entry,) = TimelineEntry.objects.filter(customer=customer, kind="loyalty.enrolled")
+    assert entry.data == {"member_number": joined.number, "channel": EnrolmentChannel.BOOKING}
 
 
 def test_without_the_tick_nobody_is_enrolled(passenger, passenger_client, url):
