@@ -10,9 +10,12 @@ with the fields' database converters), so the rest of the code cannot tell the d
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
 from functools import cache
-from typing import Any
+from typing import Any, ClassVar
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, models
 
 
@@ -46,30 +49,57 @@ def columns(model: type[models.Model], alias: str) -> Columns:
     return Columns(model, alias)
 
 
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str)  # a choice's enum member too: a text field sends any str as it is
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int  # not bool, not an IntegerChoices member: the field would convert those
+
+
+def _is_bool(value: Any) -> bool:
+    return type(value) is bool
+
+
+def _is_date(value: Any) -> bool:
+    return type(value) is date  # a datetime given to a date field is cut to its date by the field
+
+
+def _is_aware_datetime(value: Any) -> bool:
+    return type(value) is datetime and value.tzinfo is not None  # a naive one is made aware (with a warning)
+
+
+def _is_finite_decimal(value: Any) -> bool:
+    return type(value) is Decimal and value.is_finite()  # NaN and infinities are refused by the field
+
+
 class _Insert:
     """How one model's new rows are written: the statement for n rows, and each field's value as the ORM
     would send it.
 
     Written once per model and process: quoting forty column names and asking every field to prepare its
-    value cost more than PostgreSQL took to insert the row. A field whose preparation is the identity
-    for the value it holds (a ``str`` in a plain text field, an ``int`` in an integer field or a foreign
-    key to an integer id, a ``bool`` in a boolean field, or ``None``) passes it as it is; any other field
-    or value (dates, decimals, JSON, encrypted, phone or country fields, an enum member) goes through
-    ``pre_save`` and ``get_db_prep_save`` as before.
+    value cost more than PostgreSQL took to insert the row. Where the field's preparation gives back the
+    very value it was handed (PostgreSQL's backend adapts dates, datetimes and decimals as they are), the
+    value is passed as it is: a ``str`` in a plain text field, an ``int`` in an integer field or a foreign
+    key to an integer id, a ``bool`` in a boolean field, a ``date``, an aware ``datetime``, a finite
+    ``Decimal``, or ``None``. Any other field or value (JSON, encrypted, phone or country fields, a field
+    stamped on save, a value of another type) goes through ``pre_save`` and ``get_db_prep_save`` as before.
     """
 
-    _PASSED = {
-        models.CharField: str,
-        models.TextField: str,
-        models.EmailField: str,
-        models.SlugField: str,
-        models.IntegerField: int,
-        models.SmallIntegerField: int,
-        models.BigIntegerField: int,
-        models.PositiveIntegerField: int,
-        models.PositiveSmallIntegerField: int,
-        models.PositiveBigIntegerField: int,
-        models.BooleanField: bool,
+    _PASSED: ClassVar[dict[type[models.Field], Callable[[Any], bool]]] = {
+        models.CharField: _is_str,
+        models.TextField: _is_str,
+        models.EmailField: _is_str,
+        models.SlugField: _is_str,
+        models.IntegerField: _is_int,
+        models.SmallIntegerField: _is_int,
+        models.BigIntegerField: _is_int,
+        models.PositiveIntegerField: _is_int,
+        models.PositiveSmallIntegerField: _is_int,
+        models.PositiveBigIntegerField: _is_int,
+        models.BooleanField: _is_bool,
+        models.DateField: _is_date,
+        models.DecimalField: _is_finite_decimal,
     }
 
     def __init__(self, model: type[models.Model]) -> None:
@@ -81,16 +111,19 @@ class _Insert:
         self.head = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in self.fields)}) VALUES "  # noqa: S608 - the model's own names
         self.row = f"({', '.join(['%s'] * len(self.fields))})"
         self.tail = f" RETURNING {', '.join(quote(f.column) for f in self.returning)}"
-        self.passed = [(field.attname, self._passed_type(field)) for field in self.fields]
+        self.passed = [(field.attname, self._passed_when(field)) for field in self.fields]
         self._sql: dict[int, str] = {}
 
     @classmethod
-    def _passed_type(cls, field: models.Field) -> type | None:
+    def _passed_when(cls, field: models.Field) -> Callable[[Any], bool] | None:
+        """What a value of ``field`` must be to be sent as it is; None: always prepared by the field."""
         if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
             return None
         if type(field) is models.ForeignKey or type(field) is models.OneToOneField:
             target = field.target_field
-            return int if type(target) in (models.AutoField, models.BigAutoField, models.SmallAutoField) else None
+            return _is_int if type(target) in (models.AutoField, models.BigAutoField, models.SmallAutoField) else None
+        if type(field) is models.DateTimeField:
+            return _is_aware_datetime if settings.USE_TZ else None
         return cls._PASSED.get(type(field))
 
     def sql(self, count: int) -> str:
@@ -104,7 +137,7 @@ class _Insert:
         values = []
         for field, (attname, passed) in zip(self.fields, self.passed, strict=True):
             value = state.get(attname)
-            if passed is None or (value is not None and type(value) is not passed):
+            if passed is None or (value is not None and not passed(value)):
                 value = field.get_db_prep_save(field.pre_save(obj, True), connection)
             values.append(value)
         return values

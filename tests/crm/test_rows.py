@@ -99,3 +99,12 @@ def test_the_customer_of_a_login_is_read_by_hand_as_the_orm_reads_it_and_kept_bo
     with django_assert_num_queries(1):
         assert customer_of_login(user=other) is None
         assert customer_of_login(user=other) is None
+
+
+def test_values_a_field_would_convert_are_converted_as_the_orm_converts_them():
+    # a datetime given to a date field is cut to its date, as the field does it
+    from datetime import datetime as moment
+
+    customer = Customer(given_name="Mary", family_name="Somerville", date_of_birth=moment(1980, 12, 26, 23, 30))
+    rows.insert([customer])
+    assert Customer.objects.get(pk=customer.pk).date_of_birth == date(1980, 12, 26)
