@@ -275,6 +275,15 @@ def partner_statement(*, partner: Partner, month: date) -> PartnerStatement:
     )  # fmt: skip
 
 
+def partner_entry_details(entry: MilesEntry) -> dict[str, Any]:
+    """A statement entry's partner data (reference, stay date, description); a reversal carries the credit's
+    under its own, so it names the reference it takes back even when posted without one."""
+    details = entry.details or {}
+    if entry.kind == EntryKind.REVERSAL and entry.reverses is not None:
+        return {**(entry.reverses.details or {}), **details}
+    return details
+
+
 def partner_get_by_code(*, code: str) -> Partner:
     partner = Partner.objects.filter(code=code).first()
     if partner is None:

@@ -8,7 +8,7 @@ def register(router) -> list:  # noqa: ANN001
 
     from loyalty.api import adjustments, claims, household, members, redemption, status_match
     from loyalty.api.liability import LiabilityView
-    from loyalty.api.partners import PartnerAccrualView, PartnerReversalView
+    from loyalty.api.partners import PartnerAccrualView, PartnerReversalView, PartnerStatementView
 
     return [
         *members.urlpatterns(),
@@ -19,5 +19,10 @@ def register(router) -> list:  # noqa: ANN001
         *redemption.register(router),
         re_path(r"^loyalty/partner-accruals/$", PartnerAccrualView.as_view(), name="api-loyalty-partner-accruals"),
         re_path(r"^loyalty/partner-reversals/$", PartnerReversalView.as_view(), name="api-loyalty-partner-reversals"),
+        re_path(
+            r"^loyalty/partner-statements/(?P<month>[^/]+)/$",
+            PartnerStatementView.as_view(),
+            name="api-loyalty-partner-statement",
+        ),
         re_path(r"^loyalty/liability/$", LiabilityView.as_view(), name="api-loyalty-liability"),
     ]

@@ -147,3 +147,33 @@ def test_transfer_to_an_unknown_number_is_a_400_naming_the_field(passenger, api_
     assert response.status_code == 400, response.content
     assert response.json()["error"]["code"] == "unknown_frequent_flyer_number"
     assert "frequent_flyer_number" in response.json()["error"]["fields"]
+
+
+PARTNER_STATEMENT = "/api/v1/loyalty/partner-statements/{month}/"
+
+
+def test_partner_statement_month_states_the_pattern_it_enforces(schema, db):
+    import re
+
+    from django.utils import timezone
+
+    from loyalty import services
+
+    # Given the schema's pattern for the month, and a partner's key
+    pattern = _parameter(schema, PARTNER_STATEMENT, "month")["schema"]["pattern"]
+    partner = services.partner_create(code="harbour", name="Harbour Hotels", kind="hotel")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Partner {services.partner_key_issue(partner=partner)}")
+    this_month = f"{timezone.localdate():%Y-%m}"
+    values = ["2000-01", "2019-12", this_month, "2099-12", "1999-12", "2026-13", "2026-00", "2026-1", "２０２６-０１", "2026-01 "]
+    for value in values:
+        # When the partner asks for the month
+        status = client.get(PARTNER_STATEMENT.format(month=value)).status_code
+        # Then a month the pattern takes is answered (404 only when it has not begun), any other is a 400
+        if re.search(pattern, value):
+            assert status == (404 if value > this_month else 200), (value, status)
+        else:
+            assert status == 400, (value, status)
+    # And the answers it may give are documented
+    assert {"200", "400", "401", "404"} <= set(schema["paths"][PARTNER_STATEMENT]["get"]["responses"])
+    assert schema["paths"][PARTNER_STATEMENT]["get"]["security"] == [{"partnerKey": []}]
