@@ -360,9 +360,13 @@ def liability() -> Liability:
     )  # fmt: skip
 
 
-def fraud_flags(*, status: str = ReviewStatus.OPEN) -> QuerySet[FraudFlag]:
-    """The review queue: open flags oldest first (the ``fraudflag_open`` index); reviewed ones newest first."""
-    flags = FraudFlag.objects.filter(status=status).select_related("member__customer", "reviewed_by")
+def fraud_flags(*, status: str | None = ReviewStatus.OPEN) -> QuerySet[FraudFlag]:
+    """The review queue: open flags oldest first (the ``fraudflag_open`` index); reviewed ones newest first;
+    with no status, every flag, newest raised first."""
+    flags = FraudFlag.objects.select_related("member__customer", "reviewed_by")
+    if status is None:
+        return flags.order_by("-created_at", "-id")
+    flags = flags.filter(status=status)
     return flags.order_by("created_at", "id") if status == ReviewStatus.OPEN else flags.order_by("-reviewed_at", "-id")
 
 

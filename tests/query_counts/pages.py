@@ -253,6 +253,8 @@ PAGES: list[Page] = [
     Page("loyalty_office:fraud_queue", SUPERVISOR),
     Page("api-loyalty-liability", "api:supervisor"),
     Page("api-loyalty-partner-statement", "api:partner", kwargs=lambda w: {"month": _this_month()}),
+    Page("loyalty-fraud-flag-list", f"api:{SUPERVISOR}", query=lambda w: {"status": "open"}, variant="queue"),
+    Page("loyalty-fraud-flag-list", f"api:{SUPERVISOR}", variant="all"),
     # --- Portal: miles
     Page("loyalty_portal:miles", PASSENGER),
     Page("loyalty_portal:miles_statement", PASSENGER),

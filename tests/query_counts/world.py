@@ -409,11 +409,11 @@ QC_PARTNER = "qc-hotel"
 
 def _loyalty_partners_and_flags(staff: dict[str, User], rows: int) -> str:
     """A partner with ``rows`` credits last month and this month (one of these reversed), for ``rows``
-    members; two more partners; ``rows`` open fraud flags of each kind.
+    members; two more partners; ``rows`` open fraud flags of each kind and ``rows`` reviewed ones.
     Returns the partner's API key."""
     from loyalty import selectors as loyalty_selectors
     from loyalty import services as loyalty_services
-    from loyalty.models import EntryKind, FraudFlag, FraudSignal
+    from loyalty.models import EntryKind, FraudFlag, FraudSignal, ReviewStatus
 
     hotel = loyalty_services.partner_create(code=QC_PARTNER, name="QC Hotels", kind="hotel")
     for n in range(2):
@@ -437,6 +437,10 @@ def _loyalty_partners_and_flags(staff: dict[str, User], rows: int) -> str:
         FraudFlag.objects.create(
             member=member, signal=FraudSignal.THIRD_PARTY_AFTER_LOGIN_CHANGE, key=f"qc-award:{n}",
             details={"record_locator": "QCQCQC", "login_change": "password", "hours_after_change": 2.5, "travellers": 2},
+        )  # fmt: skip
+        FraudFlag.objects.create(
+            member=member, signal=FraudSignal.PARTNER_VELOCITY, key=f"qc-velocity-cleared:{n}", details={"partner": QC_PARTNER},
+            status=ReviewStatus.CLEARED, reviewed_by=staff["supervisor"], reviewed_at=timezone.now(), review_note="Genuine.",
         )  # fmt: skip
     return loyalty_services.partner_key_issue(partner=hotel)
 
