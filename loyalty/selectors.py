@@ -276,6 +276,15 @@ def partner_statement(*, partner: Partner, month: date) -> PartnerStatement:
     )  # fmt: skip
 
 
+def partner_entry_details(entry: MilesEntry) -> dict[str, Any]:
+    """A statement entry's partner data (reference, stay date, description); a reversal carries the credit's
+    under its own, so it names the reference it takes back even when posted without one."""
+    details = entry.details or {}
+    if entry.kind == EntryKind.REVERSAL and entry.reverses is not None:
+        return {**(entry.reverses.details or {}), **details}
+    return details
+
+
 def partner_get_by_code(*, code: str) -> Partner:
     partner = Partner.objects.filter(code=code).first()
     if partner is None:
@@ -424,9 +433,13 @@ def liability() -> Liability:
     )  # fmt: skip
 
 
-def fraud_flags(*, status: str = ReviewStatus.OPEN) -> QuerySet[FraudFlag]:
-    """The review queue: open flags oldest first (the ``fraudflag_open`` index); reviewed ones newest first."""
-    flags = FraudFlag.objects.filter(status=status).select_related("member__customer", "reviewed_by")
+def fraud_flags(*, status: str | None = ReviewStatus.OPEN) -> QuerySet[FraudFlag]:
+    """The review queue: open flags oldest first (the ``fraudflag_open`` index); reviewed ones newest first;
+    with no status, every flag, newest raised first."""
+    flags = FraudFlag.objects.select_related("member__customer", "reviewed_by")
+    if status is None:
+        return flags.order_by("-created_at", "-id")
+    flags = flags.filter(status=status)
     return flags.order_by("created_at", "id") if status == ReviewStatus.OPEN else flags.order_by("-reviewed_at", "-id")
 
 

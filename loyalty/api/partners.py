@@ -3,22 +3,31 @@
 Authenticated with the partner's own key, never a login's token. The partner's transaction reference
 makes the call safe to retry: the same reference again answers 200 with the first credit; with other
 miles or another member, 409. ``POST /api/v1/loyalty/partner-reversals/`` takes a credit back (a
-cancelled stay), once.
+cancelled stay), once. ``GET /api/v1/loyalty/partner-statements/{month}/`` is the partner's own clearing
+statement for a month, as the office draws it (``selectors.partner_statement``).
 """
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework import serializers, status
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from crm.api_support import StandardPagination
+from crm.errors import NotFound
 from crm.validation import validate_single_line_text
-from loyalty import services
+from loyalty import selectors, services
 from loyalty.authentication import IsPartner, PartnerKeyAuthentication, PartnerRateThrottle
+from loyalty.models import EntryKind, MilesEntry
 from loyalty.services.partners import REFERENCE
 from reservations.api.common import StrictSerializer, error
 
@@ -149,3 +158,131 @@ class PartnerReversalView(APIView):
         )
         body = PartnerReversalSerializer(result.entry).data
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+# --- The month's clearing statement ----------------------------------------------------------------------
+
+MONTH_PATTERN = r"^20[0-9]{2}-(0[1-9]|1[0-2])$"  # the schema's; [0-9], not \d, which takes any script's digits
+_MONTH = re.compile(MONTH_PATTERN.replace("$", r"\Z"))
+ISSUED, REVERSED = "issued", "reversed"
+ENTRY_KINDS = [(ISSUED, "Miles issued (a credit)"), (REVERSED, "Miles taken back (a reversal)")]
+MONEY = {"max_digits": 16, "decimal_places": 2}
+
+
+def _statement_month(text: str) -> date:
+    """The first day of the month written ``YYYY-MM`` (400 otherwise); a month not begun yet has no statement (404)."""
+    if not _MONTH.match(text):
+        message = _("Write the month as YYYY-MM, e.g. 2026-03.")
+        raise exceptions.ValidationError({"month": [message]})
+    first = date(int(text[:4]), int(text[5:]), 1)
+    if first > timezone.localdate().replace(day=1):
+        raise NotFound(_("There is no statement for a month that has not begun."), code="statement_not_found")
+    return first
+
+
+def _entry_data(entry: MilesEntry) -> dict[str, Any]:
+    details = selectors.partner_entry_details(entry)
+    return {
+        "id": entry.pk,
+        "kind": REVERSED if entry.kind == EntryKind.REVERSAL else ISSUED,
+        "member_number": entry.member.number,
+        "transaction_reference": details.get("reference", ""),
+        "miles": entry.award_miles,
+        "posted_at": entry.created_at,
+        "occurred_on": details.get("occurred_on"),
+        "description": details.get("description", ""),
+        "reverses": entry.reverses_id,
+    }
+
+
+def _statement_data(statement: selectors.PartnerStatement) -> dict[str, Any]:
+    totals = statement.totals
+    return {
+        "partner": statement.partner.code,
+        "month": f"{statement.month:%Y-%m}",
+        "totals": {
+            "transactions": totals.transactions, "issued": totals.issued, "reversed": totals.reversed, "net": totals.net,
+            "price_per_mile": totals.price_per_mile, "amount_due": totals.amount, "currency": totals.currency,
+        },
+    }  # fmt: skip
+
+
+class PartnerStatementEntrySerializer(serializers.Serializer):
+    """One credit or reversal on the statement (the office's CSV has the same columns)."""
+
+    id = serializers.IntegerField(help_text="The ledger entry: for a credit, the `id` its accrual answered.")
+    kind = serializers.ChoiceField(choices=ENTRY_KINDS, help_text="`issued`: a credit; `reversed`: a credit taken back.")
+    member_number = serializers.CharField(help_text="The frequent flyer number the credit was made to.")
+    transaction_reference = serializers.CharField(
+        help_text="Your reference for the credit; for a reversal, the reference of the credit it takes back."
+    )
+    miles = serializers.IntegerField(help_text="Negative for a reversal.")
+    posted_at = serializers.DateTimeField(help_text="When it was posted: this decides the month it counts in.")
+    occurred_on = serializers.DateField(allow_null=True, help_text="The stay or rental's date, as you sent it.")
+    description = serializers.CharField(allow_blank=True, help_text="As you sent it with the credit.")
+    reverses = serializers.IntegerField(
+        allow_null=True,
+        help_text="For a reversal, the `id` of the credit it takes back (posted in this month or an earlier one).",
+    )
+
+
+class PartnerStatementTotalsSerializer(serializers.Serializer):
+    transactions = serializers.IntegerField(help_text="Credits posted in the month.")
+    issued = serializers.IntegerField(help_text="Miles credited in the month.")
+    reversed = serializers.IntegerField(help_text="Miles taken back in the month (a positive number), whenever credited.")
+    net = serializers.IntegerField(help_text="Issued less reversed.")
+    price_per_mile = serializers.DecimalField(max_digits=8, decimal_places=5)
+    amount_due = serializers.DecimalField(**MONEY, help_text="Net miles at the price per mile; negative: owed to you.")
+    currency = serializers.CharField(help_text="ISO 4217 currency of the amounts.")
+
+
+class PartnerStatementSerializer(serializers.Serializer):
+    """The month's totals, and one page of its entries, oldest first, paginated as every list of the API."""
+
+    partner = serializers.CharField(help_text="Your partner code.")
+    month = serializers.CharField(help_text="YYYY-MM.")
+    totals = PartnerStatementTotalsSerializer()
+    count = serializers.IntegerField(help_text="Entries in the month.")
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = PartnerStatementEntrySerializer(many=True)
+
+
+MONTH_PARAM = OpenApiParameter(
+    "month",
+    {"type": "string", "pattern": MONTH_PATTERN},
+    OpenApiParameter.PATH,
+    description="The month, `YYYY-MM` (2000-01 to this month; the current month is still running).",
+)
+PAGE_PARAMETERS = [
+    OpenApiParameter("page", OpenApiTypes.INT, description="A page of entries, from 1; past the last page, 404."),
+    OpenApiParameter("page_size", OpenApiTypes.INT, description="Entries per page: 25 unless given, at most 200."),
+]
+
+
+class PartnerStatementView(APIView):
+    authentication_classes = [PartnerKeyAuthentication]
+    permission_classes = [IsPartner]
+    throttle_classes = [PartnerRateThrottle]
+
+    @extend_schema(
+        operation_id="loyalty_partner_statement_retrieve",
+        summary="Your monthly clearing statement (partners)",
+        description="For partners, with their key. The month's totals (miles issued less miles reversed, at your price "
+        "per mile: the amount due) and its entries, oldest first. An entry counts in the month it was posted: a "
+        "credit reversed later is taken off the month of the reversal, so a month already settled never changes. "
+        "Only your own credits and reversals.",
+        parameters=[MONTH_PARAM, *PAGE_PARAMETERS],
+        responses={
+            200: PartnerStatementSerializer,
+            400: error("`invalid`: the month is not written `YYYY-MM` (`fields.month`), or a page is not a whole number."),
+            401: error("No partner key, or one that is wrong or was replaced (a login's token is not a partner key)."),
+            404: error("`statement_not_found`: the month has not begun yet; or a page past the last."),
+        },
+    )
+    def get(self, request: Request, month: str, **kwargs: Any) -> Response:
+        statement = selectors.partner_statement(partner=request.auth, month=_statement_month(month))
+        paginator = StandardPagination()
+        page = paginator.paginate_queryset(statement.entries, request, view=self)
+        body = {**_statement_data(statement), **paginator.get_paginated_response([_entry_data(e) for e in page]).data}
+        return Response(PartnerStatementSerializer(body).data)

@@ -1,4 +1,4 @@
-"""Never a 500 from the adjustment, household and transfer endpoints: malformed bodies and queries, as staff,
+"""Never a 500 from the adjustment, household, transfer and fraud review endpoints: malformed bodies and queries, as staff,
 as a passenger who is a member (with an invitation waiting) and anonymously."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import json
 import pytest
 
 from loyalty import services
+from loyalty.models import FraudFlag, FraudSignal
 from tests.crm.test_api_errors import BODIES, QUERIES, _fire, assert_error_shape
 from tests.loyalty.factories import credit, member
 
@@ -22,6 +23,7 @@ KEYS = (
     "family_name",
     "miles",
     "transfer_id",
+    "decision",
 )
 LOYALTY_BODIES = {
     **BODIES,
@@ -61,6 +63,8 @@ ENDPOINTS = [
     ("delete", "/api/v1/loyalty/household/members/{other}/"),
     ("get", "/api/v1/loyalty/transfers/quote/"),
     ("post", "/api/v1/loyalty/transfers/"),
+    ("get", "/api/v1/loyalty/fraud-flags/"),
+    ("post", "/api/v1/loyalty/fraud-flags/{flag}/review/"),
 ]
 LOYALTY_QUERIES = [
     *QUERIES,
@@ -92,7 +96,11 @@ def objects(passenger, agent):
     sent = services.household_invite(head=elsewhere, number=other.number, family_name=other.customer.family_name)
     received = services.household_invite(head=elsewhere, number=own.number, family_name=own.customer.family_name)
     adjustment = services.adjustment_request(member=other, kind="goodwill", award_miles=10**5, reason="x", by=agent)
-    return {"number": own.number, "adjustment": adjustment.pk, "sent": sent.pk, "received": received.pk, "other": other.number}
+    flag = FraudFlag.objects.create(member=other, signal=FraudSignal.PARTNER_VELOCITY, key="test:input", details={})
+    return {
+        "number": own.number, "adjustment": adjustment.pk, "sent": sent.pk, "received": received.pk, "other": other.number,
+        "flag": flag.pk,
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(("method", "template"), [e for e in ENDPOINTS if e[0] != "get"], ids=lambda v: str(v))
@@ -116,6 +124,10 @@ def test_malformed_query_strings_never_cause_a_500(clients, objects, method, tem
 def test_unknown_ids_are_404_in_the_error_shape(clients, objects):
     for path in ("/api/v1/loyalty/adjustments/999999999/", "/api/v1/loyalty/adjustments/99999999999999999999999/"):
         response = clients["staff"].get(path)
+        assert response.status_code == 404
+        assert_error_shape(response, path)
+    for path in ("/api/v1/loyalty/fraud-flags/999999999/review/", "/api/v1/loyalty/fraud-flags/99999999999999999999999/review/"):
+        response = clients["staff"].post(path, {"decision": "cleared", "note": "x"}, format="json")
         assert response.status_code == 404
         assert_error_shape(response, path)
     response = clients["passenger"].post("/api/v1/loyalty/household/invitations/999999999999999999/accept/")

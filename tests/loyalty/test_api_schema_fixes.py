@@ -147,3 +147,57 @@ def test_transfer_to_an_unknown_number_is_a_400_naming_the_field(passenger, api_
     assert response.status_code == 400, response.content
     assert response.json()["error"]["code"] == "unknown_frequent_flyer_number"
     assert "frequent_flyer_number" in response.json()["error"]["fields"]
+
+
+PARTNER_STATEMENT = "/api/v1/loyalty/partner-statements/{month}/"
+FRAUD_FLAGS = "/api/v1/loyalty/fraud-flags/"
+FRAUD_REVIEW = "/api/v1/loyalty/fraud-flags/{id}/review/"
+
+
+def _component(schema: dict, ref_holder: dict) -> dict:
+    ref = ref_holder.get("$ref") or ref_holder["allOf"][0]["$ref"]
+    return schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
+
+
+def test_partner_statement_month_states_the_pattern_it_enforces(schema, db):
+    import re
+
+    from django.utils import timezone
+
+    from loyalty import services
+
+    # Given the schema's pattern for the month, and a partner's key
+    pattern = _parameter(schema, PARTNER_STATEMENT, "month")["schema"]["pattern"]
+    partner = services.partner_create(code="harbour", name="Harbour Hotels", kind="hotel")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Partner {services.partner_key_issue(partner=partner)}")
+    this_month = f"{timezone.localdate():%Y-%m}"
+    values = ["2000-01", "2019-12", this_month, "2099-12", "1999-12", "2026-13", "2026-00", "2026-1", "２０２６-０１", "2026-01 "]
+    for value in values:
+        # When the partner asks for the month
+        status = client.get(PARTNER_STATEMENT.format(month=value)).status_code
+        # Then a month the pattern takes is answered (404 only when it has not begun), any other is a 400
+        if re.search(pattern, value):
+            assert status == (404 if value > this_month else 200), (value, status)
+        else:
+            assert status == 400, (value, status)
+    # And the answers it may give are documented
+    assert {"200", "400", "401", "404"} <= set(schema["paths"][PARTNER_STATEMENT]["get"]["responses"])
+    assert schema["paths"][PARTNER_STATEMENT]["get"]["security"] == [{"partnerKey": []}]
+
+
+def test_fraud_review_states_its_decisions_and_note_length(schema):
+    from loyalty.models import ReviewStatus
+
+    # Given the review's request body in the schema
+    operation = schema["paths"][FRAUD_REVIEW]["post"]
+    body = _component(schema, operation["requestBody"]["content"]["application/json"]["schema"])
+    # Then the decisions are the office form's two (not another enum's of the same field name), the note is
+    # required and bounded as the model stores it, and unknown keys are refused
+    assert _component(schema, body["properties"]["decision"])["enum"] == ["cleared", "confirmed"]
+    assert (body["properties"]["note"]["minLength"], body["properties"]["note"]["maxLength"]) == (1, 300)
+    assert set(body["required"]) == {"decision", "note"} and body["additionalProperties"] is False
+    assert "`already_reviewed`" in operation["responses"]["409"]["description"]
+    # And the list's status filter takes exactly the review statuses
+    status = _parameter(schema, FRAUD_FLAGS, "status")["schema"]
+    assert sorted(status["enum"]) == sorted(ReviewStatus.values)

@@ -94,6 +94,13 @@ def _last_month() -> str:
     return f"{previous_month():%Y-%m}"
 
 
+def _this_month() -> str:
+    """The running month: the QC hotel's statement has its credits and a reversal in it."""
+    from django.utils import timezone
+
+    return f"{timezone.localdate():%Y-%m}"
+
+
 def _uid(user) -> str:  # noqa: ANN001
     return urlsafe_base64_encode(force_bytes(user.pk))
 
@@ -245,6 +252,9 @@ PAGES: list[Page] = [
     Page("loyalty_office:liability", SUPERVISOR),
     Page("loyalty_office:fraud_queue", SUPERVISOR),
     Page("api-loyalty-liability", "api:supervisor"),
+    Page("api-loyalty-partner-statement", "api:partner", kwargs=lambda w: {"month": _this_month()}),
+    Page("loyalty-fraud-flag-list", f"api:{SUPERVISOR}", query=lambda w: {"status": "open"}, variant="queue"),
+    Page("loyalty-fraud-flag-list", f"api:{SUPERVISOR}", variant="all"),
     # --- Portal: miles
     Page("loyalty_portal:miles", PASSENGER),
     Page("loyalty_portal:miles_statement", PASSENGER),

@@ -52,7 +52,9 @@ def _client(who: str, world: worlds.World) -> Client:
     api, _sep, role = who.rpartition(":")
     if api:
         client = APIClient()
-        if role != "anonymous":
+        if role == "partner":
+            client.credentials(HTTP_AUTHORIZATION=f"Partner {world.tokens['partner']}")
+        elif role != "anonymous":
             client.credentials(HTTP_AUTHORIZATION=f"Token {world.tokens[role]}")
         return client
     client = Client()

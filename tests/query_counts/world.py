@@ -145,7 +145,7 @@ def build(size: str) -> World:
     lead = _leads(customer, staff, rows)
     _record_history(customer, staff, rows)
     member = _household_and_adjustments(customer, staff, rows)
-    _loyalty_partners_and_flags(rows)
+    partner_key = _loyalty_partners_and_flags(staff, rows)
     _membership(customer, staff, rows)
     _loyalty(customer, rows)
     _offers(customer, rows)
@@ -179,6 +179,7 @@ def build(size: str) -> World:
 
     for who, login in {"passenger": user, **staff}.items():
         world.tokens[who] = Token.objects.get_or_create(user=login)[0].key
+    world.tokens["partner"] = partner_key  # the QC hotel's key: `Authorization: Partner <key>`
     return world
 
 
@@ -406,12 +407,13 @@ def _household_and_adjustments(customer: Customer, staff: dict[str, User], rows:
 QC_PARTNER = "qc-hotel"
 
 
-def _loyalty_partners_and_flags(rows: int) -> None:
-    """A partner with ``rows`` credits last month (one of them reversed) and this month, for ``rows``
-    members; two more partners; ``rows`` open fraud flags of each kind."""
+def _loyalty_partners_and_flags(staff: dict[str, User], rows: int) -> str:
+    """A partner with ``rows`` credits last month and this month (one of these reversed), for ``rows``
+    members; two more partners; ``rows`` open fraud flags of each kind and ``rows`` reviewed ones.
+    Returns the partner's API key."""
     from loyalty import selectors as loyalty_selectors
     from loyalty import services as loyalty_services
-    from loyalty.models import EntryKind, FraudFlag, FraudSignal
+    from loyalty.models import EntryKind, FraudFlag, FraudSignal, ReviewStatus
 
     hotel = loyalty_services.partner_create(code=QC_PARTNER, name="QC Hotels", kind="hotel")
     for n in range(2):
@@ -436,6 +438,11 @@ def _loyalty_partners_and_flags(rows: int) -> None:
             member=member, signal=FraudSignal.THIRD_PARTY_AFTER_LOGIN_CHANGE, key=f"qc-award:{n}",
             details={"record_locator": "QCQCQC", "login_change": "password", "hours_after_change": 2.5, "travellers": 2},
         )  # fmt: skip
+        FraudFlag.objects.create(
+            member=member, signal=FraudSignal.PARTNER_VELOCITY, key=f"qc-velocity-cleared:{n}", details={"partner": QC_PARTNER},
+            status=ReviewStatus.CLEARED, reviewed_by=staff["supervisor"], reviewed_at=timezone.now(), review_note="Genuine.",
+        )  # fmt: skip
+    return loyalty_services.partner_key_issue(partner=hotel)
 
 
 # --- Frequent flyer programme -------------------------------------------------------------------

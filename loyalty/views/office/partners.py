@@ -78,14 +78,10 @@ def _csv_rows(statement: selectors.PartnerStatement) -> Iterator[list[str]]:
     totals = statement.totals
     yield ["posted_at", "entry_id", "kind", "member_number", "transaction_reference", "miles", "occurred_on", "description"]
     for entry in statement.entries.iterator(chunk_size=2000):
-        details = entry.details or {}
-        reversed_ = entry.reverses if entry.kind == EntryKind.REVERSAL else None
-        reference = details.get("reference") or (reversed_.details.get("reference", "") if reversed_ else "")
-        if reversed_ is not None:
-            details = {**reversed_.details, **details}
+        details = selectors.partner_entry_details(entry)
         yield [
             timezone.localtime(entry.created_at).isoformat(), str(entry.pk),
-            "reversed" if entry.kind == EntryKind.REVERSAL else "issued", entry.member.number, reference,
+            "reversed" if entry.kind == EntryKind.REVERSAL else "issued", entry.member.number, details.get("reference", ""),
             str(entry.award_miles), details.get("occurred_on", ""), details.get("description", ""),
         ]  # fmt: skip
     yield []
