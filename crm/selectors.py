@@ -294,9 +294,11 @@ def customer_of_login(*, user) -> Customer | None:  # noqa: ANN001
     if not related.is_cached(user):
         customer_columns = rows.columns(Customer, "c")
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT {customer_columns.sql} FROM {Customer._meta.db_table} c WHERE c.user_id = %s",  # noqa: S608 - the model's own names
-                [user.pk],
+            rows.execute_prepared(
+                cursor,
+                name="customer_of_login",
+                sql=f"SELECT {customer_columns.sql} FROM {Customer._meta.db_table} c WHERE c.user_id = %s",  # noqa: S608 - the model's own names
+                params=[user.pk],
             )
             row = cursor.fetchone()
         customer = customer_columns.build(row) if row is not None else None

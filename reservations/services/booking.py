@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from crm.errors import ApplicationError, Conflict
 from crm.events import send_after_commit
 from crm.models import AssistanceCode, Customer, MealCode, TravelPurpose, User
-from crm.rows import columns, insert
+from crm.rows import columns, execute_prepared, insert
 from crm.services import timeline_record
 from reservations import events, hooks, pricing, rules
 from reservations.models import (
@@ -216,11 +216,13 @@ def _fare_classes(cabins: set[str]) -> list[BookingClass]:
     """
     klass, family = columns(BookingClass, "bc"), columns(FareFamily, "ff")
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {klass.sql}, {family.sql} FROM {BookingClass._meta.db_table} bc "  # noqa: S608 - the models' own table and column names
+        execute_prepared(  # one placeholder per cabin, so that PostgreSQL plans it once (see crm.rows)
+            cursor,
+            name=f"booking_fare_classes_{len(cabins)}",
+            sql=f"SELECT {klass.sql}, {family.sql} FROM {BookingClass._meta.db_table} bc "  # noqa: S608 - the models' own table and column names
             f"JOIN {FareFamily._meta.db_table} ff ON ff.id = bc.fare_family_id "
-            "WHERE ff.cabin = ANY(%s) ORDER BY ff.cabin, bc.price_per_km, bc.id",
-            [sorted(cabins)],
+            f"WHERE ff.cabin IN ({', '.join(['%s'] * len(cabins))}) ORDER BY ff.cabin, bc.price_per_km, bc.id",
+            params=sorted(cabins),
         )
         rows = cursor.fetchall()
     families: dict[int, FareFamily] = {}
@@ -238,7 +240,11 @@ def _tax_rules() -> list[TaxRule]:
     """Every tax rule by code (the model's order); ``TaxRule.objects.all()`` in SQL, as above."""
     rule = columns(TaxRule, "t")
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {rule.sql} FROM {TaxRule._meta.db_table} t ORDER BY t.code, t.id")  # noqa: S608 - the models' own table and column names
+        execute_prepared(
+            cursor,
+            name="booking_tax_rules",
+            sql=f"SELECT {rule.sql} FROM {TaxRule._meta.db_table} t ORDER BY t.code, t.id",  # noqa: S608 - the models' own table and column names
+        )
         return [rule.build(row) for row in cursor.fetchall()]
 
 

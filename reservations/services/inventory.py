@@ -10,7 +10,7 @@ from django.db.models.functions import Greatest, Least
 from django.utils.translation import gettext as _
 
 from crm.errors import Conflict
-from crm.rows import Columns, columns
+from crm.rows import Columns, columns, execute_prepared
 from reservations.models import (
     AircraftType,
     Airport,
@@ -44,11 +44,13 @@ def _lock_with_flights(flight_ids: list[int]) -> dict[tuple[int, str], FlightCab
     ``FlightCabin.objects.select_for_update(of=("self",)).select_related(*FLIGHT_RELATIONS)`` reads.
 
     Written in SQL because every booking runs it first: the ORM took longer to compile this six-table
-    join than PostgreSQL took to answer it (see ``reservations.services.rows``).
+    join than PostgreSQL took to answer it, and PostgreSQL longer to plan it than to run it (see ``crm.rows``).
     """
-    tables, sql = _lock_with_flights_sql()
+    if not flight_ids:
+        return {}
+    tables, sql = _lock_with_flights_sql(len(flight_ids))
     with connection.cursor() as cursor:
-        cursor.execute(sql, [flight_ids])
+        execute_prepared(cursor, name=f"booking_cabins_lock_{len(flight_ids)}", sql=sql, params=flight_ids)
         rows = cursor.fetchall()
     found = {}
     for row in rows:
@@ -64,7 +66,10 @@ def _lock_with_flights(flight_ids: list[int]) -> dict[tuple[int, str], FlightCab
 
 
 @cache
-def _lock_with_flights_sql() -> tuple[tuple[Columns, ...], str]:
+def _lock_with_flights_sql(flights: int) -> tuple[tuple[Columns, ...], str]:
+    """The statement for this many flights. One placeholder per flight, not one array: prepared, PostgreSQL
+    plans ``flight_id IN ($1, $2)`` once for good, but kept planning ``= ANY($1)`` anew for every array
+    (planning the join took several times as long as running it)."""
     tables = (
         columns(FlightCabin, "fc"),
         columns(Flight, "f"),
@@ -81,7 +86,7 @@ def _lock_with_flights_sql() -> tuple[tuple[Columns, ...], str]:
         f"JOIN {Airport._meta.db_table} d ON d.id = f.destination_id "
         f"JOIN {Route._meta.db_table} r ON r.id = f.route_id "
         f"JOIN {AircraftType._meta.db_table} a ON a.id = f.aircraft_type_id "
-        "WHERE fc.flight_id = ANY(%s) ORDER BY fc.id FOR UPDATE OF fc"
+        f"WHERE fc.flight_id IN ({', '.join(['%s'] * flights)}) ORDER BY fc.id FOR UPDATE OF fc"
     )
     return tables, sql
 
@@ -91,11 +96,13 @@ def inventory_take(*, inventory: FlightCabin, seats: int) -> None:
     if seats <= 0:
         return
     # ``FlightCabin.objects.filter(pk=..., available__gte=seats).update(available=F("available") - seats)`` in
-    # SQL: every booking runs it (see services.rows).
+    # SQL, prepared once per session: every booking runs it (see crm.rows).
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {FlightCabin._meta.db_table} SET available = available - %s WHERE id = %s AND available >= %s",  # noqa: S608 - the model's table
-            [seats, inventory.pk, seats],
+        execute_prepared(
+            cursor,
+            name="booking_seats_take",
+            sql=f"UPDATE {FlightCabin._meta.db_table} SET available = available - %s WHERE id = %s AND available >= %s",  # noqa: S608 - the model's table
+            params=[seats, inventory.pk, seats],
         )
         taken = cursor.rowcount
     if not taken:

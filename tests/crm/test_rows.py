@@ -108,3 +108,71 @@ def test_values_a_field_would_convert_are_converted_as_the_orm_converts_them():
     customer = Customer(given_name="Mary", family_name="Somerville", date_of_birth=moment(1980, 12, 26, 23, 30))
     rows.insert([customer])
     assert Customer.objects.get(pk=customer.pk).date_of_birth == date(1980, 12, 26)
+
+
+# --- Statements prepared once per database session ---------------------------------------------------
+
+
+def test_a_statement_is_prepared_by_its_first_use_in_the_same_round_trip_then_only_executed():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    sql = "SELECT given_name FROM crm_customer WHERE family_name = %s AND given_name <> %s ORDER BY id"
+    Customer.objects.create(given_name="Ada", family_name="Lovelace")
+    with CaptureQueriesContext(connection) as captured, connection.cursor() as cursor:
+        rows.execute_prepared(cursor, name="test_rows_by_family", sql=sql, params=["Lovelace", "Byron"])
+        first = cursor.fetchall()
+        rows.execute_prepared(cursor, name="test_rows_by_family", sql=sql, params=["Lovelace", "Ada"])
+        second = cursor.fetchall()
+    assert first == [("Ada",)] and second == []
+    # one query each: the first also prepares it, the second only executes it
+    assert len(captured.captured_queries) == 2
+    assert captured.captured_queries[0]["sql"].startswith("PREPARE test_rows_by_family AS SELECT")
+    assert "$1" in captured.captured_queries[0]["sql"] and "$2" in captured.captured_queries[0]["sql"]
+    assert captured.captured_queries[1]["sql"].startswith("EXECUTE test_rows_by_family(")
+
+
+def test_a_failing_execution_keeps_the_statement_prepared_for_the_next_use():
+    from django.db import IntegrityError, connection, transaction
+
+    customer = Customer.objects.create(given_name="Ada", family_name="Lovelace")
+    sql = "UPDATE crm_customer SET customer_number = %s WHERE id = %s"
+    other = Customer.objects.create(given_name="Grace", family_name="Hopper")
+    with connection.cursor() as cursor:
+        # when its first execution breaks a constraint (the number is taken), inside a transaction rolled back
+        with pytest.raises(IntegrityError), transaction.atomic():
+            rows.execute_prepared(cursor, name="test_rows_renumber", sql=sql, params=[other.customer_number, customer.pk])
+        # then the next use only executes it, and works
+        rows.execute_prepared(cursor, name="test_rows_renumber", sql=sql, params=["ZZ1234567890"[:12], customer.pk])
+        assert cursor.rowcount == 1
+    customer.refresh_from_db()
+    assert customer.customer_number == "ZZ1234567890"[:12]
+
+
+@pytest.mark.django_db(transaction=True)  # the connection is closed: not inside a test's transaction
+def test_a_new_database_session_prepares_its_statements_again():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    sql = "SELECT count(*) FROM crm_customer WHERE family_name = %s"
+    with connection.cursor() as cursor:
+        rows.execute_prepared(cursor, name="test_rows_count", sql=sql, params=["Lovelace"])
+    connection.close()  # the session, and what it prepared, ends
+    with CaptureQueriesContext(connection) as captured, connection.cursor() as cursor:
+        rows.execute_prepared(cursor, name="test_rows_count", sql=sql, params=["Lovelace"])
+        assert cursor.fetchone() == (0,)
+    assert captured.captured_queries[0]["sql"].startswith("PREPARE test_rows_count")
+
+
+def test_what_a_prepared_statement_runs_can_be_read_back_from_the_sql_sent():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    sql = "UPDATE crm_customer SET given_name = %s WHERE id = %s"
+    customer = Customer.objects.create(given_name="Ada", family_name="Lovelace")
+    with CaptureQueriesContext(connection) as captured, connection.cursor() as cursor:
+        for name in ("Augusta", "Ada"):
+            rows.execute_prepared(cursor, name="test_rows_rename", sql=sql, params=[name, customer.pk])
+    # both the first (PREPARE and EXECUTE) and the second (EXECUTE) read back as the UPDATE they ran
+    assert [rows.prepared_statement(q["sql"]) for q in captured.captured_queries] == [sql, sql]
+    assert rows.prepared_statement("SELECT 1") == "SELECT 1"

@@ -21,6 +21,7 @@ from django.db import connection
 from django.dispatch import Signal
 from django.test.utils import CaptureQueriesContext
 
+from crm.rows import prepared_statement
 from reservations import events, hooks
 from reservations.services import payments as payment_services
 
@@ -98,7 +99,7 @@ def nothing_changes(*, allow: tuple[str, ...] = (), hooks_may_read: bool = False
             signal.disconnect(dispatch_uid=f"purity-{name}")
         hooks.Hooks.__iter__, hooks.Hooks.get = original_iter, original_get
         miles.update(saved_miles)
-    seen.statements = [q["sql"] for q in captured.captured_queries]
+    seen.statements = [prepared_statement(q["sql"]) for q in captured.captured_queries]
     writes = [
         sql for sql in seen.statements if WRITES_OR_LOCKS.search(sql) and not any(f'INSERT INTO "{t}"' in sql for t in allow)
     ]

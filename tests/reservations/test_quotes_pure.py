@@ -329,3 +329,17 @@ def test_the_trip_pages_and_the_office_rebook_and_payment_pages_only_read(
             assert agent_client.get(path).status_code == 200, path
     # then nothing but the agent's looks were recorded
     assert CustomerAccess.objects.filter(customer=customer).count() == 3
+
+
+def test_the_purity_check_sees_a_seat_taken_through_a_prepared_statement(db):
+    # the booking's seat update is a prepared statement: sent as "EXECUTE ...", it must still count as a write
+    from django.db import transaction
+
+    from reservations.models import FlightCabin
+    from reservations.services.inventory import inventory_take
+
+    flight = empty_flight()
+    cabin = FlightCabin.objects.get(flight=flight, cabin="economy")
+    for _ in range(2):  # the first use prepares the statement, the second only executes it
+        with pytest.raises(AssertionError, match="wrote or locked"), nothing_changes(), transaction.atomic():
+            inventory_take(inventory=cabin, seats=1)
