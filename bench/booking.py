@@ -311,7 +311,7 @@ def booking_profile(
     root, bench = str(ROOT) + os.sep, str(ROOT / "bench") + os.sep
     rows = []
     for (path, line, name), (_primitive, calls, own, cumulative, _callers) in stats.items():
-        if path.startswith(root) and not path.startswith(bench):
+        if path.startswith(root) and not path.startswith(bench) and "site-packages" not in path:
             label = f"{name} ({os.path.relpath(path, ROOT)}:{line})"
             rows.append((cumulative * 1000 / bookings, own * 1000 / bookings, calls / bookings, label))
     rows.sort(reverse=True)
