@@ -20,16 +20,15 @@ from crm.models import Customer
 from crm.registry import months_before
 from loyalty import services
 from loyalty.models import (
-    Adjustment,
     AdjustmentKind,
     EntryKind,
     Household,
     Member,
     Partner,
     PartnerKind,
-    StatusMatch,
     Tier,
 )
+from loyalty.selectors import programme
 
 DEMO_PASSENGER = "passenger@example.com"
 SEED = 20_261_129
@@ -173,17 +172,20 @@ def _household(members: dict[str, list[Member]]) -> None:
 
 
 def _waiting(members: dict[str, list[Member]], agent: Any) -> None:
-    """A status match and an over-threshold adjustment, both waiting for a supervisor."""
+    """A status match and an over-threshold adjustment, both waiting for a supervisor: asked for by the demo
+    agent through the services, as the office would, so each is on the customer's timeline."""
     if agent is None:
         return
     if members["blue"]:
-        StatusMatch.objects.create(
+        services.status_match_request(
             member=members["blue"][-1], tier=Tier.objects.get(code="gold"), competitor_airline="Northwind Airways",
-            competitor_tier="Gold Elite", competitor_number="NW88231907", competitor_valid_until=timezone.localdate() + timedelta(days=200),
-            note="Moved from Northwind; card seen by phone", requested_by=agent,
+            competitor_tier="Gold Elite", competitor_number="NW88231907",
+            competitor_valid_until=timezone.localdate() + timedelta(days=200),
+            note="Moved from Northwind; card seen by phone", by=agent,
         )  # fmt: skip
     if members["silver"]:
-        Adjustment.objects.create(
-            member=members["silver"][0], kind=AdjustmentKind.GOODWILL, award_miles=8000,
-            reason="Missed connection and a night at the airport", requested_by=agent,
+        services.adjustment_request(  # over the programme's threshold, so it waits
+            member=members["silver"][0], kind=AdjustmentKind.GOODWILL,
+            award_miles=max(8000, programme().adjustment_approval_threshold + 1),
+            reason="Missed connection and a night at the airport", by=agent,
         )  # fmt: skip

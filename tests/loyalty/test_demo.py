@@ -37,6 +37,12 @@ def test_seed_demo_fills_the_programme_and_a_second_run_adds_nothing(seeded):
     assert Household.objects.first().members.count() >= 2
     assert StatusMatch.objects.filter(status=Decision.PENDING).exists()
     assert Adjustment.objects.filter(status=Decision.PENDING).exists()
+    # each asked for through the office's services, so on its customer's timeline
+    from crm.models import TimelineEntry
+
+    match, adjustment = StatusMatch.objects.get(status=Decision.PENDING), Adjustment.objects.get(status=Decision.PENDING)
+    for waiting, kind in ((match, "loyalty.status_match_requested"), (adjustment, "miles.adjustment_requested")):
+        assert TimelineEntry.objects.filter(customer=waiting.member.customer, kind=kind, actor__username="agent").exists()
     # and the demo passenger is a Silver member close to Gold
     own = Member.objects.get(customer__user__username="passenger@example.com")
     assert own.tier.code == "silver"
