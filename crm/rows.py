@@ -18,7 +18,7 @@ from functools import cache
 from typing import Any, ClassVar
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, models
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, models
 
 
 class Columns:
@@ -51,12 +51,15 @@ def columns(model: type[models.Model], alias: str) -> Columns:
     return Columns(model, alias)
 
 
-# The statements each database session has prepared, by name (a session's statements die with it).
-_prepared: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+# The statements each database session holds, by name (a session's statements die with it): prepared by
+# us, or found there under our name (stale: deallocated and prepared again at the next use).
+_PREPARED, _STALE = "prepared", "stale"
+_prepared: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
 _PLACEHOLDER = re.compile(r"%s")
+_NO_SUCH_STATEMENT, _STATEMENT_EXISTS = "26000", "42P05"  # PostgreSQL's invalid_sql_statement_name, duplicate_prepared_statement
 PREPARED_INSERT_ROWS = 20  # an INSERT of more rows is sent as it is rather than prepared for that many
 _statements: dict[str, str] = {}  # each name's SQL, for ``prepared_statement``
-_EXECUTE = re.compile(r"^(?:PREPARE \w+ AS .*?; )?EXECUTE (\w+)", re.DOTALL)
+_EXECUTE = re.compile(r"^(?:DEALLOCATE \w+; )?(?:PREPARE \w+ AS .*?; )?EXECUTE (\w+)", re.DOTALL)
 
 
 def prepared_statement(sql: str) -> str:
@@ -82,14 +85,26 @@ def execute_prepared(cursor: Any, *, name: str, sql: str, params: Sequence[Any] 
     planned at every execution anyway; give it one placeholder per value, and a name per count.
     """
     _statements.setdefault(name, sql)
-    names = _prepared.setdefault(connection.connection, set())
+    held = _prepared.setdefault(connection.connection, {})
     run = f"EXECUTE {name}({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}"
-    if name in names:
-        cursor.execute(run, params)
-        return
-    numbered = iter(range(1, len(params) + 1))
-    names.add(name)  # before the round trip: a failing EXECUTE leaves the PREPARE done
-    cursor.execute(f"PREPARE {name} AS {_PLACEHOLDER.sub(lambda _m: f'${next(numbered)}', sql)}; {run}", params)
+    state = held.get(name)
+    try:
+        if state == _PREPARED:
+            cursor.execute(run, params)
+            return
+        numbered = iter(range(1, len(params) + 1))
+        prepare = f"PREPARE {name} AS {_PLACEHOLDER.sub(lambda _m: f'${next(numbered)}', sql)}; {run}"
+        held[name] = _PREPARED  # before the round trip: a failing EXECUTE leaves the PREPARE done
+        cursor.execute(f"DEALLOCATE {name}; {prepare}" if state == _STALE else prepare, params)
+    except DatabaseError as error:
+        # Out of step with the session (a PREPARE that never arrived, or a statement of that name it holds
+        # already): this statement fails, as any database error would, and the next use is right again.
+        code = getattr(error.__cause__, "pgcode", None)
+        if code == _NO_SUCH_STATEMENT:
+            held.pop(name, None)
+        elif code == _STATEMENT_EXISTS:
+            held[name] = _STALE  # replaced by ours at the next use
+        raise
 
 
 def _is_str(value: Any) -> bool:

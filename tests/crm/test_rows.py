@@ -176,3 +176,29 @@ def test_what_a_prepared_statement_runs_can_be_read_back_from_the_sql_sent():
     # both the first (PREPARE and EXECUTE) and the second (EXECUTE) read back as the UPDATE they ran
     assert [rows.prepared_statement(q["sql"]) for q in captured.captured_queries] == [sql, sql]
     assert rows.prepared_statement("SELECT 1") == "SELECT 1"
+
+
+def test_a_session_out_of_step_with_what_was_prepared_fails_one_statement_and_then_recovers():
+    from django.db import DatabaseError, connection, transaction
+
+    sql = "SELECT count(*) FROM crm_customer WHERE family_name = %s"
+    with connection.cursor() as cursor:
+        # given the session already holds a statement of that name, prepared behind our back
+        cursor.execute("PREPARE test_rows_behind AS SELECT 1")
+        with pytest.raises(DatabaseError), transaction.atomic():
+            rows.execute_prepared(cursor, name="test_rows_behind", sql=sql, params=["Lovelace"])
+        # then the next use replaces it with ours, and runs ours
+        Customer.objects.create(given_name="Ada", family_name="Lovelace")
+        rows.execute_prepared(cursor, name="test_rows_behind", sql=sql, params=["Lovelace"])
+        assert cursor.fetchone() == (1,)
+        rows.execute_prepared(cursor, name="test_rows_behind", sql=sql, params=["Byron"])
+        assert cursor.fetchone() == (0,)
+
+        # and given one we prepared is dropped behind our back
+        rows.execute_prepared(cursor, name="test_rows_dropped", sql=sql, params=["Lovelace"])
+        cursor.execute("DEALLOCATE test_rows_dropped")
+        with pytest.raises(DatabaseError), transaction.atomic():
+            rows.execute_prepared(cursor, name="test_rows_dropped", sql=sql, params=["Lovelace"])
+        # then the next use prepares it again
+        rows.execute_prepared(cursor, name="test_rows_dropped", sql=sql, params=["Lovelace"])
+        assert cursor.fetchone() == (1,)
