@@ -1,0 +1,47 @@
+"""A booking's line on the customer's timeline is written in no language: each reader sees it in theirs."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+from django.utils import translation
+
+from crm.models import TimelineEntry
+from reservations import services
+from reservations.models import Channel
+from tests.reservations.api_support import bookable_flight, fares
+
+
+@pytest.fixture
+def flight(db):
+    fares()
+    return bookable_flight()
+
+
+def test_a_booking_made_in_chinese_reads_in_english_for_the_agent_and_in_chinese_for_a_chinese_reader(
+    passenger, agent_client, flight
+):
+    # given a passenger who books while the portal speaks Chinese to them
+    _, customer = passenger
+    with translation.override("zh-hans"):
+        booking = services.booking_create(
+            segments=[services.SegmentRequest(flight_id=flight.pk, cabin="economy", fare_family="ECO_STANDARD")],
+            passengers=[services.PassengerRequest(passenger_type="ADT", given_name="Mei", family_name="Lin")],
+            contact_email="mei@example.com",
+            channel=Channel.PORTAL,
+            customer=customer,
+        )
+    entry = TimelineEntry.objects.get(customer=customer, kind="booking.created")
+    route = f"{flight.origin.iata_code} – {flight.destination.iata_code}"
+    # then the line is stored as a message and its data, with an English summary for search
+    assert entry.message == "Booking %(locator)s made: %(route)s"
+    assert entry.message_params == {"locator": booking.record_locator, "route": route}
+    assert entry.summary == f"Booking {booking.record_locator} made: {route}"
+    # and the agent reads it in English on the customer 360
+    page = agent_client.get(reverse("office:customer_detail", args=[customer.customer_number]), HTTP_ACCEPT_LANGUAGE="en")
+    assert f"Booking {booking.record_locator} made: {route}" in page.content.decode()
+    # and a Chinese reader reads it in Chinese
+    with translation.override("zh-hans"):
+        chinese = entry.text
+    assert booking.record_locator in chinese and "Booking" not in chinese
+    assert chinese == translation.trans_real.translation("zh-hans").gettext(entry.message) % entry.message_params
