@@ -1,10 +1,11 @@
 """Timeline lines rendered when they are read, in the reader's language.
 
 An entry stores its untranslated msgid (``gettext_noop``) and language-neutral params: numbers, record
-locators, names as data, and codes. A code that is shown as a label (a choice's display, a tier name) is
-stored as ``label(name, code)``, ``{"label": name, "value": code}``, and shown through the renderer
-registered under ``name``; apps downstream of crm register theirs with ``register_timeline_param`` in
-their ``AppConfig.ready``. A phrase, itself a message with params, as ``phrase(gettext_noop("..."), **params)``.
+locators, names as data, and codes. A code that is shown as a label (a choice's display) is stored as
+``label(name, code)``, ``{"label": name, "value": code}``, and shown through the renderer registered
+under ``name``; apps downstream of crm register theirs with ``register_timeline_param`` in their
+``AppConfig.ready``. A phrase, itself a message with params, is ``phrase(gettext_noop("..."), **params)``.
+A line with plural forms stores the singular msgid as its message and ``{"_plural": msgid, "count": n}``.
 """
 
 from __future__ import annotations
