@@ -17,6 +17,7 @@ from django_countries.fields import CountryField
 from encrypted_fields import fields as encrypted_fields
 from phonenumber_field.modelfields import PhoneNumberField
 
+from crm import timeline
 from crm.validation import (
     validate_date_of_birth,
     validate_language_code,
@@ -340,7 +341,9 @@ class TimelineEntry(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="timeline")
     occurred_at = models.DateTimeField(_("when"), default=timezone.now)
     kind = models.CharField(_("kind"), max_length=50, help_text=_("e.g. booking.created, miles.posted"))
-    summary = models.CharField(_("summary"), max_length=300)
+    summary = models.CharField(_("summary"), max_length=300, help_text=_("in the site's language, for search"))
+    message = models.CharField(max_length=300, blank=True, help_text=_("untranslated; blank on older entries"))
+    message_params = models.JSONField(default=dict, blank=True)
     data = models.JSONField(default=dict, blank=True)
     link = models.CharField(max_length=300, blank=True)
     actor = models.ForeignKey("crm.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
@@ -352,7 +355,17 @@ class TimelineEntry(models.Model):
         indexes = [models.Index(fields=["customer", "-occurred_at", "-id"], name="timeline_customer_recent")]
 
     def __str__(self) -> str:
-        return self.summary
+        return self.text
+
+    @property
+    def text(self) -> str:
+        """The line in the active language; an entry written before messages were stored shows its summary."""
+        if not self.message:
+            return self.summary
+        try:
+            return timeline.render(self.message, self.message_params)
+        except (KeyError, TypeError, ValueError):  # params that no longer fit the message
+            return self.summary
 
 
 class LeadStatus(models.TextChoices):

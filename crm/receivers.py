@@ -61,7 +61,7 @@ def export_customer(customer: Customer) -> dict[str, Any]:
             for e in customer.consent_events.order_by("recorded_at", "id")
         ],
         "timeline": [
-            {"occurred_at": t.occurred_at.isoformat(), "kind": t.kind, "summary": t.summary}
+            {"occurred_at": t.occurred_at.isoformat(), "kind": t.kind, "summary": t.text}
             for t in customer.timeline.order_by("occurred_at", "id")
         ],
         "referrals": [

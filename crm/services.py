@@ -19,9 +19,10 @@ from django.utils import timezone, translation
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from rest_framework.authtoken.models import Token
 
-from crm import events, registry, rows, selectors
+from crm import events, registry, rows, selectors, timeline
 from crm.celery import task_enqueue, task_enqueue_on_commit
 from crm.errors import ApplicationError, Conflict, NotFound
 from crm.models import (
@@ -44,6 +45,7 @@ from crm.models import (
 )
 from crm.permissions import PASSENGER
 from crm.selectors import consent_is_granted, identity_hash
+from crm.timeline import label, phrase
 from crm.tokens import token_has_expired
 
 # Fields a person may set on a customer record (through a form, the API or an import).
@@ -126,7 +128,7 @@ def customer_create(*, data: dict[str, Any], by: User | None = None, user: User 
             customer.customer_number = new_customer_number()
     else:
         raise Conflict(_("Could not allocate a customer number; please try again."))
-    timeline_record(customer=customer, kind="customer.created", summary=_("Customer record created"), actor=by)
+    timeline_record(customer=customer, kind="customer.created", message=gettext_noop("Customer record created"), actor=by)
     return customer
 
 
@@ -151,11 +153,11 @@ def customer_update(*, customer: Customer, data: dict[str, Any], by: User | None
     # The change log names the person even outside a web request (API token, task, command).
     with set_actor(by) if by is not None and by.is_authenticated else contextlib.nullcontext():
         locked.save(update_fields=sorted(update_fields))
-    labels = [str(Customer._meta.get_field(f).verbose_name) for f in changed]
     timeline_record(
         customer=locked,
         kind="profile.changed",
-        summary=_("Profile changed: %s") % ", ".join(labels),
+        message=gettext_noop("Profile changed: %(fields)s"),
+        params={"fields": label("crm.profile_fields", changed)},
         data={"fields": changed},
         actor=by,
     )
@@ -166,21 +168,34 @@ def timeline_record(
     *,
     customer: Customer,
     kind: str,
-    summary: str,
+    message: str = "",
+    params: dict[str, Any] | None = None,
+    summary: str = "",
     data: dict[str, Any] | None = None,
     link: str = "",
     actor: User | None = None,
     occurred_at: datetime | None = None,
 ) -> TimelineEntry:
-    """Append to the customer's timeline; any app may call this (keep personal data out of summaries).
+    """Append to the customer's timeline; any app may call this (keep personal data out of the line).
+
+    ``message`` is the untranslated msgid (``gettext_noop``) and ``params`` its language-neutral values
+    (see ``crm.timeline``): the line is rendered in the reader's language when shown. ``summary`` is
+    filled from them in the site's language, for search and as a fallback; a caller may still pass a
+    ready ``summary`` instead of a message.
 
     Written by ``crm.rows.insert``, the ORM's INSERT without its compiling (every booking writes one entry;
     nothing listens to a timeline entry's save).
     """
+    params = params or {}
+    if message:
+        with translation.override(settings.LANGUAGE_CODE):
+            summary = timeline.render(message, params)
     entry = TimelineEntry(
         customer=customer,
         kind=kind,
         summary=str(summary)[:300],
+        message=message,
+        message_params=params,
         data=data or {},
         link=link,
         actor=actor if actor is not None and actor.is_authenticated else None,
@@ -218,12 +233,15 @@ def consent_record(
         method=method[:200],
         recorded_by=by if by is not None and by.is_authenticated else None,
     )
-    verb = _("granted") if granted else _("withdrawn")
     timeline_record(
         customer=customer,
         kind="consent.changed",
-        summary=_("Consent %(verb)s: %(channel)s / %(purpose)s")
-        % {"verb": verb, "channel": event.get_channel_display(), "purpose": event.get_purpose_display()},
+        message=gettext_noop("Consent %(verb)s: %(channel)s / %(purpose)s"),
+        params={
+            "verb": phrase(gettext_noop("granted") if granted else gettext_noop("withdrawn")),
+            "channel": label("crm.consent_channel", channel),
+            "purpose": label("crm.consent_purpose", purpose),
+        },
         actor=by,
     )
     if granted != was_granted:
@@ -309,7 +327,7 @@ def passenger_register(*, email: str, password: str, given_name: str, family_nam
         data={"given_name": given_name, "family_name": family_name, "email": email, "preferred_language": preferred_language},
         user=user,
     )
-    timeline_record(customer=customer, kind="account.registered", summary=_("Registered for the self-service portal"))
+    timeline_record(customer=customer, kind="account.registered", message=gettext_noop("Registered for the self-service portal"))
     events.send_after_commit(events.customer_registered, sender=Customer, customer_id=customer.pk, user_id=user.pk)
     return user
 
@@ -463,7 +481,8 @@ def lead_convert(*, lead: Lead, customer: Customer | None = None, by: User | Non
     timeline_record(
         customer=customer,
         kind="lead.converted",
-        summary=_("Became a customer from a lead (%s)") % lead.get_source_display(),
+        message=gettext_noop("Became a customer from a lead (%(source)s)"),
+        params={"source": label("crm.lead_source", lead.source)},
         data={"lead_id": lead.pk, "source": lead.source, "source_detail": lead.source_detail},
         actor=by,
     )
@@ -521,7 +540,8 @@ def customer_merge(*, survivor: Customer, loser: Customer, by: User | None = Non
     timeline_record(
         customer=survivor,
         kind="customer.merged",
-        summary=_("Merged with duplicate record %s") % record.loser_customer_number,
+        message=gettext_noop("Merged with duplicate record %(customer_number)s"),
+        params={"customer_number": record.loser_customer_number},
         data={"moved": moved, "filled": filled},
         actor=by,
     )

@@ -11,3 +11,9 @@ class ReservationsConfig(AppConfig):
         from reservations.services.vouchers import VoucherPayments
 
         payment_methods.register(VoucherPayments.code, VoucherPayments())
+
+        from crm.timeline import choice_label, register_timeline_param
+        from reservations.models import ChargeKind, PaymentMethod
+
+        register_timeline_param("reservations.charge_kind", choice_label(ChargeKind))
+        register_timeline_param("reservations.payment_method", choice_label(PaymentMethod))

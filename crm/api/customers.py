@@ -240,6 +240,7 @@ def _record_consent(request: Request, customer: Customer) -> ConsentEvent:
 
 class TimelineEntrySerializer(serializers.ModelSerializer):
     actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    summary = serializers.CharField(source="text", read_only=True, help_text="The line in the request's language.")
 
     class Meta:
         model = TimelineEntry

@@ -23,10 +23,12 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from crm.errors import ApplicationError, Conflict
 from crm.models import User
 from crm.services import timeline_record
+from crm.timeline import label
 from loyalty.models import Adjustment, AdjustmentKind, Decision, EntryKind, Member, MemberStatus
 from loyalty.services.ledger import InsufficientMiles, Posting, miles_post
 
@@ -83,23 +85,25 @@ def _insufficient(*, member: Member, award_miles: int) -> InsufficientMiles:
     return InsufficientMiles(message, fields={"award_miles": [message]})
 
 
-def _summary(adjustment: Adjustment, text: str) -> str:
-    return text % {
-        "kind": AdjustmentKind(adjustment.kind).label,
+def _params(adjustment: Adjustment) -> dict:
+    """The adjustment's line on the timeline: its kind as a code, rendered as a label when read."""
+    return {
+        "kind": label("loyalty.adjustment_kind", adjustment.kind),
         "award": f"{adjustment.award_miles:+,}",
         "qualifying": f"{adjustment.qualifying_miles:+,}",
         "reason": adjustment.reason,
     }
 
 
-def _timeline(adjustment: Adjustment, *, kind: str, summary: str, actor: User | None) -> None:
+def _timeline(adjustment: Adjustment, *, kind: str, message: str, actor: User | None) -> None:
     customer = adjustment.member.customer
     if customer is None:
         return
     timeline_record(
         customer=customer,
         kind=kind,
-        summary=_summary(adjustment, summary),
+        message=message,
+        params=_params(adjustment),
         data={
             "adjustment": adjustment.pk,
             "member": adjustment.member.number,
@@ -139,7 +143,12 @@ def _post(adjustment: Adjustment, *, by: User) -> None:
     adjustment.status = Decision.APPROVED
     adjustment.decided_at = timezone.now()
     adjustment.save(update_fields=["entry", "status", "decided_at", "decided_by", "decision_note"])
-    _timeline(adjustment, kind="miles.adjusted", summary=_("%(kind)s adjustment posted: %(award)s miles (%(reason)s)"), actor=by)
+    _timeline(
+        adjustment,
+        kind="miles.adjusted",
+        message=gettext_noop("%(kind)s adjustment posted: %(award)s miles (%(reason)s)"),
+        actor=by,
+    )
 
 
 @transaction.atomic
@@ -168,7 +177,7 @@ def adjustment_request(
         _timeline(
             adjustment,
             kind="miles.adjustment_requested",
-            summary=_("%(kind)s adjustment of %(award)s miles waits for a supervisor (%(reason)s)"),
+            message=gettext_noop("%(kind)s adjustment of %(award)s miles waits for a supervisor (%(reason)s)"),
             actor=by,
         )
     else:
@@ -239,7 +248,7 @@ def adjustment_reject(*, adjustment: Adjustment, by: User, note: str) -> Adjustm
     _timeline(
         locked,
         kind="miles.adjustment_rejected",
-        summary=_("%(kind)s adjustment of %(award)s miles rejected (%(reason)s)"),
+        message=gettext_noop("%(kind)s adjustment of %(award)s miles rejected (%(reason)s)"),
         actor=by,
     )
     return locked

@@ -17,14 +17,15 @@ from datetime import date
 
 from django.db import transaction
 from django.db.models import Sum
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from crm.errors import ApplicationError
 from crm.models import User
 from crm.registry import months_before
 from crm.services import timeline_record
+from crm.timeline import label
 from loyalty.models import ClaimStatus, Member, MemberStatus, MilesEntry, RetroClaim
 from loyalty.selectors import programme
 from loyalty.services.accrual import coupons_credited, miles_accrue_for_coupons, paid_with_miles
@@ -94,8 +95,8 @@ def retro_claim_submit(*, member: Member, ticket_number: str, by: User | None = 
             timeline_record(
                 customer=member.customer,
                 kind="loyalty.claim_credited",
-                summary=_("Missing miles credited for e-ticket %(ticket)s: %(miles)s miles")
-                % {"ticket": number, "miles": formats.number_format(credited, force_grouping=True)},
+                message=gettext_noop("Missing miles credited for e-ticket %(ticket)s: %(miles)s miles"),
+                params={"ticket": number, "miles": label("crm.number", credited)},
                 data={"claim_id": claim.pk, "ticket_number": number, "miles": credited},
                 actor=by,
             )

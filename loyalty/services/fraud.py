@@ -16,10 +16,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from crm.errors import ApplicationError
 from crm.models import User
 from crm.services import timeline_record
+from crm.timeline import label
 from loyalty.models import EntryKind, FraudFlag, FraudSignal, Member, MilesEntry, Partner, ReviewStatus
 from loyalty.services.membership import name_fold
 from reservations.models import Booking, Payment, PaymentMethod, PaymentStatus
@@ -163,13 +165,12 @@ def fraud_flag_review(*, flag: FraudFlag, decision: str, note: str, by: User) ->
     locked.save(update_fields=["status", "review_note", "reviewed_by", "reviewed_at"])
     customer = locked.member.customer
     if customer is not None:
-        summary = (
-            _("Fraud flag cleared: %(signal)s") if decision == ReviewStatus.CLEARED else _("Fraud confirmed: %(signal)s")
-        ) % {"signal": locked.get_signal_display()}
+        cleared = decision == ReviewStatus.CLEARED
         timeline_record(
             customer=customer,
             kind="loyalty.fraud_reviewed",
-            summary=summary,
+            message=gettext_noop("Fraud flag cleared: %(signal)s") if cleared else gettext_noop("Fraud confirmed: %(signal)s"),
+            params={"signal": label("loyalty.fraud_signal", locked.signal)},
             data={
                 "flag_id": locked.pk,
                 "signal": locked.signal,

@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from crm.errors import ApplicationError, Conflict, NotFound
 from crm.services import timeline_record
@@ -29,10 +30,10 @@ from loyalty.models import Household, HouseholdInvitation, Member, MemberStatus
 from loyalty.services.membership import member_number_check
 
 
-def _record(member: Member, *, kind: str, summary: str, data: dict, actor=None) -> None:  # noqa: ANN001
+def _record(member: Member, *, kind: str, message: str, data: dict, params: dict | None = None, actor=None) -> None:  # noqa: ANN001
     if member.customer_id is None:
         return
-    timeline_record(customer=member.customer, kind=kind, summary=summary, data=data, actor=actor)
+    timeline_record(customer=member.customer, kind=kind, message=message, params=params, data=data, actor=actor)
 
 
 def _locked_household(household_id: int) -> Household:
@@ -77,7 +78,7 @@ def household_create(*, member: Member) -> Household:
     locked.household = household
     locked.save(update_fields=["household"])
     HouseholdInvitation.objects.filter(member=locked, accepted_at__isnull=True).delete()
-    _record(locked, kind="household.created", summary=_("Started a household"), data={"household": household.pk})
+    _record(locked, kind="household.created", message=gettext_noop("Started a household"), data={"household": household.pk})
     return household
 
 
@@ -105,7 +106,8 @@ def household_invite(*, head: Member, number: str, family_name: str) -> Househol
         _record(
             invited,
             kind="household.invited",
-            summary=_("Invited to join the household of member %(number)s") % {"number": household.head.number},
+            message=gettext_noop("Invited to join the household of member %(number)s"),
+            params={"number": household.head.number},
             data={"household": household.pk, "head": household.head.number},
         )
     return invitation
@@ -137,13 +139,15 @@ def household_invitation_accept(*, invitation_id: int, member: Member) -> Househ
     _record(
         locked,
         kind="household.joined",
-        summary=_("Joined the household of member %(number)s") % {"number": household.head.number},
+        message=gettext_noop("Joined the household of member %(number)s"),
+        params={"number": household.head.number},
         data=data,
     )
     _record(
         household.head,
         kind="household.member_joined",
-        summary=_("Member %(number)s joined the household") % {"number": locked.number},
+        message=gettext_noop("Member %(number)s joined the household"),
+        params={"number": locked.number},
         data=data,
     )
     return household
@@ -157,7 +161,7 @@ def household_invitation_decline(*, invitation_id: int, member: Member) -> None:
     _record(
         member,
         kind="household.declined",
-        summary=_("Declined an invitation to a household"),
+        message=gettext_noop("Declined an invitation to a household"),
         data={"household": invitation.household_id},
     )
 
@@ -187,7 +191,7 @@ def household_leave(*, member: Member) -> None:
         locked.household = None
         locked.save(update_fields=["household"])
         household.delete()
-        _record(locked, kind="household.dissolved", summary=_("Closed the household"), data={"household": current})
+        _record(locked, kind="household.dissolved", message=gettext_noop("Closed the household"), data={"household": current})
         return
     locked.household = None
     locked.save(update_fields=["household"])
@@ -195,13 +199,15 @@ def household_leave(*, member: Member) -> None:
     _record(
         locked,
         kind="household.left",
-        summary=_("Left the household of member %(number)s") % {"number": household.head.number},
+        message=gettext_noop("Left the household of member %(number)s"),
+        params={"number": household.head.number},
         data=data,
     )
     _record(
         household.head,
         kind="household.member_left",
-        summary=_("Member %(number)s left the household") % {"number": locked.number},
+        message=gettext_noop("Member %(number)s left the household"),
+        params={"number": locked.number},
         data=data,
     )
 
@@ -226,7 +232,8 @@ def household_remove(*, head: Member, member_id: int) -> None:
     _record(
         target,
         kind="household.removed",
-        summary=_("Removed from the household of member %(number)s") % {"number": head.number},
+        message=gettext_noop("Removed from the household of member %(number)s"),
+        params={"number": head.number},
         data=data,
     )
 
@@ -284,7 +291,7 @@ def household_member_closed(*, member: Member, survivor: Member | None = None) -
         _record(
             successor,
             kind="household.head_passed",
-            summary=_("Became head of the household"),
+            message=gettext_noop("Became head of the household"),
             data={"household": household.pk, "reason": "merge" if survivor is not None else "erasure"},
         )
     elif free and survivor.household_id is None:

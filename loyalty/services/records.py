@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from crm.events import send_after_commit
 from crm.models import Customer, User
@@ -39,7 +39,8 @@ def member_join(*, customer: Customer, channel: str, by: User | None = None) -> 
         timeline_record(
             customer=customer,
             kind="loyalty.enrolled",
-            summary=_("Joined %(programme)s (number %(number)s)") % {"programme": programme().name, "number": member.number},
+            message=gettext_noop("Joined %(programme)s (number %(number)s)"),
+            params={"programme": programme().name, "number": member.number},
             data={"member_number": member.number, "channel": channel},
             actor=by,
         )

@@ -17,6 +17,7 @@ from datetime import date
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from crm.errors import ApplicationError, Conflict
 from crm.models import User
@@ -37,13 +38,14 @@ def _invalid(field: str, message: str, code: str = "invalid") -> ApplicationErro
     return ApplicationError(message, code=code, fields={field: [message]})
 
 
-def _timeline(match: StatusMatch, member: Member, kind: str, summary: str, by: User) -> None:
+def _timeline(match: StatusMatch, member: Member, kind: str, message: str, by: User) -> None:
     if member.customer_id is None:
         return
     timeline_record(
         customer=member.customer,
         kind=kind,
-        summary=summary,
+        message=message,
+        params={"tier": match.tier.name},
         data={
             "status_match_id": match.pk,
             "member_number": member.number,
@@ -94,7 +96,7 @@ def status_match_request(
         member=member, tier=tier, competitor_valid_until=competitor_valid_until, note=note.strip()[:300],
         requested_by=by, **fields,
     )  # fmt: skip
-    _timeline(match, member, "loyalty.status_match_requested", _("Status match requested: %(tier)s") % {"tier": tier.name}, by)
+    _timeline(match, member, "loyalty.status_match_requested", gettext_noop("Status match requested: %(tier)s"), by)
     return match
 
 
@@ -135,9 +137,7 @@ def status_match_approve(*, status_match: StatusMatch, by: User, today: date | N
     tier_grant(member=member, tier=match.tier, today=today)
     match.status, match.decided_by, match.decided_at = Decision.APPROVED, by, timezone.now()
     match.save(update_fields=["status", "decided_by", "decided_at"])
-    _timeline(
-        match, member, "loyalty.status_match_approved", _("Status match approved: %(tier)s") % {"tier": match.tier.name}, by
-    )
+    _timeline(match, member, "loyalty.status_match_approved", gettext_noop("Status match approved: %(tier)s"), by)
     return match
 
 
@@ -147,9 +147,7 @@ def status_match_reject(*, status_match: StatusMatch, by: User) -> StatusMatch:
     match, member = _locked_pending(status_match, by)
     match.status, match.decided_by, match.decided_at = Decision.REJECTED, by, timezone.now()
     match.save(update_fields=["status", "decided_by", "decided_at"])
-    _timeline(
-        match, member, "loyalty.status_match_rejected", _("Status match rejected: %(tier)s") % {"tier": match.tier.name}, by
-    )
+    _timeline(match, member, "loyalty.status_match_rejected", gettext_noop("Status match rejected: %(tier)s"), by)
     return match
 
 

@@ -26,10 +26,12 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from crm.errors import ApplicationError, Conflict
 from crm.models import User
 from crm.services import timeline_record
+from crm.timeline import label
 from loyalty.models import EntryKind, Member, MemberStatus, MilesEntry
 from loyalty.services.ledger import InsufficientMiles, Posting, miles_post_many
 from loyalty.services.membership import member_number_check
@@ -200,12 +202,14 @@ def miles_transfer(
     if locked_sender.customer_id:
         timeline_record(
             customer=locked_sender.customer, kind="miles.transfer_sent", data=data, actor=by,
-            summary=_("Sent %(miles)s miles to member %(number)s (fee %(fee)s miles)") % {"miles": f"{miles:,}", "number": recipient.number, "fee": f"{quote.fee:,}"},
+            message=gettext_noop("Sent %(miles)s miles to member %(number)s (fee %(fee)s miles)"),
+            params={"miles": label("crm.number", miles), "number": recipient.number, "fee": label("crm.number", quote.fee)},
         )  # fmt: skip
     if recipient.customer_id:
         timeline_record(
             customer=recipient.customer, kind="miles.transfer_received", data=data, actor=by,
-            summary=_("Received %(miles)s miles from member %(number)s") % {"miles": f"{miles:,}", "number": locked_sender.number},
+            message=gettext_noop("Received %(miles)s miles from member %(number)s"),
+            params={"miles": label("crm.number", miles), "number": locked_sender.number},
         )  # fmt: skip
     return Transfer(
         transfer_id=transfer_id, sender_id=sender.pk, recipient_id=recipient.pk, recipient_number=recipient.number,

@@ -417,15 +417,17 @@ _STAMP_SQL = f"""
     WHERE d.id = v.id AND d.status = %s
 """  # noqa: S608 - the table name is ours
 
-# The mark of one sent delivery and its timeline entry (what ``timeline_record`` writes) in one statement.
+# The mark of one sent delivery and its timeline entry (what ``timeline_record`` writes) in one statement; the
+# line is the campaign's name, which is data, so it is stored as the summary with no message.
 _MARK_SQL = f"""
     WITH marked AS (
         UPDATE {Delivery._meta.db_table} SET status = %s, sent_at = now()
         WHERE id = ANY(%s::int[]) AND status = %s
         RETURNING id, customer_id, sent_at
     )
-    INSERT INTO {TimelineEntry._meta.db_table} (customer_id, occurred_at, kind, summary, data, link, actor_id)
-    SELECT customer_id, sent_at, %s, %s,
+    INSERT INTO {TimelineEntry._meta.db_table}
+        (customer_id, occurred_at, kind, summary, message, message_params, data, link, actor_id)
+    SELECT customer_id, sent_at, %s, %s, '', '{{}}'::jsonb,
            jsonb_build_object('campaign_id', %s::int, 'delivery_id', id, 'channel', %s::text), '', NULL
     FROM marked
 """  # noqa: S608 - the table names are ours

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from crm.errors import ApplicationError, Conflict
 from crm.events import send_after_commit
@@ -413,7 +414,8 @@ def booking_create(
         timeline_record(
             customer=person,
             kind="booking.created",
-            summary=_("Booking %(locator)s made: %(route)s") % {"locator": booking.record_locator, "route": route},
+            message=gettext_noop("Booking %(locator)s made: %(route)s"),
+            params={"locator": booking.record_locator, "route": route},
             data={"record_locator": booking.record_locator, "channel": channel},
             actor=by,
         )
@@ -574,7 +576,8 @@ def booking_expire_hold(*, booking_id: int) -> Booking | None:
             timeline_record(
                 customer=booking.customer,
                 kind="booking.expired",
-                summary=_("Booking %(locator)s expired unpaid; its seats were released.") % {"locator": booking.record_locator},
+                message=gettext_noop("Booking %(locator)s expired unpaid; its seats were released."),
+                params={"locator": booking.record_locator},
                 data={"record_locator": booking.record_locator},
             )
         send_after_commit(

@@ -14,11 +14,13 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from crm.errors import ApplicationError, Conflict
 from crm.events import send_after_commit
 from crm.models import User
 from crm.services import timeline_record
+from crm.timeline import phrase
 from reservations import events, hooks, pricing
 from reservations.models import (
     ZERO,
@@ -326,7 +328,9 @@ def booking_cancel(
         locked.cancelled_at = now
         locked.hold_expires_at = None
         locked.save(update_fields=["status", "cancelled_at", "hold_expires_at", "updated_at"])
-        why = (reason or "").strip() or (_("Cancelled by the airline") if involuntary else _("Cancelled on request"))
+        given = (reason or "").strip()
+        default = gettext_noop("Cancelled by the airline") if involuntary else gettext_noop("Cancelled on request")
+        why = given or _(default)
         refunds = [
             refund_create(booking=locked, payment=item.payment, amount=item.amount, reason=why[:300], by=by)
             for item in plan.refunds
@@ -336,7 +340,8 @@ def booking_cancel(
             timeline_record(
                 customer=person,
                 kind="booking.cancelled",
-                summary=_("Booking %(locator)s cancelled: %(reason)s") % {"locator": locked.record_locator, "reason": why},
+                message=gettext_noop("Booking %(locator)s cancelled: %(reason)s"),
+                params={"locator": locked.record_locator, "reason": given[:300] or phrase(default)},
                 data={
                     "record_locator": locked.record_locator,
                     "involuntary": involuntary,

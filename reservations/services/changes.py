@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from crm.errors import ApplicationError, Conflict
 from crm.events import send_after_commit
@@ -507,16 +508,18 @@ def booking_change_flight(
                     ))  # fmt: skip
         BookingCharge.objects.bulk_create(lines)
         booking_total_recompute(booking=locked)
-        summary = _("Booking %(locator)s: %(old)s on %(old_date)s changed to %(new)s on %(new_date)s") % {
+        message = gettext_noop("Booking %(locator)s: %(old)s on %(old_date)s changed to %(new)s on %(new_date)s")
+        params = {
             "locator": locked.record_locator,
             "old": current.flight.flight_code,
             "old_date": current.flight.service_date.isoformat(),
             "new": new_flight.flight_code,
             "new_date": new_flight.service_date.isoformat(),
         }
+        summary = _(message) % params
         for person in _people(locked):
             timeline_record(
-                customer=person, kind="booking.changed", summary=summary, actor=by,
+                customer=person, kind="booking.changed", message=message, params=params, actor=by,
                 data={"record_locator": locked.record_locator, "from_flight": current.flight_id, "to_flight": new_flight.pk,
                       "fare_difference": str(quote.fare_difference), "change_fee": str(quote.change_fee)},
             )  # fmt: skip
@@ -575,7 +578,8 @@ def booking_rebook(*, booking: Booking, segment: Segment, new_flight_id: int, by
         ):
             locked.disrupted_at, locked.disruption_reason = None, ""
             locked.save(update_fields=["disrupted_at", "disruption_reason", "updated_at"])
-        summary = _("Booking %(locator)s rebooked from %(old)s to %(new)s on %(date)s: %(reason)s") % {
+        message = gettext_noop("Booking %(locator)s rebooked from %(old)s to %(new)s on %(date)s: %(reason)s")
+        params = {
             "locator": locked.record_locator,
             "old": current.flight.flight_code,
             "new": new_flight.flight_code,
@@ -584,7 +588,7 @@ def booking_rebook(*, booking: Booking, segment: Segment, new_flight_id: int, by
         }
         for person in _people(locked):
             timeline_record(
-                customer=person, kind="booking.rebooked", summary=summary, actor=by,
+                customer=person, kind="booking.rebooked", message=message, params=params, actor=by,
                 data={"record_locator": locked.record_locator, "from_flight": current.flight_id, "to_flight": new_flight.pk},
             )  # fmt: skip
         if locked.status == BookingStatus.TICKETED:

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from crm.errors import ApplicationError, Conflict, NotFound
 from crm.events import send_after_commit
@@ -625,7 +626,8 @@ def check_in(
         created.append(row)
     Coupon.objects.filter(pk__in=[coupons[p.pk].pk for p in party]).update(status=CouponStatus.CHECKED_IN, updated_at=now)
 
-    summary = _("Checked in for %(flight)s %(route)s on %(date)s") % {
+    message = gettext_noop("Checked in for %(flight)s %(route)s on %(date)s")
+    params = {
         "flight": flight.flight_code,
         "route": f"{flight.origin.iata_code}–{flight.destination.iata_code}",
         "date": flight.service_date.isoformat(),
@@ -635,7 +637,8 @@ def check_in(
         timeline_record(
             customer=customer,
             kind="check_in.created",
-            summary=summary,
+            message=message,
+            params=params,
             data={"record_locator": booking.record_locator, "flight_id": flight.pk, "channel": channel},
             actor=by,
         )

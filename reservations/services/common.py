@@ -7,10 +7,12 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from crm.errors import ApplicationError
 from crm.models import Customer, User
 from crm.services import timeline_record
+from crm.timeline import label
 from reservations import pricing, rules
 from reservations.models import (
     Airport,
@@ -42,12 +44,15 @@ def _people(booking: Booking) -> list[Customer]:
     return list(found.values())
 
 
-def _booker_timeline(booking: Booking, *, kind: str, summary: str, data: dict | None = None, by: User | None = None) -> None:
+def _booker_timeline(
+    booking: Booking, *, kind: str, message: str, params: dict, data: dict | None = None, by: User | None = None
+) -> None:
     if booking.customer_id:
         timeline_record(
             customer=booking.customer,
             kind=kind,
-            summary=summary,
+            message=message,
+            params=params,
             data={"record_locator": booking.record_locator, **(data or {})},
             actor=by,
         )
@@ -108,10 +113,10 @@ def _waiver_audit(*, booking: Booking, amount: Decimal, kind: str, reason: str, 
         timeline_record(
             customer=booking.customer,
             kind="booking.fee_waived",
-            summary=_("%(fee)s of %(amount)s %(currency)s waived on booking %(locator)s: %(reason)s")
-            % {
-                "fee": ChargeKind(kind).label,
-                "amount": amount,
+            message=gettext_noop("%(fee)s of %(amount)s %(currency)s waived on booking %(locator)s: %(reason)s"),
+            params={
+                "fee": label("reservations.charge_kind", str(kind)),
+                "amount": str(amount),
                 "currency": booking.currency,
                 "locator": booking.record_locator,
                 "reason": reason,

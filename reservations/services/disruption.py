@@ -16,6 +16,7 @@ from django.db import transaction
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from crm.errors import ApplicationError, Conflict
 from crm.models import User
@@ -166,15 +167,14 @@ def booking_disruption_keep(*, booking: Booking, by: User | None) -> Booking:
     flight = disruption.segment.flight
     locked.disrupted_at, locked.disruption_reason = None, ""
     locked.save(update_fields=["disrupted_at", "disruption_reason", "updated_at"])
-    summary = _("Kept the delayed flight %(flight)s on %(date)s") % {
-        "flight": flight.flight_code,
-        "date": flight.service_date.isoformat(),
-    }
+    message = gettext_noop("Kept the delayed flight %(flight)s on %(date)s")
+    params = {"flight": flight.flight_code, "date": flight.service_date.isoformat()}
     for person in _people(locked):
         timeline_record(
             customer=person,
             kind="flight.disruption_kept",
-            summary=summary,
+            message=message,
+            params=params,
             data={"record_locator": locked.record_locator, "flight_id": flight.pk},
             actor=by,
         )

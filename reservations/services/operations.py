@@ -10,11 +10,13 @@ from django.db import transaction
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from crm.errors import ApplicationError
 from crm.events import send_after_commit
 from crm.models import Customer, User
 from crm.services import email_queue, timeline_record
+from crm.timeline import phrase
 from reservations import events
 from reservations.models import (
     Booking,
@@ -161,6 +163,19 @@ def flight_status_update(
     return flight
 
 
+def _disruption_message(flight: Flight) -> tuple[str, dict]:
+    """The disruption as a timeline message and its params, rendered in each reader's language."""
+    params = {"flight": flight.flight_code, "date": flight.service_date.isoformat()}
+    if flight.status == FlightStatus.CANCELLED:
+        message = gettext_noop("%(flight)s on %(date)s is cancelled")
+    else:
+        message = gettext_noop("%(flight)s on %(date)s is delayed to %(time)s")
+        params["time"] = _local(flight.departure_time, flight.origin)
+    if not flight.status_reason:
+        return message, params
+    return gettext_noop("%(what)s: %(reason)s"), {"what": phrase(message, **params), "reason": flight.status_reason[:150]}
+
+
 def _disruption_text(flight: Flight) -> str:
     if flight.status == FlightStatus.CANCELLED:
         text = _("%(flight)s on %(date)s is cancelled") % {"flight": flight.flight_code, "date": flight.service_date.isoformat()}
@@ -190,6 +205,7 @@ def _flight_disrupt(*, flight: Flight, by: User | None) -> list[Booking]:
         .order_by("pk")
     )
     text = _disruption_text(flight)
+    message, params = _disruption_message(flight)
     cancelled = flight.status == FlightStatus.CANCELLED
     send_after_commit(
         events.flight_disrupted,
@@ -238,7 +254,8 @@ def _flight_disrupt(*, flight: Flight, by: User | None) -> list[Booking]:
             timeline_record(
                 customer=customer,
                 kind="flight.disrupted",
-                summary=text,
+                message=message,
+                params=params,
                 data={"record_locator": booking.record_locator, "flight_id": flight.pk, "cancelled": cancelled},
                 actor=by,
             )

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from crm.errors import ApplicationError, NotFound
 from crm.models import Customer, User
@@ -46,17 +47,24 @@ def _may_change(*, by: User | None, booking: Booking, passengers: list[BookingPa
 def _timeline(*, booking: Booking, passenger: BookingPassenger, before: str, by: User | None, channel: str) -> None:
     """On the booker's timeline and the traveller's own, as other booking changes are."""
     if not before:
-        summary, change = _("Frequent flyer number added for traveller %(sequence)d on booking %(locator)s"), "added"
+        message, change = gettext_noop("Frequent flyer number added for traveller %(sequence)d on booking %(locator)s"), "added"
     elif passenger.frequent_flyer_number:
-        summary, change = _("Frequent flyer number changed for traveller %(sequence)d on booking %(locator)s"), "changed"
+        message, change = (
+            gettext_noop("Frequent flyer number changed for traveller %(sequence)d on booking %(locator)s"),
+            "changed",
+        )
     else:
-        summary, change = _("Frequent flyer number removed for traveller %(sequence)d on booking %(locator)s"), "removed"
+        message, change = (
+            gettext_noop("Frequent flyer number removed for traveller %(sequence)d on booking %(locator)s"),
+            "removed",
+        )
     people: dict[int, Customer] = {c.pk: c for c in (booking.customer, passenger.customer) if c is not None}
     for person in people.values():
         timeline_record(
             customer=person,
             kind="booking.frequent_flyer_changed",
-            summary=summary % {"sequence": passenger.sequence, "locator": booking.record_locator},
+            message=message,
+            params={"sequence": passenger.sequence, "locator": booking.record_locator},
             data={
                 "record_locator": booking.record_locator,
                 "passenger": passenger.sequence,

@@ -20,9 +20,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from crm.errors import ApplicationError, Conflict
 from crm.models import User
+from crm.timeline import label
 from reservations import hooks, pricing
 from reservations.gateway import CardToken, GatewayResult, get_gateway
 from reservations.models import (
@@ -305,12 +307,12 @@ def _payment_apply(locked: Booking, payment: Payment, *, by: User | None) -> Non
     _booker_timeline(
         locked,
         kind="booking.payment",
-        summary=_("Payment of %(amount)s %(currency)s received for booking %(locator)s (%(method)s)")
-        % {
-            "amount": payment.amount,
+        message=gettext_noop("Payment of %(amount)s %(currency)s received for booking %(locator)s (%(method)s)"),
+        params={
+            "amount": str(payment.amount),
             "currency": payment.currency,
             "locator": locked.record_locator,
-            "method": payment.get_method_display(),
+            "method": label("reservations.payment_method", payment.method),
         },
         data={"payment_id": payment.pk, "amount": str(payment.amount), "method": payment.method},
         by=by,

@@ -14,11 +14,13 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from crm.celery import task_enqueue, task_enqueue_on_commit
 from crm.errors import ApplicationError
 from crm.events import send_after_commit
 from crm.models import User
+from crm.timeline import label
 from reservations import events, hooks, pricing
 from reservations.gateway import get_gateway
 from reservations.models import (
@@ -166,12 +168,12 @@ def _refund_record(*, booking: Booking, payment: Payment, amount: Decimal, reaso
     _booker_timeline(
         booking,
         kind="booking.refund",
-        summary=_("Refund of %(amount)s %(currency)s for booking %(locator)s to %(method)s")
-        % {
-            "amount": amount,
+        message=gettext_noop("Refund of %(amount)s %(currency)s for booking %(locator)s to %(method)s"),
+        params={
+            "amount": str(amount),
             "currency": refund.currency,
             "locator": booking.record_locator,
-            "method": payment.get_method_display(),
+            "method": label("reservations.payment_method", payment.method),
         },
         data={"refund_id": refund.pk, "amount": str(amount), "status": refund.status},
         by=by,
@@ -232,9 +234,9 @@ def refund_complete(*, refund: Refund, succeeded: bool = True, reference: str = 
         _booker_timeline(
             locked.booking,
             kind="booking.refund_completed" if succeeded else "booking.refund_failed",
-            summary=(_("Refund of %(amount)s %(currency)s for booking %(locator)s completed") if succeeded
-                     else _("Refund of %(amount)s %(currency)s for booking %(locator)s failed"))
-            % {"amount": locked.amount, "currency": locked.currency, "locator": locked.booking.record_locator},
+            message=(gettext_noop("Refund of %(amount)s %(currency)s for booking %(locator)s completed") if succeeded
+                     else gettext_noop("Refund of %(amount)s %(currency)s for booking %(locator)s failed")),
+            params={"amount": str(locked.amount), "currency": locked.currency, "locator": locked.booking.record_locator},
             data={"refund_id": locked.pk},
             by=by,
         )  # fmt: skip

@@ -9,6 +9,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from crm.errors import ApplicationError
 from crm.events import send_after_commit
@@ -88,7 +89,8 @@ def booking_ticket(*, booking: Booking) -> list[Ticket]:
         timeline_record(
             customer=person,
             kind="booking.ticketed",
-            summary=_("E-tickets issued for booking %(locator)s") % {"locator": locked.record_locator},
+            message=gettext_noop("E-tickets issued for booking %(locator)s"),
+            params={"locator": locked.record_locator},
             data={"record_locator": locked.record_locator, "tickets": [t.number for t in tickets]},
         )
     send_after_commit(
