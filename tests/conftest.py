@@ -81,13 +81,32 @@ def roles(db):
 
 @pytest.fixture(autouse=True)
 def _celery_eager():
-    """Tasks run in-process unless a test starts a real worker (see tests/crm/test_worker.py)."""
+    """Tasks run in-process unless a test starts a real worker (see tests/crm/test_worker.py).
+
+    Celery marks "inside a task, never wait for a result" in one flag for the whole process while an eager
+    task runs; eager tasks run from several threads at once (the concurrency tests) can leave it set, and a
+    later real-worker test would then be refused its ``.get()``. Each test starts with it cleared.
+    """
+    from celery._state import _set_task_join_will_block
+
     from crm.celery import app
 
+    _set_task_join_will_block(False)
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True
     yield
     app.conf.task_always_eager = False
+
+
+@pytest.fixture(autouse=True)
+def _site_language():
+    """Each test starts in the site's language, whatever an earlier test's request (a language switch
+    activates the chosen one for the rest of the thread) left active."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture
